@@ -1,0 +1,94 @@
+"""Production gunicorn settings for Improvement Pulse (``scripts/serve.sh`` uses this file).
+
+Every value can be overridden from the environment, so one file serves a small VM and a
+large one:
+
+* ``WEB_CONCURRENCY`` workers (default ``2 x cores + 1``): separate processes, so a crashed
+  or killed worker is replaced by the master while the others keep serving.
+* ``GUNICORN_THREADS`` threads per worker (default 4, ``gthread`` worker): a request that
+  waits on PostgreSQL does not block the worker. Keep ``workers x threads`` under the
+  database pool (10 + 10 overflow per worker, see ``survey_app/database.py``) and under
+  PostgreSQL's ``max_connections`` (100 by default) divided by the number of app hosts.
+* ``GUNICORN_TIMEOUT`` (default 30 s): a worker silent for this long is killed and replaced.
+* ``GUNICORN_GRACEFUL_TIMEOUT`` (default 30 s): on restart/stop, requests in flight (for
+  instance a submission being stored) get this long to finish.
+* ``GUNICORN_KEEPALIVE`` (default 5 s) behind a reverse proxy on the same network.
+* ``GUNICORN_BIND`` (default ``127.0.0.1:8000``): put a TLS-terminating proxy in front.
+
+Logs go to stderr. The access log never contains a query string, a client address, a
+referrer or a personal-link token: ``/i/<token>`` is logged as ``/i/…``. The app's own
+request log (logger ``survey_app.request``, one JSON line per request with a request id) is
+switched on here at INFO.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import re
+
+from gunicorn.glogging import Logger
+
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY") or multiprocessing.cpu_count() * 2 + 1)
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))  # 0: never recycle
+max_requests_jitter = max_requests // 10
+wsgi_app = "survey_app:create_app()"
+# The app is imported in each worker (not preloaded): the database pool is never shared
+# across a fork, and a worker that dies takes only its own connections with it.
+preload_app = False
+# gunicorn 24+ opens a control socket in ~/.gunicorn; not used here, and two instances
+# on one host would share its path.
+control_socket_disable = True
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")  # "" or "none" to switch it off
+if accesslog.lower() in {"", "none"}:
+    accesslog = None
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
+# No %(h)s (address), %(r)s/%(U)s/%(q)s are rewritten below, no referrer or user agent.
+access_log_format = '%(t)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms rid=%({x-request-id}o)s'
+
+_TOKEN_PATH = re.compile(r"^/i/[^/]+")
+
+
+def safe_path(path: str) -> str:
+    """The path as logged: no query string, personal-link tokens replaced by ``…``."""
+    return _TOKEN_PATH.sub("/i/…", path.split("?", 1)[0])
+
+
+class SafeAccessLogger(Logger):
+    """gunicorn's logger with the request line stripped of anything personal."""
+
+    def atoms(self, resp, req, environ, request_time):  # type: ignore[no-untyped-def]
+        atoms = super().atoms(resp, req, environ, request_time)
+        path = safe_path(environ.get("PATH_INFO", ""))
+        atoms.update({
+            "U": path, "q": "", "h": "-", "f": "-", "a": "-",
+            "r": f"{environ.get('REQUEST_METHOD', '-')} {path} {environ.get('SERVER_PROTOCOL', '-')}",
+        })
+        return atoms
+
+
+logger_class = SafeAccessLogger
+
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain",
+                            "stream": "ext://sys.stderr"}},
+    "root": {"level": "WARNING", "handlers": ["stderr"]},
+    "loggers": {
+        "survey_app": {"level": os.environ.get("PULSE_LOGLEVEL", "INFO"),
+                       "handlers": ["stderr"], "propagate": False},
+        "gunicorn.error": {"level": loglevel.upper(), "handlers": ["stderr"], "propagate": False},
+        "gunicorn.access": {"level": "INFO", "handlers": ["stderr"], "propagate": False},
+    },
+}
