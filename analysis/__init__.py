@@ -1,0 +1,14 @@
+"""Improvement Pulse analysis: indicators, weighting, change, trend, reliability and
+suppression from the app's export file. Depends on pandas/numpy/scipy/statsmodels and
+``instruments``; never on Flask, so it runs on an analyst's laptop.
+
+>>> import analysis, pandas as pd
+>>> results = analysis.run(pd.read_csv("responses.csv", dtype=str), "definitions/")
+>>> results.indicators.head()
+"""
+
+from .pipeline import Results, run
+from .responses import read_population, read_responses
+from .suppression import suppress
+
+__all__ = ["Results", "read_population", "read_responses", "run", "suppress"]

@@ -1,0 +1,422 @@
+"""``analysis.run``: indicators, changes, trends and reliability from the export file.
+
+Methodology (DESIGN.md section 5; every estimator is documented in its own module):
+
+* **Item**: % positive over valid answers (don't-know and blank excluded; reverse items count
+  the mirrored positions), Taylor-linearised SE of the weighted mean of the 0/1 indicator as
+  R ``svymean`` on ``svydesign(ids=~1, weights=~w)`` over the respondents with a valid
+  answer; Wilson 95% CI with n (unweighted) or Kish effective n (weighted); mean score 0-100.
+* **Index / outcome**: per respondent the mean 0-100 score of the index items answered (or the
+  share of the outcome's answered items that are positive, x 100) if at least half were
+  answered; group estimate = weighted mean with Taylor SE, CI = estimate +/- 1.959964 SE.
+* **Breakdowns**: the group's estimate over its respondents, with the domain SE of
+  ``svyby(~y, ~group, design, svymean)`` within the audience-wave design.
+* **Changes** between consecutive waves: pooled two-proportion z (unweighted items), Welch t
+  (unweighted index/outcome), z = change / sqrt(se1^2 + se2^2) (weighted); Benjamini-Hochberg
+  within (instrument, audience, by, group, wave pair); MDC = (1.959964 + 0.841621) x
+  sqrt(se1^2 + se2^2).
+* **Trends**: Cochran-Armitage on items over three or more waves (weighted: p-hat and Kish n).
+* **Reliability**: Cronbach's alpha with the Feldt CI per index, audience and wave.
+* **Suppression**: :func:`analysis.suppression.suppress` on every table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from instruments import INDEXES, Definitions, load_definitions
+
+from .estimators import grouped_means
+from .inference import (
+    benjamini_hochberg,
+    cochran_armitage,
+    minimum_detectable_change,
+    two_proportion_ztest,
+    weighted_change_z,
+    welch_ttest_from_stats,
+    wilson_interval,
+)
+from .reliability import cronbach_alpha
+from .responses import Prepared, breakdown_labels, check_frame, population_margins, prepare
+from .scoring import respondent_mean
+from .suppression import suppress
+from .text.themes import empty_theme_table, theme_counts, theme_table
+
+Z95 = 1.959964
+LEVELS = ("item", "index", "outcome")
+INDICATOR_COLUMNS = ["instrument", "audience", "wave", "level", "id", "by", "group", "n", "estimate",
+                     "se", "ci_low", "ci_high", "mean_score", "suppressed"]
+CHANGE_COLUMNS = ["instrument", "audience", "level", "id", "by", "group", "wave_from", "wave_to",
+                  "estimate_from", "estimate_to", "change", "statistic", "p_value", "p_adj",
+                  "significant", "mdc"]
+TREND_COLUMNS = ["instrument", "audience", "level", "id", "by", "group", "waves", "statistic", "p_value"]
+RELIABILITY_COLUMNS = ["instrument", "audience", "wave", "index", "k", "n", "alpha", "ci_low",
+                       "ci_high", "suppressed"]
+ESTIMATE_COLUMNS = ["estimate", "se", "ci_low", "ci_high", "mean_score"]
+
+
+@dataclass
+class Results:
+    """The analysis tables (see the module docstring and the CLI for their columns)."""
+
+    indicators: pd.DataFrame
+    changes: pd.DataFrame
+    trends: pd.DataFrame
+    reliability: pd.DataFrame
+    wave_order: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    themes: pd.DataFrame = field(default_factory=empty_theme_table)
+
+    TABLES = ("indicators", "changes", "trends", "reliability", "themes")
+
+    def write(self, outdir: str | Path) -> list[Path]:
+        """Write each table as CSV (full precision, booleans ``true``/``false``)."""
+        outdir = Path(outdir)
+        outdir.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name in self.TABLES:
+            table = getattr(self, name).copy()
+            for column in table.columns:
+                if table[column].dtype == bool or column in ("suppressed", "significant"):
+                    table[column] = table[column].map({True: "true", False: "false"})
+            path = outdir / f"{name}.csv"
+            partial = path.with_name(path.name + ".partial")
+            table.to_csv(partial, index=False, na_rep="", float_format="%.17g", lineterminator="\n")
+            partial.replace(path)
+            written.append(path)
+        return written
+
+
+def _definitions(instruments) -> Definitions:
+    if isinstance(instruments, Definitions):
+        return instruments
+    if isinstance(instruments, (str, Path)):
+        return load_definitions(instruments)
+    raise ValueError("instruments must be a Definitions object or a definitions folder path")
+
+
+def _min_n(definitions: Definitions, min_n) -> dict[str, int]:
+    sizes = dict(definitions.framework.min_group_size)
+    if min_n is None:
+        return sizes
+    if isinstance(min_n, Mapping):
+        for audience, size in min_n.items():
+            if int(size) < 1:
+                raise ValueError(f"min_n for {audience} must be at least 1")
+        return {**sizes, **{k: int(v) for k, v in min_n.items()}}
+    if int(min_n) < 1:
+        raise ValueError("min_n must be at least 1")
+    return {"default": int(min_n)}
+
+
+def run(
+    responses: pd.DataFrame,
+    instruments,
+    population: pd.DataFrame | None = None,
+    by: Sequence[str] = (),
+    min_n: int | Mapping[str, int] | None = None,
+    *,
+    waves: Sequence[str] | None = None,
+    drop_incomplete: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> Results:
+    """Analyse responses in the export schema.
+
+    Parameters
+    ----------
+    responses : DataFrame
+        One row per response (the app's export file); may mix instruments and audiences.
+    instruments : Definitions or path
+        The definitions folder (``framework.yaml`` + instruments) or its loaded form.
+    population : DataFrame, optional
+        ``audience, variable, category, population``: each named audience's respondents are
+        raked to these margins per wave, starting from the ``weight`` column.
+    by : sequence of str
+        Breakdown columns (respondent attributes).
+    min_n : int or mapping, optional
+        Minimum reporting group size: one number for every audience, or
+        ``{audience: n, "default": n}`` over the framework's values. Default: the
+        framework's ``min_group_size`` (10 unless set).
+    waves : sequence of str, optional
+        Waves to analyse, in order. Default: every wave present, ordered by label.
+    drop_incomplete : bool
+        Leave out respondents with a blank or unknown category in a raking variable
+        instead of raising ``ValueError``.
+    progress : callable, optional
+        Called with a short message as each instrument is analysed.
+    """
+    definitions = _definitions(instruments)
+    check_frame(responses, definitions)
+    thresholds = _min_n(definitions, min_n)
+    margins = population_margins(population)
+    by = list(dict.fromkeys(by))
+    for column in by:
+        if column not in responses:
+            raise ValueError(f"responses: --by column {column} is not in the responses")
+
+    frame = responses
+    if waves is not None:
+        waves = [str(w) for w in waves]
+        absent = [w for w in waves if w not in set(frame["wave"].astype(str))]
+        if absent:
+            raise ValueError(f"waves not in the responses: {', '.join(absent)}")
+        frame = frame[frame["wave"].astype(str).isin(waves)]
+        order = waves
+    else:
+        order = sorted(frame["wave"].astype(str).unique())
+    rank = {w: i for i, w in enumerate(order)}
+
+    indicator_parts, reliability_parts, notes = [], [], []
+    aux_parts, theme_parts = [], []
+    codebook = definitions.codebook
+    for instrument_id, rows in frame.groupby("instrument", sort=True):
+        if progress:
+            progress(f"{instrument_id}: {len(rows):,} responses")
+        instrument = definitions.instrument(str(instrument_id))
+        prepared = prepare(rows, instrument, margins=margins.get(instrument.audience), by=by,
+                           drop_incomplete=drop_incomplete, names=definitions.redaction.names)
+        notes += prepared.notes
+        if codebook is not None:
+            theme_parts.append(theme_counts(prepared, codebook, by))
+        table, aux = _indicators(prepared, by)
+        indicator_parts.append(table)
+        aux_parts.append(aux)
+        reliability_parts.append(_reliability(prepared))
+
+    indicators = pd.concat(indicator_parts, ignore_index=True) if indicator_parts else _empty(INDICATOR_COLUMNS)
+    aux = pd.concat(aux_parts, ignore_index=True) if aux_parts else pd.DataFrame()
+    indicators = suppress(indicators, thresholds, family=["instrument", "audience", "wave", "level", "id", "by"],
+                          group_column="group", blank=ESTIMATE_COLUMNS)
+    indicators = _sorted(indicators, rank)
+    aux = aux.loc[indicators.index] if len(aux) else aux
+    indicators = indicators.reset_index(drop=True)
+    aux = aux.reset_index(drop=True)
+
+    reliability = pd.concat(reliability_parts, ignore_index=True) if reliability_parts else _empty(RELIABILITY_COLUMNS)
+    reliability = suppress(reliability, thresholds, blank=["alpha", "ci_low", "ci_high"])
+    reliability["wave_rank"] = reliability["wave"].map(rank)
+    reliability = reliability.sort_values(["instrument", "index", "wave_rank"]).drop(columns="wave_rank")
+
+    return Results(
+        indicators=indicators[INDICATOR_COLUMNS],
+        changes=_changes(indicators, aux, rank),
+        trends=_trends(indicators, aux, rank),
+        reliability=reliability[RELIABILITY_COLUMNS].reset_index(drop=True),
+        wave_order=order,
+        notes=notes,
+        themes=theme_table(theme_parts, thresholds, rank, codebook.theme_ids if codebook else ()),
+    )
+
+
+def _empty(columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+
+
+def _sorted(indicators: pd.DataFrame, rank: Mapping[str, int]) -> pd.DataFrame:
+    keys = pd.DataFrame({
+        "instrument": indicators["instrument"],
+        "level": indicators["level"].map({lvl: i for i, lvl in enumerate(LEVELS)}),
+        "id": indicators["id"].map(_natural_key),
+        "by": indicators["by"].astype(object).fillna(""),
+        "group": indicators["group"].astype(object).fillna(""),
+        "wave": indicators["wave"].map(rank),
+    })
+    return indicators.loc[keys.sort_values(list(keys.columns), kind="stable").index]
+
+
+def _natural_key(identifier: str) -> str:
+    head = identifier.rstrip("0123456789")
+    tail = identifier[len(head):]
+    return f"{head}{int(tail):09d}" if tail else identifier
+
+
+# --------------------------------------------------------------------------- indicators
+
+
+def _respondent_scores(prepared: Prepared) -> pd.DataFrame:
+    """Per-respondent index scores (0-100) and outcome scores (% positive), by column
+    ``level:id``; NaN where fewer than half of the items were answered."""
+    instrument = prepared.instrument
+    columns: dict[str, pd.Series] = {}
+    for index in INDEXES:
+        items = [q.id for q in instrument.index_questions(index)]
+        if items:
+            columns[f"index:{index}"] = respondent_mean(prepared.score[items], 0.5)
+    outcomes = dict.fromkeys(o for q in instrument.scale_questions for o in q.outcomes)
+    for outcome in outcomes:
+        items = [q.id for q in instrument.outcome_questions(outcome)]
+        columns[f"outcome:{outcome}"] = respondent_mean(prepared.positive[items] * 100.0, 0.5)
+    return pd.DataFrame(columns, index=prepared.frame.index)
+
+
+def _indicators(prepared: Prepared, by: Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Indicator rows for one instrument and auxiliary columns the tests of change need."""
+    waves = prepared.waves.astype(str).rename("wave")
+    weight = prepared.weight
+    respondent = _respondent_scores(prepared)
+    tables = []
+    # a breakdown column an instrument never fills (another instrument's attribute) is skipped
+    filled = [c for c in by if prepared.frame[c].notna().any()]
+    for column in [None, *filled]:
+        domain = None if column is None else breakdown_labels(prepared.frame, column)
+        items = grouped_means(prepared.positive, weight, design=waves, domain=domain)
+        scores = grouped_means(prepared.score, weight, design=waves, domain=domain)
+        tables.append(_rows(prepared, items, "item", column,
+                            mean_score=scores["mean"].reindex(items.index)))
+        if not respondent.empty:
+            combined = grouped_means(respondent, weight, design=waves, domain=domain)
+            tables.append(_rows(prepared, combined, None, column))
+    table = pd.concat(tables, ignore_index=True)
+    return table[INDICATOR_COLUMNS], table.drop(columns=INDICATOR_COLUMNS)
+
+
+def _rows(prepared: Prepared, stats: pd.DataFrame, level: str | None, by: str | None,
+          mean_score: pd.Series | None = None) -> pd.DataFrame:
+    index = stats.index.to_frame(index=False)
+    item_ids = index.iloc[:, 0].astype(str)
+    if level is None:
+        levels, ids = item_ids.str.split(":", n=1).str[0], item_ids.str.split(":", n=1).str[1]
+    else:
+        levels, ids = pd.Series(level, index=index.index), item_ids
+    weighted = index["wave"].isin(prepared.weighted_waves).to_numpy()
+    mean = stats["mean"].to_numpy()
+    se = stats["se"].to_numpy()
+    n = stats["n"].to_numpy(dtype=float)
+    n_eff = np.where(weighted, stats["n_eff"].to_numpy(), n)
+    is_item = (levels == "item").to_numpy()
+    scale = np.where(is_item, 100.0, 1.0)
+    wilson = wilson_interval(np.clip(mean, 0, 1), n_eff)
+    ci_low = np.where(is_item, np.asarray(wilson.low) * 100.0, mean - Z95 * se)
+    ci_high = np.where(is_item, np.asarray(wilson.high) * 100.0, mean + Z95 * se)
+    design_n = stats["design_n"].to_numpy(dtype=float)
+    # Unweighted SD of the values in the group, recovered from the domain SE
+    # (se^2 = N/(N-1) * SS / n^2 with w = 1), for Welch's test.
+    sd = np.full(n.shape, np.nan)
+    enough = (n > 1) & (design_n > 1) & np.isfinite(se)
+    sd[enough] = np.sqrt(se[enough] ** 2 * n[enough] ** 2 * (design_n[enough] - 1)
+                         / design_n[enough] / (n[enough] - 1))
+    return pd.DataFrame({
+        "instrument": prepared.instrument.id,
+        "audience": prepared.audience,
+        "wave": index["wave"].to_numpy(),
+        "level": levels.to_numpy(),
+        "id": ids.to_numpy(),
+        "by": pd.Series(by, index=index.index, dtype=object),
+        "group": index.iloc[:, 2].astype(object) if by is not None else pd.Series(None, index=index.index, dtype=object),
+        "n": n,
+        "estimate": mean * scale,
+        "se": se * scale,
+        "ci_low": ci_low,
+        "ci_high": ci_high,
+        "mean_score": mean_score.to_numpy() if mean_score is not None else np.nan,
+        "suppressed": False,
+        "_weighted": weighted,
+        "_n_eff": n_eff,
+        "_sd": sd * scale,
+    })
+
+
+# --------------------------------------------------------------------------- reliability
+
+
+def _reliability(prepared: Prepared) -> pd.DataFrame:
+    rows = []
+    waves = prepared.frame.groupby("wave", sort=False).indices
+    for index in INDEXES:
+        items = [q.id for q in prepared.instrument.index_questions(index)]
+        if len(items) < 2:
+            continue
+        scores = prepared.score[items].to_numpy(dtype=float)  # once per index, sliced per wave
+        for wave, positions in waves.items():
+            result = cronbach_alpha(scores[positions])
+            rows.append({"instrument": prepared.instrument.id, "audience": prepared.audience,
+                         "wave": str(wave), "index": index, "k": result.k, "n": result.n,
+                         "alpha": result.alpha, "ci_low": result.ci_low, "ci_high": result.ci_high})
+    return pd.DataFrame(rows, columns=RELIABILITY_COLUMNS[:-1])
+
+
+# --------------------------------------------------------------------------- change and trend
+
+_SERIES_KEYS = ["instrument", "audience", "level", "id", "by", "group"]
+
+
+def _series(indicators: pd.DataFrame, aux: pd.DataFrame, rank: Mapping[str, int]) -> pd.DataFrame:
+    table = pd.concat([indicators, aux], axis=1)
+    table["wave_rank"] = table["wave"].map(rank)
+    table["by"] = table["by"].astype(object).fillna("")
+    table["group"] = table["group"].astype(object).fillna("")
+    return table
+
+
+def _changes(indicators: pd.DataFrame, aux: pd.DataFrame, rank: Mapping[str, int]) -> pd.DataFrame:
+    if indicators.empty:
+        return _empty(CHANGE_COLUMNS)
+    table = _series(indicators, aux, rank)
+    # consecutive = consecutive among the waves present for the instrument
+    present = table.groupby("instrument")["wave_rank"].apply(lambda r: sorted(set(r)))
+    next_rank = {(inst, r): ranks[i + 1] for inst, ranks in present.items() for i, r in enumerate(ranks[:-1])}
+    table["next_rank"] = [next_rank.get((i, r), -1) for i, r in zip(table["instrument"], table["wave_rank"], strict=True)]
+    pairs = table.merge(table, left_on=_SERIES_KEYS + ["next_rank"], right_on=_SERIES_KEYS + ["wave_rank"],
+                        suffixes=("_1", "_2"))
+    if pairs.empty:
+        return _empty(CHANGE_COLUMNS)
+    hidden = pairs["suppressed_1"] | pairs["suppressed_2"]
+    est1, est2 = pairs["estimate_1"].to_numpy(float), pairs["estimate_2"].to_numpy(float)
+    se1, se2 = pairs["se_1"].to_numpy(float), pairs["se_2"].to_numpy(float)
+    n1, n2 = pairs["n_1"].to_numpy(float), pairs["n_2"].to_numpy(float)
+    weighted = (pairs["_weighted_1"] | pairs["_weighted_2"]).to_numpy()
+    is_item = (pairs["level"] == "item").to_numpy()
+    z_prop = two_proportion_ztest(est1 / 100 * n1, n1, est2 / 100 * n2, n2)
+    welch = welch_ttest_from_stats(est1, pairs["_sd_1"].to_numpy(float), n1,
+                                   est2, pairs["_sd_2"].to_numpy(float), n2)
+    z_weighted = weighted_change_z(est1, se1, est2, se2)
+    statistic = np.where(weighted, z_weighted.z, np.where(is_item, z_prop.z, welch.t))
+    p_value = np.where(weighted, z_weighted.p_value, np.where(is_item, z_prop.p_value, welch.p_value))
+    changes = pd.DataFrame({
+        "instrument": pairs["instrument"], "audience": pairs["audience"], "level": pairs["level"],
+        "id": pairs["id"], "by": pairs["by"].replace("", np.nan), "group": pairs["group"].replace("", np.nan),
+        "wave_from": pairs["wave_1"], "wave_to": pairs["wave_2"],
+        "estimate_from": est1, "estimate_to": est2, "change": est2 - est1,
+        "statistic": statistic, "p_value": p_value,
+        "mdc": np.asarray(minimum_detectable_change(se1, se2), dtype=float),
+    })
+    blank_when_hidden = ["estimate_from", "estimate_to", "change", "statistic", "p_value", "mdc"]
+    changes.loc[hidden.to_numpy(), blank_when_hidden] = np.nan
+    family = ["instrument", "audience", "by", "group", "wave_from", "wave_to"]
+    keys = [changes[c].fillna("") for c in family]
+    changes["p_adj"] = changes.groupby(keys, sort=False)["p_value"].transform(
+        lambda p: pd.Series(benjamini_hochberg(p.to_numpy(float)), index=p.index))
+    changes["significant"] = (changes["p_adj"] < 0.05).where(changes["p_adj"].notna())
+    changes["significant"] = changes["significant"].astype(object)
+    order = pairs["wave_rank_1"].to_numpy()
+    changes["_order"] = order
+    changes = changes.sort_values(["instrument", "_order"], kind="stable").drop(columns="_order")
+    return changes[CHANGE_COLUMNS].reset_index(drop=True)
+
+
+def _trends(indicators: pd.DataFrame, aux: pd.DataFrame, rank: Mapping[str, int]) -> pd.DataFrame:
+    table = _series(indicators, aux, rank)
+    table = table[table["level"] == "item"].sort_values("wave_rank", kind="stable")
+    rows = []
+    for key, series in table.groupby(_SERIES_KEYS, sort=False):
+        if len(series) < 3:
+            continue
+        waves = ";".join(series["wave"].astype(str))
+        if series["suppressed"].any():
+            statistic = p_value = np.nan
+        else:
+            n = np.where(series["_weighted"], series["_n_eff"], series["n"]).astype(float)
+            x = series["estimate"].to_numpy(float) / 100 * n
+            result = cochran_armitage(x, n)
+            statistic, p_value = float(result.chi2), float(result.p_value)
+        rows.append(dict(zip(_SERIES_KEYS, key, strict=True)) | {"waves": waves, "statistic": statistic,
+                                                                "p_value": p_value})
+    trends = pd.DataFrame(rows, columns=TREND_COLUMNS)
+    trends["by"] = trends["by"].replace("", np.nan)
+    trends["group"] = trends["group"].replace("", np.nan)
+    return trends

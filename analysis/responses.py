@@ -1,0 +1,292 @@
+"""Reading and checking the analysis input (the app's export file) and preparing each
+instrument's answers as numeric matrices.
+
+Bad input raises ``ValueError`` naming the column and the rows (index labels; the CLI sets
+them to CSV line numbers), never a half-finished analysis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from instruments import Definitions, Instrument
+
+from .scoring import is_positive, item_score
+from .text.redaction import redact_series
+from .weighting import rake
+
+REQUIRED_COLUMNS = ("instrument", "audience", "wave")
+KNOWN_COLUMNS = frozenset(
+    {"response_id", "instrument", "version", "audience", "wave", "submitted_on", "weight",
+     "channel", "event"}
+)
+DONT_KNOW = "dk"
+NOT_STATED = "(not stated)"
+
+
+def describe_rows(labels: Iterable, limit: int = 8) -> str:
+    labels = list(labels)
+    shown = ", ".join(str(x) for x in labels[:limit])
+    more = f" and {len(labels) - limit} more" if len(labels) > limit else ""
+    return f"row{'s' if len(labels) != 1 else ''} {shown}{more}"
+
+
+def read_responses(path: str | Path) -> pd.DataFrame:
+    """Read an export CSV as text, indexed by file line number (header = line 1)."""
+    path = Path(path)
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""],
+                            encoding="utf-8")
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such file") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not UTF-8 text") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise ValueError(f"{path}: not a readable CSV file ({exc})") from None
+    frame.index = pd.RangeIndex(2, len(frame) + 2, name="line")
+    return frame
+
+
+def read_population(path: str | Path) -> pd.DataFrame:
+    path = Path(path)
+    try:
+        frame = pd.read_csv(path, dtype={"audience": str, "variable": str, "category": str},
+                            keep_default_na=False, na_values=[""])
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such file") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not a readable CSV file ({exc})") from None
+    frame.index = pd.RangeIndex(2, len(frame) + 2, name="line")
+    return frame
+
+
+def population_margins(population: pd.DataFrame | None) -> dict[str, dict[str, dict[str, float]]]:
+    """``{audience: {variable: {category: total}}}`` from the population table."""
+    if population is None:
+        return {}
+    missing = [c for c in ("audience", "variable", "category", "population") if c not in population]
+    if missing:
+        raise ValueError(f"population file: missing column(s) {', '.join(missing)}")
+    totals = pd.to_numeric(population["population"], errors="coerce")
+    bad = population.index[totals.isna() | (totals < 0)]
+    if len(bad):
+        raise ValueError(f"population file: column population must be a number >= 0 at {describe_rows(bad)}")
+    blank = population.index[population[["audience", "variable", "category"]].isna().any(axis=1)]
+    if len(blank):
+        raise ValueError(f"population file: blank audience, variable or category at {describe_rows(blank)}")
+    margins: dict[str, dict[str, dict[str, float]]] = {}
+    for (audience, variable, category), total in zip(
+        population[["audience", "variable", "category"]].itertuples(index=False), totals, strict=True
+    ):
+        categories = margins.setdefault(audience, {}).setdefault(variable, {})
+        if category in categories:
+            raise ValueError(f"population file: {audience}/{variable}/{category} appears twice")
+        categories[category] = float(total)
+    return margins
+
+
+@dataclass
+class Prepared:
+    """One instrument's respondents as numeric matrices (rows aligned with ``frame``)."""
+
+    instrument: Instrument
+    frame: pd.DataFrame
+    weight: np.ndarray
+    weighted_waves: set[str]
+    positive: pd.DataFrame  # 1/0 per scale item, NaN when not validly answered
+    score: pd.DataFrame  # 0-100 per scale item, reverse items flipped
+    dropped: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def audience(self) -> str:
+        return self.instrument.audience
+
+    @property
+    def waves(self) -> pd.Series:
+        return self.frame["wave"]
+
+
+def check_frame(frame: pd.DataFrame, definitions: Definitions) -> None:
+    if not isinstance(frame, pd.DataFrame):
+        raise ValueError("responses must be a pandas DataFrame")  # noqa: TRY004 - bad input is a ValueError here
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"responses: missing required column(s) {', '.join(missing)}")
+    for column in REQUIRED_COLUMNS:
+        # Test the column's few distinct values for blankness, not every cell.
+        values = frame[column]
+        blank_values = [v for v in values.dropna().unique() if str(v).strip() == ""]
+        blank = frame.index[values.isna() | values.isin(blank_values)]
+        if len(blank):
+            raise ValueError(f"responses: column {column} is blank at {describe_rows(blank)}")
+    unknown = frame.loc[~frame["instrument"].isin(list(definitions.instruments)), "instrument"]
+    if len(unknown):
+        names = ", ".join(sorted(set(unknown.astype(str))))
+        raise ValueError(
+            f"responses: column instrument names unknown instrument(s) {names} at "
+            f"{describe_rows(unknown.index)} (known: {', '.join(sorted(definitions.instruments))})"
+        )
+
+
+def _scale_positions(values: pd.Series, k: int, column: str) -> np.ndarray:
+    """Scale codes as float positions; NaN for blank and ``dk``. Anything else is an error.
+
+    Works on the column's few distinct values (a categorical), not on every cell."""
+    categorical = pd.Categorical(values)
+    lookup = np.full(len(categorical.categories) + 1, np.nan)  # last slot: blank (code -1)
+    bad_codes = []
+    for code, raw in enumerate(categorical.categories):
+        text = str(raw).strip().lower()
+        if text in ("", DONT_KNOW):
+            continue
+        try:
+            number = float(text)
+        except ValueError:
+            number = np.nan
+        if not (np.isfinite(number) and number % 1 == 0 and 1 <= number <= k):
+            bad_codes.append(code)
+        lookup[code] = number
+    if bad_codes:
+        bad = values.index[np.isin(categorical.codes, bad_codes)]
+        example = values[bad[0]]
+        if _is_number(example):
+            problem = f"codes outside the scale 1-{k}"
+        else:
+            problem = f"codes that are not scale positions 1-{k} or '{DONT_KNOW}'"
+        raise ValueError(f"responses: column {column} has {problem} at {describe_rows(bad)} (e.g. {example!r})")
+    return lookup[categorical.codes]
+
+
+def _is_number(value: object) -> bool:
+    try:
+        float(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def _check_unknown_questions(frame: pd.DataFrame, instrument: Instrument, allowed: set[str]) -> None:
+    """A column with scale-like codes for this instrument's rows that the instrument does not
+    define is an unknown question id (other columns are taken as respondent attributes)."""
+    for column in frame.columns:
+        if column in allowed or column in KNOWN_COLUMNS:
+            continue
+        values = frame[column].dropna()
+        if values.empty:
+            continue
+        text = values.astype(str).str.strip().str.lower()
+        if text.str.fullmatch(r"\d+|dk").all():
+            raise ValueError(
+                f"responses: column {column} holds answer codes for instrument {instrument.id} "
+                f"at {describe_rows(values.index)}, but {instrument.id} has no question {column!r} "
+                "(unknown question id; declare respondent attributes under the instrument's "
+                "attributes or name them with --by)"
+            )
+
+
+def prepare(
+    frame: pd.DataFrame,
+    instrument: Instrument,
+    *,
+    margins: Mapping[str, Mapping[str, float]] | None = None,
+    by: Sequence[str] = (),
+    drop_incomplete: bool = False,
+    names: Sequence[str] = (),
+) -> Prepared:
+    """Check and convert one instrument's rows (``frame`` holds only that instrument).
+
+    Answers to text questions are redacted first (:func:`analysis.text.redact`, with the
+    configured ``names``), so nothing downstream ever sees the original comment."""
+    text_ids = [q.id for q in instrument.questions if q.type == "text" and q.id in frame]
+    if text_ids:
+        frame = frame.assign(**{q: redact_series(frame[q], names) for q in text_ids})
+    wrong = frame.index[frame["audience"] != instrument.audience]
+    if len(wrong):
+        raise ValueError(
+            f"responses: column audience should be {instrument.audience!r} for instrument "
+            f"{instrument.id} at {describe_rows(wrong)}"
+        )
+    scale_questions = instrument.scale_questions
+    allowed = {q.id for q in instrument.questions} | {a.id for a in instrument.attributes}
+    allowed |= set(by) | set(margins or {})
+    _check_unknown_questions(frame, instrument, allowed)
+
+    notes: list[str] = []
+    dropped = 0
+    if margins:
+        missing = [v for v in margins if v not in frame.columns]
+        if missing:
+            raise ValueError(
+                f"responses: raking variable(s) {', '.join(missing)} for audience "
+                f"{instrument.audience} are not columns of the responses"
+            )
+        incomplete = pd.Series(False, index=frame.index)
+        for variable, categories in margins.items():
+            incomplete |= ~frame[variable].isin(list(categories))
+        if incomplete.any():
+            if not drop_incomplete:
+                raise ValueError(
+                    f"responses: {instrument.id} respondents with a blank or unknown category in "
+                    f"raking variable(s) {', '.join(margins)} at {describe_rows(frame.index[incomplete])} "
+                    "(fix them, or pass --drop-incomplete to leave them out)"
+                )
+            dropped = int(incomplete.sum())
+            notes.append(f"{instrument.id}: left out {dropped} respondents with incomplete raking variables")
+            frame = frame.loc[~incomplete]
+
+    weight = _start_weights(frame)
+    weighted_waves: set[str] = set()
+    if margins:
+        raked = np.empty(len(frame))
+        for wave, rows in frame.groupby("wave", sort=False).indices.items():
+            try:
+                raked[rows] = rake(frame.iloc[rows][list(margins)], margins, weights=weight[rows]).to_numpy()
+            except ValueError as exc:
+                raise ValueError(f"raking {instrument.id} wave {wave}: {exc}") from None
+        weight = raked
+        weighted_waves = set(frame["wave"].unique())
+    else:
+        for wave, rows in frame.groupby("wave", sort=False).indices.items():
+            if np.ptp(weight[rows]) > 0:
+                weighted_waves.add(wave)
+
+    positions = {
+        q.id: _scale_positions(frame[q.id], instrument.scale_of(q).k, q.id) if q.id in frame
+        else np.full(len(frame), np.nan)
+        for q in scale_questions
+    }
+    positive = pd.DataFrame(
+        {q.id: is_positive(positions[q.id], instrument.scale_of(q).positive,
+                           instrument.scale_of(q).k, q.reverse) for q in scale_questions},
+        index=frame.index,
+    )
+    score = pd.DataFrame(
+        {q.id: item_score(positions[q.id], instrument.scale_of(q).k, q.reverse) for q in scale_questions},
+        index=frame.index,
+    )
+    return Prepared(instrument, frame, weight, weighted_waves, positive, score, dropped, notes)
+
+
+def _start_weights(frame: pd.DataFrame) -> np.ndarray:
+    if "weight" not in frame:
+        return np.ones(len(frame))
+    weight = pd.to_numeric(frame["weight"], errors="coerce")
+    bad = frame.index[frame["weight"].notna() & (weight.isna() | ~np.isfinite(weight) | (weight <= 0))]
+    if len(bad):
+        raise ValueError(f"responses: column weight must be a positive number or blank at {describe_rows(bad)}")
+    return weight.fillna(1.0).to_numpy(dtype=float)
+
+
+def breakdown_labels(frame: pd.DataFrame, column: str) -> pd.Series:
+    """Group labels for a breakdown; blanks form their own "(not stated)" group so that
+    they are suppressed like any other small group rather than left recoverable."""
+    if column not in frame:
+        raise ValueError(f"responses: --by column {column} is not in the responses")
+    labels = frame[column].astype(object).where(frame[column].notna(), NOT_STATED)
+    return labels.astype(str).rename("group")

@@ -1,0 +1,9 @@
+"""Free-text comments: redaction, safeguarding flags, codebook coding, coder agreement,
+topic suggestions, sentiment and theme tables (DESIGN.md section 5, "Free text").
+
+Each module does one job and none imports Flask.
+"""
+
+from .redaction import flag_safeguarding, redact, redact_series
+
+__all__ = ["flag_safeguarding", "redact", "redact_series"]
