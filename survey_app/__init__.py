@@ -1,0 +1,178 @@
+"""Improvement Pulse web app: ``create_app(config)`` builds a configured Flask app."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, g, request
+from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
+
+from .config import Config, ConfigError, config_class, resolve_secret_key
+from .database import configure_engine, engine_options
+from .extensions import csrf, db, limiter, login_manager, migrate
+
+MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
+
+
+def create_app(config: str | type[Config] | dict[str, Any] | None = None) -> Flask:
+    """Build the app.
+
+    ``config`` is a configuration name (``production``, ``development``, ``testing``), a
+    config class, or a mapping of overrides applied on top of the testing configuration
+    (the Flask tutorial's ``create_app(test_config)``). Without it, ``PULSE_CONFIG`` picks
+    the class (default ``production``). ``PULSE_INSTANCE_PATH`` moves the instance folder
+    (SQLite file, generated secret key) away from the default ``instance/``.
+    """
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("PULSE_INSTANCE_PATH") or None,
+        instance_relative_config=True,
+    )
+    if isinstance(config, dict):
+        app.config.from_object(config_class("testing"))
+        app.config.update(config)
+    elif isinstance(config, type):
+        app.config.from_object(config)
+    else:
+        app.config.from_object(config_class(config))
+
+    if os.environ.get("SURVEY_SUBMIT_RATE_LIMIT"):  # e.g. "1000 per 10 minutes" behind a NAT
+        app.config["SURVEY_SUBMIT_RATE_LIMIT"] = os.environ["SURVEY_SUBMIT_RATE_LIMIT"]
+
+    instance = Path(app.instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = resolve_secret_key(instance)
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'pulse.db'}"
+    options = engine_options(app.config["SQLALCHEMY_DATABASE_URI"])
+    options.update(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+
+    _init_templates(app)
+    db.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.sign_in"
+    login_manager.login_message = "Sign in to see that page."
+    login_manager.login_message_category = "info"
+    limiter.init_app(app)
+
+    _register_blueprints(app)
+    _register_security_headers(app)
+    _register_request_log(app)
+    _register_cli(app)
+    return app
+
+
+def _init_templates(app: Flask) -> None:
+    app.jinja_loader = ChoiceLoader(
+        [
+            app.jinja_loader,
+            PrefixLoader(
+                {
+                    "govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja"),
+                    "govuk_frontend_wtf": PackageLoader("govuk_frontend_wtf"),
+                }
+            ),
+        ]
+    )
+
+    def csp_nonce() -> str:
+        if "csp_nonce" not in g:
+            g.csp_nonce = secrets.token_urlsafe(16)
+        return g.csp_nonce
+
+    def has_endpoint(name: str) -> bool:
+        return name in app.view_functions
+
+    app.jinja_env.globals.update(csp_nonce=csp_nonce, has_endpoint=has_endpoint)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from . import errors
+    from .admin import bp as admin_bp
+    from .auth import bp as auth_bp
+    from .dashboard import bp as dashboard_bp
+    from .programme import bp as programme_bp
+    from .public import bp as public_bp
+    from .staff import bp as staff_bp
+    from .survey import bp as survey_bp
+
+    for blueprint in (public_bp, survey_bp, auth_bp, staff_bp, dashboard_bp, programme_bp, admin_bp):
+        app.register_blueprint(blueprint)
+    errors.register(app)
+
+
+def _register_security_headers(app: Flask) -> None:
+    @app.after_request
+    def _headers(response):  # type: ignore[no-untyped-def]
+        nonce = g.get("csp_nonce", "")
+        script = f"'self' 'nonce-{nonce}'" if nonce else "'self'"
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            f"default-src 'self'; script-src {script}; style-src 'self'; img-src 'self' data:; "
+            "font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+            "frame-ancestors 'none'",
+        )
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        return response
+
+
+REQUEST_LOG = logging.getLogger("survey_app.request")
+_REQUEST_ID_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+
+
+def _request_id() -> str:
+    """The proxy's ``X-Request-ID`` if it is a plain short id, else a new random one."""
+    given = request.headers.get("X-Request-ID", "")
+    if 0 < len(given) <= 64 and set(given) <= _REQUEST_ID_OK:
+        return given
+    return secrets.token_hex(8)
+
+
+def _register_request_log(app: Flask) -> None:
+    """One JSON line per request on the ``survey_app.request`` logger, with a request id
+    (echoed in ``X-Request-ID``). Only the route pattern is logged (``/s/<slug>/check``,
+    ``/i/<token>``), never the path, query string, form, token, answers or client address."""
+
+    @app.before_request
+    def _start():  # type: ignore[no-untyped-def]
+        g.request_id = _request_id()
+        g.request_started = time.perf_counter()
+
+    @app.after_request
+    def _log(response):  # type: ignore[no-untyped-def]
+        request_id = g.get("request_id") or _request_id()
+        response.headers["X-Request-ID"] = request_id
+        if REQUEST_LOG.isEnabledFor(logging.INFO):
+            started = g.get("request_started")
+            REQUEST_LOG.info(json.dumps({
+                "request_id": request_id,
+                "method": request.method,
+                "route": request.url_rule.rule if request.url_rule else "(unmatched)",
+                "status": response.status_code,
+                "ms": round((time.perf_counter() - started) * 1000, 1) if started else None,
+            }))
+        return response
+
+
+def _register_cli(app: Flask) -> None:
+    from .cli import register
+
+    register(app)
+
+
+__all__ = ["ConfigError", "create_app"]

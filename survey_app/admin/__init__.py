@@ -1,0 +1,8 @@
+"""Administration: users and roles, lifting sign-in waits, the instrument library, the audit
+log. Admins only."""
+
+from flask import Blueprint
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+from . import instruments, retention, routes  # noqa: F401  (routes register themselves on bp)

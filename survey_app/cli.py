@@ -1,0 +1,407 @@
+"""``flask --app survey_app ...`` commands: instruments, demo, export."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask
+from flask.cli import AppGroup, with_appcontext
+from flask_migrate import upgrade
+from sqlalchemy import select
+
+from instruments import (
+    DefinitionsError,
+    diff_instruments,
+    load_instrument,
+    version_of,
+)
+from instruments.__main__ import run_validate
+
+from .definitions import current_definitions, latest_version, load_instruments
+from .extensions import db
+from .models import InstrumentVersion, Role, User, Wave
+
+instruments_cli = AppGroup("instruments", help="Validate, inspect and load instrument definitions.")
+export_cli = AppGroup("export", help="Export anonymous responses in the analysis file format.")
+survey_cli = AppGroup("survey", help="Respondent side: release held invite submissions, event QR codes.")
+
+
+def _definitions_or_exit():
+    try:
+        return current_definitions()
+    except DefinitionsError as exc:
+        for error in exc.errors:
+            click.echo(f"error  {error}", err=True)
+        raise click.exceptions.Exit(1) from None
+
+
+@instruments_cli.command("validate")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+def validate_command(paths: tuple[Path, ...]) -> None:
+    """Validate definition folders or files (default: the configured definitions)."""
+    from flask import current_app
+
+    default = current_app.config.get("INSTRUMENTS_DIR")
+    targets = list(paths) or ([Path(default)] if default else [])
+    sys.exit(run_validate(targets))
+
+
+@instruments_cli.command("show")
+@click.argument("instrument_id")
+def show_command(instrument_id: str) -> None:
+    """Show an instrument of the definitions folder: version, scales and questions."""
+    definitions = _definitions_or_exit()
+    try:
+        instrument = definitions.instrument(instrument_id)
+    except KeyError as exc:
+        raise click.BadParameter(str(exc.args[0]), param_hint="INSTRUMENT_ID") from None
+    click.echo(f"{instrument.id}: {instrument.title}")
+    click.echo(f"audience: {instrument.audience}   version: {version_of(instrument)}")
+    for name, scale in instrument.scales.items():
+        dk = f" + {scale.dont_know!r}" if scale.dont_know else ""
+        click.echo(f"scale {name}: {' | '.join(scale.labels)}{dk}; positive {scale.positive}")
+    for attribute in instrument.attributes:
+        click.echo(f"about you {attribute.id}: {attribute.text} [{' | '.join(attribute.choices)}]")
+    for q in instrument.questions:
+        flags = [q.type if q.type != "scale" else f"scale {q.scale}"]
+        flags += ["reverse"] * q.reverse + ["required"] * q.required
+        flags += [f"index {q.index}"] if q.index else []
+        flags += [f"outcomes {','.join(q.outcomes)}"] if q.outcomes else []
+        click.echo(f"  {q.id:<6} {q.text}  ({'; '.join(flags)})")
+
+
+@instruments_cli.command("diff")
+@click.argument("first")
+@click.argument("second", required=False)
+def diff_command(first: str, second: str | None) -> None:
+    """Compare two versions: `diff OLD.yaml NEW.yaml`, or `diff ID` (the newest version
+    stored in the database against the definitions folder)."""
+    definitions = _definitions_or_exit()
+    if second is not None:
+        try:
+            old = load_instrument(Path(first), definitions.framework)
+            new = load_instrument(Path(second), definitions.framework)
+        except DefinitionsError as exc:
+            raise click.ClickException(str(exc)) from None
+    else:
+        try:
+            new = definitions.instrument(first)
+        except KeyError as exc:
+            raise click.BadParameter(str(exc.args[0]), param_hint="ID") from None
+        stored = latest_version(first)
+        if stored is None:
+            raise click.ClickException(f"no version of {first} is stored yet: run `instruments load`")
+        old = stored.instrument
+    diff = diff_instruments(old, new)
+    for line in diff.lines():
+        click.echo(line)
+    if diff.breaking:
+        click.echo(f"comparability broken for: {', '.join(diff.breaking)}")
+
+
+@instruments_cli.command("load")
+def load_command() -> None:
+    """Import new instrument versions from the definitions folder (known ones are kept)."""
+    results = load_instruments(_definitions_or_exit())
+    for r in results:
+        click.echo(f"{'added ' if r.created else 'known '} {r.instrument_id} {r.version[:12]}")
+
+
+@click.command("demo")
+@with_appcontext
+@click.option("--seed", default=2026, show_default=True, help="Random seed for the synthetic data.")
+@click.option("--reset", is_flag=True, help="Drop all data and seed again.")
+def demo_command(seed: int, reset: bool) -> None:
+    """Seed the configured database with the demo council (creating the schema if needed)."""
+    from .demo import DEMO_ADMIN_EMAIL, DEMO_ADMIN_PASSWORD, demo_links, is_seeded, seed_demo
+
+    definitions = _definitions_or_exit()
+    if reset:
+        db.drop_all()
+        with db.engine.begin() as connection:
+            connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+    upgrade()
+    if is_seeded():
+        click.echo("The database already holds waves: demo data not added (use --reset to start again).")
+    else:
+        counts = seed_demo(definitions, seed=seed)
+        from .results import compute_results
+
+        compute_results()  # so the dashboard has results to read from the start
+        click.echo(
+            f"Seeded the demo council: {counts['waves']} waves, {counts['responses']} responses, "
+            f"{counts['answers']} answers, {counts['invitations']} invitations."
+        )
+    click.echo(f"Demo admin sign-in: {DEMO_ADMIN_EMAIL} / {DEMO_ADMIN_PASSWORD}")
+    links = demo_links()
+    if links:
+        click.echo("Answer a live survey (paths under the address below):")
+        for description, path in links:
+            click.echo(f"  {path:<44} {description}")
+
+
+@export_cli.command("responses")
+@click.option("--wave", "wave_label", help="Only waves with this label (e.g. 2026-Q3).")
+@click.option("--instrument", "instrument_id", help="Only waves of this instrument.")
+@click.option("--out", "out", default="-", show_default=True, help="CSV file to write, or - for stdout.")
+def export_responses_command(wave_label: str | None, instrument_id: str | None, out: str) -> None:
+    """Export anonymous responses (all waves unless filtered) as the analysis CSV."""
+    from .export import responses_frame, write_csv
+
+    query = select(Wave.id).join(InstrumentVersion)
+    if wave_label:
+        query = query.where(Wave.label == wave_label)
+    if instrument_id:
+        query = query.where(InstrumentVersion.instrument_id == instrument_id)
+    wave_ids = db.session.scalars(query).all()
+    if (wave_label or instrument_id) and not wave_ids:
+        raise click.BadParameter("no wave matches", param_hint="--wave/--instrument")
+    frame = responses_frame(wave_ids)
+    if out == "-":
+        write_csv(frame, sys.stdout)
+    else:
+        target = Path(out)
+        if not target.parent.is_dir():
+            raise click.BadParameter(f"folder {target.parent} does not exist", param_hint="--out")
+        partial = target.with_name(target.name + ".partial")
+        write_csv(frame, partial)
+        partial.replace(target)  # never leave a half-written export under the real name
+        click.echo(f"Wrote {len(frame)} responses to {target}", err=True)
+
+
+@survey_cli.command("release")
+@click.option("--wave", "wave_id", type=int, help="Only this wave (its database id).")
+@click.option("--all", "release_all", is_flag=True,
+              help="Release every held submission, even batches smaller than the minimum.")
+@click.option("--min-batch", default=5, show_default=True, type=click.IntRange(min=1),
+              help="Smallest batch released from a wave that is still open.")
+def release_command(wave_id: int | None, release_all: bool, min_batch: int) -> None:
+    """Move held invite submissions into the response table in shuffled batches (all of a
+    closed wave's, and an open wave's once at least --min-batch are held)."""
+    from .survey.store import release_held
+
+    if wave_id is not None and db.session.get(Wave, wave_id) is None:
+        raise click.BadParameter(f"no wave has id {wave_id}", param_hint="--wave")
+    released = release_held(wave_id, min_batch=min_batch, force=release_all)
+    click.echo(f"Released {released} held submission{'' if released == 1 else 's'}.")
+
+
+@survey_cli.command("qr")
+@click.argument("code")
+@click.option("--base-url", required=True, help="The service's public address, e.g. https://pulse.example.gov.uk")
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path),
+              help="File to write: .svg or .png")
+def qr_command(code: str, base_url: str, out: Path) -> None:
+    """Write the QR code of a roadshow event's short link, for a poster or slide."""
+    from .models import Event
+    from .survey.qr import event_url, qr_code
+
+    if db.session.scalar(select(Event).where(Event.code == code.lower())) is None:
+        raise click.BadParameter(f"no event has code {code!r}", param_hint="CODE")
+    kind = out.suffix.lower().lstrip(".")
+    if kind not in ("svg", "png"):
+        raise click.BadParameter("the file name must end in .svg or .png", param_hint="--out")
+    url = event_url(base_url, code.lower())
+    out.write_bytes(qr_code(url, kind))
+    click.echo(f"Wrote the QR code of {url} to {out}")
+
+
+@survey_cli.command("bursts")
+@click.option("--wave", "wave_id", type=int, help="Only this wave (its database id).")
+@click.option("--min", "minimum", default=5, show_default=True, type=click.IntRange(min=2),
+              help="Smallest group of identical submissions on one day to list.")
+def bursts_command(wave_id: int | None, minimum: int) -> None:
+    """List groups of identical submissions (same wave, day, answers) for review."""
+    from .survey.review import identical_bursts
+
+    text_ids = frozenset(
+        q.id for version in db.session.scalars(select(InstrumentVersion))
+        for q in version.instrument.questions if q.type == "text")
+    bursts = identical_bursts(wave_id, minimum, text_ids)
+    if not bursts:
+        click.echo(f"No group of {minimum} or more identical submissions on one day.")
+    for burst in bursts:
+        wave = db.session.get(Wave, burst.wave_id)
+        note = " with identical free text" if burst.has_text else ""
+        click.echo(f"{wave.instrument_id} {wave.label} {burst.day}: {burst.count} identical "
+                   f"submissions{note}: {burst.answers}")
+
+
+users_cli = AppGroup("users", help="Staff accounts.")
+
+
+@users_cli.command("create")
+@click.option("--email", required=True, help="The person's e-mail address (their sign-in name).")
+@click.option("--name", required=True, help="Their full name.")
+@click.option("--role", type=click.Choice([r.value for r in Role]), default=Role.ADMIN.value, show_default=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="Asked for when not given (never put a real password on a command line).")
+def create_user_command(email: str, name: str, role: str, password: str) -> None:
+    """Create a staff account: the first admin, or anyone when no one can sign in."""
+    from email_validator import EmailNotValidError, validate_email
+
+    from .audit import record
+    from .auth.forms import MIN_PASSWORD
+    from .security import hash_password
+
+    try:
+        email = validate_email(email, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise click.BadParameter(str(exc), param_hint="--email") from None
+    if len(password) < MIN_PASSWORD:
+        raise click.BadParameter(f"must be at least {MIN_PASSWORD} characters", param_hint="--password")
+    if db.session.scalar(select(User).where(db.func.lower(User.email) == email.lower())):
+        raise click.ClickException(f"there is already an account for {email}")
+    user = User(email=email, name=name.strip(), role=Role(role), password_hash=hash_password(password))
+    db.session.add(user)
+    db.session.flush()
+    record("user created", target=user.id, role=role, via="command line")
+    db.session.commit()
+    click.echo(f"Created {role} {email}.")
+
+
+@click.command("results")
+@with_appcontext
+@click.option("--if-stale", is_flag=True, help="Only when the data changed since the last results.")
+def results_command(if_stale: bool) -> None:
+    """Recompute and store the analysis results the dashboard and reports read."""
+    from .results import compute_results, latest_results
+
+    latest, stale = latest_results()
+    if if_stale and not stale:
+        click.echo(f"Results from {latest.computed_at:%Y-%m-%d %H:%M} UTC are up to date.")
+        return
+    stored = compute_results()
+    click.echo(f"Computed results for {stored.responses:,} responses "
+               f"({len(stored.tables['indicators']):,} indicator rows).")
+
+
+# --------------------------------------------------------------------------- backups
+
+
+def _database_url():
+    from sqlalchemy.engine import make_url
+
+    return make_url(db.engine.url.render_as_string(hide_password=False))
+
+
+def _libpq(url) -> tuple[str, dict[str, str]]:
+    """A libpq connection string without the password (which goes in PGPASSWORD, so it never
+    shows in the process list) and the environment for pg_dump/pg_restore."""
+    import os
+
+    env = dict(os.environ)
+    if url.password:
+        env["PGPASSWORD"] = str(url.password)
+    plain = url.set(drivername="postgresql", password=None)
+    return plain.render_as_string(hide_password=False), env
+
+
+def _has_tables() -> bool:
+    from sqlalchemy import inspect
+
+    return bool(inspect(db.engine).get_table_names())
+
+
+@click.command("db-backup")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Backup file to write (PostgreSQL: pg_dump custom format; SQLite: a copy).")
+@with_appcontext
+def db_backup_command(out: Path) -> None:
+    """Back up the configured database (DATABASE_URL) to a file, consistently, while the
+    service runs."""
+    import sqlite3
+    import subprocess
+
+    url = _database_url()
+    if url.get_backend_name() == "sqlite":
+        source = sqlite3.connect(url.database)
+        target = sqlite3.connect(out)
+        with target:
+            source.backup(target)
+        target.close()
+        source.close()
+    else:
+        dsn, env = _libpq(url)
+        subprocess.run(["pg_dump", "--format=custom", "--no-owner", "--no-privileges",
+                        f"--file={out}", f"--dbname={dsn}"], check=True, env=env)
+    click.echo(f"Backed up {url.render_as_string(hide_password=True)} to {out}")
+
+
+@click.command("db-restore")
+@click.argument("backup", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True,
+              help="Replace the tables of a database that is not empty.")
+@with_appcontext
+def db_restore_command(backup: Path, force: bool) -> None:
+    """Restore a db-backup file into the configured database (DATABASE_URL). Refuses to
+    overwrite a database that has tables unless --force is given."""
+    import sqlite3
+    import subprocess
+
+    url = _database_url()
+    if _has_tables() and not force:
+        click.echo(f"{url.render_as_string(hide_password=True)} is not empty: restore into an "
+                   "empty database, or add --force to replace its tables.", err=True)
+        raise click.exceptions.Exit(1)
+    db.session.remove()
+    db.engine.dispose()
+    if url.get_backend_name() == "sqlite":
+        source = sqlite3.connect(backup)
+        target = sqlite3.connect(url.database)
+        with target:
+            source.backup(target)
+        target.close()
+        source.close()
+    else:
+        dsn, env = _libpq(url)
+        command = ["pg_restore", "--no-owner", "--no-privileges", "--exit-on-error",
+                   "--single-transaction", f"--dbname={dsn}"]
+        if force:
+            command += ["--clean", "--if-exists"]
+        subprocess.run([*command, str(backup)], check=True, env=env)
+    click.echo(f"Restored {backup} into {url.render_as_string(hide_password=True)}")
+
+
+report_cli = AppGroup("report", help="Reports built from the stored results.")
+
+
+@report_cli.command("quarterly")
+@click.option("--wave", help="The wave the report is for (default: the latest with results).")
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Folder to write into.")
+def quarterly_report_command(wave: str | None, out: Path) -> None:
+    """Write the quarterly progress report as HTML and a tagged PDF."""
+    from rich.progress import Progress
+
+    from .reports.quarterly import ReportError, build_report, write_report
+    from .results import latest_results
+
+    if out.exists() and not out.is_dir():
+        raise click.BadParameter(f"{out} exists and is not a folder", param_hint="--out")
+    with Progress(transient=True) as progress:
+        task = progress.add_task("Building the report", total=3)
+        result, stale = latest_results()
+        try:
+            report = build_report(result, wave)
+        except ReportError as exc:
+            raise click.ClickException(str(exc)) from None
+        progress.update(task, advance=1, description="Rendering the PDF")
+        html_path, pdf_path = write_report(report, out)
+        progress.update(task, advance=2)
+    if stale:
+        click.echo("Note: the data changed after these results were computed; run `flask results` to refresh.")
+    click.echo(f"Wrote {html_path} and {pdf_path}")
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(report_cli)
+    app.cli.add_command(db_backup_command)
+    app.cli.add_command(db_restore_command)
+    app.cli.add_command(results_command)
+    app.cli.add_command(users_cli)
+    app.cli.add_command(survey_cli)
+    app.cli.add_command(instruments_cli)
+    app.cli.add_command(export_cli)
+    app.cli.add_command(demo_command)

@@ -1,0 +1,7 @@
+"""Dashboards for viewers and up: the 12-outcome scorecard, read from stored results."""
+
+from flask import Blueprint
+
+bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
+
+from . import routes  # noqa: F401

@@ -1,0 +1,111 @@
+"""One outcome for one audience: the trend with its confidence band, the items behind it and
+its breakdowns, all read from stored results (already suppressed), with comparability breaks."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+from sqlalchemy import func, select
+
+from instruments import Definitions, Outcome, diff_instruments
+
+from ..extensions import db
+from ..models import AnalysisResult, InstrumentVersion, Response, Wave
+from ..results import table
+from .charts import ChartPoint, trend_svg
+
+
+@dataclass
+class InstrumentView:
+    instrument_id: str
+    title: str
+    trend: pd.DataFrame  # wave, n, estimate, ci_low, ci_high, suppressed
+    items: pd.DataFrame  # question, text, then one % positive column per wave
+    breakdowns: dict[str, pd.DataFrame]  # by column -> group x wave table of estimates
+    breaks: frozenset[str]  # waves after which questions of this outcome are not comparable
+    chart: str
+    rates: list[tuple[str, int, int | None]]  # wave, responses, audience size
+
+
+def _num(x) -> float | None:
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
+
+
+def comparability_breaks(instrument_id: str, item_ids: set[str], order: list[str]) -> frozenset[str]:
+    """Waves fielded with a version whose change from the previous wave's version rewords or
+    rescales one of ``item_ids``."""
+    versions = {label: version for label, version in db.session.execute(
+        select(Wave.label, InstrumentVersion).join(InstrumentVersion)
+        .where(InstrumentVersion.instrument_id == instrument_id)).all()}
+    waves = [w for w in order if w in versions]
+    breaks = set()
+    for before, after in itertools.pairwise(waves):
+        old, new = versions[before], versions[after]
+        if old.id != new.id and set(diff_instruments(old.instrument, new.instrument).breaking) & item_ids:
+            breaks.add(after)
+    return frozenset(breaks)
+
+
+def response_rates(instrument_id: str, order: list[str]) -> list[tuple[str, int, int | None]]:
+    """Responses and audience size per wave of an instrument, in wave order."""
+    rows = db.session.execute(
+        select(Wave.label, func.count(Response.id), Wave.audience_size)
+        .join(InstrumentVersion).outerjoin(Response, Response.wave_id == Wave.id)
+        .where(InstrumentVersion.instrument_id == instrument_id)
+        .group_by(Wave.id, Wave.label, Wave.audience_size)).all()
+    rank = {w: i for i, w in enumerate(order)}
+    return sorted(((label, int(n), size) for label, n, size in rows if label in rank), key=lambda r: rank[r[0]])
+
+
+def _wide(rows: pd.DataFrame, index: str, order: list[str]) -> pd.DataFrame:
+    waves = [w for w in order if w in set(rows["wave"])]
+    wide = rows.pivot_table(index=index, columns="wave", values="estimate", aggfunc="first", dropna=False)
+    return wide.reindex(columns=waves)
+
+
+def drilldown(definitions: Definitions, result: AnalysisResult | None, outcome: Outcome,
+              audience: str) -> list[InstrumentView]:
+    indicators = table(result, "indicators")
+    order = list(result.wave_order) if result else []
+    views = []
+    for instrument in sorted(definitions.instruments.values(), key=lambda i: i.id):
+        questions = instrument.outcome_questions(outcome.id)
+        if instrument.audience != audience or not questions or indicators.empty:
+            continue
+        mine = indicators[(indicators["instrument"] == instrument.id) & (indicators["audience"] == audience)]
+        overall = mine[(mine["level"] == "outcome") & (mine["id"] == outcome.id) & mine["by"].isna()]
+        rank = {w: i for i, w in enumerate(order)}
+        overall = overall.assign(rank=overall["wave"].map(rank)).sort_values("rank")
+        trend = overall[["wave", "n", "estimate", "ci_low", "ci_high", "suppressed"]].reset_index(drop=True)
+        item_ids = {q.id for q in questions}
+        items = mine[(mine["level"] == "item") & mine["id"].isin(item_ids) & mine["by"].isna()]
+        item_table = _wide(items, "id", order) if not items.empty else pd.DataFrame()
+        if not item_table.empty:
+            item_table.insert(0, "question", [instrument.question(q).text for q in item_table.index])
+        grouped = mine[(mine["level"] == "outcome") & (mine["id"] == outcome.id) & mine["by"].notna()]
+        breakdowns = {by: _wide(rows, "group", order) for by, rows in grouped.groupby("by")}
+        breaks = comparability_breaks(instrument.id, item_ids, order)
+        points = [ChartPoint(r.wave, _num(r.estimate), _num(r.ci_low), _num(r.ci_high)) for r in trend.itertuples()]
+        shown = [f"{p.wave} {p.estimate:.0f}%" if p.estimate is not None else f"{p.wave} not reported"
+                 for p in points]
+        chart = trend_svg(points, f"{outcome.id} for {audience}: {instrument.title}",
+                          "Outcome score by wave with 95% confidence intervals: " + "; ".join(shown) + "."
+                          + (" Comparability breaks before " + ", ".join(sorted(breaks)) + "." if breaks else ""),
+                          breaks)
+        views.append(InstrumentView(instrument.id, instrument.title, trend, item_table, breakdowns, breaks, chart,
+                                    response_rates(instrument.id, order)))
+    return views
+
+
+def download_table(view: InstrumentView, name: str) -> pd.DataFrame:
+    """The table shown on the page, as a frame for CSV or Excel (suppressed figures blank)."""
+    if name == "trend":
+        return view.trend
+    if name == "items":
+        return view.items.reset_index().rename(columns={"id": "question_id"})
+    if name.startswith("by-") and name[3:] in view.breakdowns:
+        return view.breakdowns[name[3:]].reset_index()
+    raise KeyError(name)

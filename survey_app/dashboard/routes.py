@@ -1,0 +1,167 @@
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask_wtf import FlaskForm
+
+from ..audit import record
+from ..auth.roles import ANALYST_ROLES, VIEWER_ROLES, role_required
+from ..definitions import current_definitions
+from ..extensions import db
+from ..results import compute_results, latest_results, table
+from . import bp
+from .drilldown import download_table, drilldown
+from .scorecard import scorecard
+
+
+class RecomputeForm(FlaskForm):
+    pass
+
+
+@bp.get("/")
+@role_required(*VIEWER_ROLES)
+def index():
+    result, stale = latest_results()
+    framework = current_definitions().framework
+    return render_template("dashboard/scorecard.html", title="Scorecard", framework=framework,
+                           board=scorecard(framework, result), result=result, stale=stale,
+                           form=RecomputeForm())
+
+
+@bp.post("/recompute")
+@role_required(*ANALYST_ROLES)
+def recompute():
+    if not RecomputeForm().validate_on_submit():
+        return redirect(url_for("dashboard.index"))
+    stored = compute_results()
+    record("results recomputed", responses=stored.responses)
+    db.session.commit()
+    flash(f"Results recomputed from {stored.responses:,} responses.", "success")
+    return redirect(url_for("dashboard.index"))
+
+
+def _outcome_or_404(outcome_id: str, audience: str):
+    from instruments import AUDIENCES
+
+    framework = current_definitions().framework
+    try:
+        outcome = framework.outcome(outcome_id)
+    except KeyError:
+        abort(404)
+    if audience not in AUDIENCES:
+        abort(404)
+    return outcome
+
+
+@bp.get("/outcomes/<outcome_id>/<audience>")
+@role_required(*VIEWER_ROLES)
+def outcome(outcome_id: str, audience: str):
+    found = _outcome_or_404(outcome_id, audience)
+    result, stale = latest_results()
+    views = drilldown(current_definitions(), result, found, audience)
+    return render_template("dashboard/outcome.html", title=f"{found.id} for {audience}", outcome=found,
+                           audience=audience, views=views, result=result, stale=stale,
+                           min_n=current_definitions().framework.min_n(audience))
+
+
+@bp.get("/outcomes/<outcome_id>/<audience>/<instrument_id>/<name>.<fmt>")
+@role_required(*VIEWER_ROLES)
+def outcome_download(outcome_id: str, audience: str, instrument_id: str, name: str, fmt: str):
+    found = _outcome_or_404(outcome_id, audience)
+    result, _ = latest_results()
+    view = next((v for v in drilldown(current_definitions(), result, found, audience)
+                 if v.instrument_id == instrument_id), None)
+    if view is None:
+        abort(404)
+    try:
+        frame = download_table(view, name)
+    except KeyError:
+        abort(404)
+    return send_table(frame, f"{found.id}-{audience}-{instrument_id}-{name}", fmt)
+
+
+def send_table(frame: pd.DataFrame, stem: str, fmt: str):
+    """Any table of the dashboard as a CSV or Excel download (the figures as stored, so the
+    same suppression as on the page); every download is logged."""
+    if fmt not in ("csv", "xlsx"):
+        abort(404)
+    record("table downloaded", table=stem, format=fmt)
+    db.session.commit()
+    if fmt == "csv":
+        return send_file(io.BytesIO(frame.to_csv(index=False, na_rep="").encode("utf-8")), mimetype="text/csv",
+                         as_attachment=True, download_name=f"{stem}.csv")
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        frame.to_excel(writer, sheet_name=stem[:31], index=False)
+    buffer.seek(0)
+    return send_file(buffer, as_attachment=True, download_name=f"{stem}.xlsx",
+                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+@bp.get("/scorecard.<fmt>")
+@role_required(*VIEWER_ROLES)
+def scorecard_download(fmt: str):
+    result, _ = latest_results()
+    board = scorecard(current_definitions().framework, result)
+    rows = [{"priority": priority, "workstream": workstream, "outcome": card.outcome.id,
+             "outcome_status": card.rag.label, "measure": row.measure.id, "label": row.label,
+             "latest": row.latest.value if row.latest else None, "period": row.latest.label if row.latest else None,
+             "target": row.target.target, "direction": row.target.direction, "change": row.change,
+             "change_note": row.change_note, "status": row.rag.label, "reason": row.rag.reason}
+            for priority, workstreams in board.items() for workstream, cards in workstreams.items()
+            for card in cards for row in card.rows]
+    return send_table(pd.DataFrame(rows), "scorecard", fmt)
+
+
+@bp.get("/indices")
+@role_required(*VIEWER_ROLES)
+def indices():
+    result, stale = latest_results()
+    return render_template("dashboard/indices.html", title="Confidence and culture-change indices",
+                           table=indices_table(result), result=result, stale=stale)
+
+
+@bp.get("/indices.<fmt>")
+@role_required(*VIEWER_ROLES)
+def indices_download(fmt: str):
+    result, _ = latest_results()
+    return send_table(indices_table(result), "indices", fmt)
+
+
+def indices_table(result) -> pd.DataFrame:
+    """Index scores per instrument and wave (whole audience) with Cronbach's alpha."""
+    indicators, reliability = table(result, "indicators"), table(result, "reliability")
+    if indicators.empty:
+        return pd.DataFrame()
+    rows = indicators[(indicators["level"] == "index") & indicators["by"].isna()]
+    rows = rows[["instrument", "audience", "wave", "id", "n", "estimate", "ci_low", "ci_high", "suppressed"]]
+    rows = rows.rename(columns={"id": "index"})
+    if not reliability.empty:
+        rows = rows.merge(reliability[["instrument", "wave", "index", "alpha", "ci_low", "ci_high"]]
+                          .rename(columns={"ci_low": "alpha_low", "ci_high": "alpha_high"}),
+                          on=["instrument", "wave", "index"], how="left")
+    order = {w: i for i, w in enumerate(result.wave_order)}
+    return rows.sort_values(["instrument", "index", "wave"], key=lambda c: c.map(order) if c.name == "wave" else c)
+
+
+@bp.get("/report.<fmt>")
+@role_required(*VIEWER_ROLES)
+def report(fmt: str):
+    """The quarterly report for the latest wave (or ?wave=), as HTML or a tagged PDF."""
+    from ..reports.quarterly import ReportError, build_report
+
+    if fmt not in ("html", "pdf"):
+        abort(404)
+    result, _ = latest_results()
+    try:
+        built = build_report(result, request.args.get("wave") or None)
+        content = built.html.encode("utf-8") if fmt == "html" else built.pdf()
+    except ReportError as exc:
+        flash(str(exc), "info")
+        return redirect(url_for("dashboard.index"))
+    record("report downloaded", wave=built.wave, format=fmt)
+    db.session.commit()
+    return send_file(io.BytesIO(content), as_attachment=True, download_name=f"quarterly-{built.wave}.{fmt}",
+                     mimetype="text/html" if fmt == "html" else "application/pdf")

@@ -1,0 +1,243 @@
+"""The demo council: framework, instruments, four quarterly waves per instrument with
+synthetic responses, population margins, KPI values and an admin user.
+
+Deterministic for a given seed: the same seed gives the same responses, answers and KPIs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import func, insert, select
+
+from analysis.synthetic import synthetic_responses
+from analysis.text.redaction import redact
+from analysis.text.samples import DEMO_COMMENTS
+from instruments import Definitions
+
+from .definitions import load_instruments
+from .extensions import db
+from .models import (
+    Answer,
+    Event,
+    InstrumentVersion,
+    Invitation,
+    KpiValue,
+    PopulationMargin,
+    Response,
+    Role,
+    User,
+    Wave,
+    WaveMode,
+)
+from .security import hash_password, hash_token, new_token
+
+DEMO_ADMIN_EMAIL = "admin@demo.example"
+DEMO_ADMIN_PASSWORD = "pulse-demo-admin"
+QUARTERS = [("2025-Q4", dt.date(2025, 10, 6)), ("2026-Q1", dt.date(2026, 1, 12)),
+            ("2026-Q2", dt.date(2026, 4, 13)), ("2026-Q3", dt.date(2026, 7, 13))]
+FIELDWORK_DAYS = 28
+
+# Latent movement per wave by outcome: most improve, O10 (the budget) falls, O7 is flat.
+TRENDS = {"O4": 0.2, "O5": 0.18, "O7": 0.0, "O10": -0.15}
+
+
+@dataclass(frozen=True)
+class Plan:
+    mode: WaveMode
+    audience_size: int
+    sizes: tuple[int, int, int, int]
+    attribute_weights: dict[str, list[float]]
+    comments: tuple[str, ...]
+
+
+# Realistic comments (analysis.text.samples): the demo stores them through the same redaction
+# as any comment, so the ones that mention contact details show the placeholders.
+COMMENTS = {audience: tuple(texts) for audience, texts in DEMO_COMMENTS.items()}
+
+PLANS = {
+    "member-pulse": Plan(WaveMode.INVITE, 49, (29, 33, 36, 38), {}, COMMENTS["members"]),
+    "staff-pulse": Plan(WaveMode.OPEN, 1850, (412, 486, 530, 575),
+                        {"grade": [0.7, 0.25, 0.05]}, COMMENTS["staff"]),
+    "staff-roadshow": Plan(WaveMode.EVENT, 1850, (118, 142, 135, 150), {}, COMMENTS["staff"]),
+    "resident-perception": Plan(
+        WaveMode.OPEN, 128_000, (540, 610, 585, 640),
+        # older residents answer surveys more readily: the sample needs weighting
+        {"age_band": [0.2, 0.35, 0.45], "sex": [0.58, 0.42], "ward": [0.3, 0.14, 0.22, 0.2, 0.14]}, COMMENTS["residents"]),
+    "partner-survey": Plan(WaveMode.INVITE, 60, (31, 27, 34, 36), {}, COMMENTS["partners"]),
+}
+
+# Residents aged 16+ by category (rounded, illustrative of a borough of ~128,000 adults).
+RESIDENT_MARGINS = {
+    "age_band": {"16-34": 41_000, "35-54": 45_000, "55 and over": 42_000},
+    "sex": {"Female": 65_500, "Male": 62_500},
+    "ward": {"Grays and Chafford": 36_000, "Tilbury and Riverside": 22_000,
+             "Stanford and Corringham": 27_000, "Aveley and Ockendon": 24_000, "Rural East": 19_000},
+}
+
+KPI_SERIES = {
+    "O9-divested": ([35.0, 52.0, 68.0, 77.0], "Treasury management quarterly report"),
+    "O10-gap": ([48.0, 31.0, 22.0, 14.0], "Medium-term financial strategy update"),
+    "O3-vacancy": ([55.0, 62.0, 70.0, 74.0], "HR establishment report"),
+    "O6-decisions": ([72.0, 80.0, 85.0, 91.0], "Democratic services monitoring"),
+    "O8-audit": ([45.0, 52.0, 61.0, 66.0], "Internal audit progress report"),
+}
+
+
+def is_seeded() -> bool:
+    return bool(db.session.scalar(select(func.count()).select_from(Wave)))
+
+
+def seed_demo(definitions: Definitions, seed: int = 2026, today: dt.date | None = None) -> dict[str, int]:
+    """Seed the demo council into an empty database; returns counts of what was made."""
+    today = today or dt.date.today()
+    rng = np.random.default_rng(seed)
+    load_instruments(definitions)
+    versions = {
+        v.instrument_id: v
+        for v in db.session.scalars(select(InstrumentVersion).order_by(InstrumentVersion.id))
+    }
+    counts = {"waves": 0, "responses": 0, "answers": 0, "invitations": 0}
+    for offset, (instrument_id, plan) in enumerate(sorted(PLANS.items())):
+        if instrument_id not in definitions.instruments:
+            continue
+        instrument = definitions.instruments[instrument_id]
+        version = versions[instrument_id]
+        waves = [_make_wave(version, label, opens, plan) for label, opens in QUARTERS]
+        db.session.flush()
+        frame = synthetic_responses(
+            instrument, [w.label for w in waves], list(plan.sizes), seed=seed + offset,
+            version=version.version, trends=TRENDS, attribute_weights=plan.attribute_weights,
+            comments=plan.comments,
+            wave_days={w.label: [(w.opens_on + dt.timedelta(days=d)).isoformat()
+                                 for d in range(FIELDWORK_DAYS)] for w in waves},
+        )
+        made = _store_responses(frame, instrument, {w.label: w for w in waves}, rng,
+                                definitions.redaction.names)
+        counts["responses"] += made[0]
+        counts["answers"] += made[1]
+        counts["waves"] += len(waves)
+        if plan.mode is WaveMode.INVITE:
+            counts["invitations"] += _make_used_invitations(waves, frame, plan)
+        current = _make_wave(version, "2026-Q4", today - dt.timedelta(days=14), plan,
+                             closes=today + dt.timedelta(days=45))
+        counts["waves"] += 1
+        if plan.mode is WaveMode.INVITE:
+            db.session.flush()
+            counts["invitations"] += len(_make_invitations(current, plan.audience_size))
+    _seed_margins()
+    _seed_kpis()
+    _seed_admin()
+    db.session.commit()
+    return counts
+
+
+def _make_wave(version: InstrumentVersion, label: str, opens: dt.date, plan: Plan,
+               closes: dt.date | None = None) -> Wave:
+    wave = Wave(label=label, instrument_version=version, audience=version.audience, mode=plan.mode,
+                opens_on=opens, closes_on=closes or opens + dt.timedelta(days=FIELDWORK_DAYS - 1),
+                audience_size=plan.audience_size)
+    if plan.mode is WaveMode.EVENT:
+        places = ["Civic Offices, Grays", "Tilbury Hub", "Corringham Library"]
+        wave.events = [
+            Event(code=f"{label.replace('-', '').lower()}{i + 1}", place=place,
+                  held_on=opens + dt.timedelta(days=7 * i))
+            for i, place in enumerate(places)
+        ]
+    db.session.add(wave)
+    return wave
+
+
+def _store_responses(frame: pd.DataFrame, instrument, waves: dict[str, Wave], rng,
+                     names: tuple[str, ...]) -> tuple[int, int]:
+    attribute_ids = [a.id for a in instrument.attributes]
+    question_ids = [q.id for q in instrument.questions]
+    text_ids = {q.id for q in instrument.questions if q.type == "text"}
+    responses, answers = [], []
+    frame = frame.astype(object).where(frame.notna(), None)
+    for row in frame.itertuples(index=False):
+        record = row._asdict()
+        wave = waves[record["wave"]]
+        event_id = None
+        if wave.events:
+            event_id = wave.events[int(rng.integers(0, len(wave.events)))].id
+        responses.append({
+            "id": record["response_id"], "wave_id": wave.id, "event_id": event_id,
+            "submitted_on": dt.date.fromisoformat(record["submitted_on"]),
+            "attributes": {a: record[a] for a in attribute_ids if record[a] is not None},
+            "weight": None,
+        })
+        answers += [{"response_id": record["response_id"], "question_id": q,
+                     "value": redact(record[q], names) if q in text_ids else record[q]}
+                    for q in question_ids if record[q] is not None]
+    db.session.execute(insert(Response), responses)
+    db.session.execute(insert(Answer), answers)
+    return len(responses), len(answers)
+
+
+def _make_invitations(wave: Wave, count: int, used: int = 0) -> list[Invitation]:
+    invitations = [Invitation(wave_id=wave.id, token_hash=hash_token(new_token()), used=i < used)
+                   for i in range(count)]
+    db.session.add_all(invitations)
+    return invitations
+
+
+def _make_used_invitations(waves: list[Wave], frame: pd.DataFrame, plan: Plan) -> int:
+    # Past invite waves: every member was invited, the respondents' invitations are used,
+    # and contact details have been purged (data minimisation).
+    responded = frame.groupby("wave").size()
+    return sum(len(_make_invitations(w, plan.audience_size, int(responded[w.label]))) for w in waves)
+
+
+def _seed_margins() -> None:
+    for variable, categories in RESIDENT_MARGINS.items():
+        for category, population in categories.items():
+            db.session.add(PopulationMargin(audience="residents", variable=variable,
+                                            category=category, population=population))
+
+
+def _seed_kpis() -> None:
+    for measure_id, (values, source) in KPI_SERIES.items():
+        for (period, _), value in zip(QUARTERS, values, strict=True):
+            db.session.add(KpiValue(measure_id=measure_id, period=period, value=value, source=source))
+
+
+def _seed_admin() -> None:
+    if db.session.scalar(select(User).where(User.email == DEMO_ADMIN_EMAIL)) is None:
+        db.session.add(User(email=DEMO_ADMIN_EMAIL, name="Demo administrator",
+                            password_hash=hash_password(DEMO_ADMIN_PASSWORD), role=Role.ADMIN))
+
+
+def demo_links(invites: int = 3, today: dt.date | None = None) -> list[tuple[str, str]]:
+    """Ways into the live demo waves, as (description, path): the public link of each open
+    wave, the short link of each roadshow event, and ``invites`` personal links per live
+    invite wave. Tokens are never stored, so the personal links are made afresh: unused
+    invitations get new tokens (the number of invitations does not change) and links
+    printed by an earlier run stop working."""
+    today = today or dt.date.today()
+    links: list[tuple[str, str]] = []
+    waves = db.session.scalars(
+        select(Wave).join(InstrumentVersion)
+        .where(Wave.opens_on <= today, Wave.closes_on >= today)
+        .order_by(InstrumentVersion.instrument_id, Wave.id)
+    ).all()
+    for wave in waves:
+        title = wave.instrument_version.title
+        if wave.mode is WaveMode.OPEN:
+            links.append((f"{title} (open link)", f"/s/{wave.slug}"))
+        elif wave.mode is WaveMode.EVENT:
+            links += [(f"{title} ({e.place})", f"/e/{e.code}") for e in wave.events]
+        else:
+            unused = db.session.scalars(
+                select(Invitation).where(Invitation.wave_id == wave.id, Invitation.used.is_(False))
+                .order_by(Invitation.id).limit(invites)
+            ).all()
+            for number, invitation in enumerate(unused, start=1):
+                token = new_token()
+                invitation.token_hash = hash_token(token)
+                links.append((f"{title} (personal link {number}, works once)", f"/i/{token}"))
+    db.session.commit()
+    return links

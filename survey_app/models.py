@@ -1,0 +1,335 @@
+"""Typed SQLAlchemy 2 models.
+
+Anonymity is a property of this schema, not a setting: the response tables hold no token,
+user, address, user agent or time finer than a day; response ids are random; an invitation
+records only whether it was used, never when.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import secrets
+from typing import Any
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from instruments import Instrument
+
+from .extensions import db, login_manager
+
+
+def random_id() -> str:
+    """A random 128-bit id: nothing about a response can be read from its key."""
+    return secrets.token_hex(16)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class WaveMode(enum.StrEnum):
+    INVITE = "invite"
+    OPEN = "open"
+    EVENT = "event"
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    ANALYST = "analyst"
+    VIEWER = "viewer"
+
+
+class Channel(enum.StrEnum):
+    """How a response reached us (paper and phone returns are keyed in by analysts)."""
+
+    WEB = "web"
+    PAPER = "paper"
+    PHONE = "phone"
+
+
+def _enum(kind: type[enum.Enum], name: str) -> Enum:
+    # Store values (not member names) and use a CHECK constraint rather than a native
+    # PostgreSQL enum type, so migrations stay the same on both databases.
+    return Enum(kind, name=name, native_enum=False, length=16,
+                values_callable=lambda members: [m.value for m in members])
+
+
+class InstrumentVersion(db.Model):
+    """One version of an instrument: the validated definition and its content hash."""
+
+    __tablename__ = "instrument_version"
+    __table_args__ = (UniqueConstraint("instrument_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instrument_id: Mapped[str] = mapped_column(String(64), index=True)
+    version: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(2000))
+    audience: Mapped[str] = mapped_column(String(16))
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    source: Mapped[str | None] = mapped_column(String(255))
+    loaded_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    waves: Mapped[list[Wave]] = relationship(back_populates="instrument_version")
+
+    @property
+    def instrument(self) -> Instrument:
+        """The stored definition as a validated model (stored only after validation)."""
+        return Instrument.model_validate(self.definition)
+
+    @property
+    def short_version(self) -> str:
+        return self.version[:12]
+
+
+class Wave(db.Model):
+    """An instrument version fielded to one audience between two dates, in one mode."""
+
+    __tablename__ = "wave"
+    __table_args__ = (
+        UniqueConstraint("instrument_version_id", "label"),
+        CheckConstraint("closes_on >= opens_on", name="dates_in_order"),
+        CheckConstraint("audience_size IS NULL OR audience_size > 0", name="audience_size_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    label: Mapped[str] = mapped_column(String(64))
+    instrument_version_id: Mapped[int] = mapped_column(ForeignKey("instrument_version.id"), index=True)
+    audience: Mapped[str] = mapped_column(String(16))
+    mode: Mapped[WaveMode] = mapped_column(_enum(WaveMode, "wave_mode"))
+    opens_on: Mapped[dt.date] = mapped_column(Date)
+    closes_on: Mapped[dt.date] = mapped_column(Date)
+    audience_size: Mapped[int | None] = mapped_column(Integer)
+    # The public address of an open or event wave; unguessable so waves are not enumerable.
+    slug: Mapped[str] = mapped_column(String(32), unique=True, default=lambda: secrets.token_urlsafe(9))
+
+    instrument_version: Mapped[InstrumentVersion] = relationship(back_populates="waves")
+    events: Mapped[list[Event]] = relationship(back_populates="wave", cascade="all, delete-orphan")
+
+    @property
+    def instrument_id(self) -> str:
+        return self.instrument_version.instrument_id
+
+    def is_open(self, today: dt.date | None = None) -> bool:
+        today = today or dt.date.today()
+        return self.opens_on <= today <= self.closes_on
+
+
+class Event(db.Model):
+    """A roadshow session under an event wave, with its own short link and QR code."""
+
+    __tablename__ = "event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    wave_id: Mapped[int] = mapped_column(ForeignKey("wave.id", ondelete="CASCADE"), index=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    place: Mapped[str] = mapped_column(String(200))
+    held_on: Mapped[dt.date] = mapped_column(Date)
+
+    wave: Mapped[Wave] = relationship(back_populates="events")
+
+
+class Invitation(db.Model):
+    """A one-time personal link. Only a hash of the token is kept, and only a *flag* that it
+    was used: no date, so nothing can time a use against a response."""
+
+    __tablename__ = "invitation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    wave_id: Mapped[int] = mapped_column(ForeignKey("wave.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    used: Mapped[bool] = mapped_column(default=False)
+    # Contact details exist only to send the link and reminders; purged after the wave.
+    email: Mapped[str | None] = mapped_column(String(320))
+    name: Mapped[str | None] = mapped_column(String(200))
+
+
+class Response(db.Model):
+    """One anonymous response. No token, user, address, agent or time finer than a day."""
+
+    __tablename__ = "response"
+    __table_args__ = (CheckConstraint("weight IS NULL OR weight > 0", name="weight_positive"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=random_id)
+    wave_id: Mapped[int] = mapped_column(ForeignKey("wave.id"), index=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("event.id"), index=True)
+    submitted_on: Mapped[dt.date] = mapped_column(Date)
+    channel: Mapped[Channel] = mapped_column(_enum(Channel, "channel"), default=Channel.WEB)
+    attributes: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    weight: Mapped[float | None] = mapped_column(Float)
+
+    wave: Mapped[Wave] = relationship()
+    answers: Mapped[list[Answer]] = relationship(
+        back_populates="response", cascade="all, delete-orphan", order_by="Answer.question_id"
+    )
+
+
+class Answer(db.Model):
+    """One answer: a scale position ("1".."k"), "dk" for don't know, a choice label, or
+    (redacted) free text. Unanswered questions have no row."""
+
+    __tablename__ = "answer"
+
+    response_id: Mapped[str] = mapped_column(
+        ForeignKey("response.id", ondelete="CASCADE"), primary_key=True
+    )
+    question_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+    response: Mapped[Response] = relationship(back_populates="answers")
+
+
+class PopulationMargin(db.Model):
+    """A population total for one category of a raking variable (e.g. residents by ward)."""
+
+    __tablename__ = "population_margin"
+    __table_args__ = (
+        UniqueConstraint("audience", "variable", "category"),
+        CheckConstraint("population > 0", name="population_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    audience: Mapped[str] = mapped_column(String(16))
+    variable: Mapped[str] = mapped_column(String(64))
+    category: Mapped[str] = mapped_column(String(200))
+    population: Mapped[float] = mapped_column(Float)
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login
+        return self.active
+
+
+class KpiValue(db.Model):
+    """A KPI reading for one period, with where it came from and who recorded it."""
+
+    __tablename__ = "kpi_value"
+    __table_args__ = (UniqueConstraint("measure_id", "period"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    measure_id: Mapped[str] = mapped_column(String(64), index=True)
+    period: Mapped[str] = mapped_column(String(32))
+    value: Mapped[float] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(500))
+    note: Mapped[str | None] = mapped_column(Text)
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class AuditEntry(db.Model):
+    """Append-only record of staff actions: who, what, when."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, server_default=func.now())
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    """Flask-Login's session look-up; an inactive or unknown account is signed out."""
+    if not user_id.isdigit():
+        return None
+    user = db.session.get(User, int(user_id))
+    return user if user is not None and user.active else None
+
+
+class HeldSubmission(db.Model):
+    """An invite submission waiting to be released into ``response``/``answer``.
+
+    Written in the transaction that marks the invitation used, and released later in shuffled
+    batches (``survey.store.release_held``), so neither insertion order nor transaction ids
+    pair a response with an invitation. Holds the answers and the day only."""
+
+    __tablename__ = "held_submission"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=random_id)
+    wave_id: Mapped[int] = mapped_column(ForeignKey("wave.id", ondelete="CASCADE"), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    held_on: Mapped[dt.date] = mapped_column(Date)
+
+
+class SubmissionKey(db.Model):
+    """The hash of a form's random idempotency key: a second post of the same form is
+    refused by the primary key. Says nothing about who answered or what."""
+
+    __tablename__ = "submission_key"
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    used_on: Mapped[dt.date] = mapped_column(Date)
+
+
+class InviteDraft(db.Model):
+    """Save-and-resume for a personal link: the answers so far, held against the invitation
+    only until submission. Deleted in the transaction that stores the submission and marks
+    the invitation used, and for every invitation of a wave once it has closed."""
+
+    __tablename__ = "invite_draft"
+
+    invitation_id: Mapped[int] = mapped_column(
+        ForeignKey("invitation.id", ondelete="CASCADE"), primary_key=True
+    )
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class MeasureTarget(db.Model):
+    """A change to a measure's baseline, target, date, direction or amber margin. The
+    framework file gives the starting values; every change is a new row (who, when, why), and
+    the newest row is in force."""
+
+    __tablename__ = "measure_target"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    measure_id: Mapped[str] = mapped_column(String(64), index=True)
+    baseline: Mapped[float | None] = mapped_column(Float)
+    target: Mapped[float | None] = mapped_column(Float)
+    target_date: Mapped[dt.date | None] = mapped_column(Date)
+    direction: Mapped[str] = mapped_column(String(8))
+    amber_margin: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(Text)
+    changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    changed_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class AnalysisResult(db.Model):
+    """The analysis tables for one version of the data (responses, KPIs, targets), so pages
+    read stored results and never recompute per request. ``fingerprint`` identifies the data
+    they were computed from; a newer fingerprint means the results are out of date."""
+
+    __tablename__ = "analysis_result"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), index=True)
+    computed_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    responses: Mapped[int] = mapped_column(Integer)
+    wave_order: Mapped[list[str]] = mapped_column(JSON)
+    tables: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -1,0 +1,7 @@
+"""Running the programme: waves, roadshow events and invitations (analysts and admins)."""
+
+from flask import Blueprint
+
+bp = Blueprint("programme", __name__, url_prefix="/programme")
+
+from . import measures, returns, routes  # noqa: F401

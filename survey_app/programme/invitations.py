@@ -1,0 +1,135 @@
+"""Invitation lists: validating an uploaded CSV, personal links, sending, purging contacts.
+
+A personal link's token is derived from the app's secret key and the invitation's id, and
+only its SHA-256 is stored: someone who reads the database cannot build a link, while the
+service can send the same link again in a reminder or a mail-merge file.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import hmac
+import io
+import secrets
+from dataclasses import dataclass
+
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app, url_for
+from sqlalchemy import func, select, update
+
+from ..extensions import db
+from ..models import Invitation, Wave
+from ..security import hash_token
+
+MAX_ROWS = 100_000
+
+
+@dataclass(frozen=True)
+class Contact:
+    email: str
+    name: str | None
+
+
+class InvitationFileError(ValueError):
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+def parse_contacts(data: bytes, existing: set[str]) -> list[Contact]:
+    """Validate an uploaded CSV (columns ``email`` and optional ``name``) row by row.
+
+    Raises :class:`InvitationFileError` listing every problem with its row number; nothing is
+    stored unless the whole file is valid. ``existing`` holds addresses already invited."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvitationFileError(["The file is not UTF-8 text: save it as 'CSV UTF-8' and try again"]) from None
+    reader = csv.DictReader(io.StringIO(text))
+    headers = [h.strip().lower() for h in (reader.fieldnames or [])]
+    if "email" not in headers:
+        raise InvitationFileError(["The first row must be column names, including 'email' (and optionally 'name')"])
+    reader.fieldnames = headers
+    problems: list[str] = []
+    contacts: list[Contact] = []
+    seen: dict[str, int] = {}
+    for row_number, row in enumerate(reader, start=2):
+        if row_number - 1 > MAX_ROWS:
+            raise InvitationFileError([f"The file has more than {MAX_ROWS:,} rows"])
+        raw = (row.get("email") or "").strip()
+        name = (row.get("name") or "").strip() or None
+        if not raw:
+            problems.append(f"Row {row_number}: the email address is missing")
+            continue
+        try:
+            email = validate_email(raw, check_deliverability=False).normalized
+        except EmailNotValidError as exc:
+            problems.append(f"Row {row_number}: '{raw}' is not a valid email address ({exc})")
+            continue
+        key = email.lower()
+        if key in seen:
+            problems.append(f"Row {row_number}: {email} is a duplicate of row {seen[key]}")
+            continue
+        if key in existing:
+            problems.append(f"Row {row_number}: {email} has already been invited to this wave")
+            continue
+        if name and len(name) > 200:
+            problems.append(f"Row {row_number}: the name is longer than 200 characters")
+            continue
+        seen[key] = row_number
+        contacts.append(Contact(email, name))
+    if problems:
+        raise InvitationFileError(problems)
+    if not contacts:
+        raise InvitationFileError(["The file has no rows of contacts under the column names"])
+    return contacts
+
+
+def token_for(invitation: Invitation) -> str:
+    key = hashlib.sha256(("invitation-token:" + current_app.config["SECRET_KEY"]).encode()).digest()
+    digest = hmac.new(key, f"{invitation.wave_id}:{invitation.id}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def link_for(invitation: Invitation) -> str:
+    return url_for("survey.invite", token=token_for(invitation), _external=True)
+
+
+def add_invitations(wave: Wave, contacts: list[Contact]) -> list[Invitation]:
+    """Store the invitations (the caller commits), each with the hash of its derived token."""
+    invitations = [Invitation(wave_id=wave.id, email=c.email, name=c.name,
+                              token_hash="pending-" + secrets.token_hex(24))
+                   for c in contacts]
+    db.session.add_all(invitations)
+    db.session.flush()  # ids, from which the tokens are derived
+    for invitation in invitations:
+        invitation.token_hash = hash_token(token_for(invitation))
+    return invitations
+
+
+def existing_addresses(wave: Wave) -> set[str]:
+    return {e.lower() for e in db.session.scalars(
+        select(Invitation.email).where(Invitation.wave_id == wave.id, Invitation.email.is_not(None)))}
+
+
+def unused_with_contact(wave: Wave) -> list[Invitation]:
+    return list(db.session.scalars(select(Invitation).where(
+        Invitation.wave_id == wave.id, Invitation.used.is_(False), Invitation.email.is_not(None))
+        .order_by(Invitation.id)))
+
+
+def purge_contacts(wave: Wave) -> int:
+    """Remove names and e-mail addresses, keeping the invitations (and so the counts)."""
+    result = db.session.execute(update(Invitation).where(
+        Invitation.wave_id == wave.id, Invitation.email.is_not(None)).values(email=None, name=None))
+    return result.rowcount or 0
+
+
+def counts(wave: Wave) -> tuple[int, int, int]:
+    """Invited, used and still holding contact details."""
+    invited, used, contactable = db.session.execute(select(
+        func.count(), func.coalesce(func.sum(func.cast(Invitation.used, db.Integer)), 0),
+        func.count(Invitation.email)).where(Invitation.wave_id == wave.id)).one()
+    return int(invited), int(used), int(contactable)

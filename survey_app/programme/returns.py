@@ -1,0 +1,164 @@
+"""Paper and phone returns keyed in by analysts: one at a time through a form with every
+question on one page, or a batch from CSV (validated whole; all or nothing)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import secrets
+
+from flask import abort, flash, redirect, render_template, url_for
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileAllowed, FileField, FileRequired
+from govuk_frontend_wtf.wtforms_widgets import GovFileInput, GovRadioInput, GovSubmitInput
+from sqlalchemy.exc import SQLAlchemyError
+from wtforms import RadioField, SubmitField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, ValidationError
+
+from instruments import Instrument
+
+from ..audit import record
+from ..auth.roles import ANALYST_ROLES, role_required
+from ..extensions import db
+from ..models import Answer, Channel, Response, Wave
+from ..survey.forms import Page, check_answers, page_form
+from ..survey.store import NotSaved, split_answers, store_submission
+from . import bp
+from .forms import DayMonthYearField
+
+CHANNELS = [SelectChoice(Channel.PAPER.value, "Paper questionnaire"),
+            SelectChoice(Channel.PHONE.value, "Telephone interview")]
+MAX_ROWS = 20_000
+
+
+def _wave(wave_id: int) -> tuple[Wave, Instrument]:
+    wave = db.session.get(Wave, wave_id) or abort(404)
+    return wave, wave.instrument_version.instrument
+
+
+def return_form(instrument: Instrument) -> type[FlaskForm]:
+    """Every question and "about you" item on one page, plus how and when it arrived."""
+    page = Page(number=1, heading=instrument.title, questions=tuple(instrument.questions),
+                attributes=tuple(instrument.attributes))
+    base = page_form(instrument, page, submit_text="Save this return")
+
+    def validate_received_on(form, field) -> None:
+        if field.data and field.data > dt.date.today():
+            raise ValidationError("The date received cannot be in the future")
+
+    return type("ReturnForm", (base,), {
+        "channel": RadioField("How the return reached us", widget=GovRadioInput(), choices=CHANNELS,
+                              validators=[InputRequired(message="Choose paper or telephone")]),
+        "received_on": DayMonthYearField("Date received",
+                                         validators=[InputRequired(message="Enter the date received")]),
+        "validate_received_on": validate_received_on,
+    })
+
+
+@bp.route("/waves/<int:wave_id>/returns/new", methods=["GET", "POST"])
+@role_required(*ANALYST_ROLES)
+def new_return(wave_id: int):
+    wave, instrument = _wave(wave_id)
+    form = return_form(instrument)()
+    if form.validate_on_submit():
+        answers = form.answers()
+        problems = check_answers(instrument, answers)
+        if not problems:
+            try:
+                store_submission(wave, instrument, answers, submission_key=secrets.token_urlsafe(16),
+                                 today=form.received_on.data, channel=Channel(form.channel.data))
+            except NotSaved:
+                flash("The return was not saved because of a database problem. Try again.", "info")
+                return render_template("programme/return_form.html", title="Enter a return", form=form,
+                                       wave=wave), 503
+            record("return entered", wave=wave.id, channel=form.channel.data)
+            db.session.commit()
+            flash("The return has been saved. Enter the next one below.", "success")
+            return redirect(url_for("programme.new_return", wave_id=wave.id))
+        for problem in problems:
+            getattr(form, problem.field_id).errors = [problem.message]
+    return render_template("programme/return_form.html", title="Enter a return", form=form, wave=wave,
+                           upload=ReturnsUploadForm())
+
+
+class ReturnsUploadForm(FlaskForm):
+    file = FileField("Typed-up returns (CSV)", widget=GovFileInput(),
+                     description="One row per return. Columns: question ids and 'about you' ids as in the "
+                                 "export file, optionally 'channel' (paper or phone) and 'received_on' "
+                                 "(YYYY-MM-DD).",
+                     validators=[FileRequired(message="Choose a CSV file"),
+                                 FileAllowed(["csv"], message="The file must be a .csv file")])
+    submit = SubmitField("Import returns", widget=GovSubmitInput())
+
+
+def parse_returns(data: bytes, wave: Wave, instrument: Instrument) -> tuple[list[dict], list[str]]:
+    """Rows as validated stored values; every problem with its row number."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return [], ["The file is not UTF-8 text: save it as 'CSV UTF-8' and try again"]
+    reader = csv.DictReader(io.StringIO(text))
+    known = {q.id for q in instrument.questions} | {a.id for a in instrument.attributes}
+    extra = [c for c in reader.fieldnames or [] if c not in known | {"channel", "received_on"}]
+    if not reader.fieldnames or not set(reader.fieldnames) & known:
+        return [], [("The first row must be column names: the survey's question ids (e.g. "
+                    f"{', '.join(sorted(known)[:3])})")]
+    if extra:
+        return [], [f"Unknown column(s) {', '.join(extra)}: {instrument.id} has no such question"]
+    rows, problems = [], []
+    for number, row in enumerate(reader, start=2):
+        if number - 1 > MAX_ROWS:
+            return [], [f"The file has more than {MAX_ROWS:,} rows"]
+        answers = {k: (v or "").strip() for k, v in row.items() if k in known and (v or "").strip()}
+        channel = (row.get("channel") or "paper").strip().lower()
+        if channel not in (Channel.PAPER.value, Channel.PHONE.value):
+            problems.append(f"Row {number}: channel must be paper or phone, not '{channel}'")
+            continue
+        try:
+            received = dt.date.fromisoformat(row["received_on"].strip()) if (row.get("received_on") or "").strip() \
+                else dt.date.today()
+        except ValueError:
+            problems.append(f"Row {number}: received_on must be a date like 2026-11-23")
+            continue
+        if received > dt.date.today():
+            problems.append(f"Row {number}: received_on is in the future")
+            continue
+        found = check_answers(instrument, answers)
+        if found:
+            problems += [f"Row {number}, {p.field_id}: {p.message}" for p in found]
+            continue
+        questions, attributes = split_answers(instrument, answers)
+        rows.append({"channel": Channel(channel), "received_on": received, "answers": questions,
+                     "attributes": attributes})
+    if not rows and not problems:
+        problems.append("The file has no returns under the column names")
+    return rows, problems
+
+
+@bp.post("/waves/<int:wave_id>/returns/import")
+@role_required(*ANALYST_ROLES)
+def import_returns(wave_id: int):
+    wave, instrument = _wave(wave_id)
+    upload = ReturnsUploadForm()
+    problems: list[str] = []
+    if upload.validate_on_submit():
+        rows, problems = parse_returns(upload.file.data.read(), wave, instrument)
+        if not problems:
+            try:
+                for row in rows:
+                    response = Response(wave_id=wave.id, submitted_on=row["received_on"], channel=row["channel"],
+                                        attributes=row["attributes"])
+                    response.answers = [Answer(question_id=q, value=v) for q, v in row["answers"].items()]
+                    db.session.add(response)
+                record("returns imported", wave=wave.id, count=len(rows))
+                db.session.commit()
+            except SQLAlchemyError:
+                db.session.rollback()
+                problems = ["The returns were not saved because of a database problem. Nothing was stored; try again."]
+            else:
+                flash(f"{len(rows)} returns imported.", "success")
+                return redirect(url_for("programme.new_return", wave_id=wave.id))
+    return render_template("programme/return_form.html", title="Enter a return", form=return_form(instrument)(),
+                           wave=wave, upload=upload, upload_problems=problems), 400

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from flask import current_app, jsonify, render_template
+from sqlalchemy import text
+
+from ..definitions import current_definitions
+from ..extensions import db
+from . import bp
+
+
+@bp.get("/")
+def index():
+    return render_template("public/home.html", framework=current_definitions().framework)
+
+
+@bp.get("/privacy")
+def privacy():
+    return render_template("public/privacy.html", title="Privacy notice")
+
+
+@bp.get("/accessibility")
+def accessibility():
+    return render_template("public/accessibility.html", title="Accessibility statement")
+
+
+@bp.get("/healthz")
+def health():
+    """Liveness and database reachability, for load balancers and the operator."""
+    try:
+        db.session.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 - any failure means "not healthy"
+        current_app.logger.warning("health check failed: %s", type(exc).__name__)
+        db.session.rollback()
+        return jsonify(status="error", database="unreachable"), 503
+    return jsonify(status="ok", database="ok")

@@ -1,0 +1,1 @@
+"""The quarterly progress report, as one HTML page and a tagged PDF."""

@@ -1,0 +1,7 @@
+"""The staff area: response monitor and exports (analysts), for signed-in staff only."""
+
+from flask import Blueprint
+
+bp = Blueprint("staff", __name__, url_prefix="/staff")
+
+from . import routes  # noqa: F401

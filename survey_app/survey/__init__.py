@@ -1,0 +1,9 @@
+"""The respondent's side: start page, question pages, check answers, confirmation, and the
+three ways in (``/s/<slug>`` open waves, ``/e/<code>`` roadshow events, ``/i/<token>``
+personal invitations)."""
+
+from flask import Blueprint
+
+bp = Blueprint("survey", __name__)
+
+from . import routes  # noqa: F401  (routes register themselves on bp)
