@@ -1,0 +1,270 @@
+"""A small threaded load generator for Improvement Pulse, shared by ``benchmarks/serving.py``
+and ``tests/faults/test_faults.py``: it prepares an open-wave survey in a database, starts
+the app under gunicorn on a free loopback port, and drives respondents through the survey
+over HTTP the way a browser without JavaScript would (start page, every question page,
+check page, POST submit with CSRF token and idempotency key, confirmation page).
+
+Everything stays on 127.0.0.1 and every run is bounded by a count and a deadline.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+REPO = Path(__file__).resolve().parents[1]
+INSTRUMENT = "resident-perception"
+_CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+_KEY = re.compile(r'name="submission_key" type="hidden" value="([^"]+)"')
+NOT_SAVED = "Your answers were not saved, please try again"
+DONE = "Answers sent"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Plan:
+    slug: str
+    pages: list[tuple[int, list[str]]]  # page number, field ids
+    answers: dict[str, str]
+    text_field: str
+
+
+def prepare(database_url: str) -> Plan:
+    """Migrate ``database_url``, load the instruments and open a wave of the resident
+    survey; returns what a respondent needs to answer it."""
+    import datetime as dt
+
+    from flask_migrate import upgrade
+    from sqlalchemy import select
+
+    from instruments import load_definitions
+    from survey_app import create_app
+    from survey_app.definitions import load_instruments
+    from survey_app.extensions import db
+    from survey_app.models import InstrumentVersion, Wave, WaveMode
+    from survey_app.survey.forms import pages_of
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url})
+    with app.app_context():
+        upgrade()
+        definitions = load_definitions()
+        load_instruments(definitions)
+        instrument = definitions.instrument(INSTRUMENT)
+        version = db.session.scalar(
+            select(InstrumentVersion).where(InstrumentVersion.instrument_id == INSTRUMENT)
+            .order_by(InstrumentVersion.id.desc()).limit(1))
+        today = dt.date.today()
+        wave = Wave(label="2026-LOAD", instrument_version=version, audience=version.audience,
+                    mode=WaveMode.OPEN, opens_on=today - dt.timedelta(days=3),
+                    closes_on=today + dt.timedelta(days=10))
+        db.session.add(wave)
+        db.session.commit()
+        slug = wave.slug
+        answers: dict[str, str] = {}
+        text_field = ""
+        for i, question in enumerate(instrument.questions):
+            if question.type == "scale":
+                answers[question.id] = str(i % instrument.scale_of(question).k + 1)
+            elif question.type == "choice":
+                answers[question.id] = question.choices[i % len(question.choices)]
+            else:
+                text_field = text_field or question.id
+                answers[question.id] = "placeholder"
+        for j, attribute in enumerate(instrument.attributes):
+            answers[attribute.id] = attribute.choices[j % len(attribute.choices)]
+        pages = [(p.number, list(p.field_ids)) for p in pages_of(instrument)]
+        db.session.remove()
+        db.engine.dispose()
+    return Plan(slug=slug, pages=pages, answers=answers, text_field=text_field)
+
+
+def new_marker() -> str:
+    """A unique free-text answer that redaction leaves alone (letters only)."""
+    return "marker " + "".join(secrets.choice("bcdfghjkmnpqrstvwxz") for _ in range(16))
+
+
+# --------------------------------------------------------------------------- gunicorn
+
+
+def gunicorn_env(database_url: str, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "DATABASE_URL": database_url, "SECRET_KEY": secrets.token_hex(32),
+        "PULSE_CONFIG": "production", "SESSION_COOKIE_SECURE": "false",
+        "SURVEY_SUBMIT_RATE_LIMIT": "1000000 per minute", "GUNICORN_ACCESSLOG": "none",
+        "PULSE_LOGLEVEL": "WARNING", "PULSE_INSTANCE_PATH": str(REPO / "instance"),
+    })
+    env.update(extra)
+    return env
+
+
+def start_gunicorn(database_url: str, *, workers: int = 2, threads: int = 4,
+                   app: str | None = None, log: Path | None = None, **extra: str):
+    """gunicorn with ``gunicorn.conf.py`` on a free loopback port; returns (process, base
+    URL) once ``/healthz`` (or ``/bare`` for a baseline app) answers."""
+    port = free_port()
+    env = gunicorn_env(database_url, WEB_CONCURRENCY=str(workers),
+                       GUNICORN_THREADS=str(threads), GUNICORN_BIND=f"127.0.0.1:{port}", **extra)
+    command = [sys.executable, "-m", "gunicorn", "--config", str(REPO / "gunicorn.conf.py")]
+    if app:
+        command.append(app)
+    out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115
+    try:
+        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=out,
+                                   start_new_session=True)
+    finally:
+        if log:
+            out.close()
+    base = f"http://127.0.0.1:{port}"
+    probe = "/bare" if app else "/healthz"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {process.returncode} (see {log})")
+        try:
+            if requests.get(base + probe, timeout=2).status_code == 200:
+                return process, base
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    stop_gunicorn(process)
+    raise RuntimeError("gunicorn did not become healthy within 60 s")
+
+
+def stop_gunicorn(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def worker_pids(master_pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == master_pid:
+                found.append(int(entry.name))
+    return sorted(found)
+
+
+# --------------------------------------------------------------------------- respondents
+
+
+def _hidden(pattern: re.Pattern, page: str) -> str:
+    match = pattern.search(page)
+    if not match:
+        raise ValueError("hidden field missing")
+    return html.unescape(match.group(1))
+
+
+@dataclass
+class Outcome:
+    marker: str
+    confirmed: bool = False
+    error: str | None = None
+    timings: dict[str, list[float]] = field(default_factory=dict)
+    not_saved_pages: int = 0          # 503 "not saved, try again" pages seen at submit
+    not_saved_kept_answers: int = 0   # ... of which showed the answers again
+    retried_errors: int = 0           # 5xx pages or connection errors retried
+
+
+class Respondent:
+    """One respondent answering the survey once. With ``retry``, server errors and
+    connection errors are retried (same form, same idempotency key) until ``deadline``, as
+    a person pressing the button again would; without it the first failure ends the run."""
+
+    def __init__(self, base: str, plan: Plan, *, retry: bool = False,
+                 deadline: float | None = None, timeout: float = 30):
+        self.base, self.plan, self.retry, self.timeout = base, plan, retry, timeout
+        self.deadline = deadline or time.monotonic() + 300
+        self.http = requests.Session()
+
+    def _call(self, outcome: Outcome, step: str, method: str, path: str, **kwargs):
+        while True:
+            started = time.perf_counter()
+            try:
+                response = self.http.request(method, self.base + path, timeout=self.timeout,
+                                             allow_redirects=False, **kwargs)
+            except requests.RequestException as exc:
+                response, failure = None, type(exc).__name__
+            else:
+                failure = None if response.status_code < 500 else f"HTTP {response.status_code}"
+                outcome.timings.setdefault(step, []).append(time.perf_counter() - started)
+            if failure is None or (step == "submit" and response is not None
+                                   and response.status_code == 503):
+                return response
+            if not self.retry or time.monotonic() > self.deadline:
+                raise RuntimeError(f"{step}: {failure}")
+            outcome.retried_errors += 1
+            time.sleep(0.2)
+
+    def run(self, marker: str | None = None) -> Outcome:
+        outcome = Outcome(marker=marker or new_marker())
+        answers = dict(self.plan.answers)
+        if self.plan.text_field:
+            answers[self.plan.text_field] = outcome.marker
+        slug = self.plan.slug
+        try:
+            self._expect(self._call(outcome, "start", "GET", f"/s/{slug}"), 200)
+            for number, fields in self.plan.pages:
+                page = self._call(outcome, "page", "GET", f"/s/{slug}/{number}")
+                self._expect(page, 200)
+                data = {"csrf_token": _hidden(_CSRF, page.text)}
+                data.update({f: answers[f] for f in fields if f in answers})
+                self._expect(self._call(outcome, "page_post", "POST", f"/s/{slug}/{number}",
+                                        data=data), 303)
+            check = self._call(outcome, "check", "GET", f"/s/{slug}/check")
+            self._expect(check, 200)
+            page_text = check.text
+            while True:
+                form = {"csrf_token": _hidden(_CSRF, page_text),
+                        "submission_key": _hidden(_KEY, page_text)}
+                sent = self._call(outcome, "submit", "POST", f"/s/{slug}/check", data=form)
+                if sent.status_code != 503:
+                    break
+                outcome.not_saved_pages += 1
+                if NOT_SAVED in sent.text and outcome.marker in sent.text:
+                    outcome.not_saved_kept_answers += 1
+                if not self.retry or time.monotonic() > self.deadline:
+                    raise RuntimeError("submit: not saved (503)")
+                page_text = sent.text
+                time.sleep(0.2)
+            self._expect(sent, 303)
+            done = self._call(outcome, "done", "GET", f"/s/{slug}/done")
+            self._expect(done, 200)
+            if DONE not in done.text:
+                raise RuntimeError("done: no confirmation on the page")
+            outcome.confirmed = True
+        except Exception as exc:  # noqa: BLE001 - every failure is a recorded outcome
+            outcome.error = str(exc)[:200]
+        finally:
+            self.http.close()
+        return outcome
+
+    @staticmethod
+    def _expect(response, status: int) -> None:
+        if response.status_code != status:
+            raise RuntimeError(f"expected HTTP {status}, got {response.status_code}")

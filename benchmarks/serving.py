@@ -1,0 +1,235 @@
+"""Serving benchmark: the app under gunicorn on 127.0.0.1, respondents answering a real
+survey, against two baselines measured in the same run on the same gunicorn settings.
+
+    .venv/bin/python benchmarks/serving.py                      # PostgreSQL, 10/50/200 users
+    .venv/bin/python benchmarks/serving.py --levels 10 --seconds 5   # quick look
+
+For each concurrency level it measures, for ``--seconds`` (and at most ``--max-surveys``):
+
+* the survey: each user starts a survey, GETs and POSTs every page, GETs the check page,
+  POSTs the submit (CSRF token, idempotency key) and GETs the confirmation, then starts
+  again; reported as completed surveys/s, submit POSTs/s, p50/p95/p99 per step, errors;
+* ``GET /bare`` of a bare Flask app (the ceiling for any request) and ``POST /write`` of a
+  bare Flask app inserting one row in its own transaction (the ceiling for a durable write),
+  with the same number of concurrent users;
+
+and the ratios of submit POSTs/s to each baseline (target: >= 0.5 of the durable write).
+
+PostgreSQL: a database of its own (``pulse_bench_<random>``) on ``--server-url`` (default
+``TEST_DATABASE_URL``), dropped at the end. ``--sqlite-level N`` also runs level N on a
+SQLite file. The load generator is a threaded Python client on the same machine: it
+competes with gunicorn and PostgreSQL for the cores, so the figures are a floor.
+Results: printed, and written as JSON to ``benchmarks/output/serving/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import requests
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+import loadgen
+
+
+def pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))] * 1000
+
+
+def summary(values: list[float]) -> dict:
+    return {"n": len(values), "p50_ms": pct(values, 50), "p95_ms": pct(values, 95),
+            "p99_ms": pct(values, 99)}
+
+
+
+def run_users(user, users: int) -> float:
+    """Run ``users`` copies of ``user`` in threads until they return; the seconds it took."""
+    began = time.monotonic()
+    threads = [threading.Thread(target=user) for _ in range(users)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.monotonic() - began
+
+def hammer(base: str, method: str, path: str, users: int, seconds: float, cap: int) -> dict:
+    """``users`` threads sending one request after another for ``seconds``."""
+    timings: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+
+    def user() -> None:
+        nonlocal errors
+        http = requests.Session()
+        mine, bad = [], 0
+        while time.monotonic() < stop and len(timings) + len(mine) < cap:
+            started = time.perf_counter()
+            try:
+                ok = http.request(method, base + path, timeout=30).status_code < 400
+            except requests.RequestException:
+                ok = False
+            if ok:
+                mine.append(time.perf_counter() - started)
+            else:
+                bad += 1
+        http.close()
+        with lock:
+            timings.extend(mine)
+            errors += bad
+
+    elapsed = run_users(user, users)
+    return {"requests_per_s": len(timings) / elapsed, "errors": errors, **summary(timings)}
+
+
+def survey_load(base: str, plan: loadgen.Plan, users: int, seconds: float, cap: int) -> dict:
+    outcomes: list[loadgen.Outcome] = []
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+
+    def user() -> None:
+        while time.monotonic() < stop:
+            with lock:
+                if len(outcomes) >= cap:
+                    return
+            outcome = loadgen.Respondent(base, plan, retry=False).run()
+            with lock:
+                outcomes.append(outcome)
+
+    elapsed = run_users(user, users)
+    steps: dict[str, list[float]] = {}
+    for outcome in outcomes:
+        for step, values in outcome.timings.items():
+            steps.setdefault(step, []).extend(values)
+    completed = sum(o.confirmed for o in outcomes)
+    errors = [o.error for o in outcomes if o.error]
+    return {
+        "seconds": elapsed, "completed_surveys": completed,
+        "surveys_per_s": completed / elapsed,
+        "submit_per_s": len(steps.get("submit", [])) / elapsed,
+        "errors": len(errors), "error_examples": sorted(set(errors))[:3],
+        "steps": {step: summary(values) for step, values in steps.items()},
+    }
+
+
+def run_level(database_url: str, plan: loadgen.Plan, users: int, args, log: Path) -> dict:
+    result: dict = {"users": users}
+    baseline, base = loadgen.start_gunicorn(
+        database_url, workers=args.workers, threads=args.threads, log=log,
+        app="baseline_app:create_app()", PYTHONPATH=f"{HERE}{os.pathsep}{HERE.parent}")
+    try:
+        hammer(base, "GET", "/bare", users, 1, args.workers * 20)  # warm-up
+        result["bare"] = hammer(base, "GET", "/bare", users, args.seconds, args.max_requests)
+        result["write"] = hammer(base, "POST", "/write", users, args.seconds, args.max_requests)
+    finally:
+        loadgen.stop_gunicorn(baseline)
+    server, base = loadgen.start_gunicorn(database_url, workers=args.workers,
+                                          threads=args.threads, log=log)
+    try:
+        # Warm-up, not measured: every worker imports templates and definitions on first use.
+        survey_load(base, plan, args.workers * 2, 60, args.workers * 4)
+        result["survey"] = survey_load(base, plan, users, args.seconds, args.max_surveys)
+    finally:
+        loadgen.stop_gunicorn(server)
+    submit = result["survey"]["submit_per_s"]
+    result["submit_vs_bare"] = submit / result["bare"]["requests_per_s"]
+    result["submit_vs_write"] = submit / result["write"]["requests_per_s"]
+    return result
+
+
+def print_level(database: str, r: dict) -> None:
+    s = r["survey"]
+    print(f"\n{database}, {r['users']} concurrent users ({s['seconds']:.0f} s)")
+    print(f"  surveys completed/s {s['surveys_per_s']:8.1f}   submit POST/s {s['submit_per_s']:8.1f}"
+          f"   errors {s['errors']} {s['error_examples'] or ''}")
+    for name in ("bare", "write"):
+        b = r[name]
+        print(f"  baseline {name:<5} req/s {b['requests_per_s']:8.1f}   p50 {b['p50_ms'] or 0:6.1f} ms"
+              f"  p95 {b['p95_ms'] or 0:6.1f}  p99 {b['p99_ms'] or 0:6.1f}   errors {b['errors']}")
+    print(f"  submit/bare {r['submit_vs_bare']:.3f}   submit/write {r['submit_vs_write']:.3f}"
+          "  (target >= 0.5 of write)")
+    for step, t in s["steps"].items():
+        print(f"    {step:<9} n={t['n']:<6} p50 {t['p50_ms']:7.1f} ms  p95 {t['p95_ms']:7.1f}"
+              f"  p99 {t['p99_ms']:7.1f}")
+
+
+def prepare_database(url: str) -> loadgen.Plan:
+    plan = loadgen.prepare(url)
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        kind = "bigserial" if engine.dialect.name == "postgresql" else "integer"
+        connection.execute(text(f"CREATE TABLE bench_write (id {kind} PRIMARY KEY, payload text)"))
+    engine.dispose()
+    return plan
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--server-url", default=os.environ.get(
+        "TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    parser.add_argument("--levels", default="10,50,200")
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--max-surveys", type=int, default=20_000)
+    parser.add_argument("--max-requests", type=int, default=200_000)
+    parser.add_argument("--workers", type=int, default=(os.cpu_count() or 1) * 2 + 1)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--sqlite-level", type=int, default=10, help="0 to skip SQLite")
+    parser.add_argument("--out", type=Path, default=HERE / "output" / "serving")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    log = args.out / f"gunicorn-{stamp}.log"
+    report = {"cores": os.cpu_count(), "workers": args.workers, "threads": args.threads,
+              "seconds_per_run": args.seconds,
+              "note": "load generator (threaded Python) runs on the same machine", "runs": []}
+    print(f"{os.cpu_count()} cores; gunicorn {args.workers} workers x {args.threads} threads; "
+          "the load generator shares the machine")
+
+    server = make_url(args.server_url)
+    name = f"pulse_bench_{secrets.token_hex(6)}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        url = server.set(database=name).render_as_string(hide_password=False)
+        plan = prepare_database(url)
+        for users in [int(x) for x in args.levels.split(",")]:
+            result = run_level(url, plan, users, args, log)
+            report["runs"].append({"database": "postgresql", **result})
+            print_level("PostgreSQL", result)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    if args.sqlite_level:
+        with tempfile.TemporaryDirectory() as folder:
+            url = f"sqlite:///{folder}/bench.db"
+            plan = prepare_database(url)
+            result = run_level(url, plan, args.sqlite_level, args, log)
+            report["runs"].append({"database": "sqlite", **result})
+            print_level("SQLite", result)
+
+    path = args.out / f"serving-{stamp}.json"
+    path.write_text(json.dumps(report, indent=2))
+    print(f"\nwritten {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""Staff pages in a real browser: an analyst signs in, creates a wave, uploads invitations,
+sends them to a local SMTP server, a respondent follows the emailed link and answers, and
+the response rate moves. axe-core (WCAG 2.2 A/AA) runs on every staff page type, error
+states included, with a screenshot of each in ``test-output/browser/``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import threading
+from collections.abc import Iterator
+
+import pytest
+from flask_migrate import upgrade
+from werkzeug.serving import make_server
+
+from instruments import load_definitions
+from survey_app.demo import seed_demo
+from survey_app.models import Role
+from survey_app.results import compute_results
+
+from ..conftest import make_app
+from ..survey_app.helpers import PASSWORD, add_user, bodies
+from .accessibility import audit
+from .conftest import QuietHandler
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def mail_server(tmp_path, smtp) -> Iterator[tuple[str, object]]:
+    """The demo council served on loopback, sending e-mail to a local SMTP server."""
+    controller, mailbox = smtp
+    app = make_app(f"sqlite:///{tmp_path / 'staff.db'}", MAIL_SERVER="127.0.0.1", MAIL_PORT=controller.port)
+    with app.app_context():
+        upgrade()
+        seed_demo(load_definitions(), seed=3)
+        compute_results()
+    add_user(app, "analyst@council.example", Role.ADMIN)
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", mailbox
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+def _fill_date(page, name: str, day: dt.date) -> None:
+    page.fill(f"#{name}-day", str(day.day))
+    page.fill(f"#{name}-month", str(day.month))
+    page.fill(f"#{name}-year", str(day.year))
+
+
+def test_wave_invitations_and_response_rate_end_to_end(mail_server, chromium, output_dir) -> None:
+    base, mailbox = mail_server
+    problems: dict[str, list[str]] = {}
+    context = chromium.new_context(viewport={"width": 1024, "height": 800})
+    page = context.new_page()
+
+    page.goto(f"{base}/staff/")
+    assert "/auth/sign-in" in page.url
+    audit(page, output_dir, "staff-sign-in", problems)
+    page.fill("#email", "analyst@council.example")
+    page.fill("#password", "wrong password")
+    page.click("button:has-text('Sign in')")
+    assert page.locator(".govuk-error-summary").is_visible()
+    audit(page, output_dir, "staff-sign-in-error", problems)
+    page.fill("#password", PASSWORD)
+    page.click("button:has-text('Sign in')")
+    page.wait_for_url(f"{base}/staff/")
+    audit(page, output_dir, "staff-overview", problems)
+
+    page.click("text=Create a wave")
+    page.click("button:has-text('Save wave')")  # empty: every error in the summary
+    assert page.locator(".govuk-error-summary__list li").count() >= 4
+    audit(page, output_dir, "staff-wave-form-errors", problems)
+    member_pulse = page.locator("#instrument_version option", has_text="Member pulse survey").first
+    page.select_option("#instrument_version", value=member_pulse.get_attribute("value"))
+    page.fill("#label", "2027-Q1")
+    page.check("input[name=mode][value=invite]")
+    today = dt.date.today()
+    _fill_date(page, "opens_on", today)
+    _fill_date(page, "closes_on", today + dt.timedelta(days=21))
+    page.fill("#audience_size", "4")
+    page.click("button:has-text('Save wave')")
+    page.wait_for_url(re.compile(r".*/programme/waves/\d+$"))
+    wave_url = page.url
+
+    page.set_input_files("#file", files=[{"name": "bad.csv", "mimeType": "text/csv",
+                                          "buffer": b"email\nnot-an-email\n"}])
+    page.click("button:has-text('Upload invitations')")
+    assert "Row 2" in page.locator(".govuk-error-summary").inner_text()
+    audit(page, output_dir, "staff-invitations-error", problems)
+    page.goto(wave_url)
+    contacts = b"name,email\nAnn,ann@council.example\nBob,bob@council.example\nCat,cat@council.example\n"
+    page.set_input_files("#file", files=[{"name": "members.csv", "mimeType": "text/csv", "buffer": contacts}])
+    page.click("button:has-text('Upload invitations')")
+    assert "3 invitations added" in page.content()
+    page.click("button:has-text('Send invitations')")
+    assert "3 invitations sent" in page.content()
+    assert "0 answered" in page.content()
+    audit(page, output_dir, "staff-wave", problems)
+    assert len(mailbox.messages) == 3
+
+    link = re.search(r"http://\S+/i/\S+", bodies(mailbox)[0]).group(0)
+    respondent = chromium.new_context(viewport={"width": 390, "height": 800}).new_page()
+    respondent.goto(link)
+    assert "/i/" not in respondent.url  # the token left the address at once
+    respondent.click("text=Start now")
+    while "/check" not in respondent.url:
+        for group in respondent.locator(".govuk-radios").all():
+            group.locator("input[type=radio]").nth(3).check()
+        respondent.click("button:has-text('Continue')")
+        respondent.wait_for_load_state()
+    respondent.click("button:has-text('Send my answers')")
+    respondent.wait_for_url("**/done")
+    respondent.context.close()
+
+    page.goto(wave_url)
+    assert "1 answered (25% of the audience)" in page.content()
+
+    for name, path in [("staff-exports", "/staff/exports"), ("staff-users", "/admin/users"),
+                       ("staff-user-form", "/admin/users/new"), ("staff-audit", "/admin/audit"),
+                       ("staff-instruments", "/admin/instruments"), ("staff-wave-days", "/staff/waves/1"),
+                       ("staff-change-password", "/auth/password"), ("staff-measures", "/programme/measures"),
+                       ("staff-target", "/programme/measures/O9-divested"), ("staff-retention", "/admin/retention"),
+                       ("staff-return-form", "/programme/waves/1/returns/new"),
+                       ("staff-wave-edit", "/programme/waves/1/edit"), ("staff-scorecard", "/dashboard/"),
+                       ("staff-outcome", "/dashboard/outcomes/O12/residents"),
+                       ("staff-indices", "/dashboard/indices")]:
+        page.goto(f"{base}{path}")
+        audit(page, output_dir, name, problems)
+    page.goto(f"{base}/programme/measures")
+    page.fill("#period", "Q4")
+    page.click("button:has-text('Record value')")
+    audit(page, output_dir, "staff-measures-error", problems)
+    context.close()
+    assert problems == {}, problems

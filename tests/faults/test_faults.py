@@ -1,0 +1,205 @@
+"""Under load and faults, nothing acknowledged is lost.
+
+A throwaway PostgreSQL cluster of the test's own (initdb in a temporary folder, a random
+port, run as the ``postgres`` user when the test runs as root; never the machine's shared
+server) serves the app under gunicorn (2 workers) on a random loopback port. Four
+respondent threads answer an open-wave survey while the test kills a gunicorn worker with
+SIGKILL and then takes PostgreSQL down (``pg_ctl stop -m immediate``) and up again. Every
+respondent retries server and connection errors as a person pressing the button again would.
+
+Then: every submission that reached the confirmation page is stored exactly once (each
+carries a unique free-text marker), nothing is stored twice, the app recovered without a
+restart (``/healthz`` OK, a new respondent gets through first time), and a submission sent
+while the database was down was kept in the respondent's session and stored once on
+resending. No wall-clock time is asserted; the load is bounded by count and deadline.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy import create_engine, text
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+import loadgen
+
+pytestmark = [pytest.mark.faults, pytest.mark.slow]
+
+PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
+THREADS = 4
+PER_THREAD = 10
+DEADLINE_S = 120  # a hard cap on the whole load, not an assertion
+
+
+class Cluster:
+    """A PostgreSQL cluster in a temporary folder, on a free port."""
+
+    def __init__(self) -> None:
+        if not (PG_BIN / "initdb").exists():
+            pytest.skip(f"no initdb in {PG_BIN} (set PG_BIN)")
+        self.root = Path(tempfile.mkdtemp(prefix="pulse-faults-"))
+        self.data = self.root / "data"
+        self.port = loadgen.free_port()
+        self.as_postgres = os.geteuid() == 0
+        if self.as_postgres:
+            shutil.chown(self.root, "postgres", "postgres")
+        self.run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres",
+                 "--no-sync", "-E", "UTF8")
+        self.start()
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def run(self, tool: str, *args: str) -> None:
+        command = [str(PG_BIN / tool), *args]
+        if self.as_postgres:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                       timeout=120, cwd=self.root)
+
+    def start(self) -> None:
+        self.run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "log"), "-w", "start",
+                 "-o", f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
+                 "-c fsync=on -c max_connections=100")
+
+    def stop(self) -> None:
+        self.run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
+    def destroy(self) -> None:
+        try:
+            self.stop()
+        except subprocess.CalledProcessError:
+            pass
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@pytest.fixture
+def cluster():
+    made = Cluster()
+    try:
+        yield made
+    finally:
+        made.destroy()
+
+
+def _to_check_page(base: str, plan: loadgen.Plan, marker: str):
+    """A respondent who has answered every page and is looking at the check page."""
+    respondent = loadgen.Respondent(base, plan)
+    http = respondent.http
+    answers = dict(plan.answers, **{plan.text_field: marker})
+    assert http.get(f"{base}/s/{plan.slug}").status_code == 200
+    for number, fields in plan.pages:
+        page = http.get(f"{base}/s/{plan.slug}/{number}")
+        data = {"csrf_token": loadgen._hidden(loadgen._CSRF, page.text)}
+        data.update({f: answers[f] for f in fields if f in answers})
+        assert http.post(f"{base}/s/{plan.slug}/{number}", data=data,
+                         allow_redirects=False).status_code == 303
+    check = http.get(f"{base}/s/{plan.slug}/check")
+    assert check.status_code == 200
+    return http, {"csrf_token": loadgen._hidden(loadgen._CSRF, check.text),
+                  "submission_key": loadgen._hidden(loadgen._KEY, check.text)}
+
+
+def test_nothing_acknowledged_is_lost_under_worker_kill_and_database_restart(cluster, tmp_path):
+    plan = loadgen.prepare(cluster.url)
+    assert plan.text_field, "the survey needs a free-text question to carry the marker"
+    log = tmp_path / "gunicorn.log"
+    server, base = loadgen.start_gunicorn(cluster.url, workers=2, threads=4, log=log,
+                                          GUNICORN_TIMEOUT="20", GUNICORN_ACCESSLOG="-")
+    outcomes: list[loadgen.Outcome] = []
+    lock = threading.Lock()
+    deadline = time.monotonic() + DEADLINE_S
+
+    def respondents() -> None:
+        for _ in range(PER_THREAD):
+            if time.monotonic() > deadline:
+                return
+            outcome = loadgen.Respondent(base, plan, retry=True, deadline=deadline).run()
+            with lock:
+                outcomes.append(outcome)
+
+    def confirmed() -> int:
+        with lock:
+            return sum(o.confirmed for o in outcomes)
+
+    def wait_for(n: int) -> None:
+        while confirmed() < n and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    try:
+        load = [threading.Thread(target=respondents, daemon=True) for _ in range(THREADS)]
+        for thread in load:
+            thread.start()
+
+        wait_for(6)
+        workers_before = loadgen.worker_pids(server.pid)
+        assert len(workers_before) == 2
+        os.kill(workers_before[0], signal.SIGKILL)
+
+        wait_for(14)
+        probe_marker = loadgen.new_marker()
+        probe, form = _to_check_page(base, plan, probe_marker)
+        cluster.stop()
+        during = probe.post(f"{base}/s/{plan.slug}/check", data=form, allow_redirects=False)
+        time.sleep(1)
+        cluster.start()
+
+        for thread in load:
+            thread.join(timeout=max(1, deadline - time.monotonic() + 30))
+        assert not any(thread.is_alive() for thread in load), "the load did not stop"
+
+        # Recovered without a restart: same master, health OK, a new respondent gets
+        # through at the first attempt (pre-ping replaced the broken pool connections).
+        assert server.poll() is None
+        assert len(loadgen.worker_pids(server.pid)) == 2
+        health = requests.get(f"{base}/healthz", timeout=10)
+        assert health.status_code == 200 and health.json()["database"] == "ok"
+        fresh = loadgen.Respondent(base, plan, retry=False).run()
+        assert fresh.confirmed, fresh.error
+        outcomes.append(fresh)
+
+        # The submission sent during the outage was not stored and not lost: its answers
+        # are still in the session, and sending the same form again stores it once.
+        assert during.status_code in (500, 503)
+        again = probe.post(f"{base}/s/{plan.slug}/check", data=form, allow_redirects=False)
+        assert again.status_code == 303
+        assert loadgen.DONE in probe.get(f"{base}/s/{plan.slug}/done").text
+    finally:
+        loadgen.stop_gunicorn(server)
+
+    engine = create_engine(cluster.url)
+    with engine.connect() as connection:
+        stored = dict(connection.execute(text(
+            "SELECT value, count(*) FROM answer WHERE question_id = :q GROUP BY value"),
+            {"q": plan.text_field}).all())
+        responses = connection.execute(text("SELECT count(*) FROM response")).scalar_one()
+    engine.dispose()
+
+    done = [o for o in outcomes if o.confirmed]
+    failed = [o.error for o in outcomes if not o.confirmed]
+    assert not failed, f"respondents that never got through: {failed[:5]}"
+    assert len(done) == len(outcomes) >= 15
+    assert sum(o.retried_errors for o in outcomes) > 0, "the faults were not felt"
+    lost = [o.marker for o in done if stored.get(o.marker) != 1]
+    assert not lost, f"acknowledged but not stored exactly once: {lost}"
+    assert stored.get(probe_marker) == 1
+    assert all(count == 1 for count in stored.values()), "a submission was stored twice"
+    assert responses == len(stored) == len(done) + 1
+    logged = log.read_text(errors="replace")
+    assert plan.slug in logged or "/s/" in logged  # access log is on ...
+    assert "marker " not in logged and "127.0.0.1 -" not in logged  # ... and says nothing personal
+
+    # Known gap (survey_app/survey/routes.py): when the database is unreachable at the
+    # start of the request, the wave lookup fails before the "not saved, try again" page
+    # can be drawn, so the respondent gets the generic 500 page (the answers are kept in
+    # the session, as asserted above, but not shown).
+    assert during.status_code == 503 and loadgen.NOT_SAVED in during.text, during.status_code
+    assert probe_marker in during.text  # the "not saved" page shows the answers again

@@ -1,0 +1,75 @@
+"""App factory, configuration, public pages and security headers."""
+
+from __future__ import annotations
+
+import pytest
+
+from survey_app import ConfigError, create_app
+from survey_app.config import Config
+
+
+def test_secret_key_is_read_from_env_or_the_instance_file(monkeypatch, tmp_path) -> None:
+    from survey_app.config import resolve_secret_key
+
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    with pytest.raises(ConfigError, match="SECRET_KEY is not set"):
+        resolve_secret_key(tmp_path)
+    (tmp_path / "secret_key").write_text("from-the-file\n")
+    assert resolve_secret_key(tmp_path) == "from-the-file"
+    monkeypatch.setenv("SECRET_KEY", "from-the-environment")
+    assert resolve_secret_key(tmp_path) == "from-the-environment"
+
+
+def test_production_app_without_key_refuses_with_a_clear_message(monkeypatch, tmp_path) -> None:
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+
+    class Production(Config):
+        SQLALCHEMY_DATABASE_URI = f"sqlite:///{tmp_path / 'x.db'}"
+
+    monkeypatch.setenv("PULSE_INSTANCE_PATH", str(tmp_path / "instance"))
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        create_app(Production)
+
+
+def test_unknown_config_name_is_refused() -> None:
+    with pytest.raises(ConfigError, match="use one of production, development, testing"):
+        create_app("staging")
+
+
+def test_public_pages_render_with_security_headers(client) -> None:
+    for path in ("/", "/privacy", "/accessibility"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        html = response.get_data(as_text=True)
+        assert "Thurrock Council" in html and "Improvement Pulse" in html
+        assert 'lang="en-GB"' in html
+        # a council service: no crown, no GOV.UK logo, no Crown copyright
+        assert "govuk-logo" not in html and "Crown copyright" not in html and "<svg" not in html
+        csp = response.headers["Content-Security-Policy"]
+        assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
+        assert "'unsafe-inline'" not in csp
+        nonce = csp.split("'nonce-")[1].split("'")[0]
+        assert f'nonce="{nonce}"' in html  # the only inline script carries the nonce
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Referrer-Policy"] == "no-referrer"
+        assert response.headers["X-Frame-Options"] == "DENY"
+    home = client.get("/").get_data(as_text=True)
+    assert "12 key outcomes" in home
+
+
+def test_health_reports_database_state(client, app) -> None:
+    assert client.get("/healthz").get_json() == {"status": "ok", "database": "ok"}
+    broken = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite:////nonexistent-folder/x.db"})
+    response = broken.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json()["database"] == "unreachable"
+
+
+def test_privacy_notice_text_is_configurable(tmp_path) -> None:
+    from ..conftest import make_app
+
+    app = make_app(f"sqlite:///{tmp_path / 'p.db'}", PRIVACY_CONTACT="dpo@borough.example, 01234 567890",
+                   PRIVACY_RETENTION="Kept for three years.")
+    html = app.test_client().get("/privacy").get_data(as_text=True)
+    assert "dpo@borough.example, 01234 567890" in html and "Kept for three years." in html
+    assert "Public task" in html  # the parts not configured keep their defaults

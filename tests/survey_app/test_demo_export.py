@@ -1,0 +1,134 @@
+"""The demo council and the export contract (the analysis input file)."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pandas as pd
+from sqlalchemy import select
+
+from instruments import load_definitions
+from survey_app.demo import seed_demo
+from survey_app.export import FIXED_COLUMNS, responses_frame
+from survey_app.extensions import db
+from survey_app.models import Answer, Response
+
+
+def test_export_round_trips_every_stored_answer(db_app) -> None:
+    with db_app.app_context():
+        counts = seed_demo(load_definitions(), seed=7)
+        frame = responses_frame()
+        stored = db.session.execute(select(Answer.response_id, Answer.question_id, Answer.value)).all()
+        n_responses = db.session.scalar(select(db.func.count()).select_from(Response))
+    assert counts["responses"] == n_responses == len(frame) and frame["response_id"].is_unique
+    assert list(frame.columns[: len(FIXED_COLUMNS)]) == FIXED_COLUMNS
+    indexed = frame.set_index("response_id")
+    for response_id, question_id, value in stored:
+        assert indexed.at[response_id, question_id] == value
+    # nothing in the file that was not stored: count the non-blank answer cells
+    definitions = load_definitions()
+    question_ids = {q.id for i in definitions.instruments.values() for q in i.questions}
+    answer_cells = frame[[c for c in frame.columns if c in question_ids]].notna().to_numpy().sum()
+    assert answer_cells == len(stored)
+
+
+def test_export_codes_and_columns(app) -> None:
+    with app.app_context():
+        seed_demo(load_definitions(), seed=3)
+        frame = responses_frame()
+    residents = frame[frame["instrument"] == "resident-perception"]
+    attribute_block = list(frame.columns[len(FIXED_COLUMNS):])
+    assert attribute_block[:5] == ["channel", "event", "directorate", "grade", "sector"] or \
+        attribute_block[:2] == ["channel", "event"]
+    assert {"age_band", "sex", "ward"} <= set(attribute_block)
+    assert set(residents["P03"].dropna()) <= {"1", "2", "3", "4", "dk"}
+    assert residents["P03"].isna().any() and (residents["P03"] == "dk").any()
+    assert residents["audience"].eq("residents").all()
+    assert residents["version"].str.len().eq(64).all()
+    roadshow = frame[frame["instrument"] == "staff-roadshow"]
+    assert roadshow["event"].notna().all() and frame.loc[frame["instrument"] != "staff-roadshow", "event"].isna().all()
+    assert set(frame["wave"]) == {"2025-Q4", "2026-Q1", "2026-Q2", "2026-Q3"}
+    assert pd.to_datetime(frame["submitted_on"]).notna().all()
+
+
+def test_demo_is_deterministic_given_a_seed(tmp_path) -> None:
+    from flask_migrate import upgrade
+
+    from tests.conftest import make_app
+
+    exports = []
+    for run in range(2):
+        app = make_app(f"sqlite:///{tmp_path / f'{run}.db'}")
+        with app.app_context():
+            upgrade()
+            seed_demo(load_definitions(), seed=11)
+            frame = responses_frame().drop(columns=["version"])
+            exports.append(frame.sort_values("response_id").reset_index(drop=True))
+            db.session.remove()
+            db.engine.dispose()
+    pd.testing.assert_frame_equal(exports[0], exports[1])
+
+
+def test_demo_indicators_move_over_time(app) -> None:
+    """Some outcomes improve, one falls (O10, the budget): check on raw % positive."""
+    with app.app_context():
+        seed_demo(load_definitions(), seed=5)
+        frame = responses_frame()
+    members = frame[frame["instrument"] == "resident-perception"]
+
+    def positive(item: str) -> pd.Series:
+        answered = members[members[item].isin(["1", "2", "3", "4", "5"])]
+        return answered.groupby("wave")[item].apply(lambda s: s.isin(["4", "5"]).mean())
+
+    improving, falling = positive("P06"), positive("P07")  # O5 improves; P07 is O10
+    assert improving.iloc[-1] > improving.iloc[0] + 0.05
+    assert falling.iloc[-1] < falling.iloc[0] - 0.05
+
+
+def test_demo_and_export_cli(runner, tmp_path) -> None:
+    result = runner.invoke(args=["demo", "--seed", "2"])
+    assert result.exit_code == 0, result.output
+    assert "admin@demo.example" in result.output and "Seeded the demo council" in result.output
+    again = runner.invoke(args=["demo"])
+    assert "already holds waves" in again.output
+    out = tmp_path / "export.csv"
+    result = runner.invoke(args=["export", "responses", "--wave", "2026-Q3",
+                                 "--instrument", "member-pulse", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert rows and {r["wave"] for r in rows} == {"2026-Q3"}
+    assert {r["instrument"] for r in rows} == {"member-pulse"}
+    bad = runner.invoke(args=["export", "responses", "--wave", "1999-Q1"])
+    assert bad.exit_code != 0 and "no wave matches" in bad.output
+    missing = runner.invoke(args=["export", "responses", "--out", str(tmp_path / "no" / "x.csv")])
+    assert missing.exit_code != 0 and "does not exist" in missing.output
+
+
+def test_instruments_cli_show_load_diff(runner) -> None:
+    show = runner.invoke(args=["instruments", "show", "member-pulse"])
+    assert show.exit_code == 0 and "M05" in show.output and "reverse" in show.output
+    unknown = runner.invoke(args=["instruments", "show", "nope"])
+    assert unknown.exit_code != 0 and "unknown instrument 'nope'" in unknown.output
+    not_loaded = runner.invoke(args=["instruments", "diff", "member-pulse"])
+    assert not_loaded.exit_code != 0 and "instruments load" in not_loaded.output
+    loaded = runner.invoke(args=["instruments", "load"])
+    assert loaded.output.count("added") == 5
+    assert runner.invoke(args=["instruments", "load"]).output.count("known") == 5
+    same = runner.invoke(args=["instruments", "diff", "member-pulse"])
+    assert "identical versions" in same.output
+
+
+def test_demo_comments_are_redacted_at_ingest(app) -> None:
+    import re
+
+    with app.app_context():
+        seed_demo(load_definitions(), seed=4)
+        frame = responses_frame()
+    text_columns = [q.id for i in load_definitions().instruments.values() for q in i.questions if q.type == "text"]
+    comments = frame[text_columns].stack().dropna().astype(str)
+    assert len(comments) > 500
+    assert not comments.str.contains(r"[\w.+-]+@[\w-]+\.[\w.]+", regex=True).any()
+    assert not comments.str.contains(r"\b0\d{3,4}\s?\d{3}\s?\d{3,4}\b", regex=True).any()
+    placeholders = set(re.findall(r"\[(email|phone|postcode|name|url)\]", " ".join(comments)))
+    assert placeholders, "the demo comments that mention contact details show placeholders"

@@ -1,0 +1,258 @@
+"""One response per token under concurrency, against a real multi-threaded server, and
+anonymity of invite submissions after release (schema, stored rows, order, transaction ids),
+on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import http.client
+import re
+import threading
+from urllib.parse import urlencode
+
+from sqlalchemy import func, inspect, select, text
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from survey_app.extensions import db
+from survey_app.models import Answer, HeldSubmission, Invitation, Response
+from survey_app.survey.forms import pages_of
+from survey_app.survey.store import release_held
+
+from .survey_helpers import (
+    answer_pages,
+    csrf_of,
+    full_answers,
+    key_of,
+    make_tokens,
+    make_wave,
+    send,
+)
+
+CONCURRENT = 20
+
+
+
+class QuietHandler(WSGIRequestHandler):
+    """No access log lines in the test output."""
+
+    def log_request(self, *args, **kwargs) -> None:
+        pass
+
+class Browser:
+    """A cookie-keeping HTTP client for a real server (no redirects followed)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.cookie: str | None = None
+
+    def request(self, method: str, path: str, data: dict | None = None) -> tuple[int, str, str]:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+        headers = {"Content-Type": "application/x-www-form-urlencoded"} if data is not None else {}
+        if self.cookie:
+            headers["Cookie"] = f"session={self.cookie}"
+        try:
+            connection.request(method, path, urlencode(data) if data is not None else None, headers)
+            response = connection.getresponse()
+            body = response.read().decode()
+            for header in response.headers.get_all("Set-Cookie") or []:
+                name, _, rest = header.partition("=")
+                if name == "session":
+                    self.cookie = rest.split(";")[0] or None
+            return response.status, response.headers.get("Location", ""), body
+        finally:
+            connection.close()
+
+
+def test_one_token_submitted_twenty_times_at_once_stores_one_response(db_app) -> None:
+    with db_app.app_context():
+        wave = make_wave("partner-survey")
+        (token,) = make_tokens(wave, 1)
+        slug, instrument = wave.slug, wave.instrument_version.instrument
+    server = make_server("127.0.0.1", 0, db_app, threaded=True, request_handler=QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        browsers = [Browser(server.server_port) for _ in range(CONCURRENT)]
+        forms = []
+        for i, browser in enumerate(browsers):  # the link opened on twenty devices
+            status, location, _ = browser.request("GET", f"/i/{token}")
+            assert status == 303 and location.endswith(f"/s/{slug}")
+            answers = full_answers(instrument, seed=i)
+            for page in pages_of(instrument):
+                _, _, form = browser.request("GET", f"/s/{slug}/{page.number}")
+                data = {"csrf_token": csrf_of(form), **{f: answers[f] for f in page.field_ids}}
+                assert browser.request("POST", f"/s/{slug}/{page.number}", data)[0] == 303
+            _, _, check = browser.request("GET", f"/s/{slug}/check")
+            forms.append({"csrf_token": csrf_of(check), "submission_key": key_of(check)})
+
+        barrier = threading.Barrier(CONCURRENT)
+        results: list[tuple[int, str, str] | BaseException] = [None] * CONCURRENT  # type: ignore[list-item]
+
+        def submit(i: int) -> None:
+            try:
+                barrier.wait(timeout=30)
+                results[i] = browsers[i].request("POST", f"/s/{slug}/check", forms[i])
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                results[i] = exc
+
+        threads = [threading.Thread(target=submit, args=(i,)) for i in range(CONCURRENT)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=180)
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+    errors = [r for r in results if isinstance(r, BaseException)]
+    assert not errors, errors
+    stored = [r for r in results if r[0] == 303 and r[1].endswith(f"/s/{slug}/done")]
+    refused = [r for r in results if r[0] == 200 and "already been used" in r[2]]
+    assert len(stored) == 1 and len(refused) == CONCURRENT - 1, [r[:2] for r in results]
+    with db_app.app_context():
+        held = db.session.scalar(select(func.count()).select_from(HeldSubmission))
+        responses = db.session.scalar(select(func.count()).select_from(Response))
+        assert held + responses == 1
+        assert db.session.scalar(select(Invitation.used)) is True
+
+
+IDENTIFYING = re.compile(r"token|ip|addr|agent|user|session|email|name|_at$|time", re.IGNORECASE)
+
+
+def test_tables_a_submission_passes_through_identify_no_one(db_app) -> None:
+    with db_app.app_context():
+        inspector = inspect(db.engine)
+        expected = {
+            "held_submission": {"id", "wave_id", "payload", "held_on"},
+            "submission_key": {"key_hash", "used_on"},
+            "response": {"id", "wave_id", "event_id", "submitted_on", "channel", "attributes", "weight"},
+            "answer": {"response_id", "question_id", "value"},
+            "invite_draft": {"invitation_id", "answers"},
+        }
+        for table, columns in expected.items():
+            found = {c["name"]: str(c["type"]).upper() for c in inspector.get_columns(table)}
+            assert set(found) == columns, table
+            assert not any(IDENTIFYING.search(name) for name in found), table
+            assert not any("TIME" in kind for kind in found.values()), table  # a day at most
+        # only the draft (deleted when the answers are sent) refers to an invitation
+        for table in expected:
+            referred = {fk["referred_table"] for fk in inspector.get_foreign_keys(table)}
+            assert ("invitation" in referred) == (table == "invite_draft"), table
+
+
+def test_released_invite_responses_cannot_be_paired_with_invitations(db_app) -> None:
+    n = 12
+    with db_app.app_context():
+        wave = make_wave("member-pulse")
+        tokens = make_tokens(wave, n)
+        slug, wave_id, instrument = wave.slug, wave.id, wave.instrument_version.instrument
+        token_hashes = set(db.session.scalars(select(Invitation.token_hash)))
+    held_ids: set[str] = set()
+    for i, token in enumerate(tokens):  # respondent i writes "Comment i on M90"
+        client = db_app.test_client()
+        client.get(f"/i/{token}")
+        check = answer_pages(client, slug, instrument, full_answers(instrument, seed=i))
+        assert send(client, slug, check).status_code == 303
+        with db_app.app_context():
+            held_ids |= set(db.session.scalars(select(HeldSubmission.id)))
+            # released only in batches of five: never fewer than five appear at once
+            released = db.session.scalar(select(func.count()).select_from(Response))
+            assert released == (i + 1) // 5 * 5
+    with db_app.app_context():
+        assert release_held(wave_id) == 0          # two held, wave open: kept back
+        assert release_held(wave_id, force=True) == 2
+        assert db.session.scalar(select(func.count()).select_from(HeldSubmission)) == 0
+        comments = db.session.execute(select(Answer.response_id, Answer.value)
+                                      .where(Answer.question_id == "M90")).all()
+        seed_of = {rid: int(value.split()[1]) for rid, value in comments}
+        assert sorted(seed_of.values()) == list(range(n))
+        response_ids = set(seed_of)
+        assert not response_ids & held_ids  # fresh random ids on release
+        # nothing stored with a response mentions a token or its hash
+        dump = " ".join(str(row) for table in ("response", "answer")
+                        for row in db.session.execute(text(f"SELECT * FROM {table}")))
+        assert not any(t in dump for t in tokens) and not any(h in dump for h in token_hashes)
+        if db.engine.dialect.name == "sqlite":
+            physical = "SELECT id FROM response ORDER BY rowid"
+        else:
+            physical = "SELECT id FROM response ORDER BY ctid"
+        order = [seed_of[rid] for rid in db.session.scalars(text(physical))]
+        assert order != list(range(n)), "responses stored in submission order"
+        # batches of at least five: 5 + 5 released at once, then the last 2 at close
+        if db.engine.dialect.name == "postgresql":
+            response_xids = db.session.execute(text(
+                "SELECT xmin::text, count(*) FROM response GROUP BY xmin::text")).all()
+            assert sorted(count for _, count in response_xids) == [2, 5, 5]
+            invitation_xids = set(db.session.scalars(text(
+                "SELECT xmin::text FROM invitation WHERE used")))
+            assert len(invitation_xids) == n
+            assert not invitation_xids & {x for x, _ in response_xids}
+        assert db.session.scalar(select(func.count()).select_from(Invitation)
+                                 .where(Invitation.used.is_(True))) == n
+
+
+def test_release_cli_and_closed_waves(app, runner) -> None:
+    with app.app_context():
+        wave = make_wave("partner-survey")
+        tokens = make_tokens(wave, 2)
+        slug, wave_id, instrument = wave.slug, wave.id, wave.instrument_version.instrument
+    for i, token in enumerate(tokens):
+        client = app.test_client()
+        client.get(f"/i/{token}")
+        send(client, slug, answer_pages(client, slug, instrument, full_answers(instrument, i)))
+    result = runner.invoke(args=["survey", "release"])
+    assert result.exit_code == 0 and "Released 0 held submissions" in result.output
+    assert runner.invoke(args=["survey", "release", "--wave", "999"]).exit_code != 0
+    result = runner.invoke(args=["survey", "release", "--wave", str(wave_id), "--all"])
+    assert result.exit_code == 0 and "Released 2 held submissions" in result.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Response)) == 2
+        # a closed wave releases whatever is held, however few
+        from survey_app.models import Wave
+
+        db.session.add(HeldSubmission(wave_id=wave_id, held_on=db.session.get(Wave, wave_id).opens_on,
+                                      payload={"answers": {"A01": "3"}, "attributes": {}}))
+        db.session.commit()
+        import datetime as dt
+
+        assert release_held(today=dt.date.today() + dt.timedelta(days=60)) == 1
+
+
+def test_invite_answers_are_saved_to_resume_and_deleted_when_sent(db_app) -> None:
+    import datetime as dt
+
+    from survey_app.models import InviteDraft
+    from survey_app.survey.store import purge_closed_drafts
+
+    with db_app.app_context():
+        wave = make_wave("member-pulse")
+        token, other = make_tokens(wave, 2)
+        slug, instrument = wave.slug, wave.instrument_version.instrument
+    answers = full_answers(instrument)
+    pages = pages_of(instrument)
+    first = db_app.test_client()  # answers the first page on one device, then stops
+    first.get(f"/i/{token}")
+    form = first.get(f"/s/{slug}/1").get_data(as_text=True)
+    page_one = {f: answers[f] for f in pages[0].field_ids}
+    assert first.post(f"/s/{slug}/1", data={"csrf_token": csrf_of(form), **page_one}).status_code == 303
+    with db_app.app_context():
+        assert db.session.scalar(select(InviteDraft.answers)) == page_one
+    later = db_app.test_client()  # and finishes later on another device from the same link
+    later.get(f"/i/{token}")
+    start = later.get(f"/s/{slug}").get_data(as_text=True)
+    assert "Continue where you left off" in start and f"/s/{slug}/2" in start
+    resumed = later.get(f"/s/{slug}/1").get_data(as_text=True)
+    for field, value in page_one.items():
+        assert f'name="{field}" type="radio" value="{value}" checked' in resumed
+    assert send(later, slug, answer_pages(later, slug, instrument, answers)).status_code == 303
+    with db_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(InviteDraft)) == 0
+        assert db.session.scalar(select(func.count()).select_from(HeldSubmission)) == 1
+    # a draft left when the wave closes is deleted
+    abandoned = db_app.test_client()
+    abandoned.get(f"/i/{other}")
+    form = abandoned.get(f"/s/{slug}/1").get_data(as_text=True)
+    abandoned.post(f"/s/{slug}/1", data={"csrf_token": csrf_of(form), **page_one})
+    with db_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(InviteDraft)) == 1
+        assert purge_closed_drafts() == 0  # still open
+        assert purge_closed_drafts(dt.date.today() + dt.timedelta(days=60)) == 1
+        assert db.session.scalar(select(func.count()).select_from(InviteDraft)) == 0

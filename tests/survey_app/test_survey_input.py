@@ -1,0 +1,233 @@
+"""Bad input is rejected and stores nothing; nothing a respondent typed is lost (expired
+CSRF token, double submit, database failure)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import event, func, select
+from sqlalchemy.exc import OperationalError
+
+from instruments import Instrument
+from survey_app.extensions import db
+from survey_app.models import HeldSubmission, Invitation, Response, SubmissionKey
+
+from .survey_helpers import (
+    answer_pages,
+    csrf_of,
+    full_answers,
+    key_of,
+    make_tokens,
+    make_wave,
+    send,
+)
+
+
+def _stored(app) -> int:
+    with app.app_context():
+        return (db.session.scalar(select(func.count()).select_from(Response))
+                + db.session.scalar(select(func.count()).select_from(HeldSubmission)))
+
+
+def _draft_answers(client, slug: str) -> dict:
+    with client.session_transaction() as session:
+        return dict(session.get("pulse", {}).get(slug, {}).get("a", {}))
+
+
+def _staff_wave(app):
+    with app.app_context():
+        wave = make_wave("staff-pulse")
+        return wave.slug, wave.instrument_version.instrument
+
+
+REQUIRED = Instrument.model_validate({
+    "id": "tiny", "title": "Tiny survey", "audience": "staff",
+    "scales": {"yn": {"labels": ["No", "Yes"], "positive": [2]}},
+    "questions": [
+        {"id": "T01", "text": "Is this required?", "scale": "yn", "required": True},
+        {"id": "T02", "text": "Where do you work?", "type": "choice", "choices": ["Office", "Home"]},
+        {"id": "T90", "text": "Anything else?", "type": "text", "max_length": 20, "required": True},
+    ],
+})
+
+
+@pytest.mark.parametrize("instrument_id,field,value", [
+    ("staff-pulse", "S01", "9"),        # out-of-range code
+    ("staff-pulse", "S01", "0"),
+    ("staff-roadshow", "R01", "dk"),    # no don't-know on this scale
+    ("staff-pulse", "S01", "Agree"),    # a label, not a code
+    ("staff-pulse", "S01", "1.0"),      # wrong type
+])
+def test_out_of_range_answers_are_refused(app, client, instrument_id, field, value) -> None:
+    message = "Select one of the options shown"
+    with app.app_context():
+        slug = make_wave(instrument_id).slug
+    page = client.get(f"/s/{slug}/1").get_data(as_text=True)
+    refused = client.post(f"/s/{slug}/1", data={"csrf_token": csrf_of(page), field: value})
+    text = refused.get_data(as_text=True)
+    assert refused.status_code == 200 and message in text and "There is a problem" in text
+    assert f'href="#{field}"' in text  # the error summary links to the field
+    assert text.count("<title>Error: ") == 1
+    assert _draft_answers(client, slug) == {}
+    assert _stored(app) == 0
+
+
+def test_unknown_and_repeated_fields_are_refused(app, client) -> None:
+    slug, _ = _staff_wave(app)
+    page = client.get(f"/s/{slug}/1").get_data(as_text=True)
+    for data in ({"S01": "4", "S99": "5"}, {"S01": "4", "S04": "5"}, {"S01": ["4", "5"]},
+                 {"S01": "4", "directorate": "Place"}):
+        refused = client.post(f"/s/{slug}/1", data={"csrf_token": csrf_of(page), **data})
+        assert refused.status_code == 400
+        assert "does not ask for" in refused.get_data(as_text=True)
+    assert _draft_answers(client, slug) == {}
+    assert _stored(app) == 0
+
+
+def test_required_and_over_long_answers_are_refused(app, client) -> None:
+    with app.app_context():
+        wave = make_wave("tiny", instrument=REQUIRED)
+        slug = wave.slug
+    page = client.get(f"/s/{slug}/1").get_data(as_text=True)
+    refused = client.post(f"/s/{slug}/1", data={"csrf_token": csrf_of(page), "T90": "x" * 21})
+    text = refused.get_data(as_text=True)
+    assert "Select an answer" in text and "20 characters or fewer" in text
+    assert 'href="#T01"' in text and 'href="#T90"' in text
+    # posting the check page with nothing answered names what is missing and stores nothing
+    check = client.get(f"/s/{slug}/check").get_data(as_text=True)
+    missing = send(client, slug, check).get_data(as_text=True)
+    assert "There is a problem" in missing and "Is this required?" in missing
+    assert _stored(app) == 0
+    check = answer_pages(client, slug, REQUIRED, {"T01": "2", "T02": "Home", "T90": "ok"})
+    assert send(client, slug, check).status_code == 303
+    assert _stored(app) == 1
+
+
+def test_a_tampered_session_cannot_store_invalid_values(app, client) -> None:
+    slug, instrument = _staff_wave(app)
+    check = answer_pages(client, slug, instrument, full_answers(instrument))
+    with client.session_transaction() as session:
+        session["pulse"][slug]["a"]["S01"] = "42"
+        session["pulse"][slug]["a"]["ZZ9"] = "1"
+        session.modified = True
+    check = client.get(f"/s/{slug}/check").get_data(as_text=True)
+    refused = send(client, slug, check).get_data(as_text=True)
+    assert "There is a problem" in refused and "not in this survey" in refused
+    assert _stored(app) == 0
+
+
+def test_a_token_for_another_wave_is_refused(app, client) -> None:
+    with app.app_context():
+        members = make_wave("member-pulse")
+        partners = make_wave("partner-survey")
+        (member_token,) = make_tokens(members, 1)
+        (partner_token,) = make_tokens(partners, 1)
+        slug, instrument = partners.slug, partners.instrument_version.instrument
+    client.get(f"/i/{partner_token}")
+    with client.session_transaction() as session:  # swap in the other wave's token
+        session["pulse"][slug]["tok"] = member_token
+        session.modified = True
+    check = answer_pages(client, slug, instrument, full_answers(instrument))
+    refused = send(client, slug, check)
+    assert refused.status_code == 200 and "already been used" in refused.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalars(select(Invitation.used)).all() == [False, False]
+    assert _stored(app) == 0
+
+
+def test_expired_csrf_token_on_a_page_keeps_the_answers(app, client) -> None:
+    slug, _ = _staff_wave(app)
+    client.get(f"/s/{slug}/1")
+    kept = client.post(f"/s/{slug}/1", data={"csrf_token": "expired", "S01": "4", "S02": "2"})
+    text = kept.get_data(as_text=True)
+    assert kept.status_code == 200 and "session timed out" in text
+    assert 'name="S01" type="radio" value="4" checked' in text
+    assert 'name="S02" type="radio" value="2" checked' in text
+    # a fresh token is on the re-shown page; continuing works
+    posted = client.post(f"/s/{slug}/1", data={"csrf_token": csrf_of(text), "S01": "4", "S02": "2"})
+    assert posted.status_code == 303
+
+
+def test_lost_session_on_a_page_keeps_the_answers(app) -> None:
+    slug, _ = _staff_wave(app)
+    client = app.test_client()
+    page = client.get(f"/s/{slug}/1").get_data(as_text=True)
+    client.delete_cookie("session")  # the browser lost the session cookie
+    kept = client.post(f"/s/{slug}/1", data={"csrf_token": csrf_of(page), "S03": "5"})
+    assert kept.status_code == 200
+    assert 'name="S03" type="radio" value="5" checked' in kept.get_data(as_text=True)
+
+
+def test_expired_csrf_token_at_check_keeps_the_answers(app, client) -> None:
+    slug, instrument = _staff_wave(app)
+    check = answer_pages(client, slug, instrument, full_answers(instrument))
+    kept = client.post(f"/s/{slug}/check", data={"csrf_token": "x", "submission_key": key_of(check)})
+    text = kept.get_data(as_text=True)
+    assert kept.status_code == 200 and "session timed out" in text
+    assert "Strongly agree" in text or "Agree" in text
+    assert _stored(app) == 0
+    assert send(client, slug, text).status_code == 303
+    assert _stored(app) == 1
+
+
+def test_double_submit_stores_one_response(app, client) -> None:
+    slug, instrument = _staff_wave(app)
+    check = answer_pages(client, slug, instrument, full_answers(instrument))
+    before = client.get_cookie("session").value
+    first = send(client, slug, check)
+    second = send(client, slug, check)  # the same form again, with the new cookie
+    assert first.headers["Location"] == second.headers["Location"] == f"/s/{slug}/done"
+    client.set_cookie("session", before)  # a retry that raced the first: the old cookie
+    third = send(client, slug, check)
+    assert third.status_code == 303 and third.headers["Location"] == f"/s/{slug}/done"
+    assert client.get(f"/s/{slug}/done").status_code == 200
+    assert _stored(app) == 1
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(SubmissionKey)) == 1
+
+
+def test_database_failure_at_submit_keeps_the_answers(app, client) -> None:
+    slug, instrument = _staff_wave(app)
+    answers = full_answers(instrument)
+    check = answer_pages(client, slug, instrument, answers)
+    with app.app_context():
+        engine = db.engine
+
+    def fail(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith("INSERT INTO RESPONSE"):
+            raise OperationalError(statement, {}, Exception("disk I/O error"))
+
+    event.listen(engine, "before_cursor_execute", fail)
+    try:
+        failed = send(client, slug, check)
+    finally:
+        event.remove(engine, "before_cursor_execute", fail)
+    text = failed.get_data(as_text=True)
+    assert failed.status_code == 503 and "your answers were not saved, please try again" in text.lower()
+    assert answers["S90"] in text  # the answers are still there
+    assert _stored(app) == 0
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(SubmissionKey)) == 0
+    assert send(client, slug, text).status_code == 303
+    assert _stored(app) == 1
+
+
+def test_submissions_from_one_address_are_rate_limited_without_losing_answers(tmp_path) -> None:
+    from flask_migrate import upgrade
+
+    from tests.conftest import make_app
+
+    app = make_app(f"sqlite:///{tmp_path / 'limited.db'}", SURVEY_SUBMIT_RATE_LIMIT="2 per hour")
+    with app.app_context():
+        upgrade()
+    slug, instrument = _staff_wave(app)
+    for _ in range(2):
+        client = app.test_client()
+        assert send(client, slug, answer_pages(client, slug, instrument, {"S01": "4"})).status_code == 303
+    client = app.test_client()
+    limited = send(client, slug, answer_pages(client, slug, instrument, {"S01": "5", "S90": "kept"}))
+    text = limited.get_data(as_text=True)
+    assert limited.status_code == 429 and "have not been sent yet" in text and "kept" in text
+    assert _stored(app) == 2
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
