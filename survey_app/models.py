@@ -53,6 +53,7 @@ class Role(enum.StrEnum):
     ADMIN = "admin"
     ANALYST = "analyst"
     VIEWER = "viewer"
+    SAFEGUARDING = "safeguarding"  # safeguarding reviewer: the flagged-comments queue only
 
 
 class Channel(enum.StrEnum):
@@ -333,3 +334,48 @@ class AnalysisResult(db.Model):
     responses: Mapped[int] = mapped_column(Integer)
     wave_order: Mapped[list[str]] = mapped_column(JSON)
     tables: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class FlagStatus(enum.StrEnum):
+    OPEN = "open"
+    ACTIONED = "actioned"
+
+
+class SafeguardingFlag(db.Model):
+    """A comment that matched configured safeguarding or whistleblowing signals, for the
+    safeguarding reviewer. Keyed by the comment itself (no sequence, no creation time), so a
+    flag adds nothing that orders or times a response; only the reviewer's action is dated,
+    to the day."""
+
+    __tablename__ = "safeguarding_flag"
+
+    response_id: Mapped[str] = mapped_column(
+        ForeignKey("response.id", ondelete="CASCADE"), primary_key=True
+    )
+    question_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    signals: Mapped[list[str]] = mapped_column(JSON)
+    status: Mapped[FlagStatus] = mapped_column(_enum(FlagStatus, "flag_status"), default=FlagStatus.OPEN,
+                                               index=True)
+    action: Mapped[str | None] = mapped_column(Text)
+    actioned_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    actioned_on: Mapped[dt.date | None] = mapped_column(Date)
+
+    response: Mapped[Response] = relationship()
+
+
+class CommentCoding(db.Model):
+    """One coder's themes for one comment, and whether they judged it safe to quote. Coders
+    code independently; agreement compares two coders' rows."""
+
+    __tablename__ = "comment_coding"
+
+    response_id: Mapped[str] = mapped_column(
+        ForeignKey("response.id", ondelete="CASCADE"), primary_key=True
+    )
+    question_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    coder_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), primary_key=True)
+    themes: Mapped[list[str]] = mapped_column(JSON)
+    quotable: Mapped[bool] = mapped_column(default=False)
+    coded_on: Mapped[dt.date] = mapped_column(Date)
+
+    coder: Mapped[User] = relationship()

@@ -19,6 +19,7 @@ ROLE_CHOICES = [
     SelectChoice(Role.ADMIN.value, "Administrator: everything, including users and instruments"),
     SelectChoice(Role.ANALYST.value, "Analyst: waves, invitations, KPIs, analysis and exports"),
     SelectChoice(Role.VIEWER.value, "Viewer: dashboards and reports only"),
+    SelectChoice(Role.SAFEGUARDING.value, "Safeguarding reviewer: flagged comments only"),
 ]
 
 
