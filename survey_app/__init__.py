@@ -102,13 +102,14 @@ def _register_blueprints(app: Flask) -> None:
     from . import errors
     from .admin import bp as admin_bp
     from .auth import bp as auth_bp
+    from .comments import bp as comments_bp
     from .dashboard import bp as dashboard_bp
     from .programme import bp as programme_bp
     from .public import bp as public_bp
     from .staff import bp as staff_bp
     from .survey import bp as survey_bp
 
-    for blueprint in (public_bp, survey_bp, auth_bp, staff_bp, dashboard_bp, programme_bp, admin_bp):
+    for blueprint in (public_bp, survey_bp, auth_bp, staff_bp, dashboard_bp, programme_bp, admin_bp, comments_bp):
         app.register_blueprint(blueprint)
     errors.register(app)
 

@@ -1,4 +1,5 @@
-"""Role checks for staff routes: admin (everything), analyst, viewer."""
+"""Role checks for staff routes: admin (everything), analyst, viewer, and the safeguarding
+reviewer (the flagged-comments queue only)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from ..models import Role
 # What each role may do; admin may do everything.
 ANALYST_ROLES = (Role.ADMIN, Role.ANALYST)
 VIEWER_ROLES = (Role.ADMIN, Role.ANALYST, Role.VIEWER)
+SAFEGUARDING_ROLES = (Role.ADMIN, Role.SAFEGUARDING)
 
 
 def role_required(*roles: Role) -> Callable:

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from ..audit import record
 from ..extensions import db, limiter
 from ..mail import MailNotConfigured, send
-from ..models import User
+from ..models import Role, User
 from ..security import hash_password, verify_password
 from . import bp
 from .forms import ChangePasswordForm, ResetForm, ResetRequestForm, SignInForm
@@ -22,13 +22,21 @@ RESET_MAX_AGE = 3600
 _DUMMY_HASH = hash_password("not-a-real-password-just-for-timing")
 
 
+def home() -> str:
+    """Where a signed-in user starts: the safeguarding reviewer's work is the flagged-comments
+    queue (they see nothing else); everyone else starts at the overview."""
+    if getattr(current_user, "role", None) is Role.SAFEGUARDING:
+        return url_for("comments.flags")
+    return url_for("staff.index")
+
+
 def safe_next(target: str | None) -> str:
     """Only same-site paths: never a full URL, scheme-relative URL or backslash trick."""
     if not target:
-        return url_for("staff.index")
+        return home()
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return url_for("staff.index")
+        return home()
     return target
 
 
@@ -88,7 +96,7 @@ def change_password():
             record("password changed")
             db.session.commit()
             flash("Your password has been changed.", "success")
-            return redirect(url_for("staff.index"))
+            return redirect(home())
     return render_template("auth/change_password.html", form=form, title="Change your password")
 
 
