@@ -7,6 +7,7 @@ from flask import abort, flash, redirect, render_template, request, send_file, u
 from flask_wtf import FlaskForm
 
 from ..audit import record
+from ..comments.queries import outcome_themes, quotes_for_waves, waves_labelled
 from ..auth.roles import ANALYST_ROLES, VIEWER_ROLES, role_required
 from ..definitions import current_definitions
 from ..extensions import db
@@ -63,7 +64,18 @@ def outcome(outcome_id: str, audience: str):
     views = drilldown(current_definitions(), result, found, audience)
     return render_template("dashboard/outcome.html", title=f"{found.id} for {audience}", outcome=found,
                            audience=audience, views=views, result=result, stale=stale,
-                           min_n=current_definitions().framework.min_n(audience))
+                           min_n=current_definitions().framework.min_n(audience),
+                           quotes=_outcome_quotes(result, found.id, audience))
+
+
+def _outcome_quotes(result, outcome_id: str, audience: str) -> tuple[str | None, list]:
+    """The latest reported wave and its quotable comments about this outcome (coded into a
+    theme mapped to it), from this audience's surveys big enough to report."""
+    themes = outcome_themes(outcome_id)
+    if result is None or not result.wave_order or not themes:
+        return None, []
+    wave = result.wave_order[-1]
+    return wave, quotes_for_waves(waves_labelled(wave, audience), only_themes=themes)
 
 
 @bp.get("/outcomes/<outcome_id>/<audience>/<instrument_id>/<name>.<fmt>")

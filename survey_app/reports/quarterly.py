@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 from flask import current_app, render_template
 
+from ..comments.queries import quotes_for_waves, waves_labelled
 from ..dashboard.scorecard import scorecard
 from ..definitions import current_definitions
 from ..models import AnalysisResult
@@ -67,7 +68,7 @@ def build_report(result: AnalysisResult | None, wave: str | None = None) -> Repo
     html = render_template(
         "reports/quarterly.html", wave=wave, framework=framework, board=board,
         rag_counts=Counter(card.rag.colour for card in cards), outcomes=len(cards),
-        indices=indices, alphas=alphas, themes=themes,
+        indices=indices, alphas=alphas, themes=themes, quotes=quotes_for_waves(waves_labelled(wave)),
         appendix=overall[overall["level"] == "outcome"] if not overall.empty else overall,
         instruments=definitions.instruments, result=result, generated=dt.datetime.now(dt.UTC),
         council=current_app.config["COUNCIL_NAME"], min_sizes=framework.min_group_size,
