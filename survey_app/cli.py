@@ -115,7 +115,7 @@ def load_command() -> None:
 @click.option("--reset", is_flag=True, help="Drop all data and seed again.")
 def demo_command(seed: int, reset: bool) -> None:
     """Seed the configured database with the demo council (creating the schema if needed)."""
-    from .demo import DEMO_ADMIN_EMAIL, DEMO_ADMIN_PASSWORD, demo_links, is_seeded, seed_demo
+    from .demo import DEMO_USERS, demo_links, is_seeded, seed_demo
 
     definitions = _definitions_or_exit()
     if reset:
@@ -134,7 +134,8 @@ def demo_command(seed: int, reset: bool) -> None:
             f"Seeded the demo council: {counts['waves']} waves, {counts['responses']} responses, "
             f"{counts['answers']} answers, {counts['invitations']} invitations."
         )
-    click.echo(f"Demo admin sign-in: {DEMO_ADMIN_EMAIL} / {DEMO_ADMIN_PASSWORD}")
+    for user in DEMO_USERS:
+        click.echo(f"Demo {user.role.value} sign-in: {user.email} / {user.password}")
     links = demo_links()
     if links:
         click.echo("Answer a live survey (paths under the address below):")

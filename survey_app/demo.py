@@ -1,5 +1,6 @@
 """The demo council: framework, instruments, four quarterly waves per instrument with
-synthetic responses, population margins, KPI values and an admin user.
+synthetic responses, population margins, KPI values, demo users (an admin, two analysts and a
+safeguarding reviewer), safeguarding flags and two analysts' coding of a comment sample.
 
 Deterministic for a given seed: the same seed gives the same responses, answers and KPIs.
 """
@@ -14,21 +15,27 @@ import pandas as pd
 from sqlalchemy import func, insert, select
 
 from analysis.synthetic import synthetic_responses
+from analysis.text.coding import code_comments, theme_lists
 from analysis.text.redaction import redact
 from analysis.text.samples import DEMO_COMMENTS
 from instruments import Definitions
+from instruments.codebook import RedactionSettings
 
+from .comments.flags import flag_comments
+from .comments.queries import coding_sample, save_coding, text_questions
 from .definitions import load_instruments
 from .extensions import db
 from .models import (
     Answer,
     Event,
+    FlagStatus,
     InstrumentVersion,
     Invitation,
     KpiValue,
     PopulationMargin,
     Response,
     Role,
+    SafeguardingFlag,
     User,
     Wave,
     WaveMode,
@@ -37,6 +44,25 @@ from .security import hash_password, hash_token, new_token
 
 DEMO_ADMIN_EMAIL = "admin@demo.example"
 DEMO_ADMIN_PASSWORD = "pulse-demo-admin"
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    email: str
+    password: str
+    name: str
+    role: Role
+
+
+DEMO_USERS = (
+    DemoUser(DEMO_ADMIN_EMAIL, DEMO_ADMIN_PASSWORD, "Demo administrator", Role.ADMIN),
+    DemoUser("analyst@demo.example", "pulse-demo-analyst", "Demo analyst", Role.ANALYST),
+    DemoUser("analyst2@demo.example", "pulse-demo-analyst2", "Second demo analyst", Role.ANALYST),
+    DemoUser("safeguarding@demo.example", "pulse-demo-safeguarding", "Demo safeguarding reviewer",
+             Role.SAFEGUARDING),
+)
+CODED_WAVE = "2026-Q3"  # the wave whose comment sample the two demo analysts have coded
+CODING_SAMPLE = 20
 QUARTERS = [("2025-Q4", dt.date(2025, 10, 6)), ("2026-Q1", dt.date(2026, 1, 12)),
             ("2026-Q2", dt.date(2026, 4, 13)), ("2026-Q3", dt.date(2026, 7, 13))]
 FIELDWORK_DAYS = 28
@@ -116,7 +142,7 @@ def seed_demo(definitions: Definitions, seed: int = 2026, today: dt.date | None 
                                  for d in range(FIELDWORK_DAYS)] for w in waves},
         )
         made = _store_responses(frame, instrument, {w.label: w for w in waves}, rng,
-                                definitions.redaction.names)
+                                definitions.redaction)
         counts["responses"] += made[0]
         counts["answers"] += made[1]
         counts["waves"] += len(waves)
@@ -130,7 +156,9 @@ def seed_demo(definitions: Definitions, seed: int = 2026, today: dt.date | None 
             counts["invitations"] += len(_make_invitations(current, plan.audience_size))
     _seed_margins()
     _seed_kpis()
-    _seed_admin()
+    _seed_users()
+    db.session.flush()
+    _seed_reviews(definitions, rng)
     db.session.commit()
     return counts
 
@@ -152,7 +180,7 @@ def _make_wave(version: InstrumentVersion, label: str, opens: dt.date, plan: Pla
 
 
 def _store_responses(frame: pd.DataFrame, instrument, waves: dict[str, Wave], rng,
-                     names: tuple[str, ...]) -> tuple[int, int]:
+                     redaction: RedactionSettings) -> tuple[int, int]:
     attribute_ids = [a.id for a in instrument.attributes]
     question_ids = [q.id for q in instrument.questions]
     text_ids = {q.id for q in instrument.questions if q.type == "text"}
@@ -171,10 +199,11 @@ def _store_responses(frame: pd.DataFrame, instrument, waves: dict[str, Wave], rn
             "weight": None,
         })
         answers += [{"response_id": record["response_id"], "question_id": q,
-                     "value": redact(record[q], names) if q in text_ids else record[q]}
+                     "value": redact(record[q], redaction.names) if q in text_ids else record[q]}
                     for q in question_ids if record[q] is not None]
     db.session.execute(insert(Response), responses)
     db.session.execute(insert(Answer), answers)
+    flag_comments([r["id"] for r in responses], redaction.safeguarding)
     return len(responses), len(answers)
 
 
@@ -205,10 +234,46 @@ def _seed_kpis() -> None:
             db.session.add(KpiValue(measure_id=measure_id, period=period, value=value, source=source))
 
 
-def _seed_admin() -> None:
-    if db.session.scalar(select(User).where(User.email == DEMO_ADMIN_EMAIL)) is None:
-        db.session.add(User(email=DEMO_ADMIN_EMAIL, name="Demo administrator",
-                            password_hash=hash_password(DEMO_ADMIN_PASSWORD), role=Role.ADMIN))
+def _seed_users() -> None:
+    for demo in DEMO_USERS:
+        if db.session.scalar(select(User).where(User.email == demo.email)) is None:
+            db.session.add(User(email=demo.email, name=demo.name, role=demo.role,
+                                password_hash=hash_password(demo.password)))
+
+
+def _demo_user(role: Role, number: int = 0) -> User:
+    emails = [d.email for d in DEMO_USERS if d.role is role]
+    return db.session.scalars(select(User).where(User.email == emails[number])).one()
+
+
+def _seed_reviews(definitions: Definitions, rng: np.random.Generator) -> None:
+    """The reviewer has actioned the flags of earlier waves (the latest wave's stay open, so
+    the queue has work in it), and both analysts have coded the latest wave's sample: the
+    codebook's suggestions, the second analyst disagreeing now and then, and the first
+    marking the comments without placeholders as quotable so reports have quotes."""
+    reviewer = _demo_user(Role.SAFEGUARDING)
+    for found in db.session.scalars(select(SafeguardingFlag).join(Response).join(Wave)
+                                    .where(Wave.label != CODED_WAVE)):
+        found.status, found.actioned_by_id = FlagStatus.ACTIONED, reviewer.id
+        found.actioned_on = found.response.wave.closes_on + dt.timedelta(days=3)
+        found.action = "Passed to the designated safeguarding lead; no one is identifiable."
+    db.session.flush()
+    if definitions.codebook is None:
+        return
+    first, second = _demo_user(Role.ANALYST, 0), _demo_user(Role.ANALYST, 1)
+    theme_ids = definitions.codebook.theme_ids
+    for wave in db.session.scalars(select(Wave).where(Wave.label == CODED_WAVE)):
+        for question in text_questions(wave):
+            sample = coding_sample(wave, question.id, CODING_SAMPLE)
+            suggested = theme_lists(code_comments(pd.Series([a.value for a in sample], dtype=object),
+                                                  definitions.codebook))
+            for answer, themes in zip(sample, suggested, strict=True):
+                quotable = "[" not in answer.value and len(answer.value) > 30
+                save_coding(answer, first.id, themes, quotable, today=wave.closes_on)
+                if rng.random() < 0.25:  # the second coder sometimes adds or drops a theme
+                    themes = sorted(set(themes) ^ {theme_ids[int(rng.integers(len(theme_ids)))]},
+                                    key=theme_ids.index)
+                save_coding(answer, second.id, themes, False, today=wave.closes_on)
 
 
 def demo_links(invites: int = 3, today: dt.date | None = None) -> list[tuple[str, str]]:

@@ -21,6 +21,7 @@ from instruments import Instrument
 
 from ..audit import record
 from ..auth.roles import ANALYST_ROLES, role_required
+from ..comments.flags import flag_comments
 from ..extensions import db
 from ..models import Answer, Channel, Response, Wave
 from ..survey.forms import Page, check_answers, page_form
@@ -147,11 +148,15 @@ def import_returns(wave_id: int):
         rows, problems = parse_returns(upload.file.data.read(), wave, instrument)
         if not problems:
             try:
+                added = []
                 for row in rows:
                     response = Response(wave_id=wave.id, submitted_on=row["received_on"], channel=row["channel"],
                                         attributes=row["attributes"])
                     response.answers = [Answer(question_id=q, value=v) for q, v in row["answers"].items()]
-                    db.session.add(response)
+                    added.append(response)
+                db.session.add_all(added)
+                db.session.flush()  # assigns the random ids the flags refer to
+                flag_comments([r.id for r in added])
                 record("returns imported", wave=wave.id, count=len(rows))
                 db.session.commit()
             except SQLAlchemyError:
