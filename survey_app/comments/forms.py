@@ -10,7 +10,7 @@ from govuk_frontend_wtf.wtforms_widgets import (
     GovTextInput,
 )
 from wtforms import BooleanField, IntegerField, SelectField, SelectMultipleField, SubmitField, TextAreaField
-from wtforms.validators import InputRequired, Length, NumberRange, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
 
 from .queries import DEFAULT_SAMPLE, MAX_SAMPLE
 
@@ -19,7 +19,8 @@ class FlagActionForm(FlaskForm):
     action = TextAreaField(
         "What was done", widget=GovTextArea(),
         description="For example: referred to HR, case 123; passed to the designated safeguarding lead.",
-        validators=[InputRequired(message="Enter what was done about this comment"),
+        filters=[lambda value: value.strip() if isinstance(value, str) else value],
+        validators=[DataRequired(message="Enter what was done about this comment"),
                     Length(max=2000, message="What was done must be 2,000 characters or fewer")])
     submit = SubmitField("Record action", widget=GovSubmitInput())
 

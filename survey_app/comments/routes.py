@@ -71,7 +71,7 @@ def flag(response_id: str, question_id: str):
     answer, wording = _comment_of(found)
     actioned_by = db.session.get(User, found.actioned_by_id) if found.actioned_by_id else None
     return render_template("comments/flag.html", title="Review a flagged comment", flag=found, form=form,
-                           answer=answer, wording=wording, actioned_by=actioned_by)
+                           answer=answer, wording=wording, actioned_by=actioned_by), 400 if form.errors else 200
 
 
 # --------------------------------------------------------------------------- coding
