@@ -23,8 +23,10 @@ def _chunks(ids: Iterable[str]) -> Iterable[list[str]]:
         yield ids[start:start + _CHUNK]
 
 
-def text_question_ids(version: InstrumentVersion) -> set[str]:
-    return {q.id for q in version.instrument.questions if q.type == "text"}
+def text_question_ids(definition: dict) -> set[str]:
+    """The free-text question ids of a stored (already validated) instrument definition; read
+    from the JSON directly, because validating it again costs more than a submission does."""
+    return {q["id"] for q in definition.get("questions", []) if q.get("type") == "text"}
 
 
 def flag_comments(response_ids: Iterable[str], signals: Sequence[str] | None = None) -> int:
@@ -37,33 +39,30 @@ def flag_comments(response_ids: Iterable[str], signals: Sequence[str] | None = N
         return 0
     made = 0
     for chunk in _chunks(response_ids):
-        rows = []
-        for response_id, question_id, value, version in _text_answers(chunk):
-            found = flag_safeguarding(value, signals)
-            if found:
-                rows.append({"response_id": response_id, "question_id": question_id,
-                             "signals": found, "status": FlagStatus.OPEN})
+        rows = [{"response_id": rid, "question_id": qid, "signals": found, "status": FlagStatus.OPEN}
+                for rid, qid, found in _matching_text_answers(chunk, signals)]
         if rows:
             db.session.execute(insert(SafeguardingFlag), rows)
         made += len(rows)
     return made
 
 
-def _text_answers(response_ids: list[str]) -> Iterable[tuple[str, str, str, InstrumentVersion]]:
-    versions = db.session.scalars(
-        select(InstrumentVersion).where(InstrumentVersion.id.in_(
-            select(Wave.instrument_version_id).join(Response, Response.wave_id == Wave.id)
-            .where(Response.id.in_(response_ids))))).all()
-    text_ids = {v.id: text_question_ids(v) for v in versions}
-    wanted = set().union(*text_ids.values()) if text_ids else set()
-    if not wanted:
-        return []
+def _matching_text_answers(response_ids: list[str], signals: Sequence[str]) -> list[tuple[str, str, list[str]]]:
+    """(response id, question id, signals found) for the text answers that match. Answers are
+    matched first (scale answers like "4" never do), so the usual submission costs one query;
+    only a match reads its instrument version to check that the question is a text question."""
     rows = db.session.execute(
         select(Answer.response_id, Answer.question_id, Answer.value, Wave.instrument_version_id)
         .join(Response, Response.id == Answer.response_id).join(Wave, Wave.id == Response.wave_id)
-        .where(Answer.response_id.in_(response_ids), Answer.question_id.in_(wanted))).all()
-    by_id = {v.id: v for v in versions}
-    return [(rid, qid, value, by_id[vid]) for rid, qid, value, vid in rows if qid in text_ids[vid]]
+        .where(Answer.response_id.in_(response_ids))).all()
+    matched = [(rid, qid, vid, found) for rid, qid, value, vid in rows
+               if (found := flag_safeguarding(value, signals))]
+    if not matched:
+        return []
+    text_ids = {vid: text_question_ids(definition) for vid, definition in db.session.execute(
+        select(InstrumentVersion.id, InstrumentVersion.definition)
+        .where(InstrumentVersion.id.in_({vid for _, _, vid, _ in matched})))}
+    return [(rid, qid, found) for rid, qid, vid, found in matched if qid in text_ids[vid]]
 
 
 def not_withheld():
