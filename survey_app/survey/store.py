@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from instruments import Instrument
 
+from ..comments.flags import flag_comments
 from ..extensions import db
 from ..models import (
     Answer,
@@ -125,6 +126,8 @@ def store_submission(
                                 channel=channel, attributes=attributes)
             response.answers = [Answer(question_id=q, value=v) for q, v in questions.items()]
             db.session.add(response)
+            db.session.flush()  # gives the response its random id for the flags
+            flag_comments([response.id])
         db.session.commit()
     except (Duplicate, AlreadyUsed):
         raise
@@ -184,6 +187,7 @@ def release_held(
         db.session.execute(insert(Response), responses)
         if answers:
             db.session.execute(insert(Answer), answers)
+        flag_comments([r["id"] for r in responses])
         db.session.commit()
         released += len(held)
     purge_closed_drafts(today)
