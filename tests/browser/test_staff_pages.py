@@ -138,3 +138,45 @@ def test_wave_invitations_and_response_rate_end_to_end(mail_server, chromium, ou
     audit(page, output_dir, "staff-measures-error", problems)
     context.close()
     assert problems == {}, problems
+
+
+def test_comment_pages_are_accessible(mail_server, chromium, output_dir) -> None:
+    """The safeguarding queue, a flag's review form (with its error), the coding list, a
+    sample (and a bad sample size), the coding screen and the agreement table."""
+    base, _ = mail_server
+    problems: dict[str, list[str]] = {}
+    context = chromium.new_context(viewport={"width": 1024, "height": 800})
+    page = context.new_page()
+    page.goto(f"{base}/auth/sign-in")
+    page.fill("#email", "analyst@council.example")  # an admin: reviewer and coder both
+    page.fill("#password", PASSWORD)
+    page.click("button:has-text('Sign in')")
+    page.wait_for_url(f"{base}/staff/")
+
+    page.goto(f"{base}/comments/safeguarding")
+    audit(page, output_dir, "comments-safeguarding-queue", problems)
+    page.click("a:has-text('Record what was done') >> nth=0")
+    page.click("button:has-text('Record action')")  # empty: the action is required
+    assert "Enter what was done" in page.locator(".govuk-error-summary").inner_text()
+    audit(page, output_dir, "comments-flag-error", problems)
+
+    page.goto(f"{base}/comments/")
+    audit(page, output_dir, "comments-index", problems)
+    page.click("a[href*='/comments/waves/'][href$='/M90'] >> nth=0")
+    audit(page, output_dir, "comments-sample", problems)
+    sample_url = page.url
+    page.click("a.govuk-button:has-text('coding')")
+    audit(page, output_dir, "comments-code", problems)
+    page.goto(f"{sample_url}?n=0")
+    assert page.locator(".govuk-error-summary").is_visible()
+    audit(page, output_dir, "comments-sample-error", problems)
+
+    page.goto(f"{base}/comments/")
+    row = page.locator("tr", has_text="Member pulse survey").filter(has_text="2026-Q3")
+    row.locator("a:has-text('Agreement')").click()
+    page.select_option("#coder_b", index=1)
+    page.click("button:has-text('Compare')")
+    assert page.locator("table", has_text="Cohen's kappa").is_visible()
+    audit(page, output_dir, "comments-agreement", problems)
+    context.close()
+    assert problems == {}, problems
