@@ -69,9 +69,11 @@ def coding_sample(wave: Wave, question_id: str, size: int) -> list[Answer]:
 
 
 def comment_counts(wave: Wave, question_id: str) -> tuple[int, int]:
-    """(comments, comments withheld by an open safeguarding flag)."""
-    every = len(_comments(wave.id, question_id, withheld_too=True))
-    return every, every - len(_comments(wave.id, question_id))
+    """(comments, comments withheld by an open safeguarding flag), counted in the database."""
+    count = (select(func.count()).select_from(Answer).join(Response, Response.id == Answer.response_id)
+             .where(Response.wave_id == wave.id, Answer.question_id == question_id, Answer.value != ""))
+    every = db.session.scalar(count) or 0
+    return every, every - (db.session.scalar(count.where(not_withheld())) or 0)
 
 
 def suggested_themes(text: str) -> list[str]:

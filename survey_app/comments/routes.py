@@ -172,6 +172,8 @@ def agreement_page(wave_id: int, question_id: str):
     choices = [(user.id, f"{user.name} ({n} coded)") for user, n in available]
     form.coder_a.choices = choices
     form.coder_b.choices = choices
+    if not request.args and len(choices) > 1:
+        form.coder_b.data = choices[1][0]  # two different coders to start with
     table = None
     if request.args and form.validate():
         table = agreement(wave, question.id, form.coder_a.data, form.coder_b.data)
