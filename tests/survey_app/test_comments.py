@@ -318,3 +318,19 @@ def test_migration_0005_redacts_and_flags_existing_comments(database_url) -> Non
         db.session.remove()
         db.engine.dispose()
 
+
+
+def test_deleting_a_response_deletes_its_flags_and_codings(db_app) -> None:
+    # Retention deletes responses with plain DELETEs: the database must take the rest with them.
+    from sqlalchemy import delete
+
+    with db_app.app_context():
+        _, ids = _wave_with_comments([FLAGGED])
+        db.session.add(CommentCoding(response_id=ids[FLAGGED], question_id="M90", coder_id=add_user(
+            db_app, "a@council.example", Role.ANALYST), themes=[], quotable=False, coded_on=dt.date.today()))
+        db.session.commit()
+        db.session.execute(delete(Answer))
+        db.session.execute(delete(Response))
+        db.session.commit()
+        assert db.session.scalar(select(func.count()).select_from(SafeguardingFlag)) == 0
+        assert db.session.scalar(select(func.count()).select_from(CommentCoding)) == 0
