@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from types import SimpleNamespace
 from typing import Any
 
 from flask import (
@@ -33,7 +32,7 @@ from werkzeug.exceptions import HTTPException
 from instruments import Instrument
 
 from ..extensions import db, limiter
-from ..models import Event, Invitation, Wave, WaveMode
+from ..models import Event, InstrumentVersion, Invitation, Wave, WaveMode
 from ..security import hash_token
 from . import bp
 from .forms import (
@@ -41,7 +40,6 @@ from .forms import (
     CheckAnswersForm,
     Page,
     Problem,
-    check_answers,
     display_value,
     page_form,
     pages_of,
@@ -51,10 +49,12 @@ from .store import (
     Duplicate,
     Invalid,
     NotSaved,
+    WaveFacts,
     load_draft,
     release_held,
     save_draft,
     store_submission,
+    wave_facts,
 )
 
 AUDIENCE_TEXT = {
@@ -80,12 +80,14 @@ def _today() -> dt.date:
     return dt.date.today()
 
 
-def _instrument(wave: Wave) -> Instrument:
+def _instrument(wave: Wave | WaveFacts) -> Instrument:
+    """The wave's validated instrument, built once per process per version (a version's
+    definition never changes), looked up by key so that no request loads it again."""
     cache = current_app.extensions.setdefault("pulse_instrument_cache", {})
-    version = wave.instrument_version
-    if version.id not in cache:
-        cache[version.id] = version.instrument
-    return cache[version.id]
+    version_id = wave.instrument_version_id
+    if version_id not in cache:
+        cache[version_id] = db.session.get(InstrumentVersion, version_id).instrument
+    return cache[version_id]
 
 
 def _message(template_status: int, heading: str, *paragraphs: str, title: str | None = None):
@@ -117,10 +119,10 @@ NOT_SAVED_NOTICE = ("Your answers were not saved, please try again. Your answers
                     "select Send my answers again in a moment.")
 
 
-def _open_wave(slug: str) -> tuple[Wave, Instrument]:
+def _open_wave(slug: str) -> tuple[WaveFacts, Instrument]:
     """The wave behind ``slug`` if a respondent may answer it now; otherwise aborts with a
     page that explains why (unknown, not open yet, closed, invitation needed)."""
-    wave = db.session.scalar(select(Wave).where(Wave.slug == slug))
+    wave = wave_facts(slug)
     if wave is None:
         abort(_message(404, "Survey not found",
                        "We cannot find a survey at this address. Check the link you were given."))
@@ -140,10 +142,9 @@ def _open_wave(slug: str) -> tuple[Wave, Instrument]:
                        f"{instrument.title} is only for people who have been sent a personal "
                        "link. Open the link in the email you were sent.",
                        "If you have lost it, contact the team that sent it to you."))
-    # What the check page needs (slug, way in) and the instrument, kept so that a submit can
-    # still show the answers with a "not saved" message if the database goes away.
-    current_app.extensions.setdefault("pulse_open_waves", {})[slug] = (
-        SimpleNamespace(slug=wave.slug, mode=wave.mode), instrument)
+    # kept so that a submit can still show the answers with a "not saved" message if the
+    # database goes away
+    current_app.extensions.setdefault("pulse_open_waves", {})[slug] = (wave, instrument)
     return wave, instrument
 
 
@@ -227,7 +228,7 @@ def start(slug: str):
     )
 
 
-def _render_page(wave: Wave, instrument: Instrument, page: Page, pages: list[Page], form,
+def _render_page(wave: WaveFacts, instrument: Instrument, page: Page, pages: list[Page], form,
                  status: int = 200, problems: list[Problem] | None = None,
                  notice: str | None = None):
     change = request.args.get("change") == "1"
@@ -304,11 +305,15 @@ def _summary_rows(slug: str, instrument: Instrument, answers: dict[str, Any]) ->
     return sections
 
 
-def _render_check(wave: Wave, instrument: Instrument, form: CheckAnswersForm, status: int = 200,
+def _render_check(wave: WaveFacts, instrument: Instrument, form: CheckAnswersForm, status: int = 200,
                   problems: list[Problem] | None = None, notice: str | None = None):
     draft = dict(_draft(wave.slug))
-    key = secrets.token_urlsafe(18)
-    draft["keys"] = (list(draft.get("keys", [])) + [key])[-MAX_DONE_KEYS:]
+    keys = list(draft.get("keys", []))
+    # A form shown again after a failed send keeps its key: if the failed send was in fact
+    # stored (the database committed, then the connection broke before it said so), sending
+    # again is then recognised as the same submission instead of stored a second time.
+    key = form.submission_key.data if form.submission_key.data in keys else secrets.token_urlsafe(18)
+    draft["keys"] = ([k for k in keys if k != key] + [key])[-MAX_DONE_KEYS:]
     _save_draft(wave.slug, draft)
     form.submission_key.data = key
     answers = draft.get("a", {})
@@ -366,9 +371,6 @@ def check(slug: str):
         return _render_check(wave, instrument, form, status=400, notice=(
             "Your answers have not been sent yet. Check them and select Send my answers."))
     answers = draft.get("a", {})
-    problems = check_answers(instrument, answers)
-    if problems:
-        return _render_check(wave, instrument, form, problems=problems)
     token = draft.get("tok") if wave.mode is WaveMode.INVITE else None
     event_id = draft.get("ev") if wave.mode is WaveMode.EVENT else None
     try:
@@ -383,8 +385,8 @@ def check(slug: str):
                         "Answers have already been sent from this personal link, and each link "
                         "can only be used once, so these answers were not saved. "
                         "Thank you for taking part.", title="Link already used")
-    except Invalid:
-        return _render_check(wave, instrument, form, problems=check_answers(instrument, answers))
+    except Invalid as invalid:  # e.g. a required question skipped: say which, with links
+        return _render_check(wave, instrument, form, problems=invalid.problems)
     except NotSaved:
         current_app.logger.exception("a survey submission could not be stored")
         return _render_check(wave, instrument, form, status=503, notice=NOT_SAVED_NOTICE)
@@ -400,7 +402,7 @@ def check(slug: str):
 
 @bp.get("/s/<slug>/done")
 def done(slug: str):
-    wave = db.session.scalar(select(Wave).where(Wave.slug == slug))
+    wave = wave_facts(slug)
     if wave is None or slug not in session.get("answered", []):
         return redirect(url_for("survey.start", slug=slug), 303)
     return render_template("survey/done.html", title="Answers sent", wave=wave,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from dataclasses import dataclass, fields
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
@@ -36,12 +37,37 @@ from ..models import (
     Response,
     SubmissionKey,
     Wave,
+    WaveMode,
     random_id,
 )
 from ..security import hash_token
-from .forms import check_answers, clean_value
+from .forms import Problem, clean_answers
 
 MIN_BATCH = 5
+
+
+@dataclass(frozen=True)
+class WaveFacts:
+    """What the respondent pages need to know of a wave, read with one light query (no ORM
+    object), and kept in memory so that a submit can still show the answers with a "not
+    saved" message when the database goes away."""
+
+    id: int
+    slug: str
+    mode: WaveMode
+    audience: str
+    opens_on: dt.date
+    closes_on: dt.date
+    instrument_version_id: int
+
+
+def wave_facts(slug: str) -> WaveFacts | None:
+    columns = [Wave.__table__.c[f.name] for f in fields(WaveFacts)]
+    row = db.session.connection().execute(
+        select(*columns).where(Wave.__table__.c.slug == slug)).first()
+    return WaveFacts(*row) if row is not None else None
+
+
 _random = secrets.SystemRandom()
 
 
@@ -58,28 +84,24 @@ class NotSaved(Exception):
 
 
 class Invalid(Exception):
-    """The answers fail validation (a tampered session or form)."""
+    """The answers fail validation (a tampered session or form); ``problems`` says how."""
+
+    def __init__(self, problems: list[Problem]):
+        super().__init__(f"{len(problems)} problem(s)")
+        self.problems = problems
 
 
 def split_answers(instrument: Instrument, answers: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
-    """Validated stored values: (answers by question id, attributes by attribute id)."""
-    if check_answers(instrument, answers):
-        raise Invalid
-    questions = {}
-    for question in instrument.questions:
-        value = clean_value(instrument, question.id, answers.get(question.id))
-        if value is not None:
-            questions[question.id] = value
-    attributes = {}
-    for attribute in instrument.attributes:
-        value = clean_value(instrument, attribute.id, answers.get(attribute.id))
-        if value is not None:
-            attributes[attribute.id] = value
+    """Validated stored values: (answers by question id, attributes by attribute id);
+    raises :class:`Invalid` with the problems if there are any."""
+    questions, attributes, problems = clean_answers(instrument, answers)
+    if problems:
+        raise Invalid(problems)
     return questions, attributes
 
 
 def store_submission(
-    wave: Wave,
+    wave: Wave | WaveFacts,
     instrument: Instrument,
     answers: dict[str, Any],
     *,
@@ -94,9 +116,9 @@ def store_submission(
     today = today or dt.date.today()
     questions, attributes = split_answers(instrument, answers)
     try:
-        db.session.add(SubmissionKey(key_hash=hash_token(submission_key), used_on=today))
         try:
-            db.session.flush()
+            db.session.connection().execute(insert(SubmissionKey.__table__), {
+                "key_hash": hash_token(submission_key), "used_on": today})
         except IntegrityError:
             db.session.rollback()
             raise Duplicate from None
@@ -122,18 +144,40 @@ def store_submission(
                 payload={"answers": questions, "attributes": attributes},
             ))
         else:
-            response = Response(wave_id=wave.id, event_id=event_id, submitted_on=today,
-                                channel=channel, attributes=attributes)
-            response.answers = [Answer(question_id=q, value=v) for q, v in questions.items()]
-            db.session.add(response)
-            db.session.flush()  # gives the response its random id for the flags
-            flag_comments([response.id])
+            flag_comments(insert_responses(wave.id, [(questions, attributes, today)], event_id=event_id,
+                                           channel=channel))
         db.session.commit()
     except (Duplicate, AlreadyUsed):
         raise
     except SQLAlchemyError as exc:
         db.session.rollback()
         raise NotSaved from exc
+
+
+def insert_responses(
+    wave_id: int,
+    submissions: list[tuple[dict[str, str], dict[str, str], dt.date]],
+    *,
+    event_id: int | None = None,
+    channel: Channel = Channel.WEB,
+) -> list[str]:
+    """Insert responses with their answers, in the caller's transaction, in the order given;
+    each submission is (answers by question id, attributes, day). Returns the new response
+    ids. Core inserts on the session's connection: the ORM's bulk path costs more than the
+    inserts themselves."""
+    responses, answer_rows = [], []
+    for questions, attributes, day in submissions:
+        rid = random_id()
+        responses.append({"id": rid, "wave_id": wave_id, "event_id": event_id,
+                          "submitted_on": day, "channel": channel, "attributes": attributes,
+                          "weight": None})
+        answer_rows += [{"response_id": rid, "question_id": q, "value": v}
+                        for q, v in questions.items()]
+    connection = db.session.connection()
+    connection.execute(insert(Response.__table__), responses)
+    if answer_rows:
+        connection.execute(insert(Answer.__table__), answer_rows)
+    return [r["id"] for r in responses]
 
 
 def held_count(wave_id: int) -> int:
@@ -176,18 +220,8 @@ def release_held(
         if gone.rowcount != len(held):  # another release took some of them
             db.session.rollback()
             continue
-        responses, answers = [], []
-        for h in held:
-            rid = random_id()
-            responses.append({"id": rid, "wave_id": wid, "event_id": None,
-                              "submitted_on": h.held_on, "channel": Channel.WEB,
-                              "attributes": h.payload.get("attributes", {}), "weight": None})
-            answers += [{"response_id": rid, "question_id": q, "value": v}
-                        for q, v in h.payload.get("answers", {}).items()]
-        db.session.execute(insert(Response), responses)
-        if answers:
-            db.session.execute(insert(Answer), answers)
-        flag_comments([r["id"] for r in responses])
+        flag_comments(insert_responses(wid, [(h.payload.get("answers", {}), h.payload.get("attributes", {}),
+                                              h.held_on) for h in held]))
         db.session.commit()
         released += len(held)
     purge_closed_drafts(today)
@@ -197,13 +231,13 @@ def release_held(
 # --------------------------------------------------------------------------- save and resume
 
 
-def _unused_invitation(wave: Wave, token: str) -> Invitation | None:
+def _unused_invitation(wave: Wave | WaveFacts, token: str) -> Invitation | None:
     return db.session.scalar(select(Invitation).where(
         Invitation.token_hash == hash_token(token), Invitation.wave_id == wave.id,
         Invitation.used.is_(False)))
 
 
-def save_draft(wave: Wave, token: str, answers: dict[str, Any]) -> bool:
+def save_draft(wave: Wave | WaveFacts, token: str, answers: dict[str, Any]) -> bool:
     """Keep an invite respondent's answers so far against their (unused) invitation, so
     they can finish later from the same link. Returns whether it was saved."""
     try:

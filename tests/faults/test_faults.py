@@ -188,8 +188,8 @@ def test_nothing_acknowledged_is_lost_under_worker_kill_and_database_restart(clu
     assert not failed, f"respondents that never got through: {failed[:5]}"
     assert len(done) == len(outcomes) >= 15
     assert sum(o.retried_errors for o in outcomes) > 0, "the faults were not felt"
-    lost = [o.marker for o in done if stored.get(o.marker) != 1]
-    assert not lost, f"acknowledged but not stored exactly once: {lost}"
+    lost = [(o.marker, stored.get(o.marker, 0)) for o in done if stored.get(o.marker) != 1]
+    assert not lost, f"acknowledged but not stored exactly once (marker, times stored): {lost}"
     assert stored.get(probe_marker) == 1
     assert all(count == 1 for count in stored.values()), "a submission was stored twice"
     assert responses == len(stored) == len(done) + 1

@@ -211,6 +211,32 @@ def test_database_failure_at_submit_keeps_the_answers(app, client) -> None:
     assert _stored(app) == 1
 
 
+def test_a_send_stored_but_not_acknowledged_is_stored_once_when_sent_again(app, client) -> None:
+    """The database commits, then the connection breaks before it says so: the respondent
+    sees "not saved", sends again from that page, and the response is stored once."""
+    slug, instrument = _staff_wave(app)
+    check = answer_pages(client, slug, instrument, full_answers(instrument))
+    with app.app_context():
+        engine = db.engine
+
+    def lose_the_acknowledgement(conn) -> None:
+        conn.connection.commit()  # the database commits ...
+        raise OperationalError("COMMIT", {}, Exception("server closed the connection unexpectedly"))
+
+    event.listen(engine, "commit", lose_the_acknowledgement)
+    try:
+        failed = send(client, slug, check)
+    finally:
+        event.remove(engine, "commit", lose_the_acknowledgement)
+    text = failed.get_data(as_text=True)
+    assert failed.status_code == 503 and "not saved" in text
+    assert key_of(text) == key_of(check)  # the page sent again is the same submission
+    assert _stored(app) == 1
+    again = send(client, slug, text)
+    assert again.status_code == 303 and again.headers["Location"] == f"/s/{slug}/done"
+    assert _stored(app) == 1
+
+
 def test_submissions_from_one_address_are_rate_limited_without_losing_answers(tmp_path) -> None:
     from flask_migrate import upgrade
 
