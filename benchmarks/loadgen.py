@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import os
+import random
 import re
 import secrets
 import signal
@@ -27,6 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 INSTRUMENT = "resident-perception"
 _CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 _KEY = re.compile(r'name="submission_key" type="hidden" value="([^"]+)"')
+_jitter = random.Random(2026)  # think times: reproducible, and not a security matter
 NOT_SAVED = "Your answers were not saved, please try again"
 DONE = "Answers sent"
 
@@ -194,15 +196,22 @@ class Outcome:
 class Respondent:
     """One respondent answering the survey once. With ``retry``, server errors and
     connection errors are retried (same form, same idempotency key) until ``deadline``, as
-    a person pressing the button again would; without it the first failure ends the run."""
+    a person pressing the button again would; without it the first failure ends the run.
+    ``think`` seconds (on average; uniformly 0.5 to 1.5 times it) pass before every request
+    after the first, as a person reads a page before answering it; 0 sends at once."""
 
     def __init__(self, base: str, plan: Plan, *, retry: bool = False,
-                 deadline: float | None = None, timeout: float = 30):
+                 deadline: float | None = None, timeout: float = 30, think: float = 0.0):
         self.base, self.plan, self.retry, self.timeout = base, plan, retry, timeout
         self.deadline = deadline or time.monotonic() + 300
+        self.think = think
         self.http = requests.Session()
+        self._requests = 0
 
     def _call(self, outcome: Outcome, step: str, method: str, path: str, **kwargs):
+        if self.think and self._requests:
+            time.sleep(self.think * (0.5 + _jitter.random()))
+        self._requests += 1
         while True:
             started = time.perf_counter()
             try:
@@ -221,21 +230,33 @@ class Respondent:
             outcome.retried_errors += 1
             time.sleep(0.2)
 
-    def run(self, marker: str | None = None) -> Outcome:
-        outcome = Outcome(marker=marker or new_marker())
+    def answer_pages(self, outcome: Outcome) -> None:
+        """The start page and every question page, answered: the answers are then in this
+        respondent's session cookie, ready for the check page."""
         answers = dict(self.plan.answers)
         if self.plan.text_field:
             answers[self.plan.text_field] = outcome.marker
         slug = self.plan.slug
+        self._expect(self._call(outcome, "start", "GET", f"/s/{slug}"), 200)
+        for number, fields in self.plan.pages:
+            page = self._call(outcome, "page", "GET", f"/s/{slug}/{number}")
+            self._expect(page, 200)
+            data = {"csrf_token": _hidden(_CSRF, page.text)}
+            data.update({f: answers[f] for f in fields if f in answers})
+            self._expect(self._call(outcome, "page_post", "POST", f"/s/{slug}/{number}",
+                                    data=data), 303)
+
+    def check_form(self, outcome: Outcome) -> dict[str, str]:
+        """GET the check page; the submit form it carries (CSRF token, idempotency key)."""
+        check = self._call(outcome, "check", "GET", f"/s/{self.plan.slug}/check")
+        self._expect(check, 200)
+        return {"csrf_token": _hidden(_CSRF, check.text), "submission_key": _hidden(_KEY, check.text)}
+
+    def run(self, marker: str | None = None) -> Outcome:
+        outcome = Outcome(marker=marker or new_marker())
+        slug = self.plan.slug
         try:
-            self._expect(self._call(outcome, "start", "GET", f"/s/{slug}"), 200)
-            for number, fields in self.plan.pages:
-                page = self._call(outcome, "page", "GET", f"/s/{slug}/{number}")
-                self._expect(page, 200)
-                data = {"csrf_token": _hidden(_CSRF, page.text)}
-                data.update({f: answers[f] for f in fields if f in answers})
-                self._expect(self._call(outcome, "page_post", "POST", f"/s/{slug}/{number}",
-                                        data=data), 303)
+            self.answer_pages(outcome)
             check = self._call(outcome, "check", "GET", f"/s/{slug}/check")
             self._expect(check, 200)
             page_text = check.text

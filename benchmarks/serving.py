@@ -4,16 +4,24 @@ survey, against two baselines measured in the same run on the same gunicorn sett
     .venv/bin/python benchmarks/serving.py                      # PostgreSQL, 10/50/200 users
     .venv/bin/python benchmarks/serving.py --levels 10 --seconds 5   # quick look
 
-For each concurrency level it measures, for ``--seconds`` (and at most ``--max-surveys``):
+For each concurrency level N it measures, for ``--seconds`` each:
 
-* the survey: each user starts a survey, GETs and POSTs every page, GETs the check page,
-  POSTs the submit (CSRF token, idempotency key) and GETs the confirmation, then starts
-  again; reported as completed surveys/s, submit POSTs/s, p50/p95/p99 per step, errors;
+* the survey: N respondents, each starting a survey, GETting and POSTing every page, GETting
+  the check page, POSTing the submit (CSRF token, idempotency key) and GETting the
+  confirmation, then starting again as a new respondent; each pauses ``--think`` seconds on
+  average (0.5 to 1.5 times it) before every request after the first, as people read a page
+  before answering it (``--think 0`` sends at once). Reported: completed surveys/s, submit
+  POSTs/s, p50/p95/p99 per step, errors;
+* the submit alone: ``--submits`` respondents brought to the check page first (not timed),
+  then N threads POSTing submits back to back, no pauses: submits/s and latency;
 * ``GET /bare`` of a bare Flask app (the ceiling for any request) and ``POST /write`` of a
   bare Flask app inserting one row in its own transaction (the ceiling for a durable write),
-  with the same number of concurrent users;
+  N threads back to back, no pauses;
 
-and the ratios of submit POSTs/s to each baseline (target: >= 0.5 of the durable write).
+and the ratios of the submit-alone throughput to each baseline (target: >= 0.5 of the
+durable write). Like for like: all three are one kind of request sent back to back by N
+threads; a whole survey is eight requests, so survey-level submits/s cannot be compared
+with a one-request baseline.
 
 PostgreSQL: a database of its own (``pulse_bench_<random>``) on ``--server-url`` (default
 ``TEST_DATABASE_URL``), dropped at the end. ``--sqlite-level N`` also runs level N on a
@@ -97,7 +105,10 @@ def hammer(base: str, method: str, path: str, users: int, seconds: float, cap: i
     return {"requests_per_s": len(timings) / elapsed, "errors": errors, **summary(timings)}
 
 
-def survey_load(base: str, plan: loadgen.Plan, users: int, seconds: float, cap: int) -> dict:
+def survey_load(base: str, plan: loadgen.Plan, users: int, seconds: float, cap: int,
+                think: float = 0.0) -> dict:
+    """``users`` respondents, each answering the whole survey and then starting again as a
+    new respondent, pausing ``think`` seconds on average before each request."""
     outcomes: list[loadgen.Outcome] = []
     lock = threading.Lock()
     stop = time.monotonic() + seconds
@@ -107,7 +118,7 @@ def survey_load(base: str, plan: loadgen.Plan, users: int, seconds: float, cap: 
             with lock:
                 if len(outcomes) >= cap:
                     return
-            outcome = loadgen.Respondent(base, plan, retry=False).run()
+            outcome = loadgen.Respondent(base, plan, retry=False, think=think).run()
             with lock:
                 outcomes.append(outcome)
 
@@ -127,8 +138,70 @@ def survey_load(base: str, plan: loadgen.Plan, users: int, seconds: float, cap: 
     }
 
 
+def submit_capacity(base: str, plan: loadgen.Plan, users: int, seconds: float, count: int) -> dict:
+    """The submit endpoint's own throughput: ``count`` respondents are first brought to the
+    check page (not timed: one respondent answers every page, and each of the others starts
+    from a copy of that session cookie, as if it had answered the same, and GETs the check
+    page for its own CSRF token and idempotency key); then ``users`` threads POST their
+    submits one after another, with nothing else in between, for at most ``seconds``. Each
+    POST does everything a real one does: CSRF and session checks, validation, redaction,
+    the idempotency key, the response and its answers in one transaction, the redirect."""
+    first = loadgen.Respondent(base, plan)
+    first.answer_pages(loadgen.Outcome(marker=loadgen.new_marker()))
+    prepared: list[tuple[loadgen.Respondent, dict]] = []
+    lock = threading.Lock()
+    claimed = 0
+
+    def prepare() -> None:
+        nonlocal claimed
+        while True:
+            with lock:
+                if claimed >= count:
+                    return
+                claimed += 1
+            respondent = loadgen.Respondent(base, plan)
+            respondent.http.cookies.update(first.http.cookies)
+            form = respondent.check_form(loadgen.Outcome(marker=""))
+            with lock:
+                prepared.append((respondent, form))
+
+    run_users(prepare, min(users, 20))
+    timings: list[float] = []
+    errors = 0
+    stop = time.monotonic() + seconds
+    url = f"{base}/s/{plan.slug}/check"
+
+    def user() -> None:
+        nonlocal errors
+        mine, bad = [], 0
+        while time.monotonic() < stop:
+            with lock:
+                if not prepared:
+                    break
+                respondent, form = prepared.pop()
+            started = time.perf_counter()
+            try:
+                ok = respondent.http.post(url, data=form, allow_redirects=False,
+                                          timeout=30).status_code == 303
+            except requests.RequestException:
+                ok = False
+            elapsed = time.perf_counter() - started
+            respondent.http.close()
+            if ok:
+                mine.append(elapsed)
+            else:
+                bad += 1
+        with lock:
+            timings.extend(mine)
+            errors += bad
+
+    elapsed = run_users(user, users)
+    return {"requests_per_s": len(timings) / elapsed, "errors": errors, "seconds": elapsed,
+            "prepared": count, **summary(timings)}
+
+
 def run_level(database_url: str, plan: loadgen.Plan, users: int, args, log: Path) -> dict:
-    result: dict = {"users": users}
+    result: dict = {"users": users, "think": args.think}
     baseline, base = loadgen.start_gunicorn(
         database_url, workers=args.workers, threads=args.threads, log=log,
         app="baseline_app:create_app()", PYTHONPATH=f"{HERE}{os.pathsep}{HERE.parent}")
@@ -143,10 +216,12 @@ def run_level(database_url: str, plan: loadgen.Plan, users: int, args, log: Path
     try:
         # Warm-up, not measured: every worker imports templates and definitions on first use.
         survey_load(base, plan, args.workers * 2, 60, args.workers * 4)
-        result["survey"] = survey_load(base, plan, users, args.seconds, args.max_surveys)
+        result["survey"] = survey_load(base, plan, users, args.seconds, args.max_surveys,
+                                       think=args.think)
+        result["submit"] = submit_capacity(base, plan, users, args.seconds, args.submits)
     finally:
         loadgen.stop_gunicorn(server)
-    submit = result["survey"]["submit_per_s"]
+    submit = result["submit"]["requests_per_s"]
     result["submit_vs_bare"] = submit / result["bare"]["requests_per_s"]
     result["submit_vs_write"] = submit / result["write"]["requests_per_s"]
     return result
@@ -154,15 +229,18 @@ def run_level(database_url: str, plan: loadgen.Plan, users: int, args, log: Path
 
 def print_level(database: str, r: dict) -> None:
     s = r["survey"]
-    print(f"\n{database}, {r['users']} concurrent users ({s['seconds']:.0f} s)")
-    print(f"  surveys completed/s {s['surveys_per_s']:8.1f}   submit POST/s {s['submit_per_s']:8.1f}"
-          f"   errors {s['errors']} {s['error_examples'] or ''}")
-    for name in ("bare", "write"):
+    print(f"\n{database}, {r['users']} concurrent users")
+    print(f"  respondents answering the survey ({s['seconds']:.0f} s, think {r['think']} s):"
+          f" surveys completed/s {s['surveys_per_s']:.1f}, submit POST/s {s['submit_per_s']:.1f},"
+          f" errors {s['errors']} {s['error_examples'] or ''}")
+    for name, label in (("submit", "submit alone"), ("bare", "baseline bare"),
+                        ("write", "baseline write")):
         b = r[name]
-        print(f"  baseline {name:<5} req/s {b['requests_per_s']:8.1f}   p50 {b['p50_ms'] or 0:6.1f} ms"
+        print(f"  {label:<14} req/s {b['requests_per_s']:8.1f}   p50 {b['p50_ms'] or 0:6.1f} ms"
               f"  p95 {b['p95_ms'] or 0:6.1f}  p99 {b['p99_ms'] or 0:6.1f}   errors {b['errors']}")
     print(f"  submit/bare {r['submit_vs_bare']:.3f}   submit/write {r['submit_vs_write']:.3f}"
           "  (target >= 0.5 of write)")
+    print("  per step while answering the survey:")
     for step, t in s["steps"].items():
         print(f"    {step:<9} n={t['n']:<6} p50 {t['p50_ms']:7.1f} ms  p95 {t['p95_ms']:7.1f}"
               f"  p99 {t['p99_ms']:7.1f}")
@@ -186,6 +264,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--max-surveys", type=int, default=20_000)
     parser.add_argument("--max-requests", type=int, default=200_000)
+    parser.add_argument("--think", type=float, default=1.0,
+                        help="mean seconds a respondent spends on a page before the next request")
+    parser.add_argument("--submits", type=int, default=1500,
+                        help="respondents brought to the check page for the submit-alone run")
     parser.add_argument("--workers", type=int, default=(os.cpu_count() or 1) * 2 + 1)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--sqlite-level", type=int, default=10, help="0 to skip SQLite")

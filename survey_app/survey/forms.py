@@ -11,11 +11,15 @@ don't-know is ``dk``, a choice is its label, free text is stripped and redacted.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, ClassVar
 
+from flask import render_template
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovRadioInput, GovSubmitInput, GovTextArea
+from markupsafe import Markup
 from wtforms import HiddenField, RadioField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional, StopValidation
@@ -94,6 +98,12 @@ def scale_choices(instrument: Instrument, question: Question) -> list[SelectChoi
     return choices
 
 
+@lru_cache(maxsize=64)
+def scale_values(points: int, dont_know: bool) -> frozenset[str]:
+    """The stored values a scale question can take: positions "1".."k", and "dk"."""
+    return frozenset([str(i + 1) for i in range(points)] + ([DONT_KNOW] if dont_know else []))
+
+
 def display_value(instrument: Instrument, field_id: str, value: str | None) -> str | None:
     """The text a respondent chose, for the check-answers page."""
     if value is None:
@@ -126,8 +136,8 @@ def clean_value(instrument: Instrument, field_id: str, value: Any) -> str | None
         return value
     question = instrument.question(field_id)
     if question.type == "scale":
-        allowed = {c.value for c in scale_choices(instrument, question)}
-        if value not in allowed:
+        scale = instrument.scale_of(question)
+        if value not in scale_values(len(scale.labels), bool(scale.dont_know)):
             raise ValueError("not one of the options")
         return value
     if question.type == "choice":
@@ -145,26 +155,35 @@ def clean_value(instrument: Instrument, field_id: str, value: Any) -> str | None
 def check_answers(instrument: Instrument, answers: dict[str, Any]) -> list[Problem]:
     """Every problem with a complete set of answers (unknown ids, invalid values, missing
     required answers)."""
+    return clean_answers(instrument, answers)[2]
+
+
+def clean_answers(instrument: Instrument, answers: dict[str, Any]
+                  ) -> tuple[dict[str, str], dict[str, str], list[Problem]]:
+    """A complete set of answers in stored form, in one pass: (answers by question id,
+    attributes by attribute id, problems). Stored only if there are no problems."""
     problems: list[Problem] = []
+    questions: dict[str, str] = {}
+    attributes: dict[str, str] = {}
     known = {q.id for q in instrument.questions} | {a.id for a in instrument.attributes}
     for field_id in answers:
         if field_id not in known:
             problems.append(Problem(field_id, "An answer was given to a question that is not in this survey"))
     for page in pages_of(instrument):
-        for question in page.questions:
+        for item in page.questions + page.attributes:
             try:
-                value = clean_value(instrument, question.id, answers.get(question.id))
+                value = clean_value(instrument, item.id, answers.get(item.id))
             except ValueError:
-                problems.append(Problem(question.id, f"Answer {quoted(question.text)} again", page.number))
+                problems.append(Problem(item.id, f"Answer {quoted(item.text)} again", page.number))
                 continue
-            if question.required and value is None:
-                problems.append(Problem(question.id, f"Answer {quoted(question.text)}", page.number))
-        for attribute in page.attributes:
-            try:
-                clean_value(instrument, attribute.id, answers.get(attribute.id))
-            except ValueError:
-                problems.append(Problem(attribute.id, f"Answer {quoted(attribute.text)} again", page.number))
-    return problems
+            if value is None:
+                if isinstance(item, Question) and item.required:
+                    problems.append(Problem(item.id, f"Answer {quoted(item.text)}", page.number))
+            elif isinstance(item, Question):
+                questions[item.id] = value
+            else:
+                attributes[item.id] = value
+    return questions, attributes, problems
 
 
 # --------------------------------------------------------------------------- forms
@@ -217,6 +236,18 @@ class SurveyRadios(GovRadioInput):
                 items.insert(position, {"divider": "or"})
                 break
         return params
+
+    def render(self, params: dict[str, Any]) -> Markup:
+        """Rendering the GOV.UK radios macro is most of a question page's cost, and its output
+        depends on nothing but these params, which never hold typed text (the values are
+        the options, the error message names the question): each distinct one is rendered
+        once per process."""
+        return _rendered(self.template, json.dumps(params, sort_keys=True))
+
+
+@lru_cache(maxsize=4096)
+def _rendered(template: str, params_json: str) -> Markup:
+    return Markup(render_template(template, params=json.loads(params_json)))
 
 
 def _radio(label: str, hint: str | None, choices: list[SelectChoice], required: bool) -> RadioField:
