@@ -4,7 +4,7 @@ before anyone codes or quotes it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from sqlalchemy import and_, exists, insert, select
 
@@ -37,14 +37,30 @@ def flag_comments(response_ids: Iterable[str], signals: Sequence[str] | None = N
         signals = current_definitions().redaction.safeguarding
     if not signals:
         return 0
-    made = 0
-    for chunk in _chunks(response_ids):
-        rows = [{"response_id": rid, "question_id": qid, "signals": found, "status": FlagStatus.OPEN}
-                for rid, qid, found in _matching_text_answers(chunk, signals)]
-        if rows:
-            db.session.execute(insert(SafeguardingFlag), rows)
-        made += len(rows)
-    return made
+    return sum(_open_flags(_matching_text_answers(chunk, signals)) for chunk in _chunks(response_ids))
+
+
+def flag_new_answers(answers: Mapping[str, Mapping[str, str]], text_ids: Iterable[str],
+                     signals: Sequence[str] | None = None) -> int:
+    """:func:`flag_comments` for responses whose answers are still in memory
+    (``{response id: {question id: value}}``, text questions ``text_ids``): nothing is read
+    back from the database, which matters on the submit path."""
+    if signals is None:
+        signals = current_definitions().redaction.safeguarding
+    text_ids = set(text_ids)
+    if not signals or not text_ids:
+        return 0
+    return _open_flags([(rid, qid, found) for rid, values in answers.items()
+                        for qid, value in values.items()
+                        if qid in text_ids and (found := flag_safeguarding(value, signals))])
+
+
+def _open_flags(matches: list[tuple[str, str, list[str]]]) -> int:
+    if matches:
+        db.session.connection().execute(insert(SafeguardingFlag.__table__), [
+            {"response_id": rid, "question_id": qid, "signals": found, "status": FlagStatus.OPEN}
+            for rid, qid, found in matches])
+    return len(matches)
 
 
 def _matching_text_answers(response_ids: list[str], signals: Sequence[str]) -> list[tuple[str, str, list[str]]]:

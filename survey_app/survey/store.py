@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from instruments import Instrument
 
-from ..comments.flags import flag_comments
+from ..comments.flags import flag_comments, flag_new_answers
 from ..extensions import db
 from ..models import (
     Answer,
@@ -144,8 +144,10 @@ def store_submission(
                 payload={"answers": questions, "attributes": attributes},
             ))
         else:
-            flag_comments(insert_responses(wave.id, [(questions, attributes, today)], event_id=event_id,
-                                           channel=channel))
+            [response_id] = insert_responses(wave.id, [(questions, attributes, today)],
+                                             event_id=event_id, channel=channel)
+            flag_new_answers({response_id: questions},
+                             [q.id for q in instrument.questions if q.type == "text"])
         db.session.commit()
     except (Duplicate, AlreadyUsed):
         raise
