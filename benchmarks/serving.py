@@ -40,6 +40,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import requests
@@ -75,34 +76,51 @@ def run_users(user, users: int) -> float:
         t.join()
     return time.monotonic() - began
 
-def hammer(base: str, method: str, path: str, users: int, seconds: float, cap: int) -> dict:
-    """``users`` threads sending one request after another for ``seconds``."""
+
+def back_to_back(users: int, seconds: float, new_sender, succeeded, cap: int | None = None) -> dict:
+    """``users`` threads each sending one request after another, with no pause, for at most
+    ``seconds`` (and ``cap`` requests in all). ``new_sender()`` gives a thread its function
+    that sends one request and returns the response (``None`` when there is nothing left to
+    send); ``succeeded(response)`` says whether it counts. Failures are counted by reason."""
     timings: list[float] = []
-    errors = 0
+    failures: Counter[str] = Counter()
     lock = threading.Lock()
     stop = time.monotonic() + seconds
 
     def user() -> None:
-        nonlocal errors
-        http = requests.Session()
-        mine, bad = [], 0
-        while time.monotonic() < stop and len(timings) + len(mine) < cap:
+        send = new_sender()
+        mine: list[float] = []
+        failed: Counter[str] = Counter()
+        while time.monotonic() < stop and (cap is None or len(timings) + len(mine) < cap):
             started = time.perf_counter()
             try:
-                ok = http.request(method, base + path, timeout=30).status_code < 400
-            except requests.RequestException:
-                ok = False
-            if ok:
+                response = send()
+            except requests.RequestException as exc:
+                failed[type(exc).__name__] += 1
+                continue
+            if response is None:
+                break
+            if succeeded(response):
                 mine.append(time.perf_counter() - started)
             else:
-                bad += 1
-        http.close()
+                failed[f"HTTP {response.status_code}"] += 1
         with lock:
             timings.extend(mine)
-            errors += bad
+            failures.update(failed)
 
     elapsed = run_users(user, users)
-    return {"requests_per_s": len(timings) / elapsed, "errors": errors, **summary(timings)}
+    return {"requests_per_s": len(timings) / elapsed, "seconds": elapsed,
+            "errors": sum(failures.values()), "error_reasons": dict(failures), **summary(timings)}
+
+
+def hammer(base: str, method: str, path: str, users: int, seconds: float, cap: int) -> dict:
+    """A baseline endpoint, sent back to back by ``users`` threads."""
+
+    def new_sender():
+        http = requests.Session()
+        return lambda: http.request(method, base + path, timeout=30)
+
+    return back_to_back(users, seconds, new_sender, lambda r: r.status_code < 400, cap)
 
 
 def survey_load(base: str, plan: loadgen.Plan, users: int, seconds: float, cap: int,
@@ -166,38 +184,20 @@ def submit_capacity(base: str, plan: loadgen.Plan, users: int, seconds: float, c
                 prepared.append((respondent, form))
 
     run_users(prepare, min(users, 20))
-    timings: list[float] = []
-    errors = 0
-    stop = time.monotonic() + seconds
     url = f"{base}/s/{plan.slug}/check"
 
-    def user() -> None:
-        nonlocal errors
-        mine, bad = [], 0
-        while time.monotonic() < stop:
-            with lock:
-                if not prepared:
-                    break
-                respondent, form = prepared.pop()
-            started = time.perf_counter()
-            try:
-                ok = respondent.http.post(url, data=form, allow_redirects=False,
-                                          timeout=30).status_code == 303
-            except requests.RequestException:
-                ok = False
-            elapsed = time.perf_counter() - started
-            respondent.http.close()
-            if ok:
-                mine.append(elapsed)
-            else:
-                bad += 1
+    def send_next():
         with lock:
-            timings.extend(mine)
-            errors += bad
+            if not prepared:
+                return None
+            respondent, form = prepared.pop()
+        try:
+            return respondent.http.post(url, data=form, allow_redirects=False, timeout=30)
+        finally:
+            respondent.http.close()
 
-    elapsed = run_users(user, users)
-    return {"requests_per_s": len(timings) / elapsed, "errors": errors, "seconds": elapsed,
-            "prepared": count, **summary(timings)}
+    result = back_to_back(users, seconds, lambda: send_next, lambda r: r.status_code == 303)
+    return {**result, "prepared": count}
 
 
 def run_level(database_url: str, plan: loadgen.Plan, users: int, args, log: Path) -> dict:
@@ -237,7 +237,8 @@ def print_level(database: str, r: dict) -> None:
                         ("write", "baseline write")):
         b = r[name]
         print(f"  {label:<14} req/s {b['requests_per_s']:8.1f}   p50 {b['p50_ms'] or 0:6.1f} ms"
-              f"  p95 {b['p95_ms'] or 0:6.1f}  p99 {b['p99_ms'] or 0:6.1f}   errors {b['errors']}")
+              f"  p95 {b['p95_ms'] or 0:6.1f}  p99 {b['p99_ms'] or 0:6.1f}   errors {b['errors']}"
+              f" {b['error_reasons'] or ''}")
     print(f"  submit/bare {r['submit_vs_bare']:.3f}   submit/write {r['submit_vs_write']:.3f}"
           "  (target >= 0.5 of write)")
     print("  per step while answering the survey:")
