@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 from flask_migrate import upgrade
+from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 from instruments import load_definitions
@@ -65,7 +66,7 @@ def test_wave_invitations_and_response_rate_end_to_end(mail_server, chromium, ou
     page.fill("#email", "analyst@council.example")
     page.fill("#password", "wrong password")
     page.click("button:has-text('Sign in')")
-    assert page.locator(".govuk-error-summary").is_visible()
+    expect(page.locator(".govuk-error-summary")).to_be_visible()  # waits for the new page
     audit(page, output_dir, "staff-sign-in-error", problems)
     page.fill("#password", PASSWORD)
     page.click("button:has-text('Sign in')")
@@ -74,6 +75,7 @@ def test_wave_invitations_and_response_rate_end_to_end(mail_server, chromium, ou
 
     page.click("text=Create a wave")
     page.click("button:has-text('Save wave')")  # empty: every error in the summary
+    page.locator(".govuk-error-summary").wait_for()
     assert page.locator(".govuk-error-summary__list li").count() >= 4
     audit(page, output_dir, "staff-wave-form-errors", problems)
     member_pulse = page.locator("#instrument_version option", has_text="Member pulse survey").first
@@ -168,7 +170,7 @@ def test_comment_pages_are_accessible(mail_server, chromium, output_dir) -> None
     page.click("a.govuk-button:has-text('coding')")
     audit(page, output_dir, "comments-code", problems)
     page.goto(f"{sample_url}?n=0")
-    assert page.locator(".govuk-error-summary").is_visible()
+    expect(page.locator(".govuk-error-summary")).to_be_visible()
     audit(page, output_dir, "comments-sample-error", problems)
 
     page.goto(f"{base}/comments/")
@@ -176,7 +178,7 @@ def test_comment_pages_are_accessible(mail_server, chromium, output_dir) -> None
     row.locator("a:has-text('Agreement')").click()
     page.select_option("#coder_b", index=1)
     page.click("button:has-text('Compare')")
-    assert page.locator("table", has_text="Cohen's kappa").is_visible()
+    expect(page.locator("table", has_text="Cohen's kappa")).to_be_visible()  # waits for the result
     audit(page, output_dir, "comments-agreement", problems)
     context.close()
     assert problems == {}, problems
