@@ -166,7 +166,7 @@ def submit_capacity(base: str, plan: loadgen.Plan, users: int, seconds: float, c
     the idempotency key, the response and its answers in one transaction, the redirect."""
     first = loadgen.Respondent(base, plan)
     first.answer_pages(loadgen.Outcome(marker=loadgen.new_marker()))
-    prepared: list[tuple[loadgen.Respondent, dict]] = []
+    prepared: list[tuple[dict, dict]] = []  # (session cookies, submit form)
     lock = threading.Lock()
     claimed = 0
 
@@ -181,22 +181,28 @@ def submit_capacity(base: str, plan: loadgen.Plan, users: int, seconds: float, c
             respondent.http.cookies.update(first.http.cookies)
             form = respondent.check_form(loadgen.Outcome(marker=""))
             with lock:
-                prepared.append((respondent, form))
+                prepared.append((respondent.http.cookies.get_dict(), form))
+            respondent.http.close()
 
     run_users(prepare, min(users, 20))
     url = f"{base}/s/{plan.slug}/check"
 
-    def send_next():
-        with lock:
-            if not prepared:
-                return None
-            respondent, form = prepared.pop()
-        try:
-            return respondent.http.post(url, data=form, allow_redirects=False, timeout=30)
-        finally:
-            respondent.http.close()
+    def new_sender():
+        # Each thread keeps its own connection alive, as the baselines do, and sends each
+        # prepared respondent's cookies with that respondent's form.
+        http = requests.Session()
 
-    result = back_to_back(users, seconds, lambda: send_next, lambda r: r.status_code == 303)
+        def send_next():
+            with lock:
+                if not prepared:
+                    return None
+                cookies, form = prepared.pop()
+            http.cookies.clear()
+            return http.post(url, data=form, cookies=cookies, allow_redirects=False, timeout=30)
+
+        return send_next
+
+    result = back_to_back(users, seconds, new_sender, lambda r: r.status_code == 303)
     return {**result, "prepared": count}
 
 
