@@ -4,7 +4,7 @@ CSRF token, double submit, database failure)."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import OperationalError
 
 from instruments import Instrument
@@ -209,6 +209,22 @@ def test_database_failure_at_submit_keeps_the_answers(app, client) -> None:
         assert db.session.scalar(select(func.count()).select_from(SubmissionKey)) == 0
     assert send(client, slug, text).status_code == 303
     assert _stored(app) == 1
+
+
+def test_a_failed_store_logs_no_answer(app, client, caplog) -> None:
+    """The database refuses the answers: the error is logged, but not what was typed (the
+    database's error message would otherwise carry the statement's parameters)."""
+    slug, instrument = _staff_wave(app)
+    answers = full_answers(instrument)
+    answers["S90"] = "Private words about my manager"
+    check = answer_pages(client, slug, instrument, answers)
+    with app.app_context():
+        db.session.execute(text("DROP TABLE answer"))  # a real failure, raised by the database
+        db.session.commit()
+    failed = send(client, slug, check)
+    assert failed.status_code == 503 and answers["S90"] in failed.get_data(as_text=True)
+    assert "could not be stored" in caplog.text
+    assert answers["S90"] not in caplog.text
 
 
 def test_a_send_stored_but_not_acknowledged_is_stored_once_when_sent_again(app, client) -> None:
