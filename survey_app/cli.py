@@ -300,6 +300,20 @@ def _libpq(url) -> tuple[str, dict[str, str]]:
     return plain.render_as_string(hide_password=False), env
 
 
+def _sqlite_copy(source_path: str | Path, target_path: str | Path) -> None:
+    """Copy one SQLite database file to another with the online backup API (consistent
+    while the service writes)."""
+    import sqlite3
+
+    source, target = sqlite3.connect(source_path), sqlite3.connect(target_path)
+    try:
+        with target:
+            source.backup(target)
+    finally:
+        target.close()
+        source.close()
+
+
 def _has_tables() -> bool:
     from sqlalchemy import inspect
 
@@ -313,17 +327,11 @@ def _has_tables() -> bool:
 def db_backup_command(out: Path) -> None:
     """Back up the configured database (DATABASE_URL) to a file, consistently, while the
     service runs."""
-    import sqlite3
     import subprocess
 
     url = _database_url()
     if url.get_backend_name() == "sqlite":
-        source = sqlite3.connect(url.database)
-        target = sqlite3.connect(out)
-        with target:
-            source.backup(target)
-        target.close()
-        source.close()
+        _sqlite_copy(url.database, out)
     else:
         dsn, env = _libpq(url)
         subprocess.run(["pg_dump", "--format=custom", "--no-owner", "--no-privileges",
@@ -339,7 +347,6 @@ def db_backup_command(out: Path) -> None:
 def db_restore_command(backup: Path, force: bool) -> None:
     """Restore a db-backup file into the configured database (DATABASE_URL). Refuses to
     overwrite a database that has tables unless --force is given."""
-    import sqlite3
     import subprocess
 
     url = _database_url()
@@ -350,12 +357,7 @@ def db_restore_command(backup: Path, force: bool) -> None:
     db.session.remove()
     db.engine.dispose()
     if url.get_backend_name() == "sqlite":
-        source = sqlite3.connect(backup)
-        target = sqlite3.connect(url.database)
-        with target:
-            source.backup(target)
-        target.close()
-        source.close()
+        _sqlite_copy(backup, url.database)
     else:
         dsn, env = _libpq(url)
         command = ["pg_restore", "--no-owner", "--no-privileges", "--exit-on-error",
