@@ -18,12 +18,9 @@ from survey_app.models import (
     CommentCoding,
     FlagStatus,
     HeldSubmission,
-    InstrumentVersion,
     Response,
     Role,
     SafeguardingFlag,
-    Wave,
-    WaveMode,
 )
 from survey_app.results import compute_results
 
@@ -288,29 +285,19 @@ def test_no_quote_from_a_group_under_the_minimum_size(db_app) -> None:
 def test_migration_0005_redacts_and_flags_existing_comments(database_url) -> None:
     from flask_migrate import downgrade, upgrade
 
-    from survey_app.definitions import load_instruments
-
     app = make_app(database_url)
     original = "Email jo.bloggs@example.org or ring 07700 900123: Whitfield bullied me"
     with app.app_context():
         upgrade(revision="0004")
-        load_instruments(load_definitions())
-        version = db.session.scalar(select(InstrumentVersion).where(InstrumentVersion.instrument_id == "member-pulse"))
-        wave = Wave(label="2025-Q1", instrument_version=version, audience="members", mode=WaveMode.OPEN,
-                    opens_on=dt.date(2025, 1, 1), closes_on=dt.date(2025, 1, 31))
-        db.session.add(wave)
-        db.session.flush()
-        db.session.execute(Response.__table__.insert().values(id="r1", wave_id=wave.id, submitted_on=dt.date(2025, 1, 2),
-                                                              channel="web", attributes={}))
-        db.session.execute(Answer.__table__.insert(), [{"response_id": "r1", "question_id": "M90", "value": original},
-                                                       {"response_id": "r1", "question_id": "M01", "value": "4"}])
+        member_wave_with([{"M90": original, "M01": "4"}])
+        response_id = db.session.scalar(select(Response.id))
         db.session.commit()
         db.session.remove()
         upgrade()
         stored = dict(db.session.execute(select(Answer.question_id, Answer.value)).all())
         assert stored["M90"] == "Email [email] or ring [phone]: [name] bullied me"
         assert stored["M01"] == "4"
-        flag = db.session.get(SafeguardingFlag, ("r1", "M90"))
+        flag = db.session.get(SafeguardingFlag, (response_id, "M90"))
         assert flag.status is FlagStatus.OPEN and flag.signals == ["bullied"]
         db.session.remove()
         downgrade(revision="0004")  # drops the tables; the redaction stays

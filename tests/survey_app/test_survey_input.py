@@ -33,6 +33,18 @@ def _draft_answers(client, slug: str) -> dict:
         return dict(session.get("pulse", {}).get(slug, {}).get("a", {}))
 
 
+def _send_with_fault(app, client, slug: str, check_page: str, event_name: str, fault):
+    """Send the check page's form with ``fault`` listening to the engine's ``event_name``
+    for this one request."""
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, event_name, fault)
+    try:
+        return send(client, slug, check_page)
+    finally:
+        event.remove(engine, event_name, fault)
+
+
 def _staff_wave(app):
     with app.app_context():
         wave = make_wave("staff-pulse")
@@ -189,18 +201,12 @@ def test_database_failure_at_submit_keeps_the_answers(app, client) -> None:
     slug, instrument = _staff_wave(app)
     answers = full_answers(instrument)
     check = answer_pages(client, slug, instrument, answers)
-    with app.app_context():
-        engine = db.engine
 
     def fail(conn, cursor, statement, *args):
         if statement.lstrip().upper().startswith("INSERT INTO RESPONSE"):
             raise OperationalError(statement, {}, Exception("disk I/O error"))
 
-    event.listen(engine, "before_cursor_execute", fail)
-    try:
-        failed = send(client, slug, check)
-    finally:
-        event.remove(engine, "before_cursor_execute", fail)
+    failed = _send_with_fault(app, client, slug, check, "before_cursor_execute", fail)
     text = failed.get_data(as_text=True)
     assert failed.status_code == 503 and "your answers were not saved, please try again" in text.lower()
     assert answers["S90"] in text  # the answers are still there
@@ -232,18 +238,12 @@ def test_a_send_stored_but_not_acknowledged_is_stored_once_when_sent_again(app, 
     sees "not saved", sends again from that page, and the response is stored once."""
     slug, instrument = _staff_wave(app)
     check = answer_pages(client, slug, instrument, full_answers(instrument))
-    with app.app_context():
-        engine = db.engine
 
     def lose_the_acknowledgement(conn) -> None:
         conn.connection.commit()  # the database commits ...
         raise OperationalError("COMMIT", {}, Exception("server closed the connection unexpectedly"))
 
-    event.listen(engine, "commit", lose_the_acknowledgement)
-    try:
-        failed = send(client, slug, check)
-    finally:
-        event.remove(engine, "commit", lose_the_acknowledgement)
+    failed = _send_with_fault(app, client, slug, check, "commit", lose_the_acknowledgement)
     text = failed.get_data(as_text=True)
     assert failed.status_code == 503 and "not saved" in text
     assert key_of(text) == key_of(check)  # the page sent again is the same submission
