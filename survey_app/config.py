@@ -57,6 +57,9 @@ class Config:
     # would fail. The CSRF token plus SameSite=Lax session cookies protect the forms.
     WTF_CSRF_SSL_STRICT = False
     MAX_CONTENT_LENGTH = 5 * 1024 * 1024
+    # How long a process may answer respondents' pages from its copy of a wave (see
+    # survey_app.survey.store.wave_facts); a submission always checks in the database.
+    WAVE_CACHE_SECONDS = float(os.environ.get("WAVE_CACHE_SECONDS", "5"))
     # Staff sessions end after this much inactivity (the session is refreshed on each request).
     PERMANENT_SESSION_LIFETIME = int(os.environ.get("SESSION_IDLE_MINUTES", "30")) * 60
     RETENTION_YEARS = int(os.environ.get("RETENTION_YEARS", "6"))
@@ -81,6 +84,7 @@ class TestingConfig(Config):
     SECRET_KEY = "testing-only-secret-key"
     SESSION_COOKIE_SECURE = False
     RATELIMIT_STORAGE_URI = "memory://"
+    WAVE_CACHE_SECONDS = 0.0  # tests change waves behind the app's back; the cache has its own
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL") or "sqlite:///:memory:"
 
 

@@ -87,12 +87,12 @@ def make_app(database_url: str, **overrides):
     return create_app({"SQLALCHEMY_DATABASE_URI": database_url, **overrides})
 
 
-def _app_with_schema(database_url: str):
+def _app_with_schema(database_url: str, **overrides):
     from flask_migrate import upgrade
 
     from survey_app.extensions import db
 
-    app = make_app(database_url)
+    app = make_app(database_url, **overrides)
     with app.app_context():
         upgrade()
     yield app
@@ -123,6 +123,13 @@ def database_url(request, tmp_path: Path) -> Iterator[str]:
 def db_app(database_url: str):
     """The app with the schema migrated, once on SQLite and once on PostgreSQL."""
     yield from _app_with_schema(database_url)
+
+
+@pytest.fixture
+def cached_app(database_url: str):
+    """``db_app`` with respondents' pages served from each process's copy of a wave for an
+    hour (production keeps it for seconds; testing otherwise reads it every time)."""
+    yield from _app_with_schema(database_url, WAVE_CACHE_SECONDS=3600)
 
 
 @pytest.fixture

@@ -10,20 +10,9 @@ from __future__ import annotations
 
 import hashlib
 
-from flask import current_app
-from limits import parse
-from limits.storage import storage_from_string
-from limits.strategies import MovingWindowRateLimiter
+from ..ratelimit import limit, moving_window
 
-FAILURES = parse("5/15minute")
-
-
-def _limiter() -> MovingWindowRateLimiter:
-    state = current_app.extensions.get("pulse_throttle")
-    if state is None:
-        storage = storage_from_string(current_app.config["RATELIMIT_STORAGE_URI"])
-        state = current_app.extensions["pulse_throttle"] = MovingWindowRateLimiter(storage)
-    return state
+FAILURES = limit("5/15minute")
 
 
 def _keys(email: str, address: str | None) -> list[str]:
@@ -32,17 +21,17 @@ def _keys(email: str, address: str | None) -> list[str]:
 
 
 def is_throttled(email: str, address: str | None) -> bool:
-    limiter = _limiter()
+    limiter = moving_window()
     return any(not limiter.test(FAILURES, "sign-in", key) for key in _keys(email, address))
 
 
 def record_failure(email: str, address: str | None) -> None:
-    limiter = _limiter()
+    limiter = moving_window()
     for key in _keys(email, address):
         limiter.hit(FAILURES, "sign-in", key)
 
 
 def clear_account(email: str) -> None:
     """Lift the wait on an account (admin action, or after a successful sign-in)."""
-    limiter = _limiter()
+    limiter = moving_window()
     limiter.clear(FAILURES, "sign-in", _keys(email, None)[0])

@@ -15,6 +15,7 @@ from ..extensions import db
 from ..mail import MailNotConfigured, send
 from ..models import Event, HeldSubmission, InstrumentVersion, Response, Wave, WaveMode
 from ..survey.qr import qr_code
+from ..survey.store import forget_wave
 from . import bp
 from .forms import ActionForm, EventForm, InvitationUploadForm, WaveForm
 from .invitations import (
@@ -132,6 +133,7 @@ def edit_wave(wave_id: int):
                           "closes_on": found.closes_on.isoformat(), "audience_size": found.audience_size,
                           "version": version.version})
             db.session.commit()
+            forget_wave(found.slug)
             flash(f"Wave {label} has been updated.", "success")
             return redirect(url_for("programme.wave", wave_id=found.id))
     return render_template("programme/wave_form.html", title=f"Change wave {found.label}", form=form, wave=found)
@@ -147,6 +149,7 @@ def open_now(wave_id: int):
     found.closes_on = max(found.closes_on, today)
     record("wave opened", wave=found.id, opens_on=found.opens_on.isoformat())
     db.session.commit()
+    forget_wave(found.slug)
     flash(f"Wave {found.label} is open.", "success")
     return redirect(url_for("programme.wave", wave_id=found.id))
 
@@ -163,6 +166,7 @@ def close_now(wave_id: int):
     found.opens_on = min(found.opens_on, yesterday)
     record("wave closed", wave=found.id, closes_on=yesterday.isoformat())
     db.session.commit()
+    forget_wave(found.slug)
     released = release_held(found.id, force=True)  # a closed wave holds nothing back
     purge_closed_drafts()
     flash(f"Wave {found.label} is closed. {released} held responses were released.", "success")

@@ -1,7 +1,12 @@
 """Storing submissions, once, anonymously.
 
 * Every submission first claims its form's idempotency key (``submission_key`` primary key):
-  the same form posted twice stores one response (:class:`Duplicate` for the second).
+  the same form posted twice stores one response (:class:`Duplicate` for the second). A web
+  submission claims it only if its wave is open that day (:class:`WaveNotOpen`), so a page
+  served from a process's out-of-date copy of the wave cannot store into a closed wave.
+* On PostgreSQL an open or event submission is one statement (key, response and answers
+  through data-modifying CTEs): the submit is the survey's hot path, and every round trip
+  and statement costs the app and the server.
 * An invite submission marks its invitation used with ``UPDATE ... WHERE used = false`` and
   checks that exactly one row changed, in the same transaction that stores it: concurrent
   submissions with one token store exactly one (:class:`AlreadyUsed` for the others), on
@@ -18,10 +23,12 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+import time
 from dataclasses import dataclass, fields
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from flask import current_app
+from sqlalchemy import ARRAY, Date, String, Text, bindparam, delete, func, insert, select, true, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from instruments import Instrument
@@ -49,8 +56,7 @@ MIN_BATCH = 5
 @dataclass(frozen=True)
 class WaveFacts:
     """What the respondent pages need to know of a wave, read with one light query (no ORM
-    object), and kept in memory so that a submit can still show the answers with a "not
-    saved" message when the database goes away."""
+    object)."""
 
     id: int
     slug: str
@@ -61,11 +67,44 @@ class WaveFacts:
     instrument_version_id: int
 
 
+def _wave_cache() -> dict[str, tuple[float, WaveFacts]]:
+    return current_app.extensions.setdefault("pulse_wave_facts", {})
+
+
 def wave_facts(slug: str) -> WaveFacts | None:
+    """The wave behind ``slug``, or None. Kept in this process for ``WAVE_CACHE_SECONDS``
+    (0: read every time), so that a respondent's requests do not each read the wave.
+
+    A cached copy can be that many seconds out of date in other processes when a wave is
+    changed (this process forgets it at once, see :func:`forget_wave`). Nothing is stored
+    on the strength of a stale copy: a web submission checks that its wave is open in the
+    storing transaction (``store_submission(..., only_while_open=True)``), and a wave's
+    way in and survey version cannot change once it has started."""
+    cache, now = _wave_cache(), time.monotonic()
+    cached = cache.get(slug)
+    if cached is not None and now - cached[0] < current_app.config.get("WAVE_CACHE_SECONDS", 0):
+        return cached[1]
     columns = [Wave.__table__.c[f.name] for f in fields(WaveFacts)]
     row = db.session.connection().execute(
         select(*columns).where(Wave.__table__.c.slug == slug)).first()
-    return WaveFacts(*row) if row is not None else None
+    if row is None:  # unknown slugs are not kept: anyone can make up any number of them
+        cache.pop(slug, None)
+        return None
+    facts = WaveFacts(*row)
+    cache[slug] = (now, facts)
+    return facts
+
+
+def last_known_wave_facts(slug: str) -> WaveFacts | None:
+    """The wave as last read by this process, however long ago, without the database: lets
+    a submit show the answers with a "not saved" message when the database is away."""
+    cached = _wave_cache().get(slug)
+    return cached[1] if cached is not None else None
+
+
+def forget_wave(slug: str) -> None:
+    """Drop this process's copy of a wave that has just been changed."""
+    _wave_cache().pop(slug, None)
 
 
 _random = secrets.SystemRandom()
@@ -79,6 +118,11 @@ class AlreadyUsed(Exception):
     """The invitation's token has been used (or belongs to another wave)."""
 
 
+class WaveNotOpen(Exception):
+    """The wave closed (or has not opened) since the respondent's page was shown: nothing
+    was stored."""
+
+
 class NotSaved(Exception):
     """The database failed: nothing was stored; the respondent should try again."""
 
@@ -89,6 +133,49 @@ class Invalid(Exception):
     def __init__(self, problems: list[Problem]):
         super().__init__(f"{len(problems)} problem(s)")
         self.problems = problems
+
+
+def _claim_key_statement(only_while_open: bool):
+    """INSERT the idempotency key's hash (``key_hash``, ``day``); when ``only_while_open``,
+    only if wave ``wave_id`` is open on ``day``, so that a closed wave stores nothing."""
+    day = bindparam("day", type_=Date)
+    row = select(bindparam("key_hash", type_=String), day)
+    if only_while_open:
+        row = row.where(select(Wave.id).where(
+            Wave.id == bindparam("wave_id"), Wave.opens_on <= day, Wave.closes_on >= day).exists())
+    # SQLAlchemy counts the rows an INSERT wrote only when asked to
+    return insert(SubmissionKey.__table__).from_select(["key_hash", "used_on"], row) \
+        .execution_options(preserve_rowcount=True)
+
+
+def _arrays(*names: str):
+    """PostgreSQL: rows from parallel array parameters ``<name>s``, a column per name."""
+    return func.unnest(*(bindparam(f"{name}s", type_=ARRAY(Text)) for name in names)) \
+        .table_valued(*names).render_derived()
+
+
+def _store_response_statement(only_while_open: bool):
+    """PostgreSQL: the key, the response and its answers in one statement (one round trip
+    instead of three), each INSERT feeding the next through a data-modifying CTE; selects
+    1 if the response was stored, 0 if the wave was not open."""
+    claimed = _claim_key_statement(only_while_open) \
+        .returning(SubmissionKey.__table__.c.key_hash).cte("claimed")
+    response = Response.__table__
+    values = {"id": "response_id", "wave_id": "wave_id", "event_id": "event_id",
+              "submitted_on": "day", "channel": "channel", "attributes": "attributes"}
+    stored = insert(response).from_select(list(values), select(*(
+        bindparam(name, type_=response.c[column].type) for column, name in values.items()
+    )).select_from(claimed)).returning(response.c.id).cte("stored")
+    answers = _arrays("question_id", "value")
+    answered = insert(Answer.__table__).from_select(
+        ["response_id", "question_id", "value"],
+        select(stored.c.id, *answers.c).select_from(stored.join(answers, true()))  # one row
+    ).cte("answered")
+    return select(func.count()).select_from(stored).add_cte(answered)
+
+
+CLAIM_KEY = {flag: _claim_key_statement(flag) for flag in (False, True)}
+STORE_RESPONSE = {flag: _store_response_statement(flag) for flag in (False, True)}
 
 
 def split_answers(instrument: Instrument, answers: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
@@ -110,18 +197,29 @@ def store_submission(
     event_id: int | None = None,
     today: dt.date | None = None,
     channel: Channel = Channel.WEB,
+    only_while_open: bool = False,
 ) -> None:
     """Store one submission in one transaction, or raise and store nothing. ``channel`` says
-    how it reached us (paper and phone returns are keyed in by analysts)."""
+    how it reached us (paper and phone returns are keyed in by analysts, also after the wave
+    has closed). ``only_while_open``: store it only if the wave is open on ``today``, checked
+    in the same statement that claims the idempotency key (:class:`WaveNotOpen` if not)."""
     today = today or dt.date.today()
     questions, attributes = split_answers(instrument, answers)
+    key = {"key_hash": hash_token(submission_key), "day": today, "wave_id": wave.id}
     try:
-        try:
-            db.session.connection().execute(insert(SubmissionKey.__table__), {
-                "key_hash": hash_token(submission_key), "used_on": today})
-        except IntegrityError:
+        connection = db.session.connection()
+        in_one_statement = token is None and connection.dialect.name == "postgresql"
+        if in_one_statement:
+            response_id = random_id()
+            stored = _execute_claiming(connection, STORE_RESPONSE[only_while_open], {
+                **key, "response_id": response_id, "event_id": event_id, "channel": channel,
+                "attributes": attributes, "question_ids": list(questions),
+                "values": list(questions.values())}).scalar_one()
+        else:
+            stored = _execute_claiming(connection, CLAIM_KEY[only_while_open], key).rowcount
+        if stored != 1:
             db.session.rollback()
-            raise Duplicate from None
+            raise WaveNotOpen
         if token is not None:
             marked = db.session.execute(
                 update(Invitation)
@@ -144,16 +242,30 @@ def store_submission(
                 payload={"answers": questions, "attributes": attributes},
             ))
         else:
-            [response_id] = insert_responses(wave.id, [(questions, attributes, today)],
-                                             event_id=event_id, channel=channel)
+            if not in_one_statement:
+                [response_id] = insert_responses(wave.id, [(questions, attributes, today)],
+                                                 event_id=event_id, channel=channel)
             flag_new_answers({response_id: questions},
                              [q.id for q in instrument.questions if q.type == "text"])
         db.session.commit()
-    except (Duplicate, AlreadyUsed):
+    except (Duplicate, AlreadyUsed, WaveNotOpen):
         raise
     except SQLAlchemyError as exc:
         db.session.rollback()
         raise NotSaved from exc
+
+
+def _execute_claiming(connection, statement, parameters: dict[str, Any]):
+    """Execute a statement that claims the idempotency key; :class:`Duplicate` if the key
+    was claimed before (and nothing else failed)."""
+    try:
+        return connection.execute(statement, parameters)
+    except IntegrityError as exc:
+        db.session.rollback()
+        constraint = getattr(getattr(exc.orig, "diag", None), "constraint_name", None)
+        if constraint in (None, SubmissionKey.__table__.primary_key.name):
+            raise Duplicate from None
+        raise
 
 
 def insert_responses(
@@ -166,7 +278,7 @@ def insert_responses(
     """Insert responses with their answers, in the caller's transaction, in the order given;
     each submission is (answers by question id, attributes, day). Returns the new response
     ids. Core inserts on the session's connection: the ORM's bulk path costs more than the
-    inserts themselves."""
+    inserts themselves (see :func:`_insert_answers`)."""
     responses, answer_rows = [], []
     for questions, attributes, day in submissions:
         rid = random_id()
@@ -178,8 +290,24 @@ def insert_responses(
     connection = db.session.connection()
     connection.execute(insert(Response.__table__), responses)
     if answer_rows:
-        connection.execute(insert(Answer.__table__), answer_rows)
+        _insert_answers(connection, answer_rows)
     return [r["id"] for r in responses]
+
+
+# PostgreSQL: one INSERT ... SELECT FROM unnest(arrays) for any number of answers. psycopg's
+# executemany sends one INSERT per answer, which the server parses and runs each time, and
+# a multi-row VALUES statement is compiled afresh for every row count (no statement cache).
+_ANSWER_COLUMNS = ("response_id", "question_id", "value")
+ANSWERS_FROM_ARRAYS = insert(Answer.__table__).from_select(
+    list(_ANSWER_COLUMNS), select(*_arrays(*_ANSWER_COLUMNS).c))
+
+
+def _insert_answers(connection, rows: list[dict[str, str]]) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.execute(ANSWERS_FROM_ARRAYS, {
+            f"{column}s": [row[column] for row in rows] for column in _ANSWER_COLUMNS})
+    else:  # SQLite's executemany runs one prepared statement in process: already cheap
+        connection.execute(insert(Answer.__table__), rows)
 
 
 def held_count(wave_id: int) -> int:

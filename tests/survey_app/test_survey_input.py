@@ -3,13 +3,17 @@ CSRF token, double submit, database failure)."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
-from sqlalchemy import event, func, select, text
+from sqlalchemy import event, func, select, text, update
 from sqlalchemy.exc import OperationalError
 
 from instruments import Instrument
 from survey_app.extensions import db
-from survey_app.models import HeldSubmission, Invitation, Response, SubmissionKey
+from survey_app.models import HeldSubmission, Invitation, Response, Role, SubmissionKey, Wave
+
+from .helpers import add_user, csrf, sign_in
 
 from .survey_helpers import (
     answer_pages,
@@ -181,7 +185,8 @@ def test_expired_csrf_token_at_check_keeps_the_answers(app, client) -> None:
     assert _stored(app) == 1
 
 
-def test_double_submit_stores_one_response(app, client) -> None:
+def test_double_submit_stores_one_response(db_app) -> None:
+    app, client = db_app, db_app.test_client()
     slug, instrument = _staff_wave(app)
     check = answer_pages(client, slug, instrument, full_answers(instrument))
     before = client.get_cookie("session").value
@@ -197,13 +202,14 @@ def test_double_submit_stores_one_response(app, client) -> None:
         assert db.session.scalar(select(func.count()).select_from(SubmissionKey)) == 1
 
 
-def test_database_failure_at_submit_keeps_the_answers(app, client) -> None:
+def test_database_failure_at_submit_keeps_the_answers(db_app) -> None:
+    app, client = db_app, db_app.test_client()
     slug, instrument = _staff_wave(app)
     answers = full_answers(instrument)
     check = answer_pages(client, slug, instrument, answers)
 
     def fail(conn, cursor, statement, *args):
-        if statement.lstrip().upper().startswith("INSERT INTO RESPONSE"):
+        if "INSERT INTO RESPONSE" in statement.upper():  # PostgreSQL's is inside one statement
             raise OperationalError(statement, {}, Exception("disk I/O error"))
 
     failed = _send_with_fault(app, client, slug, check, "before_cursor_execute", fail)
@@ -217,9 +223,10 @@ def test_database_failure_at_submit_keeps_the_answers(app, client) -> None:
     assert _stored(app) == 1
 
 
-def test_a_failed_store_logs_no_answer(app, client, caplog) -> None:
+def test_a_failed_store_logs_no_answer(db_app, caplog) -> None:
     """The database refuses the answers: the error is logged, but not what was typed (the
     database's error message would otherwise carry the statement's parameters)."""
+    app, client = db_app, db_app.test_client()
     slug, instrument = _staff_wave(app)
     answers = full_answers(instrument)
     answers["S90"] = "Private words about my manager"
@@ -233,7 +240,8 @@ def test_a_failed_store_logs_no_answer(app, client, caplog) -> None:
     assert answers["S90"] not in caplog.text
 
 
-def test_a_send_stored_but_not_acknowledged_is_stored_once_when_sent_again(app, client) -> None:
+def test_a_send_stored_but_not_acknowledged_is_stored_once_when_sent_again(db_app) -> None:
+    app, client = db_app, db_app.test_client()
     """The database commits, then the connection breaks before it says so: the respondent
     sees "not saved", sends again from that page, and the response is stored once."""
     slug, instrument = _staff_wave(app)
@@ -270,6 +278,59 @@ def test_submissions_from_one_address_are_rate_limited_without_losing_answers(tm
     text = limited.get_data(as_text=True)
     assert limited.status_code == 429 and "have not been sent yet" in text and "kept" in text
     assert _stored(app) == 2
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_a_send_to_a_wave_closed_since_it_was_read_stores_nothing(cached_app) -> None:
+    """A process answers respondents' pages from its copy of the wave; when the wave closes
+    elsewhere (another worker, or the database directly), a send still open in a browser
+    stores nothing: the storing statement checks the wave's dates itself."""
+    app, client = cached_app, cached_app.test_client()
+    slug, instrument = _staff_wave(app)
+    check = answer_pages(client, slug, instrument, full_answers(instrument))
+    with app.app_context():
+        db.session.execute(update(Wave).where(Wave.slug == slug)
+                           .values(closes_on=dt.date.today() - dt.timedelta(days=1)))
+        db.session.commit()
+    assert client.get(f"/s/{slug}/check").status_code == 200  # still this process's copy
+    sent = send(client, slug, check)
+    assert "has closed" in sent.get_data(as_text=True)
+    assert _stored(app) == 0
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(SubmissionKey)) == 0
+    assert "has closed" in client.get(f"/s/{slug}").get_data(as_text=True)  # copy forgotten
+
+
+def test_closing_a_wave_takes_effect_at_once_in_the_process_that_closed_it(cached_app) -> None:
+    app, respondent, analyst = cached_app, cached_app.test_client(), cached_app.test_client()
+    slug, _ = _staff_wave(app)
+    assert "has closed" not in respondent.get(f"/s/{slug}").get_data(as_text=True)
+    add_user(app, "analyst@council.example", Role.ANALYST)
+    sign_in(analyst, "analyst@council.example")
+    with app.app_context():
+        wave_id = db.session.scalar(select(Wave.id).where(Wave.slug == slug))
+    token = csrf(analyst, f"/programme/waves/{wave_id}")
+    assert analyst.post(f"/programme/waves/{wave_id}/close-now", data={"csrf_token": token}).status_code == 302
+    assert "has closed" in respondent.get(f"/s/{slug}").get_data(as_text=True)
+
+
+def test_sends_go_ahead_when_the_rate_limit_storage_is_down(tmp_path, caplog) -> None:
+    """The per-address brake needs its counter storage; without it (Redis down) the
+    answers are stored anyway, and the failure is logged."""
+    from flask_migrate import upgrade
+
+    from tests.conftest import make_app
+
+    app = make_app(f"sqlite:///{tmp_path / 'pulse.db'}", RATELIMIT_STORAGE_URI="redis://127.0.0.1:1")
+    with app.app_context():
+        upgrade()
+    slug, instrument = _staff_wave(app)
+    client = app.test_client()
+    assert send(client, slug, answer_pages(client, slug, instrument, {"S01": "4"})).status_code == 303
+    assert _stored(app) == 1
+    assert "rate-limit storage failed" in caplog.text
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
