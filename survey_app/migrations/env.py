@@ -8,10 +8,11 @@ from flask import current_app
 # access to the values within the .ini file in use.
 config = context.config
 
-# Interpret the config file for Python logging.
-# This line sets up loggers basically.
-# Keep the app's own loggers (and pytest's capture) working after a migration.
-fileConfig(config.config_file_name, disable_existing_loggers=False)
+# Logging from alembic.ini only when nothing has set it up yet (``flask db upgrade``): a host
+# process that migrates in-process (the demo, pytest's log capture) keeps its own handlers,
+# which fileConfig would otherwise remove from the root logger.
+if not logging.getLogger().handlers:
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger('alembic.env')
 
 
