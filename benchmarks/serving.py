@@ -42,6 +42,7 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
+from urllib.parse import urlencode
 
 import requests
 from sqlalchemy import create_engine, text
@@ -51,6 +52,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 import loadgen
+
+
+FORM_TYPE = "application/x-www-form-urlencoded"
 
 
 def pct(values: list[float], q: float) -> float | None:
@@ -117,7 +121,7 @@ def hammer(base: str, method: str, path: str, users: int, seconds: float, cap: i
     """A baseline endpoint, sent back to back by ``users`` threads."""
 
     def new_sender():
-        http = requests.Session()
+        http = loadgen.http_session()
         return lambda: http.request(method, base + path, timeout=30)
 
     return back_to_back(users, seconds, new_sender, lambda r: r.status_code < 400, cap)
@@ -166,7 +170,9 @@ def submit_capacity(base: str, plan: loadgen.Plan, users: int, seconds: float, c
     the idempotency key, the response and its answers in one transaction, the redirect."""
     first = loadgen.Respondent(base, plan)
     first.answer_pages(loadgen.Outcome(marker=loadgen.new_marker()))
-    prepared: list[tuple[dict, dict]] = []  # (session cookies, submit form)
+    # (headers with the session cookie, the encoded form): encoded here, not while timed,
+    # so that the client spends on a submit about what it spends on a baseline request
+    prepared: list[tuple[dict[str, str], bytes]] = []
     lock = threading.Lock()
     claimed = 0
 
@@ -180,8 +186,10 @@ def submit_capacity(base: str, plan: loadgen.Plan, users: int, seconds: float, c
             respondent = loadgen.Respondent(base, plan)
             respondent.http.cookies.update(first.http.cookies)
             form = respondent.check_form(loadgen.Outcome(marker=""))
+            cookies = "; ".join(f"{k}={v}" for k, v in respondent.http.cookies.get_dict().items())
             with lock:
-                prepared.append((respondent.http.cookies.get_dict(), form))
+                prepared.append(({"Cookie": cookies, "Content-Type": FORM_TYPE},
+                                 urlencode(form).encode()))
             respondent.http.close()
 
     run_users(prepare, min(users, 20))
@@ -190,15 +198,15 @@ def submit_capacity(base: str, plan: loadgen.Plan, users: int, seconds: float, c
     def new_sender():
         # Each thread keeps its own connection alive, as the baselines do, and sends each
         # prepared respondent's cookies with that respondent's form.
-        http = requests.Session()
+        http = loadgen.http_session()
 
         def send_next():
             with lock:
                 if not prepared:
                     return None
-                cookies, form = prepared.pop()
-            http.cookies.clear()
-            return http.post(url, data=form, cookies=cookies, allow_redirects=False, timeout=30)
+                headers, body = prepared.pop()
+            http.cookies.clear()  # the response's session cookie is not the next one's
+            return http.post(url, data=body, headers=headers, allow_redirects=False, timeout=30)
 
         return send_next
 
@@ -206,11 +214,25 @@ def submit_capacity(base: str, plan: loadgen.Plan, users: int, seconds: float, c
     return {**result, "prepared": count}
 
 
+def serving_settings(args) -> dict[str, str]:
+    """The environment both apps run with. ``--quiet-logs`` switches off gunicorn's access
+    log and the app's request log (production has both on); the rate-limit storage is the
+    one a deployment with several workers needs (Redis) unless ``--ratelimit-storage`` says
+    otherwise."""
+    settings = {"RATELIMIT_STORAGE_URI": args.ratelimit_storage}
+    if args.quiet_logs:
+        settings.update(GUNICORN_ACCESSLOG="none", PULSE_LOGLEVEL="WARNING")
+    else:
+        settings.update(GUNICORN_ACCESSLOG="-", PULSE_LOGLEVEL="INFO")
+    return settings
+
+
 def run_level(database_url: str, plan: loadgen.Plan, users: int, args, log: Path) -> dict:
     result: dict = {"users": users, "think": args.think}
+    settings = serving_settings(args)
     baseline, base = loadgen.start_gunicorn(
         database_url, workers=args.workers, threads=args.threads, log=log,
-        app="baseline_app:create_app()", PYTHONPATH=f"{HERE}{os.pathsep}{HERE.parent}")
+        app="baseline_app:create_app()", PYTHONPATH=f"{HERE}{os.pathsep}{HERE.parent}", **settings)
     try:
         hammer(base, "GET", "/bare", users, 1, args.workers * 20)  # warm-up
         result["bare"] = hammer(base, "GET", "/bare", users, args.seconds, args.max_requests)
@@ -218,7 +240,7 @@ def run_level(database_url: str, plan: loadgen.Plan, users: int, args, log: Path
     finally:
         loadgen.stop_gunicorn(baseline)
     server, base = loadgen.start_gunicorn(database_url, workers=args.workers,
-                                          threads=args.threads, log=log)
+                                          threads=args.threads, log=log, **settings)
     try:
         # Warm-up, not measured: every worker imports templates and definitions on first use.
         survey_load(base, plan, args.workers * 2, 60, args.workers * 4)
@@ -278,16 +300,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=(os.cpu_count() or 1) * 2 + 1)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--sqlite-level", type=int, default=10, help="0 to skip SQLite")
+    parser.add_argument("--ratelimit-storage", default="redis://127.0.0.1:6379",
+                        help="RATELIMIT_STORAGE_URI for the app (memory:// is per worker)")
+    parser.add_argument("--quiet-logs", action="store_true",
+                        help="no access log and no request log (production logs both)")
     parser.add_argument("--out", type=Path, default=HERE / "output" / "serving")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%S")
     log = args.out / f"gunicorn-{stamp}.log"
     report = {"cores": os.cpu_count(), "workers": args.workers, "threads": args.threads,
-              "seconds_per_run": args.seconds,
+              "seconds_per_run": args.seconds, "settings": serving_settings(args),
               "note": "load generator (threaded Python) runs on the same machine", "runs": []}
     print(f"{os.cpu_count()} cores; gunicorn {args.workers} workers x {args.threads} threads; "
           "the load generator shares the machine")
+    print("logs: " + ("none (--quiet-logs)" if args.quiet_logs else
+                      "gunicorn access log and the app's request log, as in production")
+          + f"; rate-limit storage {args.ratelimit_storage}")
 
     server = make_url(args.server_url)
     name = f"pulse_bench_{secrets.token_hex(6)}"
