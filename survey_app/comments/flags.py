@@ -37,25 +37,26 @@ def flag_comments(response_ids: Iterable[str], signals: Sequence[str] | None = N
         signals = current_definitions().redaction.safeguarding
     if not signals:
         return 0
-    return sum(_open_flags(_matching_text_answers(chunk, signals)) for chunk in _chunks(response_ids))
+    return sum(open_flags(_matching_text_answers(chunk, signals)) for chunk in _chunks(response_ids))
 
 
-def flag_new_answers(answers: Mapping[str, Mapping[str, str]], text_ids: Iterable[str],
-                     signals: Sequence[str] | None = None) -> int:
-    """:func:`flag_comments` for responses whose answers are still in memory
-    (``{response id: {question id: value}}``, text questions ``text_ids``): nothing is read
-    back from the database, which matters on the submit path."""
+def new_answer_flags(answers: Mapping[str, Mapping[str, str]], text_ids: Iterable[str],
+                     signals: Sequence[str] | None = None) -> list[tuple[str, str, list[str]]]:
+    """The flags that answers still in memory need (``{response id: {question id: value}}``,
+    text questions ``text_ids``), as (response id, question id, signals found), for
+    :func:`open_flags`: nothing is read back from the database, which matters on the submit
+    path. ``signals`` defaults to the configured ones."""
     if signals is None:
         signals = current_definitions().redaction.safeguarding
     text_ids = set(text_ids)
     if not signals or not text_ids:
-        return 0
-    return _open_flags([(rid, qid, found) for rid, values in answers.items()
-                        for qid, value in values.items()
-                        if qid in text_ids and (found := flag_safeguarding(value, signals))])
+        return []
+    return [(rid, qid, found) for rid, values in answers.items() for qid, value in values.items()
+            if qid in text_ids and (found := flag_safeguarding(value, signals))]
 
 
-def _open_flags(matches: list[tuple[str, str, list[str]]]) -> int:
+def open_flags(matches: list[tuple[str, str, list[str]]]) -> int:
+    """Open these flags in the caller's transaction; how many."""
     if matches:
         db.session.connection().execute(insert(SafeguardingFlag.__table__), [
             {"response_id": rid, "question_id": qid, "signals": found, "status": FlagStatus.OPEN}

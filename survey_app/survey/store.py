@@ -5,7 +5,8 @@
   submission claims it only if its wave is open that day (:class:`WaveNotOpen`), so a page
   served from a process's out-of-date copy of the wave cannot store into a closed wave.
 * On PostgreSQL an open or event submission is one statement (key, response and answers
-  through data-modifying CTEs): the submit is the survey's hot path, and every round trip
+  through data-modifying CTEs), committed by itself unless a comment needs a safeguarding
+  flag in the same transaction: the submit is the survey's hot path, and every round trip
   and statement costs the app and the server.
 * An invite submission marks its invitation used with ``UPDATE ... WHERE used = false`` and
   checks that exactly one row changed, in the same transaction that stores it: concurrent
@@ -33,7 +34,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from instruments import Instrument
 
-from ..comments.flags import flag_comments, flag_new_answers
+from ..comments.flags import flag_comments, new_answer_flags, open_flags
 from ..extensions import db
 from ..models import (
     Answer,
@@ -206,16 +207,24 @@ def store_submission(
     today = today or dt.date.today()
     questions, attributes = split_answers(instrument, answers)
     key = {"key_hash": hash_token(submission_key), "day": today, "wave_id": wave.id}
+    text_ids = [q.id for q in instrument.questions if q.type == "text"]
+    in_one_statement = token is None and db.session.get_bind().dialect.name == "postgresql"
     try:
-        connection = db.session.connection()
-        in_one_statement = token is None and connection.dialect.name == "postgresql"
         if in_one_statement:
             response_id = random_id()
+            flags = new_answer_flags({response_id: questions}, text_ids)
+            # With no flag to open and no transaction begun by this request (the wave came
+            # from the process's copy), the statement can be a transaction of its own: no
+            # separate COMMIT round trip.
+            alone = not flags and not db.session().in_transaction()
+            connection = db.session.connection(
+                execution_options={"isolation_level": "AUTOCOMMIT"} if alone else {})
             stored = _execute_claiming(connection, STORE_RESPONSE[only_while_open], {
                 **key, "response_id": response_id, "event_id": event_id, "channel": channel,
                 "attributes": attributes, "question_ids": list(questions),
                 "values": list(questions.values())}).scalar_one()
         else:
+            connection = db.session.connection()
             stored = _execute_claiming(connection, CLAIM_KEY[only_while_open], key).rowcount
         if stored != 1:
             db.session.rollback()
@@ -245,8 +254,8 @@ def store_submission(
             if not in_one_statement:
                 [response_id] = insert_responses(wave.id, [(questions, attributes, today)],
                                                  event_id=event_id, channel=channel)
-            flag_new_answers({response_id: questions},
-                             [q.id for q in instrument.questions if q.type == "text"])
+                flags = new_answer_flags({response_id: questions}, text_ids)
+            open_flags(flags)
         db.session.commit()
     except (Duplicate, AlreadyUsed, WaveNotOpen):
         raise

@@ -185,8 +185,8 @@ def test_expired_csrf_token_at_check_keeps_the_answers(app, client) -> None:
     assert _stored(app) == 1
 
 
-def test_double_submit_stores_one_response(db_app) -> None:
-    app, client = db_app, db_app.test_client()
+def test_double_submit_stores_one_response(cached_app) -> None:
+    app, client = cached_app, cached_app.test_client()
     slug, instrument = _staff_wave(app)
     check = answer_pages(client, slug, instrument, full_answers(instrument))
     before = client.get_cookie("session").value
@@ -202,8 +202,8 @@ def test_double_submit_stores_one_response(db_app) -> None:
         assert db.session.scalar(select(func.count()).select_from(SubmissionKey)) == 1
 
 
-def test_database_failure_at_submit_keeps_the_answers(db_app) -> None:
-    app, client = db_app, db_app.test_client()
+def test_database_failure_at_submit_keeps_the_answers(cached_app) -> None:
+    app, client = cached_app, cached_app.test_client()
     slug, instrument = _staff_wave(app)
     answers = full_answers(instrument)
     check = answer_pages(client, slug, instrument, answers)
@@ -223,10 +223,10 @@ def test_database_failure_at_submit_keeps_the_answers(db_app) -> None:
     assert _stored(app) == 1
 
 
-def test_a_failed_store_logs_no_answer(db_app, caplog) -> None:
+def test_a_failed_store_logs_no_answer(cached_app, caplog) -> None:
     """The database refuses the answers: the error is logged, but not what was typed (the
     database's error message would otherwise carry the statement's parameters)."""
-    app, client = db_app, db_app.test_client()
+    app, client = cached_app, cached_app.test_client()
     slug, instrument = _staff_wave(app)
     answers = full_answers(instrument)
     answers["S90"] = "Private words about my manager"
@@ -240,8 +240,8 @@ def test_a_failed_store_logs_no_answer(db_app, caplog) -> None:
     assert answers["S90"] not in caplog.text
 
 
-def test_a_send_stored_but_not_acknowledged_is_stored_once_when_sent_again(db_app) -> None:
-    app, client = db_app, db_app.test_client()
+def test_a_send_stored_but_not_acknowledged_is_stored_once_when_sent_again(cached_app) -> None:
+    app, client = cached_app, cached_app.test_client()
     """The database commits, then the connection breaks before it says so: the respondent
     sees "not saved", sends again from that page, and the response is stored once."""
     slug, instrument = _staff_wave(app)
