@@ -98,10 +98,10 @@ def test_wave_invitations_and_response_rate_end_to_end(mail_server, chromium, ou
     page.goto(wave_url)
     contacts = b"name,email\nAnn,ann@council.example\nBob,bob@council.example\nCat,cat@council.example\n"
     page.set_input_files("#file", files=[{"name": "members.csv", "mimeType": "text/csv", "buffer": contacts}])
-    page.click("button:has-text('Upload invitations')")
-    assert "3 invitations added" in page.content()
+    page.click("button:has-text('Upload invitations')")  # the same address again: wait for text
+    expect(page.locator("main")).to_contain_text("3 invitations added")
     page.click("button:has-text('Send invitations')")
-    assert "3 invitations sent" in page.content()
+    expect(page.locator("main")).to_contain_text("3 invitations sent")
     assert "0 answered" in page.content()
     audit(page, output_dir, "staff-wave", problems)
     assert len(mailbox.messages) == 3
@@ -111,11 +111,13 @@ def test_wave_invitations_and_response_rate_end_to_end(mail_server, chromium, ou
     respondent.goto(link)
     assert "/i/" not in respondent.url  # the token left the address at once
     respondent.click("text=Start now")
+    respondent.wait_for_url(re.compile(r".*/s/[^/]+/1$"))
     while "/check" not in respondent.url:
         for group in respondent.locator(".govuk-radios").all():
             group.locator("input[type=radio]").nth(3).check()
+        before = respondent.url
         respondent.click("button:has-text('Continue')")
-        respondent.wait_for_load_state()
+        respondent.wait_for_url(lambda url, before=before: url != before)
     respondent.click("button:has-text('Send my answers')")
     respondent.wait_for_url("**/done")
     respondent.context.close()
@@ -137,6 +139,7 @@ def test_wave_invitations_and_response_rate_end_to_end(mail_server, chromium, ou
     page.goto(f"{base}/programme/measures")
     page.fill("#period", "Q4")
     page.click("button:has-text('Record value')")
+    page.locator(".govuk-error-summary").wait_for()  # audit the error page, not the last one
     audit(page, output_dir, "staff-measures-error", problems)
     context.close()
     assert problems == {}, problems
