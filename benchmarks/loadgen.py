@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -193,6 +194,23 @@ class Outcome:
     retried_errors: int = 0           # 5xx pages or connection errors retried
 
 
+_faults_lock = threading.Lock()
+_faults_seen = 0
+
+
+def faults_seen() -> int:
+    """How many failures (retried errors, "not saved" pages) respondents of this process
+    have met so far: lets a fault test keep a fault going until the load has felt it."""
+    with _faults_lock:
+        return _faults_seen
+
+
+def _felt_a_fault() -> None:
+    global _faults_seen
+    with _faults_lock:
+        _faults_seen += 1
+
+
 def http_session() -> requests.Session:
     """A keep-alive HTTP client for loopback load. It does not read proxy settings from the
     environment: requests would otherwise scan the whole environment on every request, and
@@ -237,6 +255,7 @@ class Respondent:
             if not self.retry or time.monotonic() > self.deadline:
                 raise RuntimeError(f"{step}: {failure}")
             outcome.retried_errors += 1
+            _felt_a_fault()
             time.sleep(0.2)
 
     def answer_pages(self, outcome: Outcome) -> None:
@@ -276,6 +295,7 @@ class Respondent:
                 if sent.status_code != 503:
                     break
                 outcome.not_saved_pages += 1
+                _felt_a_fault()
                 if NOT_SAVED in sent.text and outcome.marker in sent.text:
                     outcome.not_saved_kept_answers += 1
                 if not self.retry or time.monotonic() > self.deadline:
