@@ -94,6 +94,16 @@ class SafeAccessLogger(Logger):
 
 logger_class = SafeAccessLogger
 
+
+def on_starting(server):  # type: ignore[no-untyped-def]
+    """Warn when the rate-limit counters would be per worker: sign-in lockouts and the
+    survey submit brake would then be as many times more lenient as there are workers."""
+    storage = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    if workers > 1 and storage.startswith("memory://"):
+        server.log.warning(
+            "RATELIMIT_STORAGE_URI is %s with %d workers: rate limits count per worker, "
+            "%d times as lenient; set RATELIMIT_STORAGE_URI=redis://...", storage, workers, workers)
+
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
