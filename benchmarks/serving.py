@@ -53,7 +53,6 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 import loadgen
 
-
 FORM_TYPE = "application/x-www-form-urlencoded"
 
 

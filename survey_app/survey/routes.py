@@ -33,8 +33,8 @@ from werkzeug.exceptions import HTTPException
 from instruments import Instrument
 
 from ..extensions import db, limiter
-from ..ratelimit import fixed_window, limit
 from ..models import Event, InstrumentVersion, Invitation, Wave, WaveMode
+from ..ratelimit import fixed_window, limit
 from ..security import hash_token
 from . import bp
 from .forms import (

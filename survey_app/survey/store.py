@@ -29,7 +29,19 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import ARRAY, Date, String, Text, bindparam, delete, func, insert, select, true, update
+from sqlalchemy import (
+    ARRAY,
+    Date,
+    String,
+    Text,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from instruments import Instrument
@@ -68,6 +80,10 @@ class WaveFacts:
     instrument_version_id: int
 
 
+_WAVE_FACTS = select(*(Wave.__table__.c[f.name] for f in fields(WaveFacts))).where(
+    Wave.__table__.c.slug == bindparam("slug"))
+
+
 def _wave_cache() -> dict[str, tuple[float, WaveFacts]]:
     return current_app.extensions.setdefault("pulse_wave_facts", {})
 
@@ -85,9 +101,7 @@ def wave_facts(slug: str) -> WaveFacts | None:
     cached = cache.get(slug)
     if cached is not None and now - cached[0] < current_app.config.get("WAVE_CACHE_SECONDS", 0):
         return cached[1]
-    columns = [Wave.__table__.c[f.name] for f in fields(WaveFacts)]
-    row = db.session.connection().execute(
-        select(*columns).where(Wave.__table__.c.slug == slug)).first()
+    row = db.session.connection().execute(_WAVE_FACTS, {"slug": slug}).first()
     if row is None:  # unknown slugs are not kept: anyone can make up any number of them
         cache.pop(slug, None)
         return None

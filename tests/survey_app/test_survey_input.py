@@ -14,7 +14,6 @@ from survey_app.extensions import db
 from survey_app.models import HeldSubmission, Invitation, Response, Role, SubmissionKey, Wave
 
 from .helpers import add_user, csrf, sign_in
-
 from .survey_helpers import (
     answer_pages,
     csrf_of,
