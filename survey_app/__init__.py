@@ -16,6 +16,7 @@ from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 from .config import Config, ConfigError, config_class, resolve_secret_key
 from .database import configure_engine, engine_options
 from .extensions import csrf, db, limiter, login_manager, migrate
+from .sessions import QuickSecureCookieSessionInterface
 
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
 
@@ -55,6 +56,7 @@ def create_app(config: str | type[Config] | dict[str, Any] | None = None) -> Fla
     options.update(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
+    app.session_interface = QuickSecureCookieSessionInterface()
     _init_templates(app)
     db.init_app(app)
     with app.app_context():
