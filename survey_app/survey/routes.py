@@ -32,7 +32,7 @@ from werkzeug.exceptions import HTTPException
 
 from instruments import Instrument
 
-from ..extensions import db, limiter
+from ..extensions import db
 from ..models import Event, InstrumentVersion, Invitation, Wave, WaveMode
 from ..ratelimit import fixed_window, limit
 from ..security import hash_token
@@ -87,12 +87,6 @@ def _over_submit_limit() -> bool:
     except Exception:  # noqa: BLE001 - any storage failure (Redis down, timeout)
         current_app.logger.warning("survey submit limit not checked: rate-limit storage failed")
         return False
-
-
-@limiter.request_filter
-def _survey_pages_skip_flask_limiter() -> bool:
-    """Survey pages have no Flask-Limiter limits (see above): spare them its checks."""
-    return request.blueprint == bp.name
 
 
 # --------------------------------------------------------------------------- helpers

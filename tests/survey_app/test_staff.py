@@ -162,6 +162,29 @@ def test_password_reset_by_emailed_link(tmp_path, smtp) -> None:
     assert again.get("/auth/reset/new").status_code == 400
 
 
+def test_route_limits_apply_without_per_request_hooks(app, client) -> None:
+    """The reset form takes 10 posts an hour from an address, counted by its decorator
+    alone (Flask-Limiter's hooks for every request are not installed)."""
+    token = csrf(client, "/auth/reset")
+    form = {"csrf_token": token, "email": "nobody@council.example"}
+    for _ in range(10):
+        assert client.post("/auth/reset", data=form).status_code == 200
+    refused = client.post("/auth/reset", data=form)
+    assert refused.status_code == 429 and "Too many requests" in refused.get_data(as_text=True)
+    assert client.get("/auth/reset").status_code == 200  # only posts count
+    elsewhere = app.test_client()
+    elsewhere.environ_base["REMOTE_ADDR"] = "10.0.0.9"
+    assert elsewhere.post("/auth/reset", data={**form, "csrf_token": csrf(elsewhere, "/auth/reset")}
+                          ).status_code == 200
+
+
+@pytest.mark.parametrize("setting", ["RATELIMIT_DEFAULT", "RATELIMIT_APPLICATION", "RATELIMIT_HEADERS_ENABLED"])
+def test_rate_limit_settings_the_app_cannot_apply_are_refused(tmp_path, setting) -> None:
+    value = True if setting == "RATELIMIT_HEADERS_ENABLED" else "100 per minute"
+    with pytest.raises(ValueError, match=setting):
+        make_app(f"sqlite:///{tmp_path / 'x.db'}", **{setting: value})
+
+
 def test_change_password_checks_the_current_one(app, client) -> None:
     add_user(app, "viewer@council.example", Role.VIEWER)
     sign_in(client, "viewer@council.example")
