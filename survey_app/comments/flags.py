@@ -55,10 +55,12 @@ def new_answer_flags(answers: Mapping[str, Mapping[str, str]], text_ids: Iterabl
             if qid in text_ids and (found := flag_safeguarding(value, signals))]
 
 
-def open_flags(matches: list[tuple[str, str, list[str]]]) -> int:
-    """Open these flags in the caller's transaction; how many."""
+def open_flags(matches: list[tuple[str, str, list[str]]], connection=None) -> int:
+    """Open these flags in the caller's transaction (on ``connection``, default the
+    session's); how many."""
     if matches:
-        db.session.connection().execute(insert(SafeguardingFlag.__table__), [
+        connection = connection if connection is not None else db.session.connection()
+        connection.execute(insert(SafeguardingFlag.__table__), [
             {"response_id": rid, "question_id": qid, "signals": found, "status": FlagStatus.OPEN}
             for rid, qid, found in matches])
     return len(matches)

@@ -221,61 +221,126 @@ def store_submission(
     today = today or dt.date.today()
     questions, attributes = split_answers(instrument, answers)
     key = {"key_hash": hash_token(submission_key), "day": today, "wave_id": wave.id}
-    text_ids = [q.id for q in instrument.questions if q.type == "text"]
-    in_one_statement = token is None and db.session.get_bind().dialect.name == "postgresql"
+    if token is not None:
+        _hold_invite_submission(wave, token, questions, attributes, key, only_while_open)
+        return
+    response_id = random_id()
+    submission = _OpenSubmission(
+        key=key, response_id=response_id, questions=questions, attributes=attributes,
+        event_id=event_id, channel=channel, only_while_open=only_while_open,
+        flags=new_answer_flags({response_id: questions},
+                               [q.id for q in instrument.questions if q.type == "text"]))
+    if _request_transaction_begun():
+        # This request has read or written already: the submission joins its transaction
+        # (on SQLite a second connection would wait for this one's lock).
+        _in_session(lambda: submission.store(db.session.connection()))
+        return
+    # Otherwise (the usual case: the wave came from the process's copy) a pooled connection
+    # of its own, without the ORM session; on PostgreSQL with no flag to open, the one
+    # statement commits by itself (no COMMIT round trip).
     try:
-        if in_one_statement:
-            response_id = random_id()
-            flags = new_answer_flags({response_id: questions}, text_ids)
-            # With no flag to open and no transaction begun by this request (the wave came
-            # from the process's copy), the statement can be a transaction of its own: no
-            # separate COMMIT round trip.
-            alone = not flags and not db.session().in_transaction()
-            connection = db.session.connection(
-                execution_options={"isolation_level": "AUTOCOMMIT"} if alone else {})
-            stored = _execute_claiming(connection, STORE_RESPONSE[only_while_open], {
-                **key, "response_id": response_id, "event_id": event_id, "channel": channel,
-                "attributes": attributes, "question_ids": list(questions),
-                "values": list(questions.values())}).scalar_one()
+        with db.engine.connect() as connection:
+            if submission.in_one_statement(connection):
+                submission.store(connection.execution_options(isolation_level="AUTOCOMMIT"))
+            else:
+                with connection.begin():
+                    submission.store(connection)
+    except SQLAlchemyError as exc:
+        raise NotSaved from exc
+
+
+@dataclass(frozen=True)
+class _OpenSubmission:
+    """An open or event submission, validated and ready to store, with the safeguarding
+    flags its comments need."""
+
+    key: dict[str, Any]  # key_hash, day, wave_id
+    response_id: str
+    questions: dict[str, str]
+    attributes: dict[str, str]
+    event_id: int | None
+    channel: Channel
+    only_while_open: bool
+    flags: list[tuple[str, str, list[str]]]
+
+    def in_one_statement(self, connection) -> bool:
+        """Whether storing it is one statement that can commit by itself."""
+        return connection.dialect.name == "postgresql" and not self.flags
+
+    def store(self, connection) -> None:
+        """The key, the response, its answers and its flags, in ``connection``'s
+        transaction; :class:`WaveNotOpen` if the wave is not open, :class:`Duplicate` if
+        the key was used before."""
+        if connection.dialect.name == "postgresql":
+            stored = _execute_claiming(connection, STORE_RESPONSE[self.only_while_open], {
+                **self.key, "response_id": self.response_id, "event_id": self.event_id,
+                "channel": self.channel, "attributes": self.attributes,
+                "question_ids": list(self.questions), "values": list(self.questions.values()),
+            }).scalar_one()
         else:
-            connection = db.session.connection()
-            stored = _execute_claiming(connection, CLAIM_KEY[only_while_open], key).rowcount
+            stored = _execute_claiming(connection, CLAIM_KEY[self.only_while_open],
+                                       self.key).rowcount
+            if stored == 1:
+                insert_responses(self.key["wave_id"],
+                                 [(self.questions, self.attributes, self.key["day"])],
+                                 event_id=self.event_id, channel=self.channel,
+                                 ids=[self.response_id], connection=connection)
         if stored != 1:
-            db.session.rollback()
             raise WaveNotOpen
-        if token is not None:
-            marked = db.session.execute(
-                update(Invitation)
-                .where(Invitation.token_hash == hash_token(token), Invitation.wave_id == wave.id,
-                       Invitation.used.is_(False))
-                .values(used=True)
-                .execution_options(synchronize_session=False)
-            )
-            if marked.rowcount != 1:
-                db.session.rollback()
-                raise AlreadyUsed
-            db.session.execute(  # the saved draft goes in the same transaction
-                delete(InviteDraft)
-                .where(InviteDraft.invitation_id.in_(
-                    select(Invitation.id).where(Invitation.token_hash == hash_token(token))))
-                .execution_options(synchronize_session=False)
-            )
-            db.session.add(HeldSubmission(
-                wave_id=wave.id, held_on=today,
-                payload={"answers": questions, "attributes": attributes},
-            ))
-        else:
-            if not in_one_statement:
-                [response_id] = insert_responses(wave.id, [(questions, attributes, today)],
-                                                 event_id=event_id, channel=channel)
-                flags = new_answer_flags({response_id: questions}, text_ids)
-            open_flags(flags)
+        open_flags(self.flags, connection)
+
+
+def _in_session(store) -> None:
+    """Run ``store()`` in the ORM session's transaction and commit; nothing is kept if it
+    raises."""
+    try:
+        store()
         db.session.commit()
     except (Duplicate, AlreadyUsed, WaveNotOpen):
+        db.session.rollback()
         raise
     except SQLAlchemyError as exc:
         db.session.rollback()
         raise NotSaved from exc
+
+
+def _hold_invite_submission(wave: Wave | WaveFacts, token: str, questions: dict[str, str],
+                            attributes: dict[str, str], key: dict[str, Any],
+                            only_while_open: bool) -> None:
+    """An invite submission: its key claimed, its invitation marked used, its saved draft
+    deleted and its answers held for release, in one transaction."""
+
+    def hold() -> None:
+        connection = db.session.connection()
+        if _execute_claiming(connection, CLAIM_KEY[only_while_open], key).rowcount != 1:
+            raise WaveNotOpen
+        marked = db.session.execute(
+            update(Invitation)
+            .where(Invitation.token_hash == hash_token(token), Invitation.wave_id == wave.id,
+                   Invitation.used.is_(False))
+            .values(used=True)
+            .execution_options(synchronize_session=False)
+        )
+        if marked.rowcount != 1:
+            raise AlreadyUsed
+        db.session.execute(  # the saved draft goes in the same transaction
+            delete(InviteDraft)
+            .where(InviteDraft.invitation_id.in_(
+                select(Invitation.id).where(Invitation.token_hash == hash_token(token))))
+            .execution_options(synchronize_session=False)
+        )
+        db.session.add(HeldSubmission(
+            wave_id=wave.id, held_on=key["day"],
+            payload={"answers": questions, "attributes": attributes},
+        ))
+
+    _in_session(hold)
+
+
+def _request_transaction_begun() -> bool:
+    """Whether this request's ORM session has begun a transaction (without creating a
+    session just to ask)."""
+    return db.session.registry.has() and db.session().in_transaction()
 
 
 def _execute_claiming(connection, statement, parameters: dict[str, Any]):
@@ -284,7 +349,6 @@ def _execute_claiming(connection, statement, parameters: dict[str, Any]):
     try:
         return connection.execute(statement, parameters)
     except IntegrityError as exc:
-        db.session.rollback()
         constraint = getattr(getattr(exc.orig, "diag", None), "constraint_name", None)
         if constraint in (None, SubmissionKey.__table__.primary_key.name):
             raise Duplicate from None
@@ -297,20 +361,25 @@ def insert_responses(
     *,
     event_id: int | None = None,
     channel: Channel = Channel.WEB,
+    ids: list[str] | None = None,
+    connection=None,
 ) -> list[str]:
     """Insert responses with their answers, in the caller's transaction, in the order given;
     each submission is (answers by question id, attributes, day). Returns the new response
-    ids. Core inserts on the session's connection: the ORM's bulk path costs more than the
-    inserts themselves (see :func:`_insert_answers`)."""
+    ids (``ids`` if given, else random ones). Core inserts on ``connection`` (default: the
+    session's): the ORM's bulk path costs more than the inserts themselves (see
+    :func:`_insert_answers`)."""
+    if ids is not None and len(ids) != len(submissions):
+        raise ValueError(f"{len(ids)} ids for {len(submissions)} submissions")
     responses, answer_rows = [], []
-    for questions, attributes, day in submissions:
-        rid = random_id()
+    for number, (questions, attributes, day) in enumerate(submissions):
+        rid = ids[number] if ids is not None else random_id()
         responses.append({"id": rid, "wave_id": wave_id, "event_id": event_id,
                           "submitted_on": day, "channel": channel, "attributes": attributes,
                           "weight": None})
         answer_rows += [{"response_id": rid, "question_id": q, "value": v}
                         for q, v in questions.items()]
-    connection = db.session.connection()
+    connection = connection if connection is not None else db.session.connection()
     connection.execute(insert(Response.__table__), responses)
     if answer_rows:
         _insert_answers(connection, answer_rows)

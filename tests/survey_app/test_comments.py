@@ -8,7 +8,8 @@ import datetime as dt
 import html
 import re
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from sqlalchemy.exc import OperationalError
 
 from instruments import load_definitions
 from survey_app.comments.flags import flag_comments
@@ -21,6 +22,7 @@ from survey_app.models import (
     Response,
     Role,
     SafeguardingFlag,
+    SubmissionKey,
 )
 from survey_app.results import compute_results
 
@@ -148,6 +150,39 @@ def test_flags_are_made_on_open_submission_and_on_release_of_held_ones(db_app) -
         released = db.session.scalar(select(Response.id).where(Response.wave_id == member_id))
         flag = db.session.get(SafeguardingFlag, (released, "M90"))
         assert flag is not None and flag.signals == ["harassment"]
+
+
+def test_a_flagged_submission_is_stored_with_its_flag_or_not_at_all(cached_app) -> None:
+    """Pages served from the process's copy of the wave: the submission is stored on a
+    connection of its own, and its flag goes in the same transaction. If the flag cannot be
+    stored, neither is the response (nor its key: sending again works)."""
+    app, respondent = cached_app, cached_app.test_client()
+    with app.app_context():
+        wave = make_wave("staff-pulse")
+        slug, instrument = wave.slug, wave.instrument_version.instrument
+        text_id = next(q.id for q in instrument.questions if q.type == "text")
+        engine = db.engine
+    answers = full_answers(instrument) | {text_id: "Whistleblowing here gets you moved on"}
+    check = answer_pages(respondent, slug, instrument, answers)
+
+    def refuse_flags(conn, cursor, statement, *args) -> None:
+        if "INSERT INTO safeguarding_flag" in statement:
+            raise OperationalError(statement, {}, Exception("disk full"))
+
+    event.listen(engine, "before_cursor_execute", refuse_flags)
+    try:
+        failed = send(respondent, slug, check)
+    finally:
+        event.remove(engine, "before_cursor_execute", refuse_flags)
+    assert failed.status_code == 503 and "moved on" in failed.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Response)) == 0
+        assert db.session.scalar(select(func.count()).select_from(SubmissionKey)) == 0
+    assert send(respondent, slug, failed.get_data(as_text=True)).status_code == 303
+    with app.app_context():
+        stored = db.session.scalar(select(Response.id))
+        flag = db.session.get(SafeguardingFlag, (stored, text_id))
+        assert flag is not None and flag.signals == ["whistleblowing"]
 
 
 def test_flags_are_made_for_imported_paper_returns(app) -> None:
