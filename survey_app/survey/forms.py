@@ -125,16 +125,23 @@ def clean_value(instrument: Instrument, field_id: str, value: Any) -> str | None
     so a tampered session or skipped page can never store an invalid value."""
     if value is None or value == "":
         return None
+    attribute = next((a for a in instrument.attributes if a.id == field_id), None)
+    return _clean_item(instrument, attribute or instrument.question(field_id), value)
+
+
+def _clean_item(instrument: Instrument, item: Question | Attribute, value: Any) -> str | None:
+    """:func:`clean_value` for a question or attribute already in hand."""
+    if value is None or value == "":
+        return None
     if not isinstance(value, str):
         raise ValueError("not text")  # noqa: TRY004 - callers treat any bad value alike
-    attribute = next((a for a in instrument.attributes if a.id == field_id), None)
-    if attribute is not None:
+    if isinstance(item, Attribute):
         if value == PREFER_NOT_TO_SAY:
             return None
-        if value not in attribute.choices:
+        if value not in item.choices:
             raise ValueError("not one of the options")
         return value
-    question = instrument.question(field_id)
+    question = item
     if question.type == "scale":
         scale = instrument.scale_of(question)
         if value not in scale_values(len(scale.labels), bool(scale.dont_know)):
@@ -172,7 +179,7 @@ def clean_answers(instrument: Instrument, answers: dict[str, Any]
     for page in pages_of(instrument):
         for item in page.questions + page.attributes:
             try:
-                value = clean_value(instrument, item.id, answers.get(item.id))
+                value = _clean_item(instrument, item, answers.get(item.id))
             except ValueError:
                 problems.append(Problem(item.id, f"Answer {quoted(item.text)} again", page.number))
                 continue
