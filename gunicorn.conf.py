@@ -55,6 +55,12 @@ errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
 # No %(h)s (address), %(r)s/%(U)s/%(q)s are rewritten below, no referrer or user agent.
 access_log_format = '%(t)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms rid=%({x-request-id}o)s'
+# No log format here names the caller's file and line, the thread or the process: do not
+# collect them for every line (the Python logging HOWTO's "Optimization" section).
+logging._srcfile = None
+logging.logThreads = False
+logging.logProcesses = False
+logging.logMultiprocessing = False
 
 _TOKEN_PATH = re.compile(r"^/i/[^/]+")
 
