@@ -12,16 +12,18 @@ For each concurrency level N it measures, for ``--seconds`` each:
   average (0.5 to 1.5 times it) before every request after the first, as people read a page
   before answering it (``--think 0`` sends at once). Reported: completed surveys/s, submit
   POSTs/s, p50/p95/p99 per step, errors;
-* the submit alone: ``--submits`` respondents brought to the check page first (not timed),
-  then N threads POSTing submits back to back, no pauses: submits/s and latency;
+* the submit alone: respondents brought to the check page first (not timed), then N
+  threads POSTing submits back to back, no pauses: submits/s and latency;
 * ``GET /bare`` of a bare Flask app (the ceiling for any request) and ``POST /write`` of a
   bare Flask app inserting one row in its own transaction (the ceiling for a durable write),
   N threads back to back, no pauses;
 
 and the ratios of the submit-alone throughput to each baseline (target: >= 0.5 of the
 durable write). Like for like: all three are one kind of request sent back to back by N
-threads; a whole survey is eight requests, so survey-level submits/s cannot be compared
-with a one-request baseline.
+threads, over one keep-alive connection each, through the same HTTP client, for the same
+time, in ``--rounds`` interleaved rounds (both apps stay up), so that the shared machine's
+changing load weighs on all three alike. A whole survey is eight requests, so survey-level
+submits/s cannot be compared with a one-request baseline.
 
 PostgreSQL: a database of its own (``pulse_bench_<random>``) on ``--server-url`` (default
 ``TEST_DATABASE_URL``), dropped at the end. ``--sqlite-level N`` also runs level N on a
@@ -41,10 +43,11 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlencode
 
-import requests
+import urllib3
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -98,7 +101,7 @@ def back_to_back(users: int, seconds: float, new_sender, succeeded, cap: int | N
             started = time.perf_counter()
             try:
                 response = send()
-            except requests.RequestException as exc:
+            except urllib3.exceptions.HTTPError as exc:
                 failed[type(exc).__name__] += 1
                 continue
             if response is None:
@@ -106,24 +109,37 @@ def back_to_back(users: int, seconds: float, new_sender, succeeded, cap: int | N
             if succeeded(response):
                 mine.append(time.perf_counter() - started)
             else:
-                failed[f"HTTP {response.status_code}"] += 1
+                failed[f"HTTP {response.status}"] += 1
         with lock:
             timings.extend(mine)
             failures.update(failed)
 
     elapsed = run_users(user, users)
     return {"requests_per_s": len(timings) / elapsed, "seconds": elapsed,
-            "errors": sum(failures.values()), "error_reasons": dict(failures), **summary(timings)}
+            "errors": sum(failures.values()), "error_reasons": dict(failures), **summary(timings),
+            "timings": timings}
+
+
+def combine(rounds: list[dict]) -> dict:
+    """Rounds of one measurement as one: requests over the summed time, pooled latencies."""
+    timings = [t for r in rounds for t in r["timings"]]
+    seconds = sum(r["seconds"] for r in rounds)
+    reasons: Counter[str] = Counter()
+    for r in rounds:
+        reasons.update(r["error_reasons"])
+    return {"requests_per_s": len(timings) / seconds, "seconds": seconds, "rounds": len(rounds),
+            "per_round": [round(r["requests_per_s"], 1) for r in rounds],
+            "errors": sum(reasons.values()), "error_reasons": dict(reasons), **summary(timings)}
 
 
 def hammer(base: str, method: str, path: str, users: int, seconds: float, cap: int) -> dict:
     """A baseline endpoint, sent back to back by ``users`` threads."""
 
     def new_sender():
-        http = loadgen.http_session()
-        return lambda: http.request(method, base + path, timeout=30)
+        connection = keep_alive(base)
+        return lambda: connection.urlopen(method, path, redirect=False)
 
-    return back_to_back(users, seconds, new_sender, lambda r: r.status_code < 400, cap)
+    return back_to_back(users, seconds, new_sender, lambda r: r.status < 400, cap)
 
 
 def survey_load(base: str, plan: loadgen.Plan, users: int, seconds: float, cap: int,
@@ -159,18 +175,15 @@ def survey_load(base: str, plan: loadgen.Plan, users: int, seconds: float, cap: 
     }
 
 
-def submit_capacity(base: str, plan: loadgen.Plan, users: int, seconds: float, count: int) -> dict:
-    """The submit endpoint's own throughput: ``count`` respondents are first brought to the
-    check page (not timed: one respondent answers every page, and each of the others starts
-    from a copy of that session cookie, as if it had answered the same, and GETs the check
-    page for its own CSRF token and idempotency key); then ``users`` threads POST their
-    submits one after another, with nothing else in between, for at most ``seconds``. Each
-    POST does everything a real one does: CSRF and session checks, validation, redaction,
-    the idempotency key, the response and its answers in one transaction, the redirect."""
+def prepare_submits(base: str, plan: loadgen.Plan, count: int, users: int) -> list[tuple[dict, bytes]]:
+    """``count`` respondents brought to the check page (not timed): one respondent answers
+    every page, and each of the others starts from a copy of that session cookie, as if it
+    had answered the same, and GETs the check page for its own CSRF token and idempotency
+    key. Returns each one's (headers with its session cookie, encoded form), encoded here
+    and not while timed, so that the client spends on a submit about what it spends on a
+    baseline request."""
     first = loadgen.Respondent(base, plan)
     first.answer_pages(loadgen.Outcome(marker=loadgen.new_marker()))
-    # (headers with the session cookie, the encoded form): encoded here, not while timed,
-    # so that the client spends on a submit about what it spends on a baseline request
     prepared: list[tuple[dict[str, str], bytes]] = []
     lock = threading.Lock()
     claimed = 0
@@ -192,25 +205,48 @@ def submit_capacity(base: str, plan: loadgen.Plan, users: int, seconds: float, c
             respondent.http.close()
 
     run_users(prepare, min(users, 20))
-    url = f"{base}/s/{plan.slug}/check"
+    first.http.close()
+    return prepared
+
+
+def submit_capacity(base: str, plan: loadgen.Plan, users: int, seconds: float,
+                    prepared: list[tuple[dict, bytes]]) -> dict:
+    """The submit endpoint's own throughput: ``users`` threads POST the ``prepared``
+    respondents' submits one after another, with nothing else in between, for at most
+    ``seconds`` (or until none is left: ``ran_out``). Each POST does everything a real one
+    does: CSRF and session checks, validation, redaction, the rate-limit count, the
+    idempotency key, the response and its answers, the redirect."""
+    path = f"/s/{plan.slug}/check"
+    lock = threading.Lock()
+    count = len(prepared)
 
     def new_sender():
         # Each thread keeps its own connection alive, as the baselines do, and sends each
         # prepared respondent's cookies with that respondent's form.
-        http = loadgen.http_session()
+        connection = keep_alive(base)
 
         def send_next():
             with lock:
                 if not prepared:
                     return None
                 headers, body = prepared.pop()
-            http.cookies.clear()  # the response's session cookie is not the next one's
-            return http.post(url, data=body, headers=headers, allow_redirects=False, timeout=30)
+            return connection.urlopen("POST", path, body=body, headers=headers, redirect=False)
 
         return send_next
 
-    result = back_to_back(users, seconds, new_sender, lambda r: r.status_code == 303)
-    return {**result, "prepared": count}
+    result = back_to_back(users, seconds, new_sender, lambda r: r.status == 303)
+    return {**result, "prepared": count, "ran_out": not prepared}
+
+
+def keep_alive(base: str) -> urllib3.HTTPConnectionPool:
+    """One keep-alive connection to ``base`` for a thread sending back to back, through
+    urllib3 (which requests is built on) without requests' extras: a requests Session,
+    even with ``allow_redirects=False``, prepares the request a redirect would lead to
+    (copying it, parsing its Set-Cookie into a cookie jar) on every submit (a 303), work on
+    the shared cores that no baseline request (a 200) causes. No retries: a failure counts."""
+    url = urllib3.util.parse_url(base)
+    return urllib3.HTTPConnectionPool(url.host, url.port, maxsize=1, block=True, retries=False,
+                                      timeout=30)
 
 
 def serving_settings(args) -> dict[str, str]:
@@ -226,28 +262,56 @@ def serving_settings(args) -> dict[str, str]:
     return settings
 
 
+def measure_rounds(app_base: str, baseline_base: str, plan: loadgen.Plan, users: int,
+                   args) -> dict:
+    """Submit alone, bare and write, ``--rounds`` times each for ``--seconds / --rounds``,
+    interleaved (the order turns each round), so that a change in the shared machine's load
+    during the run weighs on all three alike. Before each round enough respondents are
+    brought to the check page to keep the submit threads busy for the whole round (judged
+    from the previous round's rate; the first round starts from ``--submits``)."""
+    per_round = args.seconds / args.rounds
+    rounds: dict[str, list[dict]] = {"submit": [], "bare": [], "write": []}
+    count = args.submits
+    for number in range(args.rounds):
+        prepared = prepare_submits(app_base, plan, count, users)
+        runs = {
+            "submit": partial(submit_capacity, app_base, plan, users, per_round, prepared),
+            "bare": partial(hammer, baseline_base, "GET", "/bare", users, per_round,
+                            args.max_requests),
+            "write": partial(hammer, baseline_base, "POST", "/write", users, per_round,
+                             args.max_requests),
+        }
+        order = list(runs)[number % 3:] + list(runs)[:number % 3]
+        for name in order:
+            rounds[name].append(runs[name]())
+        submit = rounds["submit"][-1]
+        count = int(submit["requests_per_s"] * per_round * 1.5) + users
+    result = {name: combine(measured) for name, measured in rounds.items()}
+    result["submit"]["ran_out_rounds"] = sum(r["ran_out"] for r in rounds["submit"])
+    return result
+
+
 def run_level(database_url: str, plan: loadgen.Plan, users: int, args, log: Path) -> dict:
     result: dict = {"users": users, "think": args.think}
     settings = serving_settings(args)
-    baseline, base = loadgen.start_gunicorn(
+    baseline, baseline_base = loadgen.start_gunicorn(
         database_url, workers=args.workers, threads=args.threads, log=log,
         app="baseline_app:create_app()", PYTHONPATH=f"{HERE}{os.pathsep}{HERE.parent}", **settings)
     try:
-        hammer(base, "GET", "/bare", users, 1, args.workers * 20)  # warm-up
-        result["bare"] = hammer(base, "GET", "/bare", users, args.seconds, args.max_requests)
-        result["write"] = hammer(base, "POST", "/write", users, args.seconds, args.max_requests)
+        server, base = loadgen.start_gunicorn(database_url, workers=args.workers,
+                                              threads=args.threads, log=log, **settings)
+        try:
+            # Warm-up, not measured: every worker imports templates and definitions on first use.
+            hammer(baseline_base, "GET", "/bare", users, 1, args.workers * 20)
+            hammer(baseline_base, "POST", "/write", users, 1, args.workers * 20)
+            survey_load(base, plan, args.workers * 2, 60, args.workers * 4)
+            result["survey"] = survey_load(base, plan, users, args.seconds, args.max_surveys,
+                                           think=args.think)
+            result.update(measure_rounds(base, baseline_base, plan, users, args))
+        finally:
+            loadgen.stop_gunicorn(server)
     finally:
         loadgen.stop_gunicorn(baseline)
-    server, base = loadgen.start_gunicorn(database_url, workers=args.workers,
-                                          threads=args.threads, log=log, **settings)
-    try:
-        # Warm-up, not measured: every worker imports templates and definitions on first use.
-        survey_load(base, plan, args.workers * 2, 60, args.workers * 4)
-        result["survey"] = survey_load(base, plan, users, args.seconds, args.max_surveys,
-                                       think=args.think)
-        result["submit"] = submit_capacity(base, plan, users, args.seconds, args.submits)
-    finally:
-        loadgen.stop_gunicorn(server)
     submit = result["submit"]["requests_per_s"]
     result["submit_vs_bare"] = submit / result["bare"]["requests_per_s"]
     result["submit_vs_write"] = submit / result["write"]["requests_per_s"]
@@ -260,12 +324,16 @@ def print_level(database: str, r: dict) -> None:
     print(f"  respondents answering the survey ({s['seconds']:.0f} s, think {r['think']} s):"
           f" surveys completed/s {s['surveys_per_s']:.1f}, submit POST/s {s['submit_per_s']:.1f},"
           f" errors {s['errors']} {s['error_examples'] or ''}")
+    print(f"  submit alone, bare and write: {r['submit']['rounds']} interleaved rounds of"
+          f" {r['submit']['seconds'] / r['submit']['rounds']:.1f} s each"
+          + (f" (submits ran out in {r['submit']['ran_out_rounds']})"
+             if r["submit"]["ran_out_rounds"] else ""))
     for name, label in (("submit", "submit alone"), ("bare", "baseline bare"),
                         ("write", "baseline write")):
         b = r[name]
         print(f"  {label:<14} req/s {b['requests_per_s']:8.1f}   p50 {b['p50_ms'] or 0:6.1f} ms"
               f"  p95 {b['p95_ms'] or 0:6.1f}  p99 {b['p99_ms'] or 0:6.1f}   errors {b['errors']}"
-              f" {b['error_reasons'] or ''}")
+              f" {b['error_reasons'] or ''}  (rounds: {', '.join(map(str, b['per_round']))})")
     print(f"  submit/bare {r['submit_vs_bare']:.3f}   submit/write {r['submit_vs_write']:.3f}"
           "  (target >= 0.5 of write)")
     print("  per step while answering the survey:")
@@ -294,8 +362,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-requests", type=int, default=200_000)
     parser.add_argument("--think", type=float, default=1.0,
                         help="mean seconds a respondent spends on a page before the next request")
-    parser.add_argument("--submits", type=int, default=1500,
-                        help="respondents brought to the check page for the submit-alone run")
+    parser.add_argument("--submits", type=int, default=3000,
+                        help="respondents brought to the check page for the first submit-alone "
+                             "round (later rounds: enough for 1.5 times the last round's rate)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="interleaved rounds of submit alone, bare and write")
     parser.add_argument("--workers", type=int, default=(os.cpu_count() or 1) * 2 + 1)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--sqlite-level", type=int, default=10, help="0 to skip SQLite")
