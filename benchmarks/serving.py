@@ -367,7 +367,8 @@ def main(argv: list[str] | None = None) -> int:
                              "round (later rounds: enough for 1.5 times the last round's rate)")
     parser.add_argument("--rounds", type=int, default=3,
                         help="interleaved rounds of submit alone, bare and write")
-    parser.add_argument("--workers", type=int, default=(os.cpu_count() or 1) * 2 + 1)
+    parser.add_argument("--workers", type=int, default=(os.cpu_count() or 1) + 1,
+                        help="gunicorn workers (default as gunicorn.conf.py: cores + 1)")
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--sqlite-level", type=int, default=10, help="0 to skip SQLite")
     parser.add_argument("--ratelimit-storage", default="redis://127.0.0.1:6379",
