@@ -51,8 +51,8 @@ class RouteLimiter(Limiter):
     """Flask-Limiter for route decorators only. A decorated route checks its limits in its
     own wrapper; the hooks Flask-Limiter adds to every request serve default, application
     and meta limits, rate-limit headers and conditional deductions, none of which this app
-    uses, and cost each survey request about as much as a quarter of its database work.
-    So they are not installed, and a setting that would need them is refused."""
+    uses, and cost about 4% of a survey submit's CPU. So they are not installed, and a
+    setting that would need them is refused."""
 
     def init_app(self, app: Flask) -> None:
         wanted = [name for name in _NEEDS_REQUEST_HOOKS if app.config.get(name)]

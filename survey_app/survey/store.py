@@ -369,11 +369,9 @@ def insert_responses(
     ids (``ids`` if given, else random ones). Core inserts on ``connection`` (default: the
     session's): the ORM's bulk path costs more than the inserts themselves (see
     :func:`_insert_answers`)."""
-    if ids is not None and len(ids) != len(submissions):
-        raise ValueError(f"{len(ids)} ids for {len(submissions)} submissions")
+    ids = ids if ids is not None else [random_id() for _ in submissions]
     responses, answer_rows = [], []
-    for number, (questions, attributes, day) in enumerate(submissions):
-        rid = ids[number] if ids is not None else random_id()
+    for rid, (questions, attributes, day) in zip(ids, submissions, strict=True):
         responses.append({"id": rid, "wave_id": wave_id, "event_id": event_id,
                           "submitted_on": day, "channel": channel, "attributes": attributes,
                           "weight": None})
@@ -383,7 +381,7 @@ def insert_responses(
     connection.execute(insert(Response.__table__), responses)
     if answer_rows:
         _insert_answers(connection, answer_rows)
-    return [r["id"] for r in responses]
+    return ids
 
 
 # PostgreSQL: one INSERT ... SELECT FROM unnest(arrays) for any number of answers. psycopg's
