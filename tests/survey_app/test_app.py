@@ -57,6 +57,23 @@ def test_public_pages_render_with_security_headers(client) -> None:
     assert "12 key outcomes" in home
 
 
+def test_security_headers_on_responses_without_a_page(app) -> None:
+    @app.get("/framed-elsewhere")
+    def framed_elsewhere():  # a view that sets one of the headers itself keeps its value
+        return "x", 200, {"X-Frame-Options": "SAMEORIGIN"}
+
+    client = app.test_client()
+    redirect = client.get("/admin/users")  # not signed in: a redirect, no page, no inline script
+    assert redirect.status_code in (302, 303)
+    csp = redirect.headers["Content-Security-Policy"]
+    assert "script-src 'self';" in csp and "nonce" not in csp and "frame-ancestors 'none'" in csp
+    assert redirect.headers["Permissions-Policy"] == "camera=(), microphone=(), geolocation=()"
+    assert redirect.headers["X-Frame-Options"] == "DENY"
+    own = client.get("/framed-elsewhere")
+    assert own.headers.getlist("X-Frame-Options") == ["SAMEORIGIN"]
+    assert own.headers["Referrer-Policy"] == "no-referrer"
+
+
 def test_health_reports_database_state(client, app) -> None:
     assert client.get("/healthz").get_json() == {"status": "ok", "database": "ok"}
     broken = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite:////nonexistent-folder/x.db"})
