@@ -69,6 +69,7 @@ class BatchedCounter:
         self._lock = threading.Lock()
         self._unsent: Counter[tuple[int, str]] = Counter()  # (window, key): hits not sent
         self._learnt: dict[tuple[int, str], int] = {}  # (window, key): total over processes
+        self._learnt_window = 0  # no slot of an earlier window is kept
         self._sent_at = float("-inf")
 
     def hit(self, storage: Storage, key: str, now: float | None = None) -> bool:
@@ -96,8 +97,10 @@ class BatchedCounter:
                 self.on_failure(exc)
             return
         with self._lock:
-            self._learnt = {slot: total for slot, total in self._learnt.items()
-                            if slot[0] >= current_window}
+            if current_window > self._learnt_window:  # once a window, not on every send
+                self._learnt = {slot: total for slot, total in self._learnt.items()
+                                if slot[0] >= current_window}
+                self._learnt_window = current_window
             for slot, total in zip(batch, totals, strict=True):
                 if slot[0] >= current_window:
                     self._learnt[slot] = max(total, self._learnt.get(slot, 0))
