@@ -309,7 +309,9 @@ def _rows(prepared: Prepared, stats: pd.DataFrame, level: str | None, by: str | 
         "by": pd.Series(by, index=index.index, dtype=object),
         "group": index.iloc[:, 2].astype(object) if by is not None else pd.Series(None, index=index.index, dtype=object),
         "n": n,
-        "estimate": mean * scale,
+        # Every estimate is a percentage or a 0-100 score: a weighted mean of values that
+        # are all 100 can come out of floating-point summation as 100.00000000000001.
+        "estimate": np.clip(mean * scale, 0.0, 100.0),
         "se": se * scale,
         "ci_low": ci_low,
         "ci_high": ci_high,
