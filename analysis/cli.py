@@ -76,10 +76,10 @@ def main(argv: list[str] | None = None) -> int:
         written = results.write(args.out)
     except DefinitionsError as exc:
         for error in exc.errors:
-            console.print(f"error: {error}", markup=False, highlight=False)
+            console.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
         return 2
     except ValueError as exc:
-        console.print(f"error: {exc}", markup=False, highlight=False)
+        console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         return 2
     _summary(console, results, len(responses), written, time.perf_counter() - started)
     return 0
