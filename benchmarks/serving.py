@@ -114,22 +114,23 @@ def back_to_back(users: int, seconds: float, new_sender, succeeded, cap: int | N
             timings.extend(mine)
             failures.update(failed)
 
-    elapsed = run_users(user, users)
-    return {"requests_per_s": len(timings) / elapsed, "seconds": elapsed,
-            "errors": sum(failures.values()), "error_reasons": dict(failures), **summary(timings),
-            "timings": timings}
+    return {**measured(timings, run_users(user, users), failures), "timings": timings}
+
+
+def measured(timings: list[float], seconds: float, failures: Counter[str]) -> dict:
+    """Rate, errors by reason and latency percentiles of ``timings`` over ``seconds``."""
+    return {"requests_per_s": len(timings) / seconds, "seconds": seconds,
+            "errors": sum(failures.values()), "error_reasons": dict(failures), **summary(timings)}
 
 
 def combine(rounds: list[dict]) -> dict:
     """Rounds of one measurement as one: requests over the summed time, pooled latencies."""
-    timings = [t for r in rounds for t in r["timings"]]
-    seconds = sum(r["seconds"] for r in rounds)
-    reasons: Counter[str] = Counter()
+    failures: Counter[str] = Counter()
     for r in rounds:
-        reasons.update(r["error_reasons"])
-    return {"requests_per_s": len(timings) / seconds, "seconds": seconds, "rounds": len(rounds),
-            "per_round": [round(r["requests_per_s"], 1) for r in rounds],
-            "errors": sum(reasons.values()), "error_reasons": dict(reasons), **summary(timings)}
+        failures.update(r["error_reasons"])
+    return {**measured([t for r in rounds for t in r["timings"]],
+                       sum(r["seconds"] for r in rounds), failures),
+            "rounds": len(rounds), "per_round": [round(r["requests_per_s"], 1) for r in rounds]}
 
 
 def hammer(base: str, method: str, path: str, users: int, seconds: float, cap: int) -> dict:

@@ -7,8 +7,9 @@ every value in the session, and :class:`~flask.sessions.SecureCookieSessionInter
 builds a new signing serializer for every read and every write, whose SHA-1 (wrapped in a
 Python function) keeps :mod:`hmac` off OpenSSL's fast path. Here plain JSON values skip the
 tag questions, the signing serializer is built once per key set and the HMAC is given
-``hashlib.sha1`` itself. The cookie is byte for byte what Flask writes, so cookies issued before a deployment still open
-after it, and answers in progress are never lost to an upgrade.
+``hashlib.sha1`` itself. The cookie is byte for byte what Flask writes, so cookies issued
+before a deployment still open after it, and answers in progress are never lost to an
+upgrade.
 """
 
 from __future__ import annotations
