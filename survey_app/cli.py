@@ -398,7 +398,26 @@ def quarterly_report_command(wave: str | None, out: Path) -> None:
     click.echo(f"Wrote {html_path} and {pdf_path}")
 
 
+jobs_cli = AppGroup("jobs", help="Background jobs (see survey_app.jobs).")
+
+
+@jobs_cli.command("worker")
+@click.option("--burst", is_flag=True, help="Stop once the queue is empty.")
+def jobs_worker_command(burst: bool) -> None:
+    """Run queued jobs from Redis (JOBS_REDIS_URL) in this process until stopped."""
+    from flask import current_app
+
+    from .config import ConfigError
+    from .jobs import run_worker
+
+    try:
+        run_worker(current_app._get_current_object(), burst=burst)  # type: ignore[attr-defined]
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 def register(app: Flask) -> None:
+    app.cli.add_command(jobs_cli)
     app.cli.add_command(report_cli)
     app.cli.add_command(db_backup_command)
     app.cli.add_command(db_restore_command)
