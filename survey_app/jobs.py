@@ -39,6 +39,7 @@ import logging
 import math
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -98,8 +99,44 @@ def enqueue(func: Callable[..., Any], *args: Any, key: str | None = None, **kwar
     ValueError
         ``func`` is not a module-level function that a worker process could import.
     """
+    return _enqueue_on(_backend(current_app), func, args, kwargs, key)
+
+
+def run_here(func: Callable[..., Any], *args: Any, key: str | None = None, **kwargs: Any) -> str:
+    """Run ``func(*args, **kwargs)`` as a job now, in this process and thread (whatever the
+    configured backend), under the same rule as :func:`enqueue`: if a job with ``key`` is
+    queued or running anywhere, nothing runs and its id is returned. For commands, which
+    have no request to keep short and may have no worker to wait for."""
+    return _enqueue_on(_EagerBackend(current_app), func, args, kwargs, key)
+
+
+def runs_in_worker() -> bool:
+    """Whether queued jobs run in a separate worker process (RQ) rather than in this one."""
+    return isinstance(_backend(current_app), _RQBackend)
+
+
+def wait(job_id: str, timeout: float = 60.0, interval: float = 0.1) -> JobState | None:
+    """Poll the job's state until it has ended or ``timeout`` seconds have passed; returns the
+    last state seen (None for an unknown id). Commits the session between polls."""
+    deadline = time.monotonic() + timeout
+    while True:
+        state = job_state(job_id)
+        if state is None or not state.active or time.monotonic() >= deadline:
+            return state
+        # End the transaction between polls: the next one sees new commits, and on SQLite the
+        # worker is not kept waiting for the lock this session's transaction holds.
+        db.session.commit()
+        time.sleep(interval)
+
+
+def _enqueue_on(
+    backend: _Backend,
+    func: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    key: str | None,
+) -> str:
     path = function_path(func)
-    backend = _backend(current_app)
     _expire_abandoned(key)
     while True:
         if key is not None:
@@ -134,14 +171,18 @@ def enqueue(func: Callable[..., Any], *args: Any, key: str | None = None, **kwar
 
 def job_state(job_id: str) -> JobState | None:
     """The state of one job, or None if there is no job with that id."""
-    job = db.session.get(Job, job_id)
+    job = db.session.get(Job, job_id, populate_existing=True)
     return None if job is None else _state(job)
 
 
 def latest_job(key: str) -> JobState | None:
     """The most recently queued job with this key, or None if there was none."""
     job = db.session.scalar(
-        select(Job).where(Job.key == key).order_by(Job.enqueued_at.desc(), Job.id.desc()).limit(1)
+        select(Job)
+        .where(Job.key == key)
+        .order_by(Job.enqueued_at.desc(), Job.id.desc())
+        .limit(1)
+        .execution_options(populate_existing=True)
     )
     return None if job is None else _state(job)
 
