@@ -51,10 +51,13 @@ def refresh_results(only_if_stale: bool = False, requested_by: int | None = None
     (at most ``MAX_ROUNDS`` computations), each recorded in the audit log."""
     for round_ in range(MAX_ROUNDS):
         latest, stale = latest_results()
+        db.session.commit()  # end the read: on SQLite an open transaction holds the write lock
         if latest is not None and not stale and (only_if_stale or round_ > 0):
             return
         stored = compute_results()
-        record("results recomputed", user_id=requested_by, responses=stored.responses, round=round_ + 1)
+        record(
+            "results recomputed", user_id=requested_by, responses=stored.responses, round=round_ + 1
+        )
         db.session.commit()
         log.info("results %s computed from %s responses", stored.id, stored.responses)
 

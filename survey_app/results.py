@@ -9,9 +9,8 @@ import json
 import pandas as pd
 from sqlalchemy import Row, delete, func, select, text
 
-from instruments import Definitions
-
 import analysis
+from instruments import Definitions
 
 from .definitions import current_definitions
 from .export import responses_frame
@@ -107,6 +106,9 @@ def compute_results() -> AnalysisResult:
     if population is not None:  # rake only audiences that have answers with those attributes
         population = population[population["audience"].isin(set(frame["audience"]))]
     breakdowns = sorted({a.id for i in definitions.instruments.values() for a in i.attributes} & set(frame.columns))
+    # The inputs are read: end the transaction so that SQLite's write lock (every transaction
+    # takes it, see database.py) is not held while the analysis runs in the background.
+    db.session.commit()
     if frame.empty:
         tables = {name: [] for name in TABLES}
         wave_order: list[str] = []

@@ -8,8 +8,8 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from ..audit import record
-from ..comments.queries import outcome_themes, quotes_for_waves, waves_labelled
 from ..auth.roles import ANALYST_ROLES, VIEWER_ROLES, role_required
+from ..comments.queries import outcome_themes, quotes_for_waves, waves_labelled
 from ..definitions import current_definitions
 from ..extensions import db
 from ..recompute import recompute_status, request_recompute

@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import pytest
-from flask_migrate import upgrade
 from sqlalchemy import func, inspect, select
 
 from survey_app import jobs
@@ -25,26 +24,6 @@ from tests.conftest import REPO, make_app
 from tests.survey_app import job_functions
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-@pytest.fixture
-def app_with(database_url: str):
-    """Builds apps on one migrated database with the given configuration: several apps on one
-    database stand for several processes (each has its own engine, pool and sessions)."""
-    made = []
-
-    def build(**config):
-        app = make_app(database_url, **config)
-        with app.app_context():
-            upgrade()
-        made.append(app)
-        return app
-
-    yield build
-    for app in made:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
 
 
 def runs(app) -> list[dict]:
@@ -276,7 +255,7 @@ def test_rq_jobs_wait_in_redis_and_run_in_a_worker_process(app_with, database_ur
 
 
 def test_the_job_migration_downgrades_and_upgrades_again(db_app) -> None:
-    from flask_migrate import downgrade
+    from flask_migrate import downgrade, upgrade
 
     with db_app.app_context():
         assert "job" in inspect(db.engine).get_table_names()
