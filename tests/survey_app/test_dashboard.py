@@ -7,7 +7,6 @@ import datetime as dt
 import re
 
 import pytest
-
 from sqlalchemy import select
 
 from instruments import load_definitions

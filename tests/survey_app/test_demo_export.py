@@ -46,7 +46,7 @@ def test_export_codes_and_columns(app) -> None:
         expected += [a.id for a in definitions.instruments[instrument_id].attributes if a.id not in expected]
     assert list(frame.columns[len(FIXED_COLUMNS):len(FIXED_COLUMNS) + len(expected)]) == expected
     assert {"age_band", "sex", "ward", "directorate", "grade", "sector"} <= set(expected)
-    first_question = definitions.instruments[sorted(definitions.instruments)[0]].questions[0].id
+    first_question = definitions.instruments[min(definitions.instruments)].questions[0].id
     assert frame.columns[len(FIXED_COLUMNS) + len(expected)] == first_question
     assert set(residents["P03"].dropna()) <= {"1", "2", "3", "4", "dk"}
     assert residents["P03"].isna().any() and (residents["P03"] == "dk").any()

@@ -11,7 +11,6 @@ from sqlalchemy import select
 from survey_app.extensions import db
 from survey_app.models import Answer, Response
 from survey_app.survey.forms import SUBMIT_FIELD, clean_value, pages_of
-
 from tests.conftest import _app_with_schema
 
 from .survey_helpers import csrf_of, key_of, make_wave
