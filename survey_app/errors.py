@@ -18,8 +18,9 @@ MESSAGES = {
     429: ("Too many requests", "Wait a few minutes and try again."),
     500: ("Sorry, there is a problem with the service", "Try again later."),
     503: ("Not saved: the service is unavailable just now",
-          "We could not reach our database, so nothing you sent was saved. Please try again in a "
-          "minute. If you were answering a survey, go back: your answers are still in this browser."),
+          ("We could not reach our database, so nothing you sent was saved. Please try again in "
+           "a minute. If you were answering a survey, go back: your answers are still in this "
+           "browser.")),
 }
 # How long a client is asked to wait before trying again after a 503.
 RETRY_AFTER_SECONDS = 30
