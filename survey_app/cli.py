@@ -109,15 +109,27 @@ def load_command() -> None:
         click.echo(f"{'added ' if r.created else 'known '} {r.instrument_id} {r.version[:12]}")
 
 
+def _demo_base_url() -> str:
+    import os
+
+    return f"http://127.0.0.1:{os.environ.get('PORT') or 5000}"
+
+
 @click.command("demo")
 @with_appcontext
 @click.option("--seed", default=2026, show_default=True, help="Random seed for the synthetic data.")
 @click.option("--reset", is_flag=True, help="Drop all data and seed again.")
-def demo_command(seed: int, reset: bool) -> None:
-    """Seed the configured database with the demo council (creating the schema if needed)."""
-    from .demo import DEMO_USERS, demo_links, is_seeded, seed_demo
+@click.option("--base-url", default=_demo_base_url, show_default="http://127.0.0.1:$PORT (5000)",
+              help="Where the demo is served, for the addresses printed.")
+def demo_command(seed: int, reset: bool, base_url: str) -> None:
+    """Seed the configured database with the demo council (creating the schema if needed)
+    and print its sign-ins and the addresses of its live surveys."""
+    import time
+
+    from .demo import DEMO_USERS, demo_links, ensure_demo_users, is_seeded, seed_demo
 
     definitions = _definitions_or_exit()
+    base_url = base_url.rstrip("/")
     if reset:
         db.drop_all()
         with db.engine.begin() as connection:
@@ -126,21 +138,27 @@ def demo_command(seed: int, reset: bool) -> None:
     if is_seeded():
         click.echo("The database already holds waves: demo data not added (use --reset to start again).")
     else:
+        click.echo("Seeding the demo council and computing its results (about 20 seconds)...")
+        started = time.monotonic()
         counts = seed_demo(definitions, seed=seed)
         from .results import compute_results
 
         compute_results()  # so the dashboard has results to read from the start
         click.echo(
-            f"Seeded the demo council: {counts['waves']} waves, {counts['responses']} responses, "
-            f"{counts['answers']} answers, {counts['invitations']} invitations."
+            f"Seeded the demo council in {time.monotonic() - started:.0f} s: {counts['waves']} waves, "
+            f"{counts['responses']} responses, {counts['answers']} answers, "
+            f"{counts['invitations']} invitations."
         )
+    ensure_demo_users()
+    db.session.commit()
+    click.echo(f"\nStaff sign-in: {base_url}/auth/sign-in")
     for user in DEMO_USERS:
-        click.echo(f"Demo {user.role.value} sign-in: {user.email} / {user.password}")
+        click.echo(f"  {user.role.value + ':':<14}{user.email} / {user.password}")
     links = demo_links()
     if links:
-        click.echo("Answer a live survey (paths under the address below):")
+        click.echo("\nAnswer a live survey:")
         for description, path in links:
-            click.echo(f"  {path:<44} {description}")
+            click.echo(f"  {base_url}{path}  {description}")
 
 
 @export_cli.command("responses")

@@ -96,8 +96,9 @@ def test_demo_and_export_cli(runner, tmp_path) -> None:
     result = runner.invoke(args=["demo", "--seed", "2"])
     assert result.exit_code == 0, result.output
     assert "admin@demo.example" in result.output and "Seeded the demo council" in result.output
-    again = runner.invoke(args=["demo"])
+    again = runner.invoke(args=["demo", "--base-url", "http://127.0.0.1:8080/"])
     assert "already holds waves" in again.output
+    assert "Staff sign-in: http://127.0.0.1:8080/auth/sign-in" in again.output
     out = tmp_path / "export.csv"
     result = runner.invoke(args=["export", "responses", "--wave", "2026-Q3",
                                  "--instrument", "member-pulse", "--out", str(out)])
@@ -109,6 +110,22 @@ def test_demo_and_export_cli(runner, tmp_path) -> None:
     assert bad.exit_code != 0 and "no wave matches" in bad.output
     missing = runner.invoke(args=["export", "responses", "--out", str(tmp_path / "no" / "x.csv")])
     assert missing.exit_code != 0 and "does not exist" in missing.output
+
+
+def test_the_demo_councillor_reads_the_scorecard_and_changes_nothing(app, runner) -> None:
+    from survey_app.demo import DEMO_USERS
+
+    from .helpers import csrf, sign_in
+
+    result = runner.invoke(args=["demo", "--seed", "2"])
+    councillor = next(u for u in DEMO_USERS if u.role.value == "viewer")
+    assert f"viewer:       {councillor.email} / {councillor.password}" in result.output
+    client = app.test_client()
+    sign_in(client, councillor.email, councillor.password)
+    page = client.get("/dashboard/")
+    assert page.status_code == 200 and "Results computed" in page.get_data(as_text=True)
+    assert client.post("/dashboard/recompute", data={"csrf_token": csrf(client, "/dashboard/")}).status_code == 403
+    assert client.get("/programme/waves/new").status_code == 403
 
 
 def test_instruments_cli_show_load_diff(runner) -> None:
