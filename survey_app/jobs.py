@@ -294,11 +294,9 @@ def _timeout(app: Flask) -> dt.timedelta:
 
 
 def _abandoned_message(app: Flask) -> str:
-    minutes = round(_timeout(app).total_seconds() / 60)
-    return (
-        f"did not finish within {minutes} minutes of being queued: the worker stopped or is "
-        "not running"
-    )
+    seconds = _timeout(app).total_seconds()
+    span = f"{seconds:.0f} seconds" if seconds < 120 else f"{round(seconds / 60)} minutes"
+    return f"did not finish within {span} of being queued: the worker stopped or is not running"
 
 
 def _state(job: Job) -> JobState:

@@ -90,8 +90,9 @@ def _population() -> pd.DataFrame | None:
 
 
 def _records(table: pd.DataFrame) -> list[dict]:
-    # JSON has no NaN: blanks become null, as they are blank in the CSV files.
-    return json.loads(table.to_json(orient="records", date_format="iso"))
+    # JSON has no NaN: blanks become null, as they are blank in the CSV files. Full precision
+    # (pandas' default keeps 10 decimals), so stored figures equal the CLI's to 1e-15.
+    return json.loads(table.to_json(orient="records", date_format="iso", double_precision=15))
 
 
 def compute_results() -> AnalysisResult:
