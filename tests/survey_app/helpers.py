@@ -75,3 +75,15 @@ def figures_near(text: str, value: float, within: float = 0.5) -> list[str]:
     when the group is large enough."""
     numbers = re.findall(r"(?<![\d.])\d{1,3}(?:\.\d+)?(?![\d])", text)
     return [n for n in numbers if abs(float(n) - value) < within]
+
+
+def age_jobs(app, seconds: float) -> None:
+    """Time passes for the background jobs: every job was queued ``seconds`` earlier."""
+    import datetime as dt
+
+    from survey_app.models import Job
+
+    with app.app_context():
+        for job in db.session.scalars(select(Job)):
+            job.enqueued_at -= dt.timedelta(seconds=seconds)
+        db.session.commit()
