@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Seeds the demo council into the configured database (SQLite under instance/ by default)
-# and serves the app on http://127.0.0.1:5000.
+# and serves the app on http://127.0.0.1:$PORT (default 5000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export FLASK_APP=survey_app PULSE_CONFIG="${PULSE_CONFIG:-development}"
@@ -11,8 +11,9 @@ if [ -z "${SECRET_KEY:-}" ] && [ ! -s instance/secret_key ]; then
   echo "Generated a random SECRET_KEY in instance/secret_key" >&2
 fi
 .venv/bin/flask db upgrade 2>&1 | grep -v '^INFO' || true
-.venv/bin/flask demo
 port="${PORT:-5000}"
+.venv/bin/flask demo --base-url "http://127.0.0.1:${port}"
 echo
-echo "Improvement Pulse is running at http://127.0.0.1:${port}/  (Ctrl+C to stop)"
+echo "Improvement Pulse is running at http://127.0.0.1:${port}/ (staff sign-in: http://127.0.0.1:${port}/auth/sign-in)."
+echo "Ctrl+C stops it; \`make demo\` again keeps the data. Another port: PORT=8080 make demo"
 exec .venv/bin/flask run --host 127.0.0.1 --port "$port"

@@ -109,15 +109,27 @@ def load_command() -> None:
         click.echo(f"{'added ' if r.created else 'known '} {r.instrument_id} {r.version[:12]}")
 
 
+def _demo_base_url() -> str:
+    import os
+
+    return f"http://127.0.0.1:{os.environ.get('PORT') or 5000}"
+
+
 @click.command("demo")
 @with_appcontext
 @click.option("--seed", default=2026, show_default=True, help="Random seed for the synthetic data.")
 @click.option("--reset", is_flag=True, help="Drop all data and seed again.")
-def demo_command(seed: int, reset: bool) -> None:
-    """Seed the configured database with the demo council (creating the schema if needed)."""
-    from .demo import DEMO_USERS, demo_links, is_seeded, seed_demo
+@click.option("--base-url", default=_demo_base_url, show_default="http://127.0.0.1:$PORT (5000)",
+              help="Where the demo is served, for the addresses printed.")
+def demo_command(seed: int, reset: bool, base_url: str) -> None:
+    """Seed the configured database with the demo council (creating the schema if needed)
+    and print its sign-ins and the addresses of its live surveys."""
+    import time
+
+    from .demo import DEMO_USERS, demo_links, ensure_demo_users, is_seeded, seed_demo
 
     definitions = _definitions_or_exit()
+    base_url = base_url.rstrip("/")
     if reset:
         db.drop_all()
         with db.engine.begin() as connection:
@@ -126,21 +138,27 @@ def demo_command(seed: int, reset: bool) -> None:
     if is_seeded():
         click.echo("The database already holds waves: demo data not added (use --reset to start again).")
     else:
+        click.echo("Seeding the demo council and computing its results (about 20 seconds)...")
+        started = time.monotonic()
         counts = seed_demo(definitions, seed=seed)
         from .results import compute_results
 
         compute_results()  # so the dashboard has results to read from the start
         click.echo(
-            f"Seeded the demo council: {counts['waves']} waves, {counts['responses']} responses, "
-            f"{counts['answers']} answers, {counts['invitations']} invitations."
+            f"Seeded the demo council in {time.monotonic() - started:.0f} s: {counts['waves']} waves, "
+            f"{counts['responses']} responses, {counts['answers']} answers, "
+            f"{counts['invitations']} invitations."
         )
+    ensure_demo_users()
+    db.session.commit()
+    click.echo(f"\nStaff sign-in: {base_url}/auth/sign-in")
     for user in DEMO_USERS:
-        click.echo(f"Demo {user.role.value} sign-in: {user.email} / {user.password}")
+        click.echo(f"  {user.role.value + ':':<14}{user.email} / {user.password}")
     links = demo_links()
     if links:
-        click.echo("Answer a live survey (paths under the address below):")
+        click.echo("\nAnswer a live survey:")
         for description, path in links:
-            click.echo(f"  {path:<44} {description}")
+            click.echo(f"  {base_url}{path}  {description}")
 
 
 @export_cli.command("responses")
@@ -178,15 +196,33 @@ def export_responses_command(wave_label: str | None, instrument_id: str | None, 
               help="Release every held submission, even batches smaller than the minimum.")
 @click.option("--min-batch", default=5, show_default=True, type=click.IntRange(min=1),
               help="Smallest batch released from a wave that is still open.")
-def release_command(wave_id: int | None, release_all: bool, min_batch: int) -> None:
+@click.option("--recompute/--no-recompute", default=True, show_default=True,
+              help="Then recompute the stored results if the data changed (queued for the "
+                   "worker when JOBS_REDIS_URL is set, else computed here).")
+def release_command(wave_id: int | None, release_all: bool, min_batch: int, recompute: bool) -> None:
     """Move held invite submissions into the response table in shuffled batches (all of a
-    closed wave's, and an open wave's once at least --min-batch are held)."""
+    closed wave's, and an open wave's once at least --min-batch are held), then bring the
+    stored results up to date."""
+    from .recompute import recompute_from_command
     from .survey.store import release_held
 
     if wave_id is not None and db.session.get(Wave, wave_id) is None:
         raise click.BadParameter(f"no wave has id {wave_id}", param_hint="--wave")
     released = release_held(wave_id, min_batch=min_batch, force=release_all)
     click.echo(f"Released {released} held submission{'' if released == 1 else 's'}.")
+    if recompute:
+        _report_recompute(recompute_from_command(only_if_stale=True))
+
+
+def _report_recompute(state) -> None:
+    if state is None:
+        return
+    if state.active:
+        click.echo(f"Results: recomputation {state.status} as job {state.id}.")
+    elif state.status == "failed":
+        click.echo(f"Results: the recomputation failed: {state.error}", err=True)
+    else:
+        click.echo("Results: up to date.")
 
 
 @survey_cli.command("qr")
@@ -267,14 +303,23 @@ def create_user_command(email: str, name: str, role: str, password: str) -> None
 @with_appcontext
 @click.option("--if-stale", is_flag=True, help="Only when the data changed since the last results.")
 def results_command(if_stale: bool) -> None:
-    """Recompute and store the analysis results the dashboard and reports read."""
-    from .results import compute_results, latest_results
+    """Recompute and store the analysis results the dashboard and reports read (here, not
+    in the background; refused while a computation is queued or running elsewhere)."""
+    from .recompute import compute_here
+    from .results import latest_results
 
     latest, stale = latest_results()
     if if_stale and not stale:
         click.echo(f"Results from {latest.computed_at:%Y-%m-%d %H:%M} UTC are up to date.")
         return
-    stored = compute_results()
+    state = compute_here()
+    if state.active:
+        raise click.ClickException(
+            f"a computation is already {state.status} (job {state.id}, asked for at "
+            f"{state.enqueued_at:%Y-%m-%d %H:%M} UTC); it was not started again")
+    if state.status == "failed":
+        raise click.ClickException(f"the computation failed: {state.error}")
+    stored, _ = latest_results()
     click.echo(f"Computed results for {stored.responses:,} responses "
                f"({len(stored.tables['indicators']):,} indicator rows).")
 
@@ -398,7 +443,26 @@ def quarterly_report_command(wave: str | None, out: Path) -> None:
     click.echo(f"Wrote {html_path} and {pdf_path}")
 
 
+jobs_cli = AppGroup("jobs", help="Background jobs (see survey_app.jobs).")
+
+
+@jobs_cli.command("worker")
+@click.option("--burst", is_flag=True, help="Stop once the queue is empty.")
+def jobs_worker_command(burst: bool) -> None:
+    """Run queued jobs from Redis (JOBS_REDIS_URL) in this process until stopped."""
+    from flask import current_app
+
+    from .config import ConfigError
+    from .jobs import run_worker
+
+    try:
+        run_worker(current_app._get_current_object(), burst=burst)  # type: ignore[attr-defined]
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 def register(app: Flask) -> None:
+    app.cli.add_command(jobs_cli)
     app.cli.add_command(report_cli)
     app.cli.add_command(db_backup_command)
     app.cli.add_command(db_restore_command)

@@ -60,6 +60,8 @@ DEMO_USERS = (
     DemoUser("analyst2@demo.example", "pulse-demo-analyst2", "Second demo analyst", Role.ANALYST),
     DemoUser("safeguarding@demo.example", "pulse-demo-safeguarding", "Demo safeguarding reviewer",
              Role.SAFEGUARDING),
+    # A councillor reads the scorecard and reports and changes nothing: the viewer role.
+    DemoUser("councillor@demo.example", "pulse-demo-councillor", "Councillor Demo", Role.VIEWER),
 )
 CODED_WAVE = "2026-Q3"  # the wave whose comment sample the two demo analysts have coded
 CODING_SAMPLE = 20
@@ -232,6 +234,12 @@ def _seed_kpis() -> None:
     for measure_id, (values, source) in KPI_SERIES.items():
         for (period, _), value in zip(QUARTERS, values, strict=True):
             db.session.add(KpiValue(measure_id=measure_id, period=period, value=value, source=source))
+
+
+def ensure_demo_users() -> None:
+    """Add any demo sign-in that is missing (a demo seeded before it existed gets it too);
+    the caller commits."""
+    _seed_users()
 
 
 def _seed_users() -> None:

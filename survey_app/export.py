@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import IO
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from instruments import Instrument
 
@@ -89,27 +89,56 @@ def responses_frame(wave_ids: Iterable[int] | None = None) -> pd.DataFrame:
     extra_attributes = [c for c in base.columns if c not in FIXED_COLUMNS + attribute_columns]
     attribute_columns += sorted(extra_attributes)
 
-    answers = _answers_wide(base["response_id"].tolist())
-    unknown_questions = [c for c in answers.columns if c not in question_columns]
-    question_columns += sorted(unknown_questions)
+    answers = _answers_wide(wave_filter, question_columns)
+    question_columns += [c for c in answers.columns if c not in question_columns]
     frame = base.join(answers, on="response_id")
     frame = frame.reindex(columns=FIXED_COLUMNS + attribute_columns + question_columns)
     frame["weight"] = pd.to_numeric(frame["weight"], errors="coerce")
     return frame.sort_values(["instrument", "wave", "response_id"], kind="stable").reset_index(drop=True)
 
 
-def _answers_wide(response_ids: list[str], chunk: int = 900) -> pd.DataFrame:
-    """Answers pivoted to one column per question, fetched in chunks (bound-parameter limits)."""
-    parts = []
-    for start in range(0, len(response_ids), chunk):
-        ids = response_ids[start : start + chunk]
-        parts += db.session.execute(
-            select(Answer.response_id, Answer.question_id, Answer.value).where(Answer.response_id.in_(ids))
-        ).all()
-    long = pd.DataFrame(parts, columns=["response_id", "question_id", "value"], dtype=object)
-    if long.empty:
-        return pd.DataFrame(index=pd.Index([], name="response_id"))
-    return long.pivot(index="response_id", columns="question_id", values="value")
+_OTHERS = "(answers to other questions)"
+
+
+def _answers_wide(wave_filter: list[int] | None, question_ids: list[str]) -> pd.DataFrame:
+    """Answers pivoted to one column per question, indexed by response id.
+
+    The pivot is done by the database in one pass over ``answer`` (grouped by response, one
+    ``max(value) FILTER (WHERE question_id = ...)`` per question: a response has at most one
+    answer per question), so a million responses cost one query and one row each, not twenty
+    rows each and a pandas pivot. The same pass counts answers to question ids that none of
+    the fielded versions has (kept from an earlier definition); only if there are any is a
+    second pass made with those columns added (sorted, after the others).
+    """
+    frame = _pivot(wave_filter, question_ids)
+    if frame.pop(_OTHERS).astype(int).any():
+        frame = _pivot(wave_filter, question_ids + _other_question_ids(wave_filter, question_ids))
+        frame.pop(_OTHERS)
+    return frame
+
+
+def _pivot(wave_filter: list[int] | None, question_ids: list[str]) -> pd.DataFrame:
+    others = func.count().filter(Answer.question_id.not_in(question_ids)) if question_ids else func.count()
+    query = select(Answer.response_id, others.label("others"), *(
+        func.max(Answer.value).filter(Answer.question_id == question_id).label(f"q{i}")
+        for i, question_id in enumerate(question_ids)
+    )).group_by(Answer.response_id)
+    if wave_filter is not None:
+        query = query.join(Response, Response.id == Answer.response_id).where(Response.wave_id.in_(wave_filter))
+    rows = db.session.execute(query).all()
+    frame = pd.DataFrame(rows, columns=["response_id", _OTHERS, *question_ids])
+    frame.index = pd.Index(frame.pop("response_id"), dtype=object)  # as the response table's ids
+    return frame
+
+
+def _other_question_ids(wave_filter: list[int] | None, known: list[str]) -> list[str]:
+    """Question ids answered in these waves that none of ``known`` is, sorted."""
+    query = select(Answer.question_id).distinct()
+    if known:
+        query = query.where(Answer.question_id.not_in(known))
+    if wave_filter is not None:
+        query = query.join(Response, Response.id == Answer.response_id).where(Response.wave_id.in_(wave_filter))
+    return sorted(db.session.scalars(query).all())
 
 
 def write_csv(frame: pd.DataFrame, target: str | Path | IO[str]) -> None:

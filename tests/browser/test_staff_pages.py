@@ -21,7 +21,7 @@ from survey_app.models import Role
 from survey_app.results import compute_results
 
 from ..conftest import make_app
-from ..survey_app.helpers import PASSWORD, add_user, bodies
+from ..survey_app.helpers import PASSWORD, add_user, age_jobs, bodies
 from .accessibility import audit
 from .conftest import QuietHandler
 
@@ -184,4 +184,54 @@ def test_comment_pages_are_accessible(mail_server, chromium, output_dir) -> None
     expect(page.locator("table", has_text="Cohen's kappa")).to_be_visible()  # waits for the result
     audit(page, output_dir, "comments-agreement", problems)
     context.close()
+    assert problems == {}, problems
+
+
+def test_the_scorecard_while_results_are_recomputed_and_after_a_failure(tmp_path, chromium, output_dir) -> None:
+    """The button queues a job in Redis with no worker running: the page says it is waiting,
+    then, past the jobs timeout, that it failed and why; both states pass axe."""
+    import secrets
+
+    from redis import Redis
+
+    queue = f"pulse-test-{secrets.token_hex(4)}"
+    app = make_app(f"sqlite:///{tmp_path / 'jobs.db'}", JOBS_BACKEND="rq", JOBS_REDIS_URL="redis://127.0.0.1:6379/0",
+                   JOBS_QUEUE=queue, JOBS_TIMEOUT_SECONDS=600)
+    with app.app_context():
+        upgrade()
+        seed_demo(load_definitions(), seed=3)
+    add_user(app, "analyst@council.example", Role.ANALYST)
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    problems: dict[str, list[str]] = {}
+    context = chromium.new_context(viewport={"width": 1024, "height": 800})
+    page = context.new_page()
+    base = f"http://127.0.0.1:{server.server_port}"
+    try:
+        page.goto(f"{base}/auth/sign-in")
+        page.fill("#email", "analyst@council.example")
+        page.fill("#password", PASSWORD)
+        page.click("button:has-text('Sign in')")
+        page.wait_for_url(f"{base}/staff/")
+        page.goto(f"{base}/dashboard/")
+        expect(page.locator(".govuk-inset-text", has_text="No results have been computed yet")).to_be_visible()
+        page.click("button:has-text('Recompute the results now')")
+        status = page.locator("#recompute-status")
+        expect(status).to_contain_text("The results are being recomputed")
+        expect(status).to_contain_text("waiting to start")
+        assert page.locator("button:has-text('Recompute')").count() == 0
+        audit(page, output_dir, "scorecard-recomputing", problems)
+        age_jobs(app, 601)  # ten minutes pass, and no worker ran it
+        page.click("a:has-text('Refresh this page')")
+        expect(status).to_contain_text("failed: did not finish within")
+        expect(page.locator("button:has-text('Try the recomputation again')")).to_be_visible()
+        audit(page, output_dir, "scorecard-recompute-failed", problems)
+    finally:
+        context.close()
+        server.shutdown()
+        thread.join(timeout=10)
+        redis = Redis.from_url("redis://127.0.0.1:6379/0")
+        for key in redis.scan_iter(f"*{queue}*"):
+            redis.delete(key)
     assert problems == {}, problems

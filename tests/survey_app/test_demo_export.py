@@ -38,10 +38,16 @@ def test_export_codes_and_columns(app) -> None:
         seed_demo(load_definitions(), seed=3)
         frame = responses_frame()
     residents = frame[frame["instrument"] == "resident-perception"]
-    attribute_block = list(frame.columns[len(FIXED_COLUMNS):])
-    assert attribute_block[:5] == ["channel", "event", "directorate", "grade", "sector"] or \
-        attribute_block[:2] == ["channel", "event"]
-    assert {"age_band", "sex", "ward"} <= set(attribute_block)
+    # channel and event, then each instrument's "about you" attributes (instruments in id
+    # order, each attribute once), then the questions
+    definitions = load_definitions()
+    expected = ["channel", "event"]
+    for instrument_id in sorted(definitions.instruments):
+        expected += [a.id for a in definitions.instruments[instrument_id].attributes if a.id not in expected]
+    assert list(frame.columns[len(FIXED_COLUMNS):len(FIXED_COLUMNS) + len(expected)]) == expected
+    assert {"age_band", "sex", "ward", "directorate", "grade", "sector"} <= set(expected)
+    first_question = definitions.instruments[min(definitions.instruments)].questions[0].id
+    assert frame.columns[len(FIXED_COLUMNS) + len(expected)] == first_question
     assert set(residents["P03"].dropna()) <= {"1", "2", "3", "4", "dk"}
     assert residents["P03"].isna().any() and (residents["P03"] == "dk").any()
     assert residents["audience"].eq("residents").all()
@@ -90,8 +96,9 @@ def test_demo_and_export_cli(runner, tmp_path) -> None:
     result = runner.invoke(args=["demo", "--seed", "2"])
     assert result.exit_code == 0, result.output
     assert "admin@demo.example" in result.output and "Seeded the demo council" in result.output
-    again = runner.invoke(args=["demo"])
+    again = runner.invoke(args=["demo", "--base-url", "http://127.0.0.1:8080/"])
     assert "already holds waves" in again.output
+    assert "Staff sign-in: http://127.0.0.1:8080/auth/sign-in" in again.output
     out = tmp_path / "export.csv"
     result = runner.invoke(args=["export", "responses", "--wave", "2026-Q3",
                                  "--instrument", "member-pulse", "--out", str(out)])
@@ -103,6 +110,22 @@ def test_demo_and_export_cli(runner, tmp_path) -> None:
     assert bad.exit_code != 0 and "no wave matches" in bad.output
     missing = runner.invoke(args=["export", "responses", "--out", str(tmp_path / "no" / "x.csv")])
     assert missing.exit_code != 0 and "does not exist" in missing.output
+
+
+def test_the_demo_councillor_reads_the_scorecard_and_changes_nothing(app, runner) -> None:
+    from survey_app.demo import DEMO_USERS
+
+    from .helpers import csrf, sign_in
+
+    result = runner.invoke(args=["demo", "--seed", "2"])
+    councillor = next(u for u in DEMO_USERS if u.role.value == "viewer")
+    assert f"viewer:       {councillor.email} / {councillor.password}" in result.output
+    client = app.test_client()
+    sign_in(client, councillor.email, councillor.password)
+    page = client.get("/dashboard/")
+    assert page.status_code == 200 and "Results computed" in page.get_data(as_text=True)
+    assert client.post("/dashboard/recompute", data={"csrf_token": csrf(client, "/dashboard/")}).status_code == 403
+    assert client.get("/programme/waves/new").status_code == 403
 
 
 def test_instruments_cli_show_load_diff(runner) -> None:

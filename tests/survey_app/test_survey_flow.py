@@ -158,9 +158,13 @@ def test_already_answered_on_this_device_is_noted(app, client) -> None:
 
 
 def test_demo_prints_working_links_into_each_live_wave(app, runner) -> None:
-    result = runner.invoke(args=["demo", "--seed", "3"])
+    result = runner.invoke(args=["demo", "--seed", "3"], env={"PORT": "8123"})
     assert result.exit_code == 0, result.output
-    paths = [line.split()[0] for line in result.output.splitlines() if line.startswith("  /")]
+    base = "http://127.0.0.1:8123"
+    assert f"Staff sign-in: {base}/auth/sign-in" in result.output
+    links = [line.split()[0] for line in result.output.splitlines() if line.startswith("  http")]
+    assert links and all(link.startswith(base + "/") for link in links)  # full addresses, on PORT
+    paths = [link.removeprefix(base) for link in links]
     assert {p[:3] for p in paths} == {"/i/", "/s/", "/e/"}
     client = app.test_client()
     for path in paths:
