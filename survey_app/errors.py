@@ -6,6 +6,7 @@ from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
 
 from .extensions import db
+from .links import BaseUrlNotSet
 
 MESSAGES = {
     400: ("Something was wrong with that request", "Go back and try again."),
@@ -14,6 +15,7 @@ MESSAGES = {
     405: ("Page not found", "If you typed the address, check it is correct."),
     429: ("Too many requests", "Wait a few minutes and try again."),
     500: ("Sorry, there is a problem with the service", "Try again later."),
+    503: ("Sorry, this service is not set up to do that yet", "Try again later."),
 }
 
 
@@ -35,6 +37,9 @@ def register(app: Flask) -> None:
         app.register_error_handler(code, lambda error, code=code: error_page(code))
     # Survey pages have their own CSRF handler that keeps answers; this serves the rest.
     app.register_error_handler(CSRFError, lambda error: csrf_expired_page())
+    # A link that would leave the service (QR poster, invitation) with no BASE_URL set:
+    # the page says what the administrator must set, rather than guessing the address.
+    app.register_error_handler(BaseUrlNotSet, lambda error: error_page(503, advice=str(error)))
 
     @app.errorhandler(500)
     def server_error(error):
