@@ -13,7 +13,7 @@ from sqlalchemy import select
 from instruments import load_definitions
 from survey_app.demo import seed_demo
 from survey_app.extensions import db
-from survey_app.models import AuditEntry, Role, User
+from survey_app.models import AuditEntry, Role
 
 from ..conftest import make_app
 from .helpers import PASSWORD, add_user, audit_actions, bodies, csrf, sign_in
