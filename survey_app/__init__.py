@@ -13,6 +13,7 @@ from typing import Any
 from flask import Flask, g, request
 from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 
+from . import jobs
 from .config import (
     Config,
     ConfigError,
@@ -80,6 +81,7 @@ def create_app(config: str | type[Config] | dict[str, Any] | None = None) -> Fla
     login_manager.login_message = "Sign in to see that page."
     login_manager.login_message_category = "info"
     limiter.init_app(app)
+    jobs.init_app(app)
 
     _register_blueprints(app)
     _register_security_headers(app)

@@ -98,6 +98,12 @@ class Config:
     # Strict-Transport-Security on HTTPS responses: browsers then refuse plain HTTP to this
     # host for this long (0 switches it off).
     HSTS_SECONDS = _int("HSTS_SECONDS", 365 * 24 * 3600)
+    # Background jobs (survey_app.jobs): RQ on Redis when JOBS_REDIS_URL is set, else a worker
+    # thread in the web process; "eager" runs them at once (tests).
+    JOBS_BACKEND = os.environ.get("JOBS_BACKEND") or None
+    JOBS_REDIS_URL = os.environ.get("JOBS_REDIS_URL") or None
+    JOBS_QUEUE = os.environ.get("JOBS_QUEUE", "pulse")
+    JOBS_TIMEOUT_SECONDS = float(os.environ.get("JOBS_TIMEOUT_SECONDS", "3600"))
 
 
 class DevelopmentConfig(Config):
@@ -116,6 +122,8 @@ class TestingConfig(Config):
     SESSION_COOKIE_SECURE = False
     RATELIMIT_STORAGE_URI = "memory://"
     WAVE_CACHE_SECONDS = 0.0  # tests change waves behind the app's back; the cache has its own
+    # A test reads a job's outcome on its next line; the job tests choose other backends.
+    JOBS_BACKEND = os.environ.get("JOBS_BACKEND") or "eager"
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL") or "sqlite:///:memory:"
 
 

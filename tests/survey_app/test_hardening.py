@@ -233,3 +233,45 @@ def test_forwarded_headers_count_only_from_the_configured_proxy(tmp_path) -> Non
     assert via_proxy.get_data(as_text=True) == "198.51.100.4 https pulse.example"
     direct = client.get("/_whoami", headers=headers, environ_base={"REMOTE_ADDR": "192.0.2.50"})
     assert direct.get_data(as_text=True) == "192.0.2.50 http localhost"
+
+
+def test_reset_mail_goes_through_the_job_queue_and_the_answer_is_the_same_page(
+    tmp_path, smtp
+) -> None:
+    """With the web process's worker thread (production's default without Redis) the reset
+    page answers before the mail is sent, identically for a known and an unknown address."""
+    import time
+
+    from sqlalchemy import select
+
+    from survey_app.models import Job
+
+    controller, mailbox = smtp
+    app = make_app(
+        f"sqlite:///{tmp_path / 'j.db'}",
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=controller.port,
+        JOBS_BACKEND="thread",
+    )
+    with app.app_context():
+        upgrade()
+    add_user(app, "analyst@council.example", Role.ANALYST)
+    client = app.test_client()
+
+    def ask(email: str) -> str:
+        response = client.post(
+            "/auth/reset", data={"csrf_token": csrf(client, "/auth/reset"), "email": email}
+        )
+        assert response.status_code == 200
+        return re.sub(r'nonce="[^"]+"', "", response.get_data(as_text=True))
+
+    assert ask("nobody@council.example") == ask("analyst@council.example")
+    deadline = time.monotonic() + 60
+    while not mailbox.messages and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [m.rcpt_tos for m in mailbox.messages] == [["analyst@council.example"]]
+    assert "http://pulse.test/auth/reset/" in bodies(mailbox)[0]
+    with app.app_context():
+        jobs = db.session.scalars(select(Job)).all()
+        assert [job.function for job in jobs] == ["survey_app.auth.reset:send_password_reset"]
+        db.engine.dispose()

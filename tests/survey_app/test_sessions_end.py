@@ -137,9 +137,14 @@ def test_a_role_change_and_sign_out_everywhere_end_the_users_sessions(db_app) ->
 
 
 def test_migration_0006_adds_and_removes_the_session_version(database_url) -> None:
+    from alembic.script import ScriptDirectory
+
+    from survey_app import MIGRATIONS_DIR
+
+    before = ScriptDirectory(MIGRATIONS_DIR).get_revision("0006").down_revision
     app = make_app(database_url)
     with app.app_context():
-        upgrade(revision="0005")
+        upgrade(revision=before)
         assert "session_version" not in {
             c["name"] for c in inspect(db.engine).get_columns("user_account")
         }
@@ -155,7 +160,7 @@ def test_migration_0006_adds_and_removes_the_session_version(database_url) -> No
         assert not columns["session_version"]["nullable"]
         assert db.session.scalar(text("SELECT session_version FROM user_account")) == 1
         db.session.commit()
-        downgrade(revision="0005")
+        downgrade(revision=before)
         assert "session_version" not in {
             c["name"] for c in inspect(db.engine).get_columns("user_account")
         }

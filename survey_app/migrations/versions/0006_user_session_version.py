@@ -1,7 +1,7 @@
 """user session version: a staff session names the version it was signed in under
 
 Revision ID: 0006
-Revises: 0005
+Revises: 0013
 Create Date: 2026-12-01 09:30:00
 
 Every existing user starts at version 1. Sessions signed in before the upgrade name no
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0005"
+down_revision = "0013"  # after branch jobs, merged here; the lead re-chains
 branch_labels = None
 depends_on = None
 
