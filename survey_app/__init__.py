@@ -18,6 +18,7 @@ from .config import (
     Config,
     ConfigError,
     check_base_url,
+    check_rate,
     check_secret_key,
     config_class,
     resolve_secret_key,
@@ -62,6 +63,7 @@ def create_app(config: str | type[Config] | dict[str, Any] | None = None) -> Fla
         app.config["SECRET_KEY"] = resolve_secret_key(instance)
     check_secret_key(app.config["SECRET_KEY"], app.config.get("SECRET_KEY_FALLBACKS"))
     app.config["BASE_URL"] = check_base_url(app.config.get("BASE_URL"))
+    check_rate("SIGN_IN_ADDRESS_LIMIT", app.config["SIGN_IN_ADDRESS_LIMIT"])
     trust_proxies(app)
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'pulse.db'}"

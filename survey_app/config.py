@@ -95,6 +95,9 @@ class Config:
     # proxy's own address; gunicorn reads the same variable) are believed.
     TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 0)
     FORWARDED_ALLOW_IPS = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+    # Failed sign-ins from one address (browsers that have not signed in before) before
+    # that address waits: high enough for a council office behind one address.
+    SIGN_IN_ADDRESS_LIMIT = os.environ.get("SIGN_IN_ADDRESS_LIMIT", "100 per 15 minutes")
     # Strict-Transport-Security on HTTPS responses: browsers then refuse plain HTTP to this
     # host for this long (0 switches it off).
     HSTS_SECONDS = _int("HSTS_SECONDS", 365 * 24 * 3600)
@@ -200,3 +203,14 @@ def check_trusted_proxies(hops: object, allowed: str) -> list[ipaddress.IPv4Netw
         except ValueError:
             raise ConfigError(f"FORWARDED_ALLOW_IPS: {item!r} is not an IP address or network") from None
     return networks
+
+
+def check_rate(name: str, text: str) -> str:
+    """A rate such as ``"100 per 15 minutes"``, refused with its name if it does not parse."""
+    from limits import parse
+
+    try:
+        parse(text)
+    except ValueError:
+        raise ConfigError(f"{name}={text!r} is not a rate like '100 per 15 minutes'") from None
+    return text

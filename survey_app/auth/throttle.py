@@ -42,7 +42,6 @@ FIRST_WAIT = 15 * 60
 MAX_WAIT = 8 * 60 * 60
 LEVEL_MEMORY = 24 * 60 * 60
 DEVICE_FAILURES = "5 per 15 minutes"
-DEFAULT_ADDRESS_FAILURES = "100 per 15 minutes"
 _NAMESPACE = "sign-in"
 
 
@@ -60,7 +59,7 @@ def _account(kind: str, account: str) -> str:
 
 
 def _address_limit() -> RateLimitItem:
-    return limit(current_app.config.get("SIGN_IN_ADDRESS_LIMIT") or DEFAULT_ADDRESS_FAILURES)
+    return limit(current_app.config["SIGN_IN_ADDRESS_LIMIT"])
 
 
 def _seconds_until(moment: float) -> int:

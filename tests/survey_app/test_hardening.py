@@ -70,6 +70,7 @@ def test_the_demo_generates_a_long_enough_key() -> None:
             {"TRUSTED_PROXIES": 1, "FORWARDED_ALLOW_IPS": "proxy.local"},
             "'proxy.local' is not an IP address",
         ),
+        ({"SIGN_IN_ADDRESS_LIMIT": "lots"}, "SIGN_IN_ADDRESS_LIMIT='lots' is not a rate"),
     ],
 )
 def test_bad_link_and_proxy_settings_are_refused_with_what_is_wrong(
