@@ -39,10 +39,11 @@ def mail_server(tmp_path, smtp) -> Iterator[tuple[str, object]]:
         compute_results()
     add_user(app, "analyst@council.example", Role.ADMIN)
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
+    app.config["BASE_URL"] = f"http://127.0.0.1:{server.server_port}"  # links lead back here
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}", mailbox
+        yield app.config["BASE_URL"], mailbox
     finally:
         server.shutdown()
         thread.join(timeout=10)

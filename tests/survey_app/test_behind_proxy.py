@@ -7,7 +7,9 @@ through the proxy: whatever forwarded headers it sends are its own inventions.""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -155,3 +157,40 @@ def test_the_proxys_https_is_believed_and_a_direct_peers_is_not(server) -> None:
     assert (
         "Strict-Transport-Security" not in direct.get(f"{server}/auth/sign-in", timeout=30).headers
     )
+
+
+@pytest.mark.parametrize("hops, expected", [(None, "[]"), ("1", "['127.0.0.1', '::1']")])
+def test_gunicorn_believes_forwarded_headers_from_the_same_peers_as_the_app(
+    hops, expected, tmp_path
+) -> None:
+    """gunicorn's ``forwarded_allow_ips`` follows ``TRUSTED_PROXIES``: nobody without proxies,
+    the ``FORWARDED_ALLOW_IPS`` the app also reads with them."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("TRUSTED_PROXIES", "FORWARDED_ALLOW_IPS")
+    }
+    env.update(
+        SECRET_KEY="s" * 40,
+        PULSE_INSTANCE_PATH=str(tmp_path),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'g.db'}",
+    )
+    if hops:
+        env["TRUSTED_PROXIES"] = hops
+    printed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--config",
+            str(loadgen.REPO / "gunicorn.conf.py"),
+            "--print-config",
+        ],
+        env=env,
+        cwd=loadgen.REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert re.search(r"^forwarded_allow_ips\s+= (.*)$", printed, re.MULTILINE).group(1) == expected

@@ -105,8 +105,7 @@ def test_sessions_expire_when_idle_and_cookies_are_safe(tmp_path) -> None:
 
 def test_password_reset_by_emailed_link(tmp_path, smtp) -> None:
     controller, mailbox = smtp
-    app = make_app(f"sqlite:///{tmp_path / 'r.db'}", MAIL_SERVER="127.0.0.1", MAIL_PORT=controller.port,
-                   SERVER_NAME="pulse.test")
+    app = make_app(f"sqlite:///{tmp_path / 'r.db'}", MAIL_SERVER="127.0.0.1", MAIL_PORT=controller.port)
     from flask_migrate import upgrade
 
     with app.app_context():
