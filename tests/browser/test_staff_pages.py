@@ -127,7 +127,8 @@ def test_wave_invitations_and_response_rate_end_to_end(mail_server, chromium, ou
     assert "1 answered (25% of the audience)" in page.content()
 
     for name, path in [("staff-exports", "/staff/exports"), ("staff-users", "/admin/users"),
-                       ("staff-user-form", "/admin/users/new"), ("staff-audit", "/admin/audit"),
+                       ("staff-user-form", "/admin/users/new"), ("staff-user-edit", "/admin/users/1"),
+                       ("staff-audit", "/admin/audit"),
                        ("staff-instruments", "/admin/instruments"), ("staff-wave-days", "/staff/waves/1"),
                        ("staff-change-password", "/auth/password"), ("staff-measures", "/programme/measures"),
                        ("staff-target", "/programme/measures/O9-divested"), ("staff-retention", "/admin/retention"),
