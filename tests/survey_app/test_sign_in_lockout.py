@@ -11,10 +11,11 @@ import pytest
 from sqlalchemy import select
 
 from survey_app.extensions import db
-from survey_app.models import AuditEntry, Role
+from survey_app.models import AuditEntry, Role, User
 
-from ..conftest import _app_with_schema
+from ..conftest import _app_with_schema, make_app
 from .helpers import PASSWORD, add_user, audit_actions, csrf, sign_in
+from .test_ratelimit import redis_url  # noqa: F401 - the throwaway redis-server fixture
 
 ANALYST = "analyst@council.example"
 COLLEAGUE = "colleague@council.example"
@@ -169,8 +170,6 @@ def test_an_admin_lifts_an_accounts_wait_and_its_doubling(app, clock) -> None:
     fail(attacker, ANALYST, 5)
     assert waiting_minutes(sign_in(browser(app, "192.0.2.1"), ANALYST)) == 30
     with app.app_context():
-        from survey_app.models import User
-
         analyst_id = db.session.scalar(select(User.id).where(User.email == ANALYST))
     token = csrf(admin, "/admin/users")
     assert (
@@ -185,3 +184,39 @@ def test_an_admin_lifts_an_accounts_wait_and_its_doubling(app, clock) -> None:
         == 302
     )
     assert sign_in(browser(app, "192.0.2.1"), ANALYST, PASSWORD).status_code == 302
+
+
+def test_several_workers_share_the_waits_through_redis(tmp_path, redis_url) -> None:  # noqa: F811
+    """Two app processes on one Redis (a throwaway server of the test's own): failures
+    counted by either hold the account on both; the device cookie one issued is honoured by
+    the other; an admin's lift on one frees the other."""
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    first = next(_app_with_schema(url, RATELIMIT_STORAGE_URI=redis_url))
+    second = make_app(url, RATELIMIT_STORAGE_URI=redis_url)
+    add_user(first, ANALYST, Role.ANALYST)
+    add_user(first, ADMIN, Role.ADMIN)
+    own_browser = browser(first, "192.0.2.10")
+    assert sign_in(own_browser, ANALYST).status_code == 302
+    sign_out(own_browser)
+    fail(browser(first, "203.0.113.9"), ANALYST, 3)
+    fail(browser(second, "203.0.113.9"), ANALYST, 2)
+    assert waiting_minutes(sign_in(browser(first, "192.0.2.11"), ANALYST)) == 15
+    assert waiting_minutes(sign_in(browser(second, "192.0.2.11"), ANALYST)) == 15
+    on_second = browser(second, "192.0.2.10")
+    on_second.set_cookie(
+        "pulse_device", own_browser.get_cookie("pulse_device", path="/auth/").value, path="/auth/"
+    )
+    assert sign_in(on_second, ANALYST).status_code == 302
+    admin = browser(second, "198.51.100.8")
+    assert sign_in(admin, ADMIN).status_code == 302
+    with second.app_context():
+        analyst_id = db.session.scalar(select(User.id).where(User.email == ANALYST))
+    token = csrf(admin, "/admin/users")
+    assert (
+        admin.post(f"/admin/users/{analyst_id}/lift-wait", data={"csrf_token": token}).status_code
+        == 302
+    )
+    assert sign_in(browser(first, "192.0.2.11"), ANALYST).status_code == 302
+    for made in (first, second):
+        with made.app_context():
+            db.engine.dispose()
