@@ -13,7 +13,6 @@ from sqlalchemy import select
 from survey_app.extensions import db
 from survey_app.models import AuditEntry, Role, User
 
-from ..conftest import _app_with_schema, make_app
 from .helpers import PASSWORD, add_user, audit_actions, csrf, sign_in
 from .test_ratelimit import redis_url  # noqa: F401 - the throwaway redis-server fixture
 
@@ -110,20 +109,12 @@ def test_a_browser_that_signed_in_before_is_not_held_by_someone_elses_failures(a
     assert sign_in(own_browser, ANALYST).status_code == 429
 
 
-@pytest.fixture
-def low_address_limit(tmp_path):
-    """The app with an address limit of 8 failures: the production limit is 100 in 15
-    minutes; 8 keeps the test short and the route's own flood brake (30 posts a minute)
-    out of the way."""
-    yield from _app_with_schema(
-        f"sqlite:///{tmp_path / 'a.db'}", SIGN_IN_ADDRESS_LIMIT="8 per 15 minutes"
-    )
-
-
 def test_the_address_limit_holds_a_sprayer_but_not_an_office_and_an_admin_lifts_it(
-    low_address_limit,
+    app_with,
 ) -> None:
-    app = low_address_limit
+    # The production limit is 100 failures in 15 minutes; 8 keeps the test short and the
+    # route's own flood brake (30 posts a minute) out of the way.
+    app = app_with(SIGN_IN_ADDRESS_LIMIT="8 per 15 minutes")
     add_user(app, ADMIN, Role.ADMIN)
     add_user(app, ANALYST, Role.ANALYST)
     office = "203.0.113.40"
@@ -186,13 +177,12 @@ def test_an_admin_lifts_an_accounts_wait_and_its_doubling(app, clock) -> None:
     assert sign_in(browser(app, "192.0.2.1"), ANALYST, PASSWORD).status_code == 302
 
 
-def test_several_workers_share_the_waits_through_redis(tmp_path, redis_url) -> None:  # noqa: F811
+def test_several_workers_share_the_waits_through_redis(app_with, redis_url) -> None:  # noqa: F811
     """Two app processes on one Redis (a throwaway server of the test's own): failures
     counted by either hold the account on both; the device cookie one issued is honoured by
     the other; an admin's lift on one frees the other."""
-    url = f"sqlite:///{tmp_path / 'w.db'}"
-    first = next(_app_with_schema(url, RATELIMIT_STORAGE_URI=redis_url))
-    second = make_app(url, RATELIMIT_STORAGE_URI=redis_url)
+    first = app_with(RATELIMIT_STORAGE_URI=redis_url)
+    second = app_with(RATELIMIT_STORAGE_URI=redis_url)
     add_user(first, ANALYST, Role.ANALYST)
     add_user(first, ADMIN, Role.ADMIN)
     own_browser = browser(first, "192.0.2.10")
@@ -217,6 +207,3 @@ def test_several_workers_share_the_waits_through_redis(tmp_path, redis_url) -> N
         == 302
     )
     assert sign_in(browser(first, "192.0.2.11"), ANALYST).status_code == 302
-    for made in (first, second):
-        with made.app_context():
-            db.engine.dispose()
