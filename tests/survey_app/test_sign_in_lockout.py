@@ -135,9 +135,9 @@ def test_the_address_limit_holds_a_sprayer_but_not_an_office_and_an_admin_lifts_
     wrong = admin.post(
         "/admin/sign-in-waits/address", data={"csrf_token": token, "address": "the office"}
     )
-    assert wrong.status_code == 400 and "Enter an IP address like 203.0.113.5" in wrong.get_data(
-        as_text=True
-    )
+    problem = wrong.get_data(as_text=True)
+    assert wrong.status_code == 400 and "Enter an IP address like 203.0.113.5" in problem
+    assert "There is a problem" in problem and "<title>Error: " in problem
     lifted = admin.post(
         "/admin/sign-in-waits/address", data={"csrf_token": token, "address": f" {office} "}
     )
