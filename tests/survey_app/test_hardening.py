@@ -276,3 +276,15 @@ def test_reset_mail_goes_through_the_job_queue_and_the_answer_is_the_same_page(
         jobs = db.session.scalars(select(Job)).all()
         assert [job.function for job in jobs] == ["survey_app.auth.reset:send_password_reset"]
         db.engine.dispose()
+
+
+def test_a_qr_poster_from_the_cli_points_at_base_url(app, runner, tmp_path) -> None:
+    with app.app_context():
+        code = make_wave("staff-roadshow", WaveMode.EVENT).events[0].code
+    out = tmp_path / "poster.svg"
+    made = runner.invoke(args=["survey", "qr", code, "--out", str(out)])
+    assert made.exit_code == 0, made.output
+    assert f"http://pulse.test/e/{code}" in made.output
+    app.config["BASE_URL"] = None
+    refused = runner.invoke(args=["survey", "qr", code, "--out", str(out)])
+    assert refused.exit_code == 2 and "give --base-url or set BASE_URL" in refused.output
