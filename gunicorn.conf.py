@@ -17,6 +17,9 @@ large one:
   instance a submission being stored) get this long to finish.
 * ``GUNICORN_KEEPALIVE`` (default 5 s) behind a reverse proxy on the same network.
 * ``GUNICORN_BIND`` (default ``127.0.0.1:8000``): put a TLS-terminating proxy in front.
+* ``TRUSTED_PROXIES`` (default 0) and ``FORWARDED_ALLOW_IPS`` (default ``127.0.0.1,::1``):
+  behind one proxy set ``TRUSTED_PROXIES=1`` and list the proxy's address, so each client
+  is counted by its own address by the sign-in lockouts and rate limits (see below).
 
 Logs go to stderr. The access log never contains a query string, a client address, a
 referrer or a personal-link token: ``/i/<token>`` is logged as ``/i/…``. The app's own
@@ -49,7 +52,14 @@ preload_app = False
 # gunicorn 24+ opens a control socket in ~/.gunicorn; not used here, and two instances
 # on one host would share its path.
 control_socket_disable = True
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# Behind a reverse proxy, TRUSTED_PROXIES says how many proxies append X-Forwarded-For,
+# -Proto and -Host (the app applies Werkzeug's ProxyFix for that many hops), and
+# FORWARDED_ALLOW_IPS which peers are those proxies (default: one on this host). Both the
+# app and gunicorn (for its own X-Forwarded-Proto handling) believe the headers only from
+# those peers; with TRUSTED_PROXIES=0 (the default) neither believes anyone.
+trusted_proxies = int(os.environ.get("TRUSTED_PROXIES") or "0")
+forwarded_allow_ips = (os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+                       if trusted_proxies else "")
 
 accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")  # "" or "none" to switch it off
 if accesslog.lower() in {"", "none"}:

@@ -79,7 +79,7 @@ def main() -> int:
     database = args.workdir / f"report-{args.responses}.db"
     if args.regenerate and database.exists():
         database.unlink()
-    os.environ.setdefault("SECRET_KEY", "benchmark")
+    os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-of-32-bytes-or-more")
 
     from flask_migrate import upgrade
     from weasyprint import HTML

@@ -14,9 +14,19 @@ from flask import Flask, g, request
 from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 
 from . import jobs
-from .config import Config, ConfigError, config_class, resolve_secret_key
+from .config import (
+    Config,
+    ConfigError,
+    check_base_url,
+    check_rate,
+    check_secret_key,
+    config_class,
+    resolve_secret_key,
+)
 from .database import configure_engine, engine_options
 from .extensions import csrf, db, limiter, login_manager, migrate
+from .links import public_url
+from .proxy import trust_proxies
 from .sessions import QuickSecureCookieSessionInterface
 
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
@@ -51,6 +61,10 @@ def create_app(config: str | type[Config] | dict[str, Any] | None = None) -> Fla
     instance.mkdir(parents=True, exist_ok=True)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = resolve_secret_key(instance)
+    check_secret_key(app.config["SECRET_KEY"], app.config.get("SECRET_KEY_FALLBACKS"))
+    app.config["BASE_URL"] = check_base_url(app.config.get("BASE_URL"))
+    check_rate("SIGN_IN_ADDRESS_LIMIT", app.config["SIGN_IN_ADDRESS_LIMIT"])
+    trust_proxies(app)
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'pulse.db'}"
     options = engine_options(app.config["SQLALCHEMY_DATABASE_URI"])
@@ -99,7 +113,7 @@ def _init_templates(app: Flask) -> None:
     def has_endpoint(name: str) -> bool:
         return name in app.view_functions
 
-    app.jinja_env.globals.update(csp_nonce=csp_nonce, has_endpoint=has_endpoint)
+    app.jinja_env.globals.update(csp_nonce=csp_nonce, has_endpoint=has_endpoint, public_url=public_url)
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -142,7 +156,14 @@ def security_headers(nonce: str | None) -> tuple[tuple[str, str], ...]:
             *_FIXED_SECURITY_HEADERS)
 
 
+# Respondents' pages and static files; every other endpoint is a staff page.
+RESPONDENT_ENDPOINTS = ("public.", "survey.", "static")
+
+
 def _register_security_headers(app: Flask) -> None:
+    hsts_seconds = app.config.get("HSTS_SECONDS") or 0
+    hsts = f"max-age={hsts_seconds}; includeSubDomains" if hsts_seconds else None
+
     @app.after_request
     def _headers(response):  # type: ignore[no-untyped-def]
         # One pass over the response's headers instead of a lookup per header: a view that
@@ -151,6 +172,13 @@ def _register_security_headers(app: Flask) -> None:
         for name, value in security_headers(g.get("csp_nonce")):
             if name.lower() not in present:
                 response.headers.add(name, value)
+        if hsts and request.is_secure:  # browsers ignore it over plain HTTP, as RFC 6797 says
+            response.headers["Strict-Transport-Security"] = hsts
+        endpoint = request.endpoint
+        if endpoint is not None and not endpoint.startswith(RESPONDENT_ENDPOINTS):
+            # Staff pages and downloads hold names, figures and exports: no browser or
+            # proxy cache keeps a copy for the next person at a shared computer.
+            response.headers["Cache-Control"] = "no-store"
         return response
 
 

@@ -227,14 +227,20 @@ def _report_recompute(state) -> None:
 
 @survey_cli.command("qr")
 @click.argument("code")
-@click.option("--base-url", required=True, help="The service's public address, e.g. https://pulse.example.gov.uk")
+@click.option("--base-url", help="The service's public address, e.g. https://pulse.example.gov.uk "
+                                   "(default: BASE_URL)")
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path),
               help="File to write: .svg or .png")
-def qr_command(code: str, base_url: str, out: Path) -> None:
+def qr_command(code: str, base_url: str | None, out: Path) -> None:
     """Write the QR code of a roadshow event's short link, for a poster or slide."""
+    from flask import current_app
+
     from .models import Event
     from .survey.qr import event_url, qr_code
 
+    base_url = base_url or current_app.config.get("BASE_URL")
+    if not base_url:
+        raise click.UsageError("give --base-url or set BASE_URL to the service's public address")
     if db.session.scalar(select(Event).where(Event.code == code.lower())) is None:
         raise click.BadParameter(f"no event has code {code!r}", param_hint="CODE")
     kind = out.suffix.lower().lstrip(".")

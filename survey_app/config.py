@@ -3,8 +3,13 @@ environment; nothing secret has a built-in default."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
+
+# HMAC-SHA256 keys shorter than the hash's 32 bytes weaken every signature made with them.
+MIN_SECRET_KEY_BYTES = 32
 
 
 class ConfigError(RuntimeError):
@@ -14,6 +19,16 @@ class ConfigError(RuntimeError):
 def _bool(name: str, default: bool) -> bool:
     value = os.environ.get(name)
     return default if value is None else value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None or not value.strip():
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"{name}={value!r} is not a whole number") from None
 
 
 class Config:
@@ -70,6 +85,22 @@ class Config:
     MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
     MAIL_SENDER = os.environ.get("MAIL_SENDER")
     MIN_GROUP_SIZE_OVERRIDE = None
+    # The service's public address (scheme, host and any port): every link the service sends
+    # out (password resets, welcome and invitation e-mails, mail-merge files, QR posters) is
+    # built from it, never from the Host header a request arrived with.
+    BASE_URL = os.environ.get("BASE_URL")
+    # How many reverse proxies in front of the app add X-Forwarded-For/-Proto/-Host: 0 (the
+    # default, right for `flask run` and for gunicorn facing clients) ignores those headers;
+    # behind one TLS-terminating proxy set 1. Only requests from FORWARDED_ALLOW_IPS (the
+    # proxy's own address; gunicorn reads the same variable) are believed.
+    TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 0)
+    FORWARDED_ALLOW_IPS = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+    # Failed sign-ins from one address (browsers that have not signed in before) before
+    # that address waits: high enough for a council office behind one address.
+    SIGN_IN_ADDRESS_LIMIT = os.environ.get("SIGN_IN_ADDRESS_LIMIT", "100 per 15 minutes")
+    # Strict-Transport-Security on HTTPS responses: browsers then refuse plain HTTP to this
+    # host for this long (0 switches it off).
+    HSTS_SECONDS = _int("HSTS_SECONDS", 365 * 24 * 3600)
     # Background jobs (survey_app.jobs): RQ on Redis when JOBS_REDIS_URL is set, else a worker
     # thread in the web process; "eager" runs them at once (tests).
     JOBS_BACKEND = os.environ.get("JOBS_BACKEND") or None
@@ -83,11 +114,14 @@ class DevelopmentConfig(Config):
 
     DEBUG = False
     SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
+    BASE_URL = os.environ.get("BASE_URL") or f"http://127.0.0.1:{os.environ.get('PORT', '5000')}"
+    HSTS_SECONDS = 0  # plain HTTP on 127.0.0.1: a policy would pin localhost to HTTPS
 
 
 class TestingConfig(Config):
     TESTING = True
-    SECRET_KEY = "testing-only-secret-key"
+    SECRET_KEY = "testing-only-secret-key-of-at-least-32-bytes"
+    BASE_URL = "http://pulse.test"
     SESSION_COOKIE_SECURE = False
     RATELIMIT_STORAGE_URI = "memory://"
     WAVE_CACHE_SECONDS = 0.0  # tests change waves behind the app's back; the cache has its own
@@ -124,3 +158,59 @@ def resolve_secret_key(instance_path: Path) -> str:
         "SECRET_KEY is not set. Set the SECRET_KEY environment variable to a long random "
         f"string, or run `make demo` once to generate {key_file}."
     )
+
+
+def check_secret_key(key: str | bytes, fallbacks: list[str | bytes] | None = None) -> None:
+    """Refuse a ``SECRET_KEY`` (or an old key in ``SECRET_KEY_FALLBACKS``) shorter than
+    :data:`MIN_SECRET_KEY_BYTES`: sessions, CSRF tokens, reset links and personal-link tokens
+    are all HMACs keyed with it, and a short key can be guessed offline from one cookie."""
+    for name, value in [("SECRET_KEY", key), *(("SECRET_KEY_FALLBACKS entry", f) for f in fallbacks or ())]:
+        size = len(value.encode("utf-8") if isinstance(value, str) else value)
+        if size < MIN_SECRET_KEY_BYTES:
+            raise ConfigError(
+                f"{name} is {size} bytes long; it must be at least {MIN_SECRET_KEY_BYTES} bytes. "
+                "Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'")
+
+
+def check_base_url(value: str | None) -> str | None:
+    """``BASE_URL`` without a trailing slash, or ``None`` when unset; anything but an
+    ``http(s)://host[:port][/prefix]`` address is refused with what is wrong."""
+    if not value:
+        return None
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"BASE_URL={value!r} must be the service's public address, "
+                          "like https://pulse.example.gov.uk")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ConfigError(f"BASE_URL={value!r} must not contain a query, fragment or user name")
+    return value.strip().rstrip("/")
+
+
+def check_trusted_proxies(hops: object, allowed: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """The networks a forwarding proxy may connect from, after checking ``TRUSTED_PROXIES``
+    is a whole number of hops (0 or more) and ``FORWARDED_ALLOW_IPS`` a list of addresses
+    or networks (``*`` for any, as gunicorn reads it)."""
+    if not isinstance(hops, int) or isinstance(hops, bool) or hops < 0:
+        raise ConfigError(f"TRUSTED_PROXIES={hops!r} must be 0 or a positive whole number of proxies")
+    networks = []
+    for item in (part.strip() for part in allowed.split(",")):
+        if not item:
+            continue
+        if item == "*":
+            return [ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0")]
+        try:
+            networks.append(ipaddress.ip_network(item))
+        except ValueError:
+            raise ConfigError(f"FORWARDED_ALLOW_IPS: {item!r} is not an IP address or network") from None
+    return networks
+
+
+def check_rate(name: str, text: str) -> str:
+    """A rate such as ``"100 per 15 minutes"``, refused with its name if it does not parse."""
+    from limits import parse
+
+    try:
+        parse(text)
+    except ValueError:
+        raise ConfigError(f"{name}={text!r} is not a rate like '100 per 15 minutes'") from None
+    return text

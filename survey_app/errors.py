@@ -9,6 +9,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from .extensions import db
+from .links import BaseUrlNotSet
 
 MESSAGES = {
     400: ("Something was wrong with that request", "Go back and try again."),
@@ -55,6 +56,10 @@ def register(app: Flask) -> None:
         app.register_error_handler(code, lambda error, code=code: error_page(code))
     # Survey pages have their own CSRF handler that keeps answers; this serves the rest.
     app.register_error_handler(CSRFError, lambda error: csrf_expired_page())
+    # A link that would leave the service (QR poster, invitation) with no BASE_URL set:
+    # the page says what the administrator must set, rather than guessing the address.
+    app.register_error_handler(BaseUrlNotSet, lambda error: error_page(
+        503, heading="Sorry, this service is not set up to do that yet", advice=str(error)))
 
     @app.errorhandler(500)
     def server_error(error):

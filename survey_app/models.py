@@ -221,10 +221,22 @@ class User(UserMixin, db.Model):
     role: Mapped[Role] = mapped_column(_enum(Role, "role"))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # Named in every session this user signs in; raising it ends all of them (sign-out,
+    # password change or reset, role change, an admin's "sign out everywhere"), including
+    # copies of the session cookie, which is signed but kept by the browser.
+    session_version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     @property
     def is_active(self) -> bool:  # Flask-Login
         return self.active
+
+    def get_id(self) -> str:
+        """Flask-Login's session identifier: the id and the session version."""
+        return f"{self.id}.{self.session_version}"
+
+    def end_sessions(self) -> None:
+        """Sign this user out everywhere (the caller commits)."""
+        self.session_version += 1
 
 
 class KpiValue(db.Model):
@@ -257,11 +269,15 @@ class AuditEntry(db.Model):
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    """Flask-Login's session look-up; an inactive or unknown account is signed out."""
-    if not user_id.isdigit():
+    """Flask-Login's session look-up on every staff request: an inactive or unknown account,
+    or a session from before the user's sessions were ended, is signed out."""
+    user_part, _, version = user_id.partition(".")
+    if not (user_part.isdigit() and version.isdigit()):
         return None
-    user = db.session.get(User, int(user_id))
-    return user if user is not None and user.active else None
+    user = db.session.get(User, int(user_part))
+    if user is None or not user.active or user.session_version != int(version):
+        return None
+    return user
 
 
 class HeldSubmission(db.Model):

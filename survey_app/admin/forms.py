@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import ipaddress
+
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from govuk_frontend_wtf.wtforms_widgets import (
@@ -11,7 +13,7 @@ from govuk_frontend_wtf.wtforms_widgets import (
 )
 from wtforms import BooleanField, EmailField, RadioField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Email, InputRequired, Length
+from wtforms.validators import Email, InputRequired, Length, ValidationError
 
 from ..models import Role
 
@@ -40,6 +42,25 @@ class ActionForm(FlaskForm):
     """A button-only form: CSRF protection for one-click actions."""
 
     submit = SubmitField("Confirm", widget=GovSubmitInput())
+
+
+class AddressWaitForm(FlaskForm):
+    """An address whose failed sign-ins an admin forgives (e.g. the office's own)."""
+
+    address = StringField("Lift the sign-in wait for an address", widget=GovTextInput(),
+                          description="The IP address shown to the person who cannot sign in, "
+                                      "for example 203.0.113.5",
+                          validators=[InputRequired(message="Enter an IP address"), Length(max=64)])
+    submit = SubmitField("Lift the wait for this address", widget=GovSubmitInput())
+
+    def validate_address(self, field: StringField) -> None:
+        try:
+            ipaddress.ip_address(field.data.strip())
+        except ValueError:
+            raise ValidationError("Enter an IP address like 203.0.113.5 or 2001:db8::1") from None
+
+    def normalised_address(self) -> str:
+        return str(ipaddress.ip_address(self.address.data.strip()))
 
 
 class InstrumentUploadForm(FlaskForm):

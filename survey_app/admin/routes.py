@@ -7,15 +7,16 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from ..audit import record
+from ..auth.reset import reset_link
 from ..auth.roles import role_required
-from ..auth.routes import reset_token
-from ..auth.throttle import clear_account
+from ..auth.throttle import account_key, clear_account, clear_address
 from ..extensions import db
+from ..links import BaseUrlNotSet
 from ..mail import MailNotConfigured, send
 from ..models import AuditEntry, Role, User
 from ..security import hash_password
 from . import bp
-from .forms import ActionForm, UserForm
+from .forms import ActionForm, AddressWaitForm, UserForm
 
 AUDIT_PAGE = 50
 
@@ -29,7 +30,8 @@ def _other_active_admins(user: User) -> int:
 @role_required(Role.ADMIN)
 def users():
     everyone = db.session.scalars(select(User).order_by(User.name)).all()
-    return render_template("admin/users.html", title="Users", users=everyone, action=ActionForm())
+    return render_template("admin/users.html", title="Users", users=everyone, action=ActionForm(),
+                           address_form=AddressWaitForm())
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
@@ -53,7 +55,11 @@ def new_user():
 
 
 def _send_welcome(user: User) -> None:
-    link = url_for("auth.reset_link", token=reset_token(user), _external=True)
+    try:
+        link = reset_link(user)
+    except BaseUrlNotSet as exc:
+        flash(f"{user.name} has been added, but no link to choose a password can be made: {exc}", "info")
+        return
     body = (f"An account has been created for you on Improvement Pulse ({current_app.config['COUNCIL_NAME']}).\n\n"
             f"Choose your password within one hour with this link:\n{link}\n")
     try:
@@ -81,6 +87,8 @@ def edit_user(user_id: int):
             before = {"role": user.role.value, "active": user.active, "email": user.email}
             user.email, user.name = form.email.data.strip(), form.name.data.strip()
             user.role, user.active = Role(form.role.data), form.active.data
+            if (user.role.value, user.active) != (before["role"], before["active"]):
+                user.end_sessions()  # a session never outlives the access it was granted with
             record("user changed", target=user.id, before=before,
                    after={"role": user.role.value, "active": user.active, "email": user.email})
             db.session.commit()
@@ -96,11 +104,42 @@ def lift_wait(user_id: int):
     user = db.session.get(User, user_id) or abort(404)
     if not ActionForm().validate_on_submit():
         abort(400)
-    clear_account(user.email)
+    clear_account(account_key(user.email))
     record("sign-in wait lifted", target=user.id)
     db.session.commit()
     flash(f"{user.name} can sign in again now.", "success")
     return redirect(url_for("admin.users"))
+
+
+@bp.post("/sign-in-waits/address")
+@role_required(Role.ADMIN)
+def lift_address_wait():
+    form = AddressWaitForm()
+    if not form.validate_on_submit():
+        everyone = db.session.scalars(select(User).order_by(User.name)).all()
+        return render_template("admin/users.html", title="Users", users=everyone, action=ActionForm(),
+                               address_form=form), 400
+    address = form.normalised_address()
+    clear_address(address)
+    record("sign-in wait lifted for an address", address=address)
+    db.session.commit()
+    flash(f"Browsers at {address} can try to sign in again now.", "success")
+    return redirect(url_for("admin.users"))
+
+
+@bp.post("/users/<int:user_id>/sign-out-everywhere")
+@role_required(Role.ADMIN)
+def sign_out_everywhere(user_id: int):
+    user = db.session.get(User, user_id) or abort(404)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    user.end_sessions()
+    record("signed out everywhere", target=user.id)
+    db.session.commit()
+    if user.id == current_user.id:
+        return redirect(url_for("auth.sign_in"))
+    flash(f"{user.name} has been signed out on every device.", "success")
+    return redirect(url_for("admin.edit_user", user_id=user.id))
 
 
 @bp.get("/audit")

@@ -2,24 +2,20 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import func, select
 
 from ..audit import record
 from ..extensions import db, limiter
-from ..mail import MailNotConfigured, send
-from ..models import Role, User
+from ..jobs import enqueue
+from ..models import Role
 from ..security import hash_password, verify_password
 from . import bp
+from .devices import remember_device
 from .forms import ChangePasswordForm, ResetForm, ResetRequestForm, SignInForm
-from .throttle import clear_account, is_throttled, record_failure
-
-RESET_MAX_AGE = 3600
-# A real hash to verify against when the account does not exist, so that the time a failed
-# sign-in takes does not tell an attacker whether the email address has an account.
-_DUMMY_HASH = hash_password("not-a-real-password-just-for-timing")
+from .reset import send_password_reset, user_for_token
+from .signin import PasswordCheck, check_password, find_user, start_session
+from .throttle import account_key, clear_account
 
 
 def home() -> str:
@@ -40,8 +36,13 @@ def safe_next(target: str | None) -> str:
     return target
 
 
-def _find_user(email: str) -> User | None:
-    return db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+def _wait_message(check: PasswordCheck) -> str:
+    if check.waiting == "address":
+        return (f"Too many failed sign-ins from your network's address ({request.remote_addr}). "
+                f"Wait {check.wait_minutes} minutes and try again, or ask an administrator to "
+                "lift the wait for this address.")
+    return (f"Too many failed sign-ins to this account. Wait {check.wait_minutes} minutes and try "
+            "again, or ask an administrator to lift the wait.")
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
@@ -51,31 +52,24 @@ def sign_in():
         return redirect(safe_next(request.args.get("next")))
     form = SignInForm()
     if form.validate_on_submit():
-        email, address = form.email.data, request.remote_addr
-        if is_throttled(email, address):
-            form.email.errors = ["Too many failed attempts. Wait 15 minutes and try again."]
+        check = check_password(form.email.data, form.password.data, request.remote_addr)
+        if check.wait:
+            form.email.errors = [_wait_message(check)]
             return render_template("auth/sign_in.html", form=form, title="Sign in"), 429
-        user = _find_user(email)
-        valid = verify_password(user.password_hash if user else _DUMMY_HASH, form.password.data)
-        if user is None or not valid or not user.active:
-            record_failure(email, address)
-            record("sign-in failed", user_id=user.id if user else None, account_exists=user is not None)
-            db.session.commit()
+        if check.user is None:
             form.email.errors = ["Enter a correct email address and password"]
             return render_template("auth/sign_in.html", form=form, title="Sign in"), 200
-        clear_account(email)
-        session.clear()  # a fresh session on sign-in: no fixation
-        login_user(user)
-        session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME of inactivity
-        record("sign-in", user_id=user.id)
-        db.session.commit()
-        return redirect(safe_next(request.args.get("next")))
+        start_session(check.user)
+        response = redirect(safe_next(request.args.get("next")))
+        remember_device(response, account_key(check.user.email))
+        return response
     return render_template("auth/sign_in.html", form=form, title="Sign in")
 
 
 @bp.post("/sign-out")
 def sign_out():
     if current_user.is_authenticated:
+        current_user.end_sessions()  # a copy of this session's cookie stops working too
         record("sign-out")
         db.session.commit()
     logout_user()
@@ -93,20 +87,13 @@ def change_password():
             form.current_password.errors = ["Your current password is not correct"]
         else:
             current_user.password_hash = hash_password(form.new_password.data)
+            current_user.end_sessions()
             record("password changed")
             db.session.commit()
+            login_user(current_user._get_current_object())  # this browser stays signed in
             flash("Your password has been changed.", "success")
             return redirect(home())
     return render_template("auth/change_password.html", form=form, title="Change your password")
-
-
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="password-reset")
-
-
-def reset_token(user: User) -> str:
-    # The token carries part of the current hash, so it stops working once used.
-    return _serializer().dumps({"id": user.id, "h": user.password_hash[-16:]})
 
 
 @bp.route("/reset", methods=["GET", "POST"])
@@ -114,18 +101,12 @@ def reset_token(user: User) -> str:
 def reset_request():
     form = ResetRequestForm()
     if form.validate_on_submit():
-        user = _find_user(form.email.data)
+        user = find_user(form.email.data)
         if user is not None and user.active:
-            link = url_for("auth.reset_link", token=reset_token(user), _external=True)
-            body = (f"Someone asked to reset the password for {user.email} on Improvement Pulse.\n\n"
-                    f"Use this link within one hour to choose a new password:\n{link}\n\n"
-                    "If it was not you, ignore this email: your password has not changed.")
-            try:
-                send([(user.email, "Reset your Improvement Pulse password", body)])
-            except (MailNotConfigured, OSError) as exc:
-                current_app.logger.error("password reset email not sent: %s", type(exc).__name__)
             record("password reset requested", user_id=user.id)
-            db.session.commit()
+            # Sent by the job queue (which commits the audit entry): the answer comes as
+            # fast for an address with an account as for one without.
+            enqueue(send_password_reset, user.id)
         # The same answer whether or not the account exists.
         return render_template("auth/reset_sent.html", title="Check your email")
     return render_template("auth/reset_request.html", form=form, title="Reset your password")
@@ -140,26 +121,18 @@ def reset_link(token: str):
 
 @bp.route("/reset/new", methods=["GET", "POST"])
 def reset_password():
-    token = session.get("reset_token")
-    user = None
-    if token:
-        try:
-            data = _serializer().loads(token, max_age=RESET_MAX_AGE)
-            user = db.session.get(User, int(data["id"]))
-            if user is None or user.password_hash[-16:] != data["h"] or not user.active:
-                user = None
-        except (SignatureExpired, BadSignature, KeyError, TypeError, ValueError):
-            user = None
+    user = user_for_token(session.get("reset_token"))
     if user is None:
         session.pop("reset_token", None)
         return render_template("auth/reset_invalid.html", title="Reset link not valid"), 400
     form = ResetForm()
     if form.validate_on_submit():
         user.password_hash = hash_password(form.new_password.data)
+        user.end_sessions()  # whoever had the old password is signed out everywhere
         record("password reset", user_id=user.id)
         db.session.commit()
         session.pop("reset_token", None)
-        clear_account(user.email)
+        clear_account(account_key(user.email))
         flash("Your password has been set. Sign in with it now.", "success")
         return redirect(url_for("auth.sign_in"))
     return render_template("auth/reset.html", form=form, title="Choose a new password")

@@ -16,10 +16,11 @@ import secrets
 from dataclasses import dataclass
 
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app, url_for
+from flask import current_app
 from sqlalchemy import func, select, update
 
 from ..extensions import db
+from ..links import public_url
 from ..models import Invitation, Wave
 from ..security import hash_token
 
@@ -94,7 +95,7 @@ def token_for(invitation: Invitation) -> str:
 
 
 def link_for(invitation: Invitation) -> str:
-    return url_for("survey.invite", token=token_for(invitation), _external=True)
+    return public_url("survey.invite", token=token_for(invitation))
 
 
 def add_invitations(wave: Wave, contacts: list[Contact]) -> list[Invitation]:

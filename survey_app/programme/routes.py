@@ -13,6 +13,7 @@ from wtforms.fields.choices import SelectChoice
 from ..audit import record
 from ..auth.roles import ANALYST_ROLES, role_required
 from ..extensions import db
+from ..links import public_url
 from ..mail import MailNotConfigured, send
 from ..models import Event, HeldSubmission, InstrumentVersion, Response, Wave, WaveMode
 from ..survey.qr import qr_code
@@ -203,7 +204,7 @@ def event_qr(event_id: int, fmt: str):
     event = db.session.get(Event, event_id) or abort(404)
     if fmt not in ("svg", "png"):
         abort(404)
-    link = url_for("survey.event", code=event.code, _external=True)
+    link = public_url("survey.event", code=event.code)
     buffer = io.BytesIO(qr_code(link, kind=fmt, scale=8 if fmt == "svg" else 12))
     mimetype = "image/svg+xml" if fmt == "svg" else "image/png"
     return send_file(buffer, mimetype=mimetype, as_attachment=request.args.get("download") == "1",

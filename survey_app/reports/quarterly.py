@@ -30,13 +30,19 @@ class Report:
     html: str
 
     def pdf(self) -> bytes:
-        """The same page as a tagged PDF (PDF/UA-1: title, language, structure, reading order)."""
+        """The same page as a tagged PDF (PDF/UA-1: title, language, structure, reading order).
+        Only the app's static files and ``data:`` URLs are read while rendering (see
+        :mod:`.fetcher`); call it in an app context."""
         try:
             from weasyprint import HTML  # imported here: only reports need Pango
+
+            from .fetcher import StaticFilesOnly
         except OSError as exc:  # the system's Pango library is missing
             raise ReportError("PDF reports need Pango: apt-get install libpango-1.0-0 libpangoft2-1.0-0 "
                               f"(the HTML report works without it). {exc}") from None
-        return HTML(string=self.html).write_pdf(pdf_variant="pdf/ua-1", pdf_tags=True)
+        fetcher = StaticFilesOnly(current_app.static_folder or "static")
+        return HTML(string=self.html, base_url=fetcher.base_url, url_fetcher=fetcher).write_pdf(
+            pdf_variant="pdf/ua-1", pdf_tags=True)
 
 
 def _for_wave(frame: pd.DataFrame, wave: str) -> pd.DataFrame:

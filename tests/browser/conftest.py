@@ -57,10 +57,11 @@ def built_assets() -> None:
 def live_server(app) -> Iterator[str]:
     """The ``app`` fixture served on a free loopback port; yields the base URL."""
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
+    app.config["BASE_URL"] = f"http://127.0.0.1:{server.server_port}"  # links lead back here
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        yield app.config["BASE_URL"]
     finally:
         server.shutdown()
         thread.join(timeout=10)

@@ -39,10 +39,11 @@ def mail_server(tmp_path, smtp) -> Iterator[tuple[str, object]]:
         compute_results()
     add_user(app, "analyst@council.example", Role.ADMIN)
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
+    app.config["BASE_URL"] = f"http://127.0.0.1:{server.server_port}"  # links lead back here
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}", mailbox
+        yield app.config["BASE_URL"], mailbox
     finally:
         server.shutdown()
         thread.join(timeout=10)
@@ -126,7 +127,8 @@ def test_wave_invitations_and_response_rate_end_to_end(mail_server, chromium, ou
     assert "1 answered (25% of the audience)" in page.content()
 
     for name, path in [("staff-exports", "/staff/exports"), ("staff-users", "/admin/users"),
-                       ("staff-user-form", "/admin/users/new"), ("staff-audit", "/admin/audit"),
+                       ("staff-user-form", "/admin/users/new"), ("staff-user-edit", "/admin/users/1"),
+                       ("staff-audit", "/admin/audit"),
                        ("staff-instruments", "/admin/instruments"), ("staff-wave-days", "/staff/waves/1"),
                        ("staff-change-password", "/auth/password"), ("staff-measures", "/programme/measures"),
                        ("staff-target", "/programme/measures/O9-divested"), ("staff-retention", "/admin/retention"),
