@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from flask_migrate import upgrade
 from sqlalchemy import select
@@ -115,7 +115,7 @@ def load_command() -> None:
 @click.option("--reset", is_flag=True, help="Drop all data and seed again.")
 def demo_command(seed: int, reset: bool) -> None:
     """Seed the configured database with the demo council (creating the schema if needed)."""
-    from .demo import DEMO_USERS, demo_links, is_seeded, seed_demo
+    from .demo import DEMO_USERS, demo_links, ensure_demo_second_factors, is_seeded, seed_demo
 
     definitions = _definitions_or_exit()
     if reset:
@@ -136,6 +136,12 @@ def demo_command(seed: int, reset: bool) -> None:
         )
     for user in DEMO_USERS:
         click.echo(f"Demo {user.role.value} sign-in: {user.email} / {user.password}")
+    if current_app.config.get("MFA_CODE_COMMAND"):
+        needing = ensure_demo_second_factors()
+        if needing:
+            click.echo(f"{', '.join(needing)} also need a 6-digit code after the password (two-factor "
+                       "sign-in). Without an authenticator app, print the current one in another terminal:\n"
+                       f"  PULSE_CONFIG=development .venv/bin/flask --app survey_app users totp-code {needing[0]}")
     links = demo_links()
     if links:
         click.echo("Answer a live survey (paths under the address below):")
@@ -399,6 +405,8 @@ def quarterly_report_command(wave: str | None, out: Path) -> None:
 
 
 def register(app: Flask) -> None:
+    from . import two_factor_cli  # noqa: F401  (adds its commands to the users group)
+
     app.cli.add_command(report_cli)
     app.cli.add_command(db_backup_command)
     app.cli.add_command(db_restore_command)

@@ -70,6 +70,13 @@ class Config:
     MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
     MAIL_SENDER = os.environ.get("MAIL_SENDER")
     MIN_GROUP_SIZE_OVERRIDE = None
+    # Staff in these roles sign in with a code from an authenticator app as well as their
+    # password (comma-separated; empty for none). Others may switch it on for themselves.
+    MFA_REQUIRED_ROLES = os.environ.get("MFA_REQUIRED_ROLES", "admin,analyst")
+    # "Do not ask again on this browser" lasts this long; at most 12, 0 turns it off.
+    MFA_REMEMBER_HOURS = float(os.environ.get("MFA_REMEMBER_HOURS", "12"))
+    # `flask users totp-code EMAIL` prints a user's current code: for the demo only.
+    MFA_CODE_COMMAND = False
 
 
 class DevelopmentConfig(Config):
@@ -77,6 +84,7 @@ class DevelopmentConfig(Config):
 
     DEBUG = False
     SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
+    MFA_CODE_COMMAND = True  # the demo's admins and analysts get their codes from the command line
 
 
 class TestingConfig(Config):
@@ -86,6 +94,11 @@ class TestingConfig(Config):
     RATELIMIT_STORAGE_URI = "memory://"
     WAVE_CACHE_SECONDS = 0.0  # tests change waves behind the app's back; the cache has its own
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL") or "sqlite:///:memory:"
+    # Tests of other features sign in with a password alone; the second factor's own tests
+    # (tests/survey_app/test_mfa.py, tests/browser/test_mfa_pages.py) require it for admins
+    # and analysts, as production does.
+    MFA_REQUIRED_ROLES = ""
+    MFA_REMEMBER_HOURS = 12.0
 
 
 CONFIGS = {"production": Config, "development": DevelopmentConfig, "testing": TestingConfig}

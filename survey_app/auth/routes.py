@@ -1,43 +1,25 @@
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import current_app, flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
 
 from ..audit import record
 from ..extensions import db, limiter
 from ..mail import MailNotConfigured, send
-from ..models import Role, User
+from ..models import User
 from ..security import hash_password, verify_password
 from . import bp
 from .forms import ChangePasswordForm, ResetForm, ResetRequestForm, SignInForm
+from .mfa.flow import after_password
+from .navigation import home, safe_next
 from .throttle import clear_account, is_throttled, record_failure
 
 RESET_MAX_AGE = 3600
 # A real hash to verify against when the account does not exist, so that the time a failed
 # sign-in takes does not tell an attacker whether the email address has an account.
 _DUMMY_HASH = hash_password("not-a-real-password-just-for-timing")
-
-
-def home() -> str:
-    """Where a signed-in user starts: the safeguarding reviewer's work is the flagged-comments
-    queue (they see nothing else); everyone else starts at the overview."""
-    if getattr(current_user, "role", None) is Role.SAFEGUARDING:
-        return url_for("comments.flags")
-    return url_for("staff.index")
-
-
-def safe_next(target: str | None) -> str:
-    """Only same-site paths: never a full URL, scheme-relative URL or backslash trick."""
-    if not target:
-        return home()
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return home()
-    return target
 
 
 def _find_user(email: str) -> User | None:
@@ -64,12 +46,7 @@ def sign_in():
             form.email.errors = ["Enter a correct email address and password"]
             return render_template("auth/sign_in.html", form=form, title="Sign in"), 200
         clear_account(email)
-        session.clear()  # a fresh session on sign-in: no fixation
-        login_user(user)
-        session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME of inactivity
-        record("sign-in", user_id=user.id)
-        db.session.commit()
-        return redirect(safe_next(request.args.get("next")))
+        return after_password(user, request.args.get("next"))  # the second factor, then signed in
     return render_template("auth/sign_in.html", form=form, title="Sign in")
 
 
