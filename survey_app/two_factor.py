@@ -23,13 +23,14 @@ import hmac
 import secrets
 import time
 from collections.abc import Iterable
+from typing import cast
 
 import pyotp
 import segno
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import CursorResult, Executable, delete, or_, select, update
 
 from .audit import record
 from .config import ConfigError
@@ -227,7 +228,7 @@ def check_code(factor: SecondFactor, code: str, now: float | None = None) -> Cod
     step = matching_step(secret_of(factor), code, now)
     if step is None:
         return CodeCheck.WRONG
-    claimed = db.session.execute(
+    claimed = _rows_changed(
         update(SecondFactor)
         .where(
             SecondFactor.user_id == factor.user_id,
@@ -236,9 +237,8 @@ def check_code(factor: SecondFactor, code: str, now: float | None = None) -> Cod
         )
         .values(last_step=step)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
     db.session.commit()
-    db.session.expire(factor)
     return CodeCheck.ACCEPTED if claimed == 1 else CodeCheck.REUSED
 
 
@@ -266,17 +266,16 @@ def use_recovery_code(factor: SecondFactor, code: str) -> bool:
             _recovery_hasher.verify(candidate.code_hash, typed)
         except (VerificationError, InvalidHashError):
             continue
-        deleted = db.session.execute(
+        deleted = _rows_changed(
             delete(RecoveryCode)
             .where(RecoveryCode.id == candidate.id)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        )
         if deleted != 1:
             db.session.rollback()
             return False
         record("recovery code used", user_id=factor.user_id, remaining=len(stored) - 1)
         db.session.commit()
-        db.session.expire(factor)
         return True
     return False
 
@@ -297,15 +296,18 @@ def reset(user: User, via: str = "admin") -> bool:
     and commit. Their remembered browsers stop counting at once (the enrolment they were
     bound to is gone); those in a required role set a new one up at their next request.
     Returns False if they had none (nothing is recorded)."""
-    removed = db.session.execute(
-        delete(SecondFactor).where(SecondFactor.user_id == user.id)
-    ).rowcount
+    removed = _rows_changed(delete(SecondFactor).where(SecondFactor.user_id == user.id))
     if not removed:
         db.session.rollback()
         return False
     record("second factor reset", target=user.id, via=via)
     db.session.commit()
     return True
+
+
+def _rows_changed(statement: Executable) -> int:
+    """Run an UPDATE or DELETE in the current transaction; how many rows it changed."""
+    return cast(CursorResult, db.session.execute(statement)).rowcount
 
 
 def _seal_key(secret_key: str | bytes) -> bytes:

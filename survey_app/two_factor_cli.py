@@ -26,8 +26,8 @@ def totp_code_command(email: str) -> None:
     """Print the current authenticator code of a demo account (development configuration only)."""
     if not current_app.config.get("MFA_CODE_COMMAND"):
         raise click.ClickException(
-            "totp-code only works in the demo (PULSE_CONFIG=development): elsewhere codes come from "
-            "the person's own authenticator app"
+            "totp-code only works in the demo (PULSE_CONFIG=development): elsewhere codes come "
+            "from the person's own authenticator app"
         )
     user = _user(email)
     factor = two_factor.factor_of(user.id)

@@ -18,8 +18,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from flask import Response, redirect, request, session, url_for
+from flask import redirect, request, session, url_for
 from flask_login import current_user, login_user, logout_user
+from werkzeug.wrappers import Response
 
 from ... import two_factor
 from ...audit import record

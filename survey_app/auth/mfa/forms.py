@@ -8,13 +8,13 @@ from wtforms.validators import InputRequired, Length, ValidationError
 from ...two_factor import RECOVERY_ALPHABET, RECOVERY_CODE_LENGTH, normal_code, normal_recovery_code
 
 
-def _six_digits(form: FlaskForm, field: StringField) -> None:
+def _six_digits(_form: FlaskForm, field: StringField) -> None:
     code = normal_code(field.data or "")
     if len(code) != 6 or not code.isdigit():
         raise ValidationError("Enter the code as 6 numbers, for example 123456")
 
 
-def _recovery_code_shape(form: FlaskForm, field: StringField) -> None:
+def _recovery_code_shape(_form: FlaskForm, field: StringField) -> None:
     code = normal_recovery_code(field.data or "")
     if len(code) != RECOVERY_CODE_LENGTH or set(code) - set(RECOVERY_ALPHABET):
         raise ValidationError(

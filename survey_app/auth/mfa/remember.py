@@ -8,8 +8,9 @@ second factor makes every remembered browser ask for a code again.
 
 from __future__ import annotations
 
-from flask import Response, current_app, request, url_for
+from flask import current_app, request, url_for
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from werkzeug.wrappers import Response
 
 from ...config import ConfigError
 from ...models import SecondFactor

@@ -88,7 +88,7 @@ def mfa_code():
         try:
             outcome = two_factor.check_code(factor, form.code.data)
         except SecondFactorUnreadable:
-            current_app.logger.error(
+            current_app.logger.warning(
                 "second factor of user %s does not open with SECRET_KEY", pending.user.id
             )
             form.code.errors = [UNREADABLE]
@@ -130,9 +130,9 @@ def mfa_recovery():
             left = two_factor.recovery_codes_left(factor)
             start_session(pending.user, factor, how="recovery code")
             flash(
-                f"You used a recovery code. You have {left} left: each works once. If you have lost your "
-                "authenticator app, ask an administrator to reset your two-factor sign-in so you can set "
-                "up a new one.",
+                f"You used a recovery code. You have {left} left: each works once. If you have "
+                "lost your authenticator app, ask an administrator to reset your two-factor "
+                "sign-in so you can set up a new one.",
                 "info",
             )
             return redirect(safe_next(pending.next_url))

@@ -28,8 +28,8 @@ def upgrade():
     sa.Column('enrolment', sa.String(length=32), nullable=False),
     sa.Column('last_step', sa.BigInteger(), nullable=True),
     sa.Column('enrolled_at', sa.DateTime(), nullable=False),
-    sa.ForeignKeyConstraint(['user_id'], ['user_account.id'], name=op.f('fk_second_factor_user_id_user_account'),
-                            ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['user_account.id'],
+                            name=op.f('fk_second_factor_user_id_user_account'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('user_id', name=op.f('pk_second_factor')),
     sa.UniqueConstraint('enrolment', name=op.f('uq_second_factor_enrolment'))
     )
@@ -38,7 +38,8 @@ def upgrade():
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('code_hash', sa.String(length=255), nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['second_factor.user_id'],
-                            name=op.f('fk_recovery_code_user_id_second_factor'), ondelete='CASCADE'),
+                            name=op.f('fk_recovery_code_user_id_second_factor'),
+                            ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_recovery_code'))
     )
     with op.batch_alter_table('recovery_code', schema=None) as batch_op:
