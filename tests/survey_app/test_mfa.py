@@ -4,8 +4,10 @@ with the second factor required for admins and analysts as in production."""
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from types import SimpleNamespace
 
@@ -199,6 +201,27 @@ def test_sign_in_asks_for_a_code_and_each_code_works_once(mfa_app) -> None:
         "authenticator app (set up)",
         "authenticator app",
     ]
+
+
+def test_two_browsers_racing_with_one_code_let_one_in(mfa_app) -> None:
+    add_user(mfa_app, "analyst@council.example", Role.ANALYST)
+    first = mfa_app.test_client()
+    sign_in(first, "analyst@council.example")
+    secret, _ = set_up(first)
+    _sign_out(first)
+    browsers = [mfa_app.test_client() for _ in range(2)]
+    for browser in browsers:
+        sign_in(browser, "analyst@council.example")
+    forms = [{"csrf_token": csrf(b, "/auth/code"), "code": code_for(secret, 1)} for b in browsers]
+    start = threading.Barrier(len(browsers))
+
+    def post(index: int) -> int:
+        start.wait()
+        return browsers[index].post("/auth/code", data=forms[index]).status_code
+
+    with ThreadPoolExecutor(len(browsers)) as pool:
+        statuses = sorted(pool.map(post, range(len(browsers))))
+    assert statuses == [200, 302]  # one signed in, the other told the code was used
 
 
 def test_wrong_codes_make_the_account_wait_even_for_the_right_code(mfa_app) -> None:
