@@ -32,8 +32,9 @@ SETUP_WRONG = (
     "enter the code it shows now"
 )
 TOO_MANY = (
-    "Too many wrong codes have been entered for this account. Wait 15 minutes, then sign in "
-    "again. If this keeps happening, tell an administrator: someone may know your password."
+    "Too many wrong codes have been entered for this account. Wait at least 15 minutes, then "
+    "sign in again. If this keeps happening, tell an administrator: someone may know your "
+    "password."
 )
 UNREADABLE = (
     "Your authenticator app cannot be checked because the service's secret key has changed. "
