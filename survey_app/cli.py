@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from flask_migrate import upgrade
 from sqlalchemy import select
@@ -126,7 +126,7 @@ def demo_command(seed: int, reset: bool, base_url: str) -> None:
     and print its sign-ins and the addresses of its live surveys."""
     import time
 
-    from .demo import DEMO_USERS, demo_links, ensure_demo_users, is_seeded, seed_demo
+    from .demo import DEMO_USERS, demo_links, ensure_demo_second_factors, ensure_demo_users, is_seeded, seed_demo
 
     definitions = _definitions_or_exit()
     base_url = base_url.rstrip("/")
@@ -154,6 +154,12 @@ def demo_command(seed: int, reset: bool, base_url: str) -> None:
     click.echo(f"\nStaff sign-in: {base_url}/auth/sign-in")
     for user in DEMO_USERS:
         click.echo(f"  {user.role.value + ':':<14}{user.email} / {user.password}")
+    if current_app.config.get("MFA_CODE_COMMAND"):
+        needing = ensure_demo_second_factors()
+        if needing:
+            click.echo(f"{', '.join(needing)} also need a 6-digit code after the password (two-factor "
+                       "sign-in). Without an authenticator app, print the current one in another terminal:\n"
+                       f"  PULSE_CONFIG=development .venv/bin/flask --app survey_app users totp-code {needing[0]}")
     links = demo_links()
     if links:
         click.echo("\nAnswer a live survey:")
@@ -469,6 +475,8 @@ def jobs_worker_command(burst: bool) -> None:
 
 def register(app: Flask) -> None:
     app.cli.add_command(jobs_cli)
+    from . import two_factor_cli  # noqa: F401  (adds its commands to the users group)
+
     app.cli.add_command(report_cli)
     app.cli.add_command(db_backup_command)
     app.cli.add_command(db_restore_command)

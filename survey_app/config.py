@@ -107,6 +107,13 @@ class Config:
     JOBS_REDIS_URL = os.environ.get("JOBS_REDIS_URL") or None
     JOBS_QUEUE = os.environ.get("JOBS_QUEUE", "pulse")
     JOBS_TIMEOUT_SECONDS = float(os.environ.get("JOBS_TIMEOUT_SECONDS", "3600"))
+    # Staff in these roles sign in with a code from an authenticator app as well as their
+    # password (comma-separated; empty for none). Others may switch it on for themselves.
+    MFA_REQUIRED_ROLES = os.environ.get("MFA_REQUIRED_ROLES", "admin,analyst")
+    # "Do not ask again on this browser" lasts this long; at most 12, 0 turns it off.
+    MFA_REMEMBER_HOURS = float(os.environ.get("MFA_REMEMBER_HOURS", "12"))
+    # `flask users totp-code EMAIL` prints a user's current code: for the demo only.
+    MFA_CODE_COMMAND = False
 
 
 class DevelopmentConfig(Config):
@@ -116,6 +123,7 @@ class DevelopmentConfig(Config):
     SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
     BASE_URL = os.environ.get("BASE_URL") or f"http://127.0.0.1:{os.environ.get('PORT', '5000')}"
     HSTS_SECONDS = 0  # plain HTTP on 127.0.0.1: a policy would pin localhost to HTTPS
+    MFA_CODE_COMMAND = True  # the demo's admins and analysts get their codes from the command line
 
 
 class TestingConfig(Config):
@@ -128,6 +136,11 @@ class TestingConfig(Config):
     # A test reads a job's outcome on its next line; the job tests choose other backends.
     JOBS_BACKEND = os.environ.get("JOBS_BACKEND") or "eager"
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL") or "sqlite:///:memory:"
+    # Tests of other features sign in with a password alone; the second factor's own tests
+    # (tests/survey_app/test_mfa.py, tests/browser/test_mfa_pages.py) require it for admins
+    # and analysts, as production does.
+    MFA_REQUIRED_ROLES = ""
+    MFA_REMEMBER_HOURS = 12.0
 
 
 CONFIGS = {"production": Config, "development": DevelopmentConfig, "testing": TestingConfig}

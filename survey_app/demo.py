@@ -249,6 +249,25 @@ def _seed_users() -> None:
                                 password_hash=hash_password(demo.password)))
 
 
+def ensure_demo_second_factors() -> list[str]:
+    """Give each demo account whose role requires a second factor (``MFA_REQUIRED_ROLES``)
+    an authenticator secret of its own, kept only sealed in the database, so that a newcomer
+    without an authenticator app can get its codes from ``flask users totp-code EMAIL``.
+    Accounts that already have one keep it. Commits; returns the accounts that need a code."""
+    from . import two_factor
+
+    needing = []
+    for demo in DEMO_USERS:
+        user = db.session.scalar(select(User).where(User.email == demo.email))
+        if user is None or not two_factor.is_required(user):
+            continue
+        if two_factor.factor_of(user.id) is None:
+            two_factor.install(user, two_factor.new_secret(), recovery_codes=0)
+        needing.append(user.email)
+    db.session.commit()
+    return needing
+
+
 def _demo_user(role: Role, number: int = 0) -> User:
     emails = [d.email for d in DEMO_USERS if d.role is role]
     return db.session.scalars(select(User).where(User.email == emails[number])).one()

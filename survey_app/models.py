@@ -15,6 +15,7 @@ from typing import Any
 from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     Date,
     DateTime,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -209,6 +211,40 @@ class PopulationMargin(db.Model):
     variable: Mapped[str] = mapped_column(String(64))
     category: Mapped[str] = mapped_column(String(200))
     population: Mapped[float] = mapped_column(Float)
+
+
+class SecondFactor(db.Model):
+    """A staff user's confirmed authenticator app (TOTP, RFC 6238). The shared secret is
+    sealed with a key derived from ``SECRET_KEY`` (``survey_app.two_factor``), so a database
+    reader cannot make codes. ``enrolment`` is random per set-up: remembered-browser cookies
+    carry it, so a reset or a new set-up makes every earlier one worthless. ``last_step`` is
+    the TOTP time step of the last code accepted; a code of that step or earlier is refused,
+    so no code works twice."""
+
+    __tablename__ = "second_factor"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True)
+    secret_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    enrolment: Mapped[str] = mapped_column(String(32), unique=True, default=random_id)
+    last_step: Mapped[int | None] = mapped_column(BigInteger)
+    enrolled_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    recovery_codes: Mapped[list[RecoveryCode]] = relationship(
+        back_populates="second_factor", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class RecoveryCode(db.Model):
+    """One single-use recovery code of a second factor, as an argon2id hash only; the row is
+    deleted when the code is used."""
+
+    __tablename__ = "recovery_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("second_factor.user_id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(255))
+
+    second_factor: Mapped[SecondFactor] = relationship(back_populates="recovery_codes")
 
 
 class User(UserMixin, db.Model):

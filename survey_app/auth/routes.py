@@ -1,39 +1,20 @@
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..audit import record
 from ..extensions import db, limiter
 from ..jobs import enqueue
-from ..models import Role
 from ..security import hash_password, verify_password
 from . import bp
 from .devices import remember_device
 from .forms import ChangePasswordForm, ResetForm, ResetRequestForm, SignInForm
+from .mfa.flow import after_password
+from .navigation import home, safe_next
 from .reset import send_password_reset, user_for_token
-from .signin import PasswordCheck, check_password, find_user, start_session
+from .signin import PasswordCheck, check_password, find_user
 from .throttle import account_key, clear_account
-
-
-def home() -> str:
-    """Where a signed-in user starts: the safeguarding reviewer's work is the flagged-comments
-    queue (they see nothing else); everyone else starts at the overview."""
-    if getattr(current_user, "role", None) is Role.SAFEGUARDING:
-        return url_for("comments.flags")
-    return url_for("staff.index")
-
-
-def safe_next(target: str | None) -> str:
-    """Only same-site paths: never a full URL, scheme-relative URL or backslash trick."""
-    if not target:
-        return home()
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return home()
-    return target
 
 
 def _wait_message(check: PasswordCheck) -> str:
@@ -59,8 +40,9 @@ def sign_in():
         if check.user is None:
             form.email.errors = ["Enter a correct email address and password"]
             return render_template("auth/sign_in.html", form=form, title="Sign in"), 200
-        start_session(check.user)
-        response = redirect(safe_next(request.args.get("next")))
+        # The second factor next (or signed in at once); a correct password makes this
+        # browser known to the account, so others' failures never lock it out.
+        response = after_password(check.user, request.args.get("next"))
         remember_device(response, account_key(check.user.email))
         return response
     return render_template("auth/sign_in.html", form=form, title="Sign in")

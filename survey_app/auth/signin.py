@@ -1,11 +1,10 @@
 """Signing a member of staff in, in two steps a second factor can go between:
 
 1. :func:`check_password` — the lockout rules of :mod:`.throttle` and the password;
-2. :func:`start_session` — a fresh session for the user, audited.
+2. :func:`.mfa.flow.after_password` — the second factor if the user has or needs one, then
+   :func:`.mfa.flow.start_session`, a fresh session for the user, audited.
 
-The sign-in view calls one after the other and then :func:`.devices.remember_device`; a
-second factor (TOTP) checks its code between them, with the user ``check_password``
-returned.
+The sign-in view calls one after the other and then :func:`.devices.remember_device`.
 """
 
 from __future__ import annotations
@@ -13,8 +12,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from flask import session
-from flask_login import login_user
 from sqlalchemy import func, select
 
 from ..audit import record
@@ -79,11 +76,3 @@ def check_password(email: str, password: str, address: str | None) -> PasswordCh
         throttle.clear_device(device)
     return PasswordCheck(user=user)
 
-
-def start_session(user: User) -> None:
-    """A fresh session for ``user`` (no fixation), expiring after the idle limit, audited."""
-    session.clear()
-    login_user(user)
-    session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME of inactivity
-    record("sign-in", user_id=user.id)
-    db.session.commit()
