@@ -17,6 +17,7 @@ from typing import IO
 import pandas as pd
 from sqlalchemy import select
 
+from analysis import spreadsheet
 from instruments import Instrument
 
 from .extensions import db
@@ -113,5 +114,6 @@ def _answers_wide(response_ids: list[str], chunk: int = 900) -> pd.DataFrame:
 
 
 def write_csv(frame: pd.DataFrame, target: str | Path | IO[str]) -> None:
-    """Write the export frame as UTF-8 CSV with blanks for missing values, full precision."""
-    frame.to_csv(target, index=False, na_rep="", float_format="%.17g", lineterminator="\n")
+    """Write the export frame as UTF-8 CSV with blanks for missing values, full precision and
+    text a spreadsheet would evaluate quoted (:mod:`analysis.spreadsheet`)."""
+    spreadsheet.write_csv(frame, target)

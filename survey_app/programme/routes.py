@@ -1,13 +1,15 @@
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import secrets
 
+import pandas as pd
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from sqlalchemy import func, select
 from wtforms.fields.choices import SelectChoice
+
+from analysis import spreadsheet
 
 from ..audit import record
 from ..auth.roles import ANALYST_ROLES, role_required
@@ -275,13 +277,10 @@ def _invitation_text(invitation, title: str, wave: Wave, reminder: bool) -> str:
 def mail_merge(wave_id: int):
     found = _wave(wave_id)
     rows = unused_with_contact(found)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["name", "email", "link"])
-    writer.writerows([i.name or "", i.email, link_for(i)] for i in rows)
+    table = pd.DataFrame([(i.name or "", i.email, link_for(i)) for i in rows], columns=["name", "email", "link"])
     record("mail-merge file downloaded", wave=found.id, count=len(rows))
     db.session.commit()
-    return send_file(io.BytesIO(buffer.getvalue().encode("utf-8")), mimetype="text/csv", as_attachment=True,
+    return send_file(io.BytesIO(spreadsheet.csv_bytes(table)), mimetype="text/csv", as_attachment=True,
                      download_name=f"invitations-{found.id}.csv")
 
 
