@@ -5,7 +5,10 @@ Columns, in order: ``response_id, instrument, version, audience, wave, submitted
 weight``, then respondent attribute columns (``channel``, ``event``, then the instruments'
 "about you" attributes), then one column per question id. Scale answers are their 1-based
 position, don't-know is ``dk``, unanswered is blank, choices are their label, free text is as
-stored (already redacted at ingest).
+stored (already redacted at ingest), except that a comment with an open safeguarding flag is
+``[withheld: safeguarding review]`` (:data:`analysis.text.WITHHELD`) until the reviewer has
+acted on it: the flagged text never reaches a file, and the analysis (in the app and the CLI
+alike) leaves the placeholder out of comment counts and themes.
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ import pandas as pd
 from sqlalchemy import select
 
 from analysis import spreadsheet
+from analysis.text import WITHHELD
 from instruments import Instrument
 
+from .comments.flags import withheld_comments
 from .extensions import db
 from .models import Answer, Event, InstrumentVersion, Response, Wave
 
@@ -90,7 +95,7 @@ def responses_frame(wave_ids: Iterable[int] | None = None) -> pd.DataFrame:
     extra_attributes = [c for c in base.columns if c not in FIXED_COLUMNS + attribute_columns]
     attribute_columns += sorted(extra_attributes)
 
-    answers = _answers_wide(base["response_id"].tolist())
+    answers = _withhold_flagged(_answers_wide(base["response_id"].tolist()))
     unknown_questions = [c for c in answers.columns if c not in question_columns]
     question_columns += sorted(unknown_questions)
     frame = base.join(answers, on="response_id")
@@ -111,6 +116,17 @@ def _answers_wide(response_ids: list[str], chunk: int = 900) -> pd.DataFrame:
     if long.empty:
         return pd.DataFrame(index=pd.Index([], name="response_id"))
     return long.pivot(index="response_id", columns="question_id", values="value")
+
+
+def _withhold_flagged(answers: pd.DataFrame) -> pd.DataFrame:
+    """``answers`` (one row per response, one column per question) with every comment that
+    has an open safeguarding flag replaced by :data:`WITHHELD`. Open flags are few, so they
+    are read once and matched here rather than joined to every answer row."""
+    for response_id, question_id in withheld_comments():
+        if response_id not in answers.index or question_id not in answers.columns:
+            continue  # another wave's comment
+        answers.loc[response_id, question_id] = WITHHELD
+    return answers
 
 
 def write_csv(frame: pd.DataFrame, target: str | Path | IO[str]) -> None:

@@ -14,15 +14,23 @@ import analysis
 from .definitions import current_definitions
 from .export import responses_frame
 from .extensions import db
-from .models import AnalysisResult, KpiValue, MeasureTarget, PopulationMargin, Response
+from .models import (
+    AnalysisResult,
+    FlagStatus,
+    KpiValue,
+    MeasureTarget,
+    PopulationMargin,
+    Response,
+    SafeguardingFlag,
+)
 
 TABLES = ("indicators", "changes", "trends", "reliability", "themes")
 
 
 def data_fingerprint() -> str:
     """Identifies the data the analysis depends on: responses, KPI values, targets and
-    population margins (counts and extreme ids/days). Every page view computes it, so it reads
-    the response table only: the app never changes an answer without its response (answers
+    population margins (counts and extreme ids/days), and how many safeguarding flags are open.
+    Every page view computes it, so it reads the response table (and the small flag table) only: the app never changes an answer without its response (answers
     are written and deleted with it), and counting ~20 answers per response would cost more."""
     parts = [
         db.session.execute(select(func.count(), func.max(Response.submitted_on), func.min(Response.id),
@@ -30,6 +38,9 @@ def data_fingerprint() -> str:
         db.session.execute(select(func.count(), func.max(KpiValue.recorded_at), func.sum(KpiValue.value))).one(),
         db.session.execute(select(func.count(), func.max(MeasureTarget.id))).one(),
         db.session.execute(select(func.count(), func.sum(PopulationMargin.population))).one(),
+        # actioning a safeguarding flag puts its comment back into the export (and the themes)
+        db.session.execute(select(func.count()).select_from(SafeguardingFlag)
+                           .where(SafeguardingFlag.status == FlagStatus.OPEN)).one(),
     ]
     text = json.dumps([[str(v) for v in row] for row in parts])
     return hashlib.sha256(text.encode()).hexdigest()
