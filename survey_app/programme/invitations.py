@@ -8,10 +8,8 @@ service can send the same link again in a reminder or a mail-merge file.
 from __future__ import annotations
 
 import base64
-import csv
 import hashlib
 import hmac
-import io
 import secrets
 from dataclasses import dataclass
 
@@ -22,6 +20,7 @@ from sqlalchemy import func, select, update
 from ..extensions import db
 from ..models import Invitation, Wave
 from ..security import hash_token
+from ..uploads import CsvUploadError, read_csv_upload
 
 MAX_ROWS = 100_000
 
@@ -44,20 +43,15 @@ def parse_contacts(data: bytes, existing: set[str]) -> list[Contact]:
     Raises :class:`InvitationFileError` listing every problem with its row number; nothing is
     stored unless the whole file is valid. ``existing`` holds addresses already invited."""
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InvitationFileError(["The file is not UTF-8 text: save it as 'CSV UTF-8' and try again"]) from None
-    reader = csv.DictReader(io.StringIO(text))
-    headers = [h.strip().lower() for h in (reader.fieldnames or [])]
-    if "email" not in headers:
+        upload = read_csv_upload(data, MAX_ROWS, lower_headers=True)
+    except CsvUploadError as exc:
+        raise InvitationFileError([exc.problem]) from None
+    if "email" not in upload.headers:
         raise InvitationFileError(["The first row must be column names, including 'email' (and optionally 'name')"])
-    reader.fieldnames = headers
     problems: list[str] = []
     contacts: list[Contact] = []
     seen: dict[str, int] = {}
-    for row_number, row in enumerate(reader, start=2):
-        if row_number - 1 > MAX_ROWS:
-            raise InvitationFileError([f"The file has more than {MAX_ROWS:,} rows"])
+    for row_number, row in upload.rows:
         raw = (row.get("email") or "").strip()
         name = (row.get("name") or "").strip() or None
         if not raw:

@@ -3,9 +3,7 @@ question on one page, or a batch from CSV (validated whole; all or nothing)."""
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import secrets
 
 from flask import abort, flash, redirect, render_template, url_for
@@ -26,6 +24,7 @@ from ..extensions import db
 from ..models import Answer, Channel, Response, Wave
 from ..survey.forms import Page, check_answers, page_form
 from ..survey.store import NotSaved, split_answers, store_submission
+from ..uploads import CsvUploadError, read_csv_upload
 from . import bp
 from .forms import DayMonthYearField
 
@@ -97,21 +96,18 @@ class ReturnsUploadForm(FlaskForm):
 def parse_returns(data: bytes, wave: Wave, instrument: Instrument) -> tuple[list[dict], list[str]]:
     """Rows as validated stored values; every problem with its row number."""
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return [], ["The file is not UTF-8 text: save it as 'CSV UTF-8' and try again"]
-    reader = csv.DictReader(io.StringIO(text))
+        upload = read_csv_upload(data, MAX_ROWS)
+    except CsvUploadError as exc:
+        return [], [exc.problem]
     known = {q.id for q in instrument.questions} | {a.id for a in instrument.attributes}
-    extra = [c for c in reader.fieldnames or [] if c not in known | {"channel", "received_on"}]
-    if not reader.fieldnames or not set(reader.fieldnames) & known:
+    extra = [c for c in upload.headers if c not in known | {"channel", "received_on"}]
+    if not upload.headers or not set(upload.headers) & known:
         return [], [("The first row must be column names: the survey's question ids (e.g. "
                     f"{', '.join(sorted(known)[:3])})")]
     if extra:
         return [], [f"Unknown column(s) {', '.join(extra)}: {instrument.id} has no such question"]
     rows, problems = [], []
-    for number, row in enumerate(reader, start=2):
-        if number - 1 > MAX_ROWS:
-            return [], [f"The file has more than {MAX_ROWS:,} rows"]
+    for number, row in upload.rows:
         answers = {k: (v or "").strip() for k, v in row.items() if k in known and (v or "").strip()}
         channel = (row.get("channel") or "paper").strip().lower()
         if channel not in (Channel.PAPER.value, Channel.PHONE.value):
