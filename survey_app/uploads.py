@@ -5,8 +5,8 @@ must be UTF-8 (a spreadsheet's "CSV UTF-8", byte-order mark allowed); no value m
 than :data:`MAX_FIELD_CHARS` characters (the longest answer an instrument may allow, a text
 question's ``max_length`` of at most 10,000); the file may hold at most the caller's number of
 rows; and a file the CSV reader cannot read (a quote left open, text after a closing quote)
-is refused with
-the row where it failed. Rows are numbered as a spreadsheet shows them: the header is row 1.
+is refused with the row where it failed. Rows are numbered as a spreadsheet shows them: the
+header is row 1.
 """
 
 from __future__ import annotations
