@@ -13,6 +13,7 @@ from typing import Any
 from flask import Flask, g, request
 from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 
+from . import jobs
 from .config import Config, ConfigError, config_class, resolve_secret_key
 from .database import configure_engine, engine_options
 from .extensions import csrf, db, limiter, login_manager, migrate
@@ -68,6 +69,7 @@ def create_app(config: str | type[Config] | dict[str, Any] | None = None) -> Fla
     login_manager.login_message = "Sign in to see that page."
     login_manager.login_message_category = "info"
     limiter.init_app(app)
+    jobs.init_app(app)
 
     _register_blueprints(app)
     _register_security_headers(app)

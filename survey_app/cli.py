@@ -178,15 +178,33 @@ def export_responses_command(wave_label: str | None, instrument_id: str | None, 
               help="Release every held submission, even batches smaller than the minimum.")
 @click.option("--min-batch", default=5, show_default=True, type=click.IntRange(min=1),
               help="Smallest batch released from a wave that is still open.")
-def release_command(wave_id: int | None, release_all: bool, min_batch: int) -> None:
+@click.option("--recompute/--no-recompute", default=True, show_default=True,
+              help="Then recompute the stored results if the data changed (queued for the "
+                   "worker when JOBS_REDIS_URL is set, else computed here).")
+def release_command(wave_id: int | None, release_all: bool, min_batch: int, recompute: bool) -> None:
     """Move held invite submissions into the response table in shuffled batches (all of a
-    closed wave's, and an open wave's once at least --min-batch are held)."""
+    closed wave's, and an open wave's once at least --min-batch are held), then bring the
+    stored results up to date."""
+    from .recompute import recompute_from_command
     from .survey.store import release_held
 
     if wave_id is not None and db.session.get(Wave, wave_id) is None:
         raise click.BadParameter(f"no wave has id {wave_id}", param_hint="--wave")
     released = release_held(wave_id, min_batch=min_batch, force=release_all)
     click.echo(f"Released {released} held submission{'' if released == 1 else 's'}.")
+    if recompute:
+        _report_recompute(recompute_from_command(only_if_stale=True))
+
+
+def _report_recompute(state) -> None:
+    if state is None:
+        return
+    if state.active:
+        click.echo(f"Results: recomputation {state.status} as job {state.id}.")
+    elif state.status == "failed":
+        click.echo(f"Results: the recomputation failed: {state.error}", err=True)
+    else:
+        click.echo("Results: up to date.")
 
 
 @survey_cli.command("qr")
@@ -267,14 +285,23 @@ def create_user_command(email: str, name: str, role: str, password: str) -> None
 @with_appcontext
 @click.option("--if-stale", is_flag=True, help="Only when the data changed since the last results.")
 def results_command(if_stale: bool) -> None:
-    """Recompute and store the analysis results the dashboard and reports read."""
-    from .results import compute_results, latest_results
+    """Recompute and store the analysis results the dashboard and reports read (here, not
+    in the background; refused while a computation is queued or running elsewhere)."""
+    from .recompute import compute_here
+    from .results import latest_results
 
     latest, stale = latest_results()
     if if_stale and not stale:
         click.echo(f"Results from {latest.computed_at:%Y-%m-%d %H:%M} UTC are up to date.")
         return
-    stored = compute_results()
+    state = compute_here()
+    if state.active:
+        raise click.ClickException(
+            f"a computation is already {state.status} (job {state.id}, asked for at "
+            f"{state.enqueued_at:%Y-%m-%d %H:%M} UTC); it was not started again")
+    if state.status == "failed":
+        raise click.ClickException(f"the computation failed: {state.error}")
+    stored, _ = latest_results()
     click.echo(f"Computed results for {stored.responses:,} responses "
                f"({len(stored.tables['indicators']):,} indicator rows).")
 
@@ -398,7 +425,26 @@ def quarterly_report_command(wave: str | None, out: Path) -> None:
     click.echo(f"Wrote {html_path} and {pdf_path}")
 
 
+jobs_cli = AppGroup("jobs", help="Background jobs (see survey_app.jobs).")
+
+
+@jobs_cli.command("worker")
+@click.option("--burst", is_flag=True, help="Stop once the queue is empty.")
+def jobs_worker_command(burst: bool) -> None:
+    """Run queued jobs from Redis (JOBS_REDIS_URL) in this process until stopped."""
+    from flask import current_app
+
+    from .config import ConfigError
+    from .jobs import run_worker
+
+    try:
+        run_worker(current_app._get_current_object(), burst=burst)  # type: ignore[attr-defined]
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 def register(app: Flask) -> None:
+    app.cli.add_command(jobs_cli)
     app.cli.add_command(report_cli)
     app.cli.add_command(db_backup_command)
     app.cli.add_command(db_restore_command)

@@ -70,6 +70,12 @@ class Config:
     MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
     MAIL_SENDER = os.environ.get("MAIL_SENDER")
     MIN_GROUP_SIZE_OVERRIDE = None
+    # Background jobs (survey_app.jobs): RQ on Redis when JOBS_REDIS_URL is set, else a worker
+    # thread in the web process; "eager" runs them at once (tests).
+    JOBS_BACKEND = os.environ.get("JOBS_BACKEND") or None
+    JOBS_REDIS_URL = os.environ.get("JOBS_REDIS_URL") or None
+    JOBS_QUEUE = os.environ.get("JOBS_QUEUE", "pulse")
+    JOBS_TIMEOUT_SECONDS = float(os.environ.get("JOBS_TIMEOUT_SECONDS", "3600"))
 
 
 class DevelopmentConfig(Config):
@@ -85,6 +91,8 @@ class TestingConfig(Config):
     SESSION_COOKIE_SECURE = False
     RATELIMIT_STORAGE_URI = "memory://"
     WAVE_CACHE_SECONDS = 0.0  # tests change waves behind the app's back; the cache has its own
+    # A test reads a job's outcome on its next line; the job tests choose other backends.
+    JOBS_BACKEND = os.environ.get("JOBS_BACKEND") or "eager"
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL") or "sqlite:///:memory:"
 
 

@@ -379,3 +379,29 @@ class CommentCoding(db.Model):
     coded_on: Mapped[dt.date] = mapped_column(Date)
 
     coder: Mapped[User] = relationship()
+
+
+class JobStatus(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+
+
+class Job(db.Model):
+    """A background job (see ``survey_app.jobs``). Its state lives here, not in the queue, so
+    every process and every page can read it. ``active_key`` holds the job's key while it is
+    queued or running and is cleared when it ends: the unique constraint on it is what makes
+    two requests (in any processes) never run two jobs with one key at once."""
+
+    __tablename__ = "job"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=random_id)
+    key: Mapped[str | None] = mapped_column(String(200), index=True)
+    active_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    function: Mapped[str] = mapped_column(String(255))
+    status: Mapped[JobStatus] = mapped_column(_enum(JobStatus, "job_status"), default=JobStatus.QUEUED)
+    error: Mapped[str | None] = mapped_column(Text)
+    enqueued_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)

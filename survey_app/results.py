@@ -7,43 +7,83 @@ import hashlib
 import json
 
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import Row, delete, func, select, text
 
 import analysis
+from instruments import Definitions
 
 from .definitions import current_definitions
 from .export import responses_frame
 from .extensions import db
 from .models import (
     AnalysisResult,
+    Answer,
     FlagStatus,
+    InstrumentVersion,
     KpiValue,
     MeasureTarget,
     PopulationMargin,
     Response,
     SafeguardingFlag,
+    Wave,
 )
 
 TABLES = ("indicators", "changes", "trends", "reliability", "themes")
+KEEP_RESULTS = 3  # stored results older than the newest three are deleted
 
 
 def data_fingerprint() -> str:
-    """Identifies the data the analysis depends on: responses, KPI values, targets and
-    population margins (counts and extreme ids/days), and how many safeguarding flags are open.
-    Every page view computes it, so it reads the response table (and the small flag table) only: the app never changes an answer without its response (answers
-    are written and deleted with it), and counting ~20 answers per response would cost more."""
-    parts = [
-        db.session.execute(select(func.count(), func.max(Response.submitted_on), func.min(Response.id),
-                                  func.max(Response.id))).one(),
-        db.session.execute(select(func.count(), func.max(KpiValue.recorded_at), func.sum(KpiValue.value))).one(),
+    """Identifies everything the stored results depend on, so a page can say they are out of
+    date: responses and answers (counts, extreme ids, latest day, summed weights), every wave's
+    label, dates, audience size and version, the stored instrument versions, the definitions
+    the app analyses with (framework, instruments, codebook, redaction lists), KPI values,
+    targets, population margins, how many safeguarding flags are open (actioning one puts its
+    comment back into the export and the themes) and the schema revision (a migration that
+    rewrites answers, such as a redaction, changes it).
+
+    Every staff page view computes it: the response and answer tables are read as aggregates
+    (one pass each, index-only on PostgreSQL); the other tables are small and read whole."""
+    parts: list[object] = [
+        db.session.execute(select(func.count(), func.min(Response.id), func.max(Response.id),
+                                  func.max(Response.submitted_on), func.sum(Response.weight))).one(),
+        db.session.scalar(select(func.count()).select_from(Answer)),
+        db.session.execute(select(Wave.id, Wave.label, Wave.opens_on, Wave.closes_on, Wave.audience,
+                                  Wave.audience_size, Wave.instrument_version_id).order_by(Wave.id)).all(),
+        db.session.execute(select(InstrumentVersion.id, InstrumentVersion.instrument_id,
+                                  InstrumentVersion.version).order_by(InstrumentVersion.id)).all(),
+        db.session.execute(select(KpiValue.measure_id, KpiValue.period, KpiValue.value)
+                           .order_by(KpiValue.measure_id, KpiValue.period)).all(),
         db.session.execute(select(func.count(), func.max(MeasureTarget.id))).one(),
-        db.session.execute(select(func.count(), func.sum(PopulationMargin.population))).one(),
-        # actioning a safeguarding flag puts its comment back into the export (and the themes)
-        db.session.execute(select(func.count()).select_from(SafeguardingFlag)
-                           .where(SafeguardingFlag.status == FlagStatus.OPEN)).one(),
+        db.session.execute(select(PopulationMargin.audience, PopulationMargin.variable, PopulationMargin.category,
+                                  PopulationMargin.population).order_by(PopulationMargin.id)).all(),
+        db.session.scalar(select(func.count()).select_from(SafeguardingFlag)
+                          .where(SafeguardingFlag.status == FlagStatus.OPEN)),
+        db.session.scalar(text("SELECT version_num FROM alembic_version")),
+        definitions_fingerprint(current_definitions()),
     ]
-    text = json.dumps([[str(v) for v in row] for row in parts])
-    return hashlib.sha256(text.encode()).hexdigest()
+    payload = json.dumps(parts, default=lambda value: list(value) if isinstance(value, Row) else str(value))
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def definitions_fingerprint(definitions: Definitions) -> str:
+    """A hash of the validated definitions: framework (outcomes, measures, targets, group
+    sizes), every instrument, the codebook and the redaction lists."""
+    content = {
+        "framework": definitions.framework.model_dump(mode="json"),
+        "instruments": {iid: i.model_dump(mode="json") for iid, i in sorted(definitions.instruments.items())},
+        "codebook": definitions.codebook.model_dump(mode="json") if definitions.codebook else None,
+        "redaction": definitions.redaction.model_dump(mode="json"),
+    }
+    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def prune_results(keep: int = KEEP_RESULTS) -> int:
+    """Delete stored results older than the newest ``keep`` (the caller commits); returns how
+    many were deleted."""
+    kept = db.session.scalars(select(AnalysisResult.id).order_by(AnalysisResult.id.desc()).limit(keep)).all()
+    if len(kept) < keep:
+        return 0
+    return db.session.execute(delete(AnalysisResult).where(AnalysisResult.id < min(kept))).rowcount
 
 
 def _population() -> pd.DataFrame | None:
@@ -63,12 +103,17 @@ def compute_results() -> AnalysisResult:
     """Run the analysis over every response and store the tables (the caller's transaction
     is committed). Breakdowns are every "about you" attribute of the instruments."""
     definitions = current_definitions()
-    frame = responses_frame()
+    # Taken before the data are read: a response stored meanwhile makes these results stale,
+    # never wrongly up to date.
     fingerprint = data_fingerprint()
+    frame = responses_frame()
     population = _population()
     if population is not None:  # rake only audiences that have answers with those attributes
         population = population[population["audience"].isin(set(frame["audience"]))]
     breakdowns = sorted({a.id for i in definitions.instruments.values() for a in i.attributes} & set(frame.columns))
+    # The inputs are read: end the transaction so that SQLite's write lock (every transaction
+    # takes it, see database.py) is not held while the analysis runs in the background.
+    db.session.commit()
     if frame.empty:
         tables = {name: [] for name in TABLES}
         wave_order: list[str] = []
@@ -78,6 +123,8 @@ def compute_results() -> AnalysisResult:
         wave_order = results.wave_order
     stored = AnalysisResult(fingerprint=fingerprint, responses=len(frame), wave_order=wave_order, tables=tables)
     db.session.add(stored)
+    db.session.flush()
+    prune_results()
     db.session.commit()
     return stored
 

@@ -133,6 +133,31 @@ def cached_app(database_url: str):
 
 
 @pytest.fixture
+def app_with(database_url: str):
+    """Builds apps on one migrated database (SQLite, then PostgreSQL) with the given
+    configuration overrides. Several apps on one database stand for several processes: each
+    has its own engine, pool, sessions and job backend."""
+    from flask_migrate import upgrade
+
+    from survey_app.extensions import db
+
+    made = []
+
+    def build(**overrides):
+        app = make_app(database_url, **overrides)
+        with app.app_context():
+            upgrade()
+        made.append(app)
+        return app
+
+    yield build
+    for app in made:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

@@ -4,6 +4,7 @@ import io
 
 import pandas as pd
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from analysis import spreadsheet
@@ -13,7 +14,8 @@ from ..auth.roles import ANALYST_ROLES, VIEWER_ROLES, role_required
 from ..comments.queries import outcome_themes, quotes_for_waves, waves_labelled
 from ..definitions import current_definitions
 from ..extensions import db
-from ..results import compute_results, latest_results, table
+from ..recompute import recompute_status, request_recompute
+from ..results import latest_results, table
 from . import bp
 from .drilldown import download_table, drilldown
 from .scorecard import scorecard
@@ -26,22 +28,24 @@ class RecomputeForm(FlaskForm):
 @bp.get("/")
 @role_required(*VIEWER_ROLES)
 def index():
-    result, stale = latest_results()
+    status = recompute_status()
     framework = current_definitions().framework
     return render_template("dashboard/scorecard.html", title="Scorecard", framework=framework,
-                           board=scorecard(framework, result), result=result, stale=stale,
-                           form=RecomputeForm())
+                           board=scorecard(framework, status.result), result=status.result,
+                           stale=status.stale, status=status, form=RecomputeForm())
 
 
 @bp.post("/recompute")
 @role_required(*ANALYST_ROLES)
 def recompute():
+    """Queue the computation and return at once; the scorecard says how it is going."""
     if not RecomputeForm().validate_on_submit():
         return redirect(url_for("dashboard.index"))
-    stored = compute_results()
-    record("results recomputed", responses=stored.responses)
+    job_id = request_recompute(requested_by=current_user.id)
+    record("results recompute requested", job=job_id)
     db.session.commit()
-    flash(f"Results recomputed from {stored.responses:,} responses.", "success")
+    flash("The results are being recomputed in the background. The scorecard says when they are ready.",
+          "info")
     return redirect(url_for("dashboard.index"))
 
 

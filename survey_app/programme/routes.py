@@ -6,6 +6,7 @@ import secrets
 
 import pandas as pd
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask_login import current_user
 from sqlalchemy import func, select
 from wtforms.fields.choices import SelectChoice
 
@@ -159,6 +160,7 @@ def open_now(wave_id: int):
 @bp.post("/waves/<int:wave_id>/close-now")
 @role_required(*ANALYST_ROLES)
 def close_now(wave_id: int):
+    from ..recompute import request_recompute
     from ..survey.store import purge_closed_drafts, release_held
 
     found = _wave(wave_id)
@@ -171,7 +173,9 @@ def close_now(wave_id: int):
     forget_wave(found.slug)
     released = release_held(found.id, force=True)  # a closed wave holds nothing back
     purge_closed_drafts()
-    flash(f"Wave {found.label} is closed. {released} held responses were released.", "success")
+    request_recompute(only_if_stale=True, requested_by=current_user.id)
+    flash(f"Wave {found.label} is closed. {released} held responses were released. The results "
+          "are being recomputed in the background.", "success")
     return redirect(url_for("programme.wave", wave_id=found.id))
 
 

@@ -78,7 +78,7 @@ def test_weighted_item_and_svyby_breakdown_match_r(apistrat, api_definitions) ->
         row = items.loc[group]
         assert row["estimate"] == pytest.approx(estimate, rel=REL)
         assert row["se"] == pytest.approx(se, rel=REL)
-        assert row["n"] == 100 if group == "E" else 50
+        assert row["n"] == (100 if group == "E" else 50)  # apistrat: 100 elementary, 50 each other
 
 
 def test_raking_through_the_pipeline_matches_r(apistrat, api_definitions) -> None:

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from .assets import assets_problem
+
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -40,6 +42,15 @@ def chromium() -> Iterator[object]:
             yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def built_assets() -> None:
+    """Fail every browser test at once (before any app or browser starts), saying how to fix
+    it, when the CSS is not built."""
+    problem = assets_problem()
+    if problem:
+        pytest.fail(problem, pytrace=False)
 
 
 @pytest.fixture

@@ -66,3 +66,12 @@ def member_wave_with(answers: list[dict[str, str]]) -> int:
                                 answers=[Answer(question_id=q, value=v) for q, v in given.items()]))
     db.session.commit()
     return wave.id
+
+
+def figures_near(text: str, value: float, within: float = 0.5) -> list[str]:
+    """Every number written in ``text`` that is within ``within`` of ``value``: how a figure
+    would appear whatever its rounding ("86", "85.7", "85.71%", "86.0"). A check that a
+    suppressed figure is absent uses this, with a control showing the same figure is found
+    when the group is large enough."""
+    numbers = re.findall(r"(?<![\d.])\d{1,3}(?:\.\d+)?(?![\d])", text)
+    return [n for n in numbers if abs(float(n) - value) < within]

@@ -38,10 +38,16 @@ def test_export_codes_and_columns(app) -> None:
         seed_demo(load_definitions(), seed=3)
         frame = responses_frame()
     residents = frame[frame["instrument"] == "resident-perception"]
-    attribute_block = list(frame.columns[len(FIXED_COLUMNS):])
-    assert attribute_block[:5] == ["channel", "event", "directorate", "grade", "sector"] or \
-        attribute_block[:2] == ["channel", "event"]
-    assert {"age_band", "sex", "ward"} <= set(attribute_block)
+    # channel and event, then each instrument's "about you" attributes (instruments in id
+    # order, each attribute once), then the questions
+    definitions = load_definitions()
+    expected = ["channel", "event"]
+    for instrument_id in sorted(definitions.instruments):
+        expected += [a.id for a in definitions.instruments[instrument_id].attributes if a.id not in expected]
+    assert list(frame.columns[len(FIXED_COLUMNS):len(FIXED_COLUMNS) + len(expected)]) == expected
+    assert {"age_band", "sex", "ward", "directorate", "grade", "sector"} <= set(expected)
+    first_question = definitions.instruments[min(definitions.instruments)].questions[0].id
+    assert frame.columns[len(FIXED_COLUMNS) + len(expected)] == first_question
     assert set(residents["P03"].dropna()) <= {"1", "2", "3", "4", "dk"}
     assert residents["P03"].isna().any() and (residents["P03"] == "dk").any()
     assert residents["audience"].eq("residents").all()
