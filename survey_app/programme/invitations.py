@@ -17,7 +17,9 @@ from email_validator import EmailNotValidError, validate_email
 from flask import current_app, url_for
 from sqlalchemy import func, select, update
 
+from ..audit import record
 from ..extensions import db
+from ..imports import Importer, ImportRefused, register_importer
 from ..models import Invitation, Wave
 from ..security import hash_token
 from ..uploads import CsvUploadError, read_csv_upload
@@ -81,6 +83,24 @@ def parse_contacts(data: bytes, existing: set[str]) -> list[Contact]:
     return contacts
 
 
+def _check_contacts(existing: set[str], data: bytes) -> list[Contact]:
+    try:
+        return parse_contacts(data, existing)
+    except InvitationFileError as exc:
+        raise ImportRefused(exc.problems) from None
+
+
+def _store_contacts(wave: Wave, contacts: list[Contact], user_id: int | None) -> int:
+    """Add the checked invitations (the caller commits). An address invited while the file
+    was being checked would be a duplicate: the whole file is refused then."""
+    again = sorted({c.email for c in contacts if c.email.lower() in existing_addresses(wave)})
+    if again:
+        raise ImportRefused([f"{email} has already been invited to this wave" for email in again])
+    add_invitations(wave, contacts)
+    record("invitations uploaded", user_id=user_id, wave=wave.id, count=len(contacts))
+    return len(contacts)
+
+
 def token_for(invitation: Invitation) -> str:
     key = hashlib.sha256(("invitation-token:" + current_app.config["SECRET_KEY"]).encode()).digest()
     digest = hmac.new(key, f"{invitation.wave_id}:{invitation.id}".encode(), hashlib.sha256).digest()
@@ -127,3 +147,6 @@ def counts(wave: Wave) -> tuple[int, int, int]:
         func.count(), func.coalesce(func.sum(func.cast(Invitation.used, db.Integer)), 0),
         func.count(Invitation.email)).where(Invitation.wave_id == wave.id)).one()
     return int(invited), int(used), int(contactable)
+
+
+register_importer("invitations", Importer(read=existing_addresses, check=_check_contacts, store=_store_contacts))

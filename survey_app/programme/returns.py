@@ -7,11 +7,11 @@ import datetime as dt
 import secrets
 
 from flask import abort, flash, redirect, render_template, url_for
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from govuk_frontend_wtf.wtforms_widgets import GovFileInput, GovRadioInput, GovSubmitInput
-from sqlalchemy.exc import SQLAlchemyError
-from wtforms import RadioField, SubmitField
+from wtforms import HiddenField, RadioField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, ValidationError
 
@@ -21,6 +21,14 @@ from ..audit import record
 from ..auth.roles import ANALYST_ROLES, role_required
 from ..comments.flags import flag_comments
 from ..extensions import db
+from ..imports import (
+    Importer,
+    ImportRefused,
+    import_state,
+    new_form_key,
+    register_importer,
+    start_import,
+)
 from ..models import Answer, Channel, Response, Wave
 from ..survey.forms import Page, check_answers, page_form
 from ..survey.store import NotSaved, split_answers, store_submission
@@ -90,10 +98,11 @@ class ReturnsUploadForm(FlaskForm):
                                  "(YYYY-MM-DD).",
                      validators=[FileRequired(message="Choose a CSV file"),
                                  FileAllowed(["csv"], message="The file must be a .csv file")])
+    import_key = HiddenField(default=new_form_key)
     submit = SubmitField("Import returns", widget=GovSubmitInput())
 
 
-def parse_returns(data: bytes, wave: Wave, instrument: Instrument) -> tuple[list[dict], list[str]]:
+def parse_returns(data: bytes, instrument: Instrument) -> tuple[list[dict], list[str]]:
     """Rows as validated stored values; every problem with its row number."""
     try:
         upload = read_csv_upload(data, MAX_ROWS)
@@ -134,32 +143,49 @@ def parse_returns(data: bytes, wave: Wave, instrument: Instrument) -> tuple[list
     return rows, problems
 
 
+def _check_returns(instrument: Instrument, data: bytes) -> list[dict]:
+    rows, problems = parse_returns(data, instrument)
+    if problems:
+        raise ImportRefused(problems)
+    return rows
+
+
+def _store_returns(wave: Wave, rows: list[dict], user_id: int | None) -> int:
+    """Add every checked return with its safeguarding flags (the caller commits)."""
+    added = []
+    for row in rows:
+        response = Response(wave_id=wave.id, submitted_on=row["received_on"], channel=row["channel"],
+                            attributes=row["attributes"])
+        response.answers = [Answer(question_id=q, value=v) for q, v in row["answers"].items()]
+        added.append(response)
+    db.session.add_all(added)
+    db.session.flush()  # assigns the random ids the flags refer to
+    flag_comments([r.id for r in added])
+    record("returns imported", user_id=user_id, wave=wave.id, count=len(rows))
+    return len(rows)
+
+
+register_importer("returns", Importer(read=lambda wave: wave.instrument_version.instrument,
+                                      check=_check_returns, store=_store_returns))
+
+
 @bp.post("/waves/<int:wave_id>/returns/import")
 @role_required(*ANALYST_ROLES)
 def import_returns(wave_id: int):
+    """Queue the file's import (once per form and file) and show how it went: at once when
+    the job has already ended, else on the import's own page."""
     wave, instrument = _wave(wave_id)
     upload = ReturnsUploadForm()
     problems: list[str] = []
     if upload.validate_on_submit():
-        rows, problems = parse_returns(upload.file.data.read(), wave, instrument)
-        if not problems:
-            try:
-                added = []
-                for row in rows:
-                    response = Response(wave_id=wave.id, submitted_on=row["received_on"], channel=row["channel"],
-                                        attributes=row["attributes"])
-                    response.answers = [Answer(question_id=q, value=v) for q, v in row["answers"].items()]
-                    added.append(response)
-                db.session.add_all(added)
-                db.session.flush()  # assigns the random ids the flags refer to
-                flag_comments([r.id for r in added])
-                record("returns imported", wave=wave.id, count=len(rows))
-                db.session.commit()
-            except SQLAlchemyError:
-                db.session.rollback()
-                problems = ["The returns were not saved because of a database problem. Nothing was stored; try again."]
-            else:
-                flash(f"{len(rows)} returns imported.", "success")
-                return redirect(url_for("programme.new_return", wave_id=wave.id))
+        state = import_state(start_import("returns", wave, upload.file.data.read(), upload.import_key.data,
+                                          current_user.id))
+        if not state.done:
+            return redirect(url_for("programme.upload_import", import_id=state.id))
+        if state.status == "imported":
+            flash(f"{state.imported} returns imported.", "success")
+            return redirect(url_for("programme.new_return", wave_id=wave.id))
+        problems = state.problems or [state.failure]
+        upload = ReturnsUploadForm(formdata=None)  # a new key: the corrected file is a new import
     return render_template("programme/return_form.html", title="Enter a return", form=return_form(instrument)(),
                            wave=wave, upload=upload, upload_problems=problems), 400

@@ -15,22 +15,14 @@ from analysis import spreadsheet
 from ..audit import record
 from ..auth.roles import ANALYST_ROLES, role_required
 from ..extensions import db
+from ..imports import import_state, start_import
 from ..mail import MailNotConfigured, send
 from ..models import Event, HeldSubmission, InstrumentVersion, Response, Wave, WaveMode
 from ..survey.qr import qr_code
 from ..survey.store import forget_wave
 from . import bp
 from .forms import ActionForm, EventForm, InvitationUploadForm, WaveForm
-from .invitations import (
-    InvitationFileError,
-    add_invitations,
-    counts,
-    existing_addresses,
-    link_for,
-    parse_contacts,
-    purge_contacts,
-    unused_with_contact,
-)
+from .invitations import counts, link_for, purge_contacts, unused_with_contact
 
 
 def _wave(wave_id: int, mode: WaveMode | None = None) -> Wave:
@@ -222,21 +214,31 @@ def upload_invitations(wave_id: int):
     upload = InvitationUploadForm()
     problems: list[str] = []
     if upload.validate_on_submit():
-        try:
-            contacts = parse_contacts(upload.file.data.read(), existing_addresses(found))
-        except InvitationFileError as exc:
-            problems = exc.problems
-        else:
-            add_invitations(found, contacts)
-            record("invitations uploaded", wave=found.id, count=len(contacts))
-            db.session.commit()
-            flash(f"{len(contacts)} invitations added. Nothing has been sent yet.", "success")
+        state = import_state(start_import("invitations", found, upload.file.data.read(), upload.import_key.data,
+                                          current_user.id))
+        if not state.done:
+            return redirect(url_for("programme.upload_import", import_id=state.id))
+        if state.status == "imported":
+            flash(f"{state.imported} invitations added. Nothing has been sent yet.", "success")
             return redirect(url_for("programme.wave", wave_id=found.id))
+        problems = state.problems or [state.failure]
+        upload = InvitationUploadForm(formdata=None)  # a new key: the corrected file is a new import
     invited, used, contactable = counts(found)
     return render_template("programme/wave.html", title=f"Wave {found.label}", wave=found,
                            started=_started(found), invited=invited, used=used, contactable=contactable,
                            today=dt.date.today(), action=ActionForm(), upload=upload,
                            upload_problems=problems), 400
+
+
+@bp.get("/imports/<import_id>")
+@role_required(*ANALYST_ROLES)
+def upload_import(import_id: str):
+    """How an uploaded file's import stands (the page a long import leads to)."""
+    state = import_state(import_id) or abort(404)
+    wave = _wave(state.wave_id)
+    back = url_for("programme.new_return", wave_id=wave.id) if state.kind == "returns" \
+        else url_for("programme.wave", wave_id=wave.id)
+    return render_template("programme/import.html", title="Import", state=state, wave=wave, back=back)
 
 
 @bp.post("/waves/<int:wave_id>/invitations/send")
