@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from .extensions import db
@@ -95,53 +95,71 @@ class ImportState:
 
 def start_import(
     kind: str, wave: Wave, data: bytes, form_key: str | None, user_id: int | None
-) -> str:
+) -> ImportState:
     """Record the upload and queue its import, or find the import of the same form and file
-    already recorded; returns the import's id. Commits the session."""
+    already recorded; returns how it stands (done already when jobs run at once, or the job
+    was quick). Commits the session."""
     if kind not in IMPORTERS:
         raise ValueError(f"no importer for {kind!r}")
     form_key = (form_key or "").strip()[:64] or new_form_key()  # no key sent: never deduplicated
     key = f"{kind}:{wave.id}:{form_key}:{hashlib.sha256(data).hexdigest()}"
     existing = db.session.scalar(select(UploadImport.id).where(UploadImport.key == key))
-    if existing is not None:
-        return existing
-    upload = UploadImport(key=key, kind=kind, wave_id=wave.id, problems=[])
-    db.session.add(upload)
-    try:
-        db.session.commit()
-    except IntegrityError:  # the same form and file, recorded by another request just now
-        db.session.rollback()
-        return db.session.scalar(select(UploadImport.id).where(UploadImport.key == key))
-    upload_id = upload.id
-    job_id = enqueue(run_import, upload_id, data, user_id, key=f"import:{upload_id}")
-    db.session.get(UploadImport, upload_id).job_id = job_id
-    db.session.commit()
-    return upload_id
+    if existing is None:
+        upload = UploadImport(key=key, kind=kind, wave_id=wave.id, problems=[])
+        db.session.add(upload)
+        try:
+            db.session.commit()
+        except IntegrityError:  # the same form and file, recorded by another request just now
+            db.session.rollback()
+            existing = db.session.scalar(select(UploadImport.id).where(UploadImport.key == key))
+        else:
+            existing = upload.id
+            job_id = enqueue(run_import, existing, data, user_id, key=f"import:{existing}")
+            db.session.execute(
+                update(UploadImport).where(UploadImport.id == existing).values(job_id=job_id)
+            )
+            db.session.commit()
+    state = import_state(str(existing))
+    if state is None:
+        raise LookupError(f"upload {existing} vanished (its wave was deleted)")
+    return state
 
 
 def run_import(upload_id: str, data: bytes, user_id: int | None) -> None:
     """The job: check the file, then store it and its outcome in one transaction (or record
     every problem, with nothing stored)."""
     upload = db.session.get(UploadImport, upload_id)
-    if upload is None or upload.status is not ImportStatus.QUEUED:
+    wave = db.session.get(Wave, upload.wave_id) if upload is not None else None
+    if upload is None or wave is None or upload.status is not ImportStatus.QUEUED:
         return  # deleted with its wave, or already done
-    importer, wave_id = IMPORTERS[upload.kind], upload.wave_id
-    facts = importer.read(db.session.get(Wave, wave_id))
+    importer, wave_id = IMPORTERS[upload.kind], wave.id
+    facts = importer.read(wave)
     db.session.commit()  # checking a long file takes a while: hold no lock meanwhile
     try:
         checked = importer.check(facts, data)
+        wave = db.session.get(Wave, wave_id)
+        if wave is None:
+            return
+        count = importer.store(wave, checked, user_id)
     except ImportRefused as refused:
-        upload = db.session.get(UploadImport, upload_id)
-        upload.status, upload.problems = ImportStatus.REFUSED, refused.problems
-        db.session.commit()
+        db.session.rollback()
+        _finish(upload_id, ImportStatus.REFUSED, problems=refused.problems)
         return
-    upload = db.session.get(UploadImport, upload_id)
-    if upload.status is not ImportStatus.QUEUED:
-        return
-    upload.status, upload.imported = (
-        ImportStatus.IMPORTED,
-        importer.store(db.session.get(Wave, wave_id), checked, user_id),
+    _finish(upload_id, ImportStatus.IMPORTED, imported=count)  # in the rows' transaction
+
+
+def _finish(
+    upload_id: str, status: ImportStatus, *, problems: list[str] | None = None, imported: int = 0
+) -> None:
+    """Write the outcome, once: only an import still queued is finished (and committed)."""
+    done = db.session.execute(
+        update(UploadImport)
+        .where(UploadImport.id == upload_id, UploadImport.status == ImportStatus.QUEUED)
+        .values(status=status, problems=problems or [], imported=imported)
     )
+    if done.rowcount != 1:  # type: ignore[attr-defined]
+        db.session.rollback()  # finished meanwhile (or deleted): store nothing twice
+        return
     db.session.commit()
 
 

@@ -24,7 +24,6 @@ from ..extensions import db
 from ..imports import (
     Importer,
     ImportRefused,
-    import_state,
     new_form_key,
     register_importer,
     start_import,
@@ -178,8 +177,8 @@ def import_returns(wave_id: int):
     upload = ReturnsUploadForm()
     problems: list[str] = []
     if upload.validate_on_submit():
-        state = import_state(start_import("returns", wave, upload.file.data.read(), upload.import_key.data,
-                                          current_user.id))
+        state = start_import("returns", wave, upload.file.data.read(), upload.import_key.data,
+                             current_user.id)
         if not state.done:
             return redirect(url_for("programme.upload_import", import_id=state.id))
         if state.status == "imported":

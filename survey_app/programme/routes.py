@@ -214,8 +214,8 @@ def upload_invitations(wave_id: int):
     upload = InvitationUploadForm()
     problems: list[str] = []
     if upload.validate_on_submit():
-        state = import_state(start_import("invitations", found, upload.file.data.read(), upload.import_key.data,
-                                          current_user.id))
+        state = start_import("invitations", found, upload.file.data.read(), upload.import_key.data,
+                             current_user.id)
         if not state.done:
             return redirect(url_for("programme.upload_import", import_id=state.id))
         if state.status == "imported":
