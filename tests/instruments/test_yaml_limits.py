@@ -192,3 +192,11 @@ def test_an_uploaded_bomb_is_refused_over_http_and_the_worker_stays_alive(
     assert f"{bomb}.yaml:" in result["page"] and problem in result["page"]
     assert "lol" not in result["page"].replace("laughs", "")
     assert result["rss_growth_kb"] < ALLOWED_GROWTH_KB
+
+
+def test_the_flask_validate_command_refuses_the_bomb(runner, tmp_path: Path) -> None:
+    path = tmp_path / "deep.yaml"
+    path.write_text(DEEP)
+    result = runner.invoke(args=["instruments", "validate", str(path)])
+    assert result.exit_code == 1
+    assert f"deep.yaml:4: nested more than {MAX_NESTING} levels deep" in result.output

@@ -208,3 +208,34 @@ def test_migration_0011_upgrades_and_downgrades(database_url) -> None:
         assert "upload_import" in inspect(db.engine).get_table_names()
         db.session.remove()
         db.engine.dispose()
+
+
+def test_an_import_that_fails_stores_nothing_and_says_so(app_with, monkeypatch) -> None:
+    app = app_with()
+    wave_id = _invite_wave(app)
+    real = imports.IMPORTERS["invitations"]
+
+    def broken_store(wave, contacts, user_id):
+        real.store(wave, contacts, user_id)  # the rows are added, then the job dies
+        raise RuntimeError("disk full")
+
+    monkeypatch.setitem(
+        imports.IMPORTERS, "invitations", dataclasses.replace(real, store=broken_store)
+    )
+    client = _analyst(app)
+    failed = _post(
+        client,
+        f"/programme/waves/{wave_id}/invitations",
+        _form(client, f"/programme/waves/{wave_id}"),
+        CONTACTS,
+    )
+    page = failed.get_data(as_text=True)
+    assert failed.status_code == 400
+    assert (
+        "The import did not finish (RuntimeError: disk full). Nothing from the file was stored"
+        in page
+    )
+    assert _count(app, Invitation) == 0
+    with app.app_context():
+        (upload,) = db.session.scalars(select(UploadImport)).all()
+        assert imports.import_state(upload.id).status == "failed"
