@@ -70,8 +70,12 @@ def _map_text_cells(column: pd.Series, change) -> pd.Series:
     once (a million-row column of scale codes has a handful), and only where it changes one."""
     if column.dtype != object and not isinstance(column.dtype, pd.StringDtype):
         return column
+    try:
+        distinct = pd.unique(column.to_numpy())
+    except TypeError:  # unhashable cells (e.g. lists): look at each one
+        return column.map(change)
     mapping = {}
-    for value in pd.unique(column.to_numpy()):
+    for value in distinct:
         if isinstance(value, str):
             changed = change(value)
             if changed != value:

@@ -254,3 +254,11 @@ def test_csv_bytes_and_workbook_bytes_are_the_file_writers_in_memory() -> None:
     assert spreadsheet.csv_bytes(frame) == b"a,b\r\n'=1,-1\r\n"
     book = openpyxl.load_workbook(io.BytesIO(spreadsheet.workbook_bytes({"s": frame})))
     assert [c.value for c in book["s"][2]] == ["'=1", -1]
+
+
+def test_cells_holding_lists_are_written_as_their_text() -> None:
+    frame = pd.DataFrame({"waves": [["=1", "2"], ["3"]], "label": ["-x", "y"]})
+    rows = list(csv.reader(io.StringIO(spreadsheet.csv_bytes(frame).decode())))
+    assert rows[1] == ["['=1', '2']", "'-x"] and rows[2] == ["['3']", "y"]
+    book = openpyxl.load_workbook(io.BytesIO(spreadsheet.workbook_bytes({"s": frame})))
+    assert [c.value for c in book["s"][2]] == ["['=1', '2']", "'-x"]
