@@ -13,6 +13,7 @@ problem found, with nothing stored) in the same transaction as the rows themselv
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import secrets
 from collections.abc import Callable
@@ -79,6 +80,7 @@ class ImportState:
     problems: list[str]
     imported: int
     job: JobState | None
+    repeated: bool = False  # found for a form and file sent before, not started by this request
 
     @property
     def done(self) -> bool:
@@ -104,6 +106,7 @@ def start_import(
     form_key = (form_key or "").strip()[:64] or new_form_key()  # no key sent: never deduplicated
     key = f"{kind}:{wave.id}:{form_key}:{hashlib.sha256(data).hexdigest()}"
     existing = db.session.scalar(select(UploadImport.id).where(UploadImport.key == key))
+    repeated = existing is not None
     if existing is None:
         upload = UploadImport(key=key, kind=kind, wave_id=wave.id, problems=[])
         db.session.add(upload)
@@ -112,6 +115,7 @@ def start_import(
         except IntegrityError:  # the same form and file, recorded by another request just now
             db.session.rollback()
             existing = db.session.scalar(select(UploadImport.id).where(UploadImport.key == key))
+            repeated = True
         else:
             existing = upload.id
             job_id = enqueue(run_import, existing, data, user_id, key=f"import:{existing}")
@@ -122,7 +126,7 @@ def start_import(
     state = import_state(str(existing))
     if state is None:
         raise LookupError(f"upload {existing} vanished (its wave was deleted)")
-    return state
+    return dataclasses.replace(state, repeated=repeated)
 
 
 def run_import(upload_id: str, data: bytes, user_id: int | None) -> None:

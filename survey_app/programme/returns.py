@@ -182,7 +182,8 @@ def import_returns(wave_id: int):
         if not state.done:
             return redirect(url_for("programme.upload_import", import_id=state.id))
         if state.status == "imported":
-            flash(f"{state.imported} returns imported.", "success")
+            already = "That file was already imported: " if state.repeated else ""
+            flash(f"{already}{state.imported} returns imported.", "success")
             return redirect(url_for("programme.new_return", wave_id=wave.id))
         problems = state.problems or [state.failure]
         upload = ReturnsUploadForm(formdata=None)  # a new key: the corrected file is a new import

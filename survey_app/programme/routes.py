@@ -219,7 +219,8 @@ def upload_invitations(wave_id: int):
         if not state.done:
             return redirect(url_for("programme.upload_import", import_id=state.id))
         if state.status == "imported":
-            flash(f"{state.imported} invitations added. Nothing has been sent yet.", "success")
+            already = "That file was already imported: " if state.repeated else ""
+            flash(f"{already}{state.imported} invitations added. Nothing has been sent yet.", "success")
             return redirect(url_for("programme.wave", wave_id=found.id))
         problems = state.problems or [state.failure]
         upload = InvitationUploadForm(formdata=None)  # a new key: the corrected file is a new import
@@ -238,7 +239,8 @@ def upload_import(import_id: str):
     wave = _wave(state.wave_id)
     back = url_for("programme.new_return", wave_id=wave.id) if state.kind == "returns" \
         else url_for("programme.wave", wave_id=wave.id)
-    return render_template("programme/import.html", title="Import", state=state, wave=wave, back=back)
+    title = "Import returns" if state.kind == "returns" else "Import invitations"
+    return render_template("programme/import.html", title=title, state=state, wave=wave, back=back)
 
 
 @bp.post("/waves/<int:wave_id>/invitations/send")
