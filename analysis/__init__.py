@@ -2,8 +2,8 @@
 suppression from the app's export file. Depends on pandas/numpy/scipy/statsmodels and
 ``instruments``; never on Flask, so it runs on an analyst's laptop.
 
->>> import analysis, pandas as pd
->>> results = analysis.run(pd.read_csv("responses.csv", dtype=str), "definitions/")
+>>> import analysis
+>>> results = analysis.run(analysis.read_responses("responses.csv"), "definitions/")
 >>> results.indicators.head()
 """
 

@@ -44,6 +44,7 @@ from .inference import (
 from .reliability import cronbach_alpha
 from .responses import Prepared, breakdown_labels, check_frame, population_margins, prepare
 from .scoring import respondent_mean
+from .spreadsheet import write_csv
 from .suppression import suppress
 from .text.themes import empty_theme_table, theme_counts, theme_table
 
@@ -75,7 +76,8 @@ class Results:
     TABLES = ("indicators", "changes", "trends", "reliability", "themes")
 
     def write(self, outdir: str | Path) -> list[Path]:
-        """Write each table as CSV (full precision, booleans ``true``/``false``)."""
+        """Write each table as CSV (full precision, booleans ``true``/``false``, text cells
+        neutralised as :mod:`analysis.spreadsheet` documents)."""
         outdir = Path(outdir)
         outdir.mkdir(parents=True, exist_ok=True)
         written = []
@@ -86,7 +88,7 @@ class Results:
                     table[column] = table[column].map({True: "true", False: "false"})
             path = outdir / f"{name}.csv"
             partial = path.with_name(path.name + ".partial")
-            table.to_csv(partial, index=False, na_rep="", float_format="%.17g", lineterminator="\n")
+            write_csv(table, partial)
             partial.replace(path)
             written.append(path)
         return written

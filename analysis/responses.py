@@ -17,6 +17,7 @@ import pandas as pd
 from instruments import Definitions, Instrument
 
 from .scoring import is_positive, item_score
+from .spreadsheet import read_csv
 from .text.redaction import redact_series
 from .weighting import rake
 
@@ -37,11 +38,12 @@ def describe_rows(labels: Iterable, limit: int = 8) -> str:
 
 
 def read_responses(path: str | Path) -> pd.DataFrame:
-    """Read an export CSV as text, indexed by file line number (header = line 1)."""
+    """Read an export CSV as text, indexed by file line number (header = line 1). Text the
+    export quoted against spreadsheet formulas reads back as it was stored
+    (:func:`analysis.spreadsheet.restore`)."""
     path = Path(path)
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""],
-                            encoding="utf-8")
+        frame = read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8")
     except FileNotFoundError:
         raise ValueError(f"{path}: no such file") from None
     except UnicodeDecodeError:
@@ -55,8 +57,8 @@ def read_responses(path: str | Path) -> pd.DataFrame:
 def read_population(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     try:
-        frame = pd.read_csv(path, dtype={"audience": str, "variable": str, "category": str},
-                            keep_default_na=False, na_values=[""])
+        frame = read_csv(path, dtype={"audience": str, "variable": str, "category": str},
+                         keep_default_na=False, na_values=[""])
     except FileNotFoundError:
         raise ValueError(f"{path}: no such file") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:

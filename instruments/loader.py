@@ -3,6 +3,14 @@
 Every problem is reported with the file, the path inside it (``questions[2].scale``), the
 line where YAML can tell it, and what is wrong. Loading is all-or-nothing: a folder with any
 error raises :class:`DefinitionsError` carrying every error found, and nothing is returned.
+
+A definition file may come from an upload, so parsing it cannot be made to exhaust the
+process: a file is at most :data:`MAX_FILE_BYTES`; YAML aliases (``*name``, also in merge keys
+``<<: *name``) are refused, because a few hundred bytes of nested aliases ("billion laughs")
+stand for billions of values once anything walks them; nesting deeper than
+:data:`MAX_NESTING` levels is refused before anything is built (the recursive composer would
+otherwise exhaust the C stack); and error messages quote at most :data:`MAX_QUOTED` characters
+of a value, and at most :data:`MAX_ERRORS` errors per file.
 """
 
 from __future__ import annotations
@@ -26,6 +34,12 @@ REDACTION_FILE = "redaction.yaml"
 # Files in a definitions folder that are not instruments (the comment codebook, redaction).
 RESERVED_FILES = frozenset({FRAMEWORK_FILE, CODEBOOK_FILE, REDACTION_FILE})
 MAX_FILE_BYTES = 1_000_000
+# The deepest structure the format has is 9 levels (framework > priorities > workstreams >
+# outcomes > measures > a measure's keys); one more is allowed so that a small addition to the
+# format does not need this changed.
+MAX_NESTING = 10
+MAX_QUOTED = 80
+MAX_ERRORS = 50
 
 
 @dataclass(frozen=True)
@@ -95,18 +109,46 @@ def _read_yaml(path: Path) -> tuple[Any, Callable[[], yaml.Node | None]]:
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+def _check_structure(text: str, name: str) -> None:
+    """Refuse aliases and nesting deeper than :data:`MAX_NESTING`, reading the parser's event
+    stream (flat and bounded: nothing is built, no alias is followed)."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.AliasEvent):
+            raise DefinitionsError([DefinitionError(
+                name, "", "YAML aliases (*name) are not allowed in definition files: write the value out",
+                event.start_mark.line + 1)])
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_NESTING:
+                raise DefinitionsError([DefinitionError(
+                    name, "", f"nested more than {MAX_NESTING} levels deep (the format needs at most 9)",
+                    event.start_mark.line + 1)])
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
 def _parse_yaml(text: str, name: str) -> tuple[Any, Callable[[], yaml.Node | None]]:
     """Parse YAML text into data, and a function that builds its node tree on demand (only
-    needed to put line numbers on validation errors, so valid files are parsed once)."""
+    needed to put line numbers on validation errors, so valid files are parsed once).
+
+    The text is first checked for its size, aliases and depth (module docstring)."""
+    if len(text) > MAX_FILE_BYTES or len(text.encode("utf-8")) > MAX_FILE_BYTES:
+        raise DefinitionsError([DefinitionError(name, "", f"file is larger than {MAX_FILE_BYTES} bytes")])
     try:
+        _check_structure(text, name)
         data = yaml.load(text, Loader=_Loader)
+    except DefinitionsError:
+        raise
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         problem = " ".join(p for p in (exc.context, exc.problem) if p)
         raise DefinitionsError([DefinitionError(name, "", f"bad YAML: {problem}", line)]) from None
     except yaml.YAMLError as exc:
-        raise DefinitionsError([DefinitionError(name, "", f"bad YAML: {exc}")]) from None
+        raise DefinitionsError([DefinitionError(name, "", f"bad YAML: {_shorten(str(exc))}")]) from None
+    except ValueError as exc:  # a value YAML can parse but Python cannot hold, e.g. a 5,000-digit number
+        raise DefinitionsError([DefinitionError(name, "", f"bad YAML value: {_shorten(str(exc))}")]) from None
     if not isinstance(data, dict):
         kind = "empty" if data is None else f"a {type(data).__name__}"
         raise DefinitionsError([DefinitionError(name, "", f"expected a mapping of keys, found {kind}", 1)])
@@ -133,9 +175,24 @@ def _line_of(node: yaml.Node | None, loc: tuple[str | int, ...]) -> int | None:
     return line
 
 
+def _quoted(value: Any) -> str:
+    """``repr(value)``, cut to :data:`MAX_QUOTED` characters: a message never echoes a large
+    input back (computed on a cut copy of text, so a huge value is never rendered whole)."""
+    if isinstance(value, str) and len(value) > MAX_QUOTED:
+        value = value[:MAX_QUOTED]
+        return repr(value)[:-1] + "..." + repr(value)[-1]
+    text = repr(value) if isinstance(value, (str, int, float, bool, type(None))) else f"a {type(value).__name__}"
+    return text if len(text) <= MAX_QUOTED else text[:MAX_QUOTED] + "..."
+
+
+def _shorten(text: str, limit: int = 4 * MAX_QUOTED) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def _format_loc(loc: tuple[str | int, ...]) -> str:
     text = ""
     for step in loc:
+        step = step if isinstance(step, int) else _shorten(str(step), MAX_QUOTED)
         text += f"[{step}]" if isinstance(step, int) else (f".{step}" if text else str(step))
     return text
 
@@ -143,7 +200,8 @@ def _format_loc(loc: tuple[str | int, ...]) -> str:
 def _errors_from(exc: ValidationError, name: str, nodes: Callable[[], yaml.Node | None]) -> list[DefinitionError]:
     errors = []
     node = nodes()
-    for err in exc.errors(include_url=False):
+    found = exc.errors(include_url=False)
+    for err in found[:MAX_ERRORS]:
         loc = tuple(err["loc"])
         message = err["msg"]
         original = (err.get("ctx") or {}).get("error")
@@ -151,15 +209,18 @@ def _errors_from(exc: ValidationError, name: str, nodes: Callable[[], yaml.Node 
             loc = loc + original.loc
             message = original.message
         elif err["type"] == "extra_forbidden":
-            message = f"unknown key {loc[-1]!r}"
+            message = f"unknown key {_quoted(loc[-1])}"
         elif err["type"] == "missing":
             message = f"required key {loc[-1]!r} is missing"
             loc = loc[:-1] + (loc[-1],)
         elif err["type"] == "literal_error":
-            message = f"{err['input']!r} is not allowed: {message.replace('Input should be', 'use')}"
-        message = message.removeprefix("Value error, ")
+            message = f"{_quoted(err['input'])} is not allowed: {message.replace('Input should be', 'use')}"
+        message = _shorten(message.removeprefix("Value error, "))
         errors.append(DefinitionError(name, _format_loc(loc), message, _line_of(node, loc)))
+    if len(found) > MAX_ERRORS:
+        errors.append(DefinitionError(name, "", f"and {len(found) - MAX_ERRORS} more errors not listed"))
     return errors
+
 
 
 # --------------------------------------------------------------------------- loading

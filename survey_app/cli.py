@@ -126,7 +126,14 @@ def demo_command(seed: int, reset: bool, base_url: str) -> None:
     and print its sign-ins and the addresses of its live surveys."""
     import time
 
-    from .demo import DEMO_USERS, demo_links, ensure_demo_second_factors, ensure_demo_users, is_seeded, seed_demo
+    from .demo import (
+        DEMO_USERS,
+        demo_links,
+        ensure_demo_second_factors,
+        ensure_demo_users,
+        is_seeded,
+        seed_demo,
+    )
 
     definitions = _definitions_or_exit()
     base_url = base_url.rstrip("/")

@@ -5,7 +5,10 @@ Columns, in order: ``response_id, instrument, version, audience, wave, submitted
 weight``, then respondent attribute columns (``channel``, ``event``, then the instruments'
 "about you" attributes), then one column per question id. Scale answers are their 1-based
 position, don't-know is ``dk``, unanswered is blank, choices are their label, free text is as
-stored (already redacted at ingest).
+stored (already redacted at ingest), except that a comment with an open safeguarding flag is
+``[withheld: safeguarding review]`` (:data:`analysis.text.WITHHELD`) until the reviewer has
+acted on it: the flagged text never reaches a file, and the analysis (in the app and the CLI
+alike) leaves the placeholder out of comment counts and themes.
 """
 
 from __future__ import annotations
@@ -17,8 +20,11 @@ from typing import IO
 import pandas as pd
 from sqlalchemy import func, select
 
+from analysis import spreadsheet
+from analysis.text import WITHHELD
 from instruments import Instrument
 
+from .comments.flags import withheld_comments
 from .extensions import db
 from .models import Answer, Event, InstrumentVersion, Response, Wave
 
@@ -89,7 +95,7 @@ def responses_frame(wave_ids: Iterable[int] | None = None) -> pd.DataFrame:
     extra_attributes = [c for c in base.columns if c not in FIXED_COLUMNS + attribute_columns]
     attribute_columns += sorted(extra_attributes)
 
-    answers = _answers_wide(wave_filter, question_columns)
+    answers = _withhold_flagged(_answers_wide(wave_filter, question_columns))
     question_columns += [c for c in answers.columns if c not in question_columns]
     frame = base.join(answers, on="response_id")
     frame = frame.reindex(columns=FIXED_COLUMNS + attribute_columns + question_columns)
@@ -141,6 +147,18 @@ def _other_question_ids(wave_filter: list[int] | None, known: list[str]) -> list
     return sorted(db.session.scalars(query).all())
 
 
+def _withhold_flagged(answers: pd.DataFrame) -> pd.DataFrame:
+    """``answers`` (one row per response, one column per question) with every comment that
+    has an open safeguarding flag replaced by :data:`WITHHELD`. Open flags are few, so they
+    are read once and matched here rather than joined to every answer row."""
+    for response_id, question_id in withheld_comments():
+        if response_id not in answers.index or question_id not in answers.columns:
+            continue  # another wave's comment
+        answers.loc[response_id, question_id] = WITHHELD
+    return answers
+
+
 def write_csv(frame: pd.DataFrame, target: str | Path | IO[str]) -> None:
-    """Write the export frame as UTF-8 CSV with blanks for missing values, full precision."""
-    frame.to_csv(target, index=False, na_rep="", float_format="%.17g", lineterminator="\n")
+    """Write the export frame as UTF-8 CSV with blanks for missing values, full precision and
+    text a spreadsheet would evaluate quoted (:mod:`analysis.spreadsheet`)."""
+    spreadsheet.write_csv(frame, target)

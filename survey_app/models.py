@@ -457,3 +457,30 @@ class Job(db.Model):
     enqueued_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
     started_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class ImportStatus(enum.StrEnum):
+    QUEUED = "queued"
+    IMPORTED = "imported"
+    REFUSED = "refused"
+
+
+class UploadImport(db.Model):
+    """One uploaded file being imported (invitation list, typed-up returns) by a background
+    job (``survey_app.imports``). ``key`` is unique: the same form sent again with the same
+    file finds this row instead of importing twice. The outcome (rows stored, or every
+    problem found) is written in the transaction that stores the rows, so it is exactly once.
+    Dated to the day, like everything near responses."""
+
+    __tablename__ = "upload_import"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=random_id)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    wave_id: Mapped[int] = mapped_column(ForeignKey("wave.id", ondelete="CASCADE"), index=True)
+    job_id: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[ImportStatus] = mapped_column(_enum(ImportStatus, "import_status"),
+                                                 default=ImportStatus.QUEUED)
+    problems: Mapped[list[str]] = mapped_column(JSON, default=list)
+    imported: Mapped[int] = mapped_column(Integer, default=0)
+    requested_on: Mapped[dt.date] = mapped_column(Date, default=dt.date.today)

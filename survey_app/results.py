@@ -18,11 +18,13 @@ from .extensions import db
 from .models import (
     AnalysisResult,
     Answer,
+    FlagStatus,
     InstrumentVersion,
     KpiValue,
     MeasureTarget,
     PopulationMargin,
     Response,
+    SafeguardingFlag,
     Wave,
 )
 
@@ -35,8 +37,9 @@ def data_fingerprint() -> str:
     date: responses and answers (counts, extreme ids, latest day, summed weights), every wave's
     label, dates, audience size and version, the stored instrument versions, the definitions
     the app analyses with (framework, instruments, codebook, redaction lists), KPI values,
-    targets, population margins and the schema revision (a migration that rewrites answers,
-    such as a redaction, changes it).
+    targets, population margins, how many safeguarding flags are open (actioning one puts its
+    comment back into the export and the themes) and the schema revision (a migration that
+    rewrites answers, such as a redaction, changes it).
 
     Every staff page view computes it: the response and answer tables are read as aggregates
     (one pass each, index-only on PostgreSQL); the other tables are small and read whole."""
@@ -53,6 +56,8 @@ def data_fingerprint() -> str:
         db.session.execute(select(func.count(), func.max(MeasureTarget.id))).one(),
         db.session.execute(select(PopulationMargin.audience, PopulationMargin.variable, PopulationMargin.category,
                                   PopulationMargin.population).order_by(PopulationMargin.id)).all(),
+        db.session.scalar(select(func.count()).select_from(SafeguardingFlag)
+                          .where(SafeguardingFlag.status == FlagStatus.OPEN)),
         db.session.scalar(text("SELECT version_num FROM alembic_version")),
         definitions_fingerprint(current_definitions()),
     ]

@@ -4,6 +4,6 @@ topic suggestions, sentiment and theme tables (DESIGN.md section 5, "Free text")
 Each module does one job and none imports Flask.
 """
 
-from .redaction import flag_safeguarding, redact, redact_series
+from .redaction import WITHHELD, flag_safeguarding, redact, redact_series
 
-__all__ = ["flag_safeguarding", "redact", "redact_series"]
+__all__ = ["WITHHELD", "flag_safeguarding", "redact", "redact_series"]

@@ -18,6 +18,7 @@ import pandas as pd
 
 from instruments import Codebook
 
+from ..spreadsheet import read_csv
 from .coding import code_comments
 
 EVALUATION_COLUMNS = ["theme", "support", "predicted", "tp", "fp", "fn", "precision", "recall", "f1"]
@@ -25,7 +26,7 @@ EVALUATION_COLUMNS = ["theme", "support", "predicted", "tp", "fp", "fn", "precis
 
 def read_hand_coded(path: str | Path) -> pd.DataFrame:
     """The hand-coded sample; ``themes`` becomes a list of ids."""
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame = read_csv(path, dtype=str, keep_default_na=False)
     missing = {"comment", "themes"} - set(frame.columns)
     if missing:
         raise ValueError(f"{path}: missing column(s) {', '.join(sorted(missing))}")

@@ -3,7 +3,9 @@ breakdown group, with its share of comments, mean sentiment and change between w
 
 A comment is one non-blank answer to a text question (already redacted by
 :func:`analysis.responses.prepare`); a respondent who answered two text questions gives two
-comments. Per row:
+comments. A comment the export withheld for safeguarding review
+(:data:`analysis.text.redaction.WITHHELD`) is not a comment here: it is in no count and no
+theme until the reviewer has acted and the data are exported again. Per row:
 
 * ``n_respondents``: respondents in the group (all of them, whether or not they commented);
   this is the group size suppression uses, as for every other table;
@@ -31,6 +33,7 @@ from instruments import Codebook
 from ..responses import Prepared, breakdown_labels
 from ..suppression import suppress
 from .coding import code_comments
+from .redaction import WITHHELD
 from .sentiment import sentiment
 
 THEME_COLUMNS = ["instrument", "audience", "wave", "by", "group", "theme", "label", "n_respondents",
@@ -44,14 +47,16 @@ def empty_theme_table() -> pd.DataFrame:
 
 def comments_of(prepared: Prepared) -> pd.DataFrame:
     """One row per comment: ``respondent`` (row label in ``prepared.frame``), ``question``
-    and ``text``, for every text question of the instrument present in the responses."""
+    and ``text``, for every text question of the instrument present in the responses
+    (blank and withheld answers are not comments)."""
     frame = prepared.frame
     parts = []
     for question in prepared.instrument.questions:
         if question.type != "text" or question.id not in frame:
             continue
         values = frame[question.id]
-        present = values.notna() & values.astype(str).str.strip().ne("")
+        text = values.astype(str).str.strip()
+        present = values.notna() & text.ne("") & text.ne(WITHHELD)
         parts.append(pd.DataFrame({"respondent": frame.index[present.to_numpy()],
                                    "question": question.id,
                                    "text": values[present].astype(str).to_numpy()}))

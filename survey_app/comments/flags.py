@@ -90,3 +90,11 @@ def not_withheld():
     return ~exists().where(and_(SafeguardingFlag.response_id == Answer.response_id,
                                 SafeguardingFlag.question_id == Answer.question_id,
                                 SafeguardingFlag.status == FlagStatus.OPEN))
+
+
+def withheld_comments() -> list[tuple[str, str]]:
+    """(response id, question id) of every comment with an open safeguarding flag: the
+    comments every export writes as :data:`analysis.text.WITHHELD` until the reviewer acts."""
+    return [tuple(row) for row in db.session.execute(
+        select(SafeguardingFlag.response_id, SafeguardingFlag.question_id)
+        .where(SafeguardingFlag.status == FlagStatus.OPEN))]

@@ -7,6 +7,8 @@ from flask import abort, flash, redirect, render_template, request, send_file, u
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
+from analysis import spreadsheet
+
 from ..audit import record
 from ..auth.roles import ANALYST_ROLES, VIEWER_ROLES, role_required
 from ..comments.queries import outcome_themes, quotes_for_waves, waves_labelled
@@ -106,14 +108,10 @@ def send_table(frame: pd.DataFrame, stem: str, fmt: str):
     record("table downloaded", table=stem, format=fmt)
     db.session.commit()
     if fmt == "csv":
-        return send_file(io.BytesIO(frame.to_csv(index=False, na_rep="").encode("utf-8")), mimetype="text/csv",
+        return send_file(io.BytesIO(spreadsheet.csv_bytes(frame, float_format=None)), mimetype="text/csv",
                          as_attachment=True, download_name=f"{stem}.csv")
-    buffer = io.BytesIO()
-    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        frame.to_excel(writer, sheet_name=stem[:31], index=False)
-    buffer.seek(0)
-    return send_file(buffer, as_attachment=True, download_name=f"{stem}.xlsx",
-                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    return send_file(io.BytesIO(spreadsheet.workbook_bytes({stem: frame})), as_attachment=True,
+                     download_name=f"{stem}.xlsx", mimetype=spreadsheet.EXCEL_MIME)
 
 
 @bp.get("/scorecard.<fmt>")

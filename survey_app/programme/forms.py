@@ -15,6 +15,7 @@ from govuk_frontend_wtf.wtforms_widgets import (
 from wtforms import (
     DateField,
     DecimalField,
+    HiddenField,
     IntegerField,
     RadioField,
     SelectField,
@@ -24,6 +25,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
+from ..imports import new_form_key
 from ..models import WaveMode
 
 
@@ -95,6 +97,7 @@ class InvitationUploadForm(FlaskForm):
                      description="A CSV file with the column names on the first row: 'email', and optionally 'name'.",
                      validators=[FileRequired(message="Choose a CSV file"),
                                  FileAllowed(["csv"], message="The file must be a .csv file")])
+    import_key = HiddenField(default=new_form_key)
     submit = SubmitField("Upload invitations", widget=GovSubmitInput())
 
 

@@ -8,10 +8,8 @@ service can send the same link again in a reminder or a mail-merge file.
 from __future__ import annotations
 
 import base64
-import csv
 import hashlib
 import hmac
-import io
 import secrets
 from dataclasses import dataclass
 
@@ -19,10 +17,13 @@ from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from sqlalchemy import func, select, update
 
+from ..audit import record
 from ..extensions import db
+from ..imports import Importer, ImportRefused, register_importer
 from ..links import public_url
 from ..models import Invitation, Wave
 from ..security import hash_token
+from ..uploads import CsvUploadError, read_csv_upload
 
 MAX_ROWS = 100_000
 
@@ -45,20 +46,15 @@ def parse_contacts(data: bytes, existing: set[str]) -> list[Contact]:
     Raises :class:`InvitationFileError` listing every problem with its row number; nothing is
     stored unless the whole file is valid. ``existing`` holds addresses already invited."""
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InvitationFileError(["The file is not UTF-8 text: save it as 'CSV UTF-8' and try again"]) from None
-    reader = csv.DictReader(io.StringIO(text))
-    headers = [h.strip().lower() for h in (reader.fieldnames or [])]
-    if "email" not in headers:
+        upload = read_csv_upload(data, MAX_ROWS, lower_headers=True)
+    except CsvUploadError as exc:
+        raise InvitationFileError([exc.problem]) from None
+    if "email" not in upload.headers:
         raise InvitationFileError(["The first row must be column names, including 'email' (and optionally 'name')"])
-    reader.fieldnames = headers
     problems: list[str] = []
     contacts: list[Contact] = []
     seen: dict[str, int] = {}
-    for row_number, row in enumerate(reader, start=2):
-        if row_number - 1 > MAX_ROWS:
-            raise InvitationFileError([f"The file has more than {MAX_ROWS:,} rows"])
+    for row_number, row in upload.rows:
         raw = (row.get("email") or "").strip()
         name = (row.get("name") or "").strip() or None
         if not raw:
@@ -86,6 +82,24 @@ def parse_contacts(data: bytes, existing: set[str]) -> list[Contact]:
     if not contacts:
         raise InvitationFileError(["The file has no rows of contacts under the column names"])
     return contacts
+
+
+def _check_contacts(existing: set[str], data: bytes) -> list[Contact]:
+    try:
+        return parse_contacts(data, existing)
+    except InvitationFileError as exc:
+        raise ImportRefused(exc.problems) from None
+
+
+def _store_contacts(wave: Wave, contacts: list[Contact], user_id: int | None) -> int:
+    """Add the checked invitations (the caller commits). An address invited while the file
+    was being checked would be a duplicate: the whole file is refused then."""
+    again = sorted({c.email for c in contacts if c.email.lower() in existing_addresses(wave)})
+    if again:
+        raise ImportRefused([f"{email} has already been invited to this wave" for email in again])
+    add_invitations(wave, contacts)
+    record("invitations uploaded", user_id=user_id, wave=wave.id, count=len(contacts))
+    return len(contacts)
 
 
 def token_for(invitation: Invitation) -> str:
@@ -134,3 +148,6 @@ def counts(wave: Wave) -> tuple[int, int, int]:
         func.count(), func.coalesce(func.sum(func.cast(Invitation.used, db.Integer)), 0),
         func.count(Invitation.email)).where(Invitation.wave_id == wave.id)).one()
     return int(invited), int(used), int(contactable)
+
+
+register_importer("invitations", Importer(read=existing_addresses, check=_check_contacts, store=_store_contacts))

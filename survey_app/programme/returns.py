@@ -3,17 +3,15 @@ question on one page, or a batch from CSV (validated whole; all or nothing)."""
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import secrets
 
 from flask import abort, flash, redirect, render_template, url_for
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from govuk_frontend_wtf.wtforms_widgets import GovFileInput, GovRadioInput, GovSubmitInput
-from sqlalchemy.exc import SQLAlchemyError
-from wtforms import RadioField, SubmitField
+from wtforms import HiddenField, RadioField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, ValidationError
 
@@ -23,9 +21,17 @@ from ..audit import record
 from ..auth.roles import ANALYST_ROLES, role_required
 from ..comments.flags import flag_comments
 from ..extensions import db
+from ..imports import (
+    Importer,
+    ImportRefused,
+    new_form_key,
+    register_importer,
+    start_import,
+)
 from ..models import Answer, Channel, Response, Wave
 from ..survey.forms import Page, check_answers, page_form
 from ..survey.store import NotSaved, split_answers, store_submission
+from ..uploads import CsvUploadError, read_csv_upload
 from . import bp
 from .forms import DayMonthYearField
 
@@ -91,27 +97,25 @@ class ReturnsUploadForm(FlaskForm):
                                  "(YYYY-MM-DD).",
                      validators=[FileRequired(message="Choose a CSV file"),
                                  FileAllowed(["csv"], message="The file must be a .csv file")])
+    import_key = HiddenField(default=new_form_key)
     submit = SubmitField("Import returns", widget=GovSubmitInput())
 
 
-def parse_returns(data: bytes, wave: Wave, instrument: Instrument) -> tuple[list[dict], list[str]]:
+def parse_returns(data: bytes, instrument: Instrument) -> tuple[list[dict], list[str]]:
     """Rows as validated stored values; every problem with its row number."""
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return [], ["The file is not UTF-8 text: save it as 'CSV UTF-8' and try again"]
-    reader = csv.DictReader(io.StringIO(text))
+        upload = read_csv_upload(data, MAX_ROWS)
+    except CsvUploadError as exc:
+        return [], [exc.problem]
     known = {q.id for q in instrument.questions} | {a.id for a in instrument.attributes}
-    extra = [c for c in reader.fieldnames or [] if c not in known | {"channel", "received_on"}]
-    if not reader.fieldnames or not set(reader.fieldnames) & known:
+    extra = [c for c in upload.headers if c not in known | {"channel", "received_on"}]
+    if not upload.headers or not set(upload.headers) & known:
         return [], [("The first row must be column names: the survey's question ids (e.g. "
                     f"{', '.join(sorted(known)[:3])})")]
     if extra:
         return [], [f"Unknown column(s) {', '.join(extra)}: {instrument.id} has no such question"]
     rows, problems = [], []
-    for number, row in enumerate(reader, start=2):
-        if number - 1 > MAX_ROWS:
-            return [], [f"The file has more than {MAX_ROWS:,} rows"]
+    for number, row in upload.rows:
         answers = {k: (v or "").strip() for k, v in row.items() if k in known and (v or "").strip()}
         channel = (row.get("channel") or "paper").strip().lower()
         if channel not in (Channel.PAPER.value, Channel.PHONE.value):
@@ -138,32 +142,50 @@ def parse_returns(data: bytes, wave: Wave, instrument: Instrument) -> tuple[list
     return rows, problems
 
 
+def _check_returns(instrument: Instrument, data: bytes) -> list[dict]:
+    rows, problems = parse_returns(data, instrument)
+    if problems:
+        raise ImportRefused(problems)
+    return rows
+
+
+def _store_returns(wave: Wave, rows: list[dict], user_id: int | None) -> int:
+    """Add every checked return with its safeguarding flags (the caller commits)."""
+    added = []
+    for row in rows:
+        response = Response(wave_id=wave.id, submitted_on=row["received_on"], channel=row["channel"],
+                            attributes=row["attributes"])
+        response.answers = [Answer(question_id=q, value=v) for q, v in row["answers"].items()]
+        added.append(response)
+    db.session.add_all(added)
+    db.session.flush()  # assigns the random ids the flags refer to
+    flag_comments([r.id for r in added])
+    record("returns imported", user_id=user_id, wave=wave.id, count=len(rows))
+    return len(rows)
+
+
+register_importer("returns", Importer(read=lambda wave: wave.instrument_version.instrument,
+                                      check=_check_returns, store=_store_returns))
+
+
 @bp.post("/waves/<int:wave_id>/returns/import")
 @role_required(*ANALYST_ROLES)
 def import_returns(wave_id: int):
+    """Queue the file's import (once per form and file) and show how it went: at once when
+    the job has already ended, else on the import's own page."""
     wave, instrument = _wave(wave_id)
     upload = ReturnsUploadForm()
     problems: list[str] = []
     if upload.validate_on_submit():
-        rows, problems = parse_returns(upload.file.data.read(), wave, instrument)
-        if not problems:
-            try:
-                added = []
-                for row in rows:
-                    response = Response(wave_id=wave.id, submitted_on=row["received_on"], channel=row["channel"],
-                                        attributes=row["attributes"])
-                    response.answers = [Answer(question_id=q, value=v) for q, v in row["answers"].items()]
-                    added.append(response)
-                db.session.add_all(added)
-                db.session.flush()  # assigns the random ids the flags refer to
-                flag_comments([r.id for r in added])
-                record("returns imported", wave=wave.id, count=len(rows))
-                db.session.commit()
-            except SQLAlchemyError:
-                db.session.rollback()
-                problems = ["The returns were not saved because of a database problem. Nothing was stored; try again."]
-            else:
-                flash(f"{len(rows)} returns imported.", "success")
-                return redirect(url_for("programme.new_return", wave_id=wave.id))
+        state = start_import("returns", wave, upload.file.data.read(), upload.import_key.data,
+                             current_user.id)
+        if not state.done:
+            return redirect(url_for("programme.upload_import", import_id=state.id))
+        if state.status == "imported":
+            already = "That file was already imported: " if state.repeated else ""
+            flash(f"{already}{state.imported} returns imported.", "success")
+            return redirect(url_for("programme.new_return", wave_id=wave.id))
+        problems = state.problems or [state.failure]
+        upload = ReturnsUploadForm(formdata=None)  # a new key: the corrected file is a new import
     return render_template("programme/return_form.html", title="Enter a return", form=return_form(instrument)(),
                            wave=wave, upload=upload, upload_problems=problems), 400

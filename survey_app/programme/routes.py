@@ -1,18 +1,21 @@
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import secrets
 
+import pandas as pd
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 from wtforms.fields.choices import SelectChoice
 
+from analysis import spreadsheet
+
 from ..audit import record
 from ..auth.roles import ANALYST_ROLES, role_required
 from ..extensions import db
+from ..imports import import_state, start_import
 from ..links import public_url
 from ..mail import MailNotConfigured, send
 from ..models import Event, HeldSubmission, InstrumentVersion, Response, Wave, WaveMode
@@ -20,16 +23,7 @@ from ..survey.qr import qr_code
 from ..survey.store import forget_wave
 from . import bp
 from .forms import ActionForm, EventForm, InvitationUploadForm, WaveForm
-from .invitations import (
-    InvitationFileError,
-    add_invitations,
-    counts,
-    existing_addresses,
-    link_for,
-    parse_contacts,
-    purge_contacts,
-    unused_with_contact,
-)
+from .invitations import counts, link_for, purge_contacts, unused_with_contact
 
 
 def _wave(wave_id: int, mode: WaveMode | None = None) -> Wave:
@@ -221,21 +215,33 @@ def upload_invitations(wave_id: int):
     upload = InvitationUploadForm()
     problems: list[str] = []
     if upload.validate_on_submit():
-        try:
-            contacts = parse_contacts(upload.file.data.read(), existing_addresses(found))
-        except InvitationFileError as exc:
-            problems = exc.problems
-        else:
-            add_invitations(found, contacts)
-            record("invitations uploaded", wave=found.id, count=len(contacts))
-            db.session.commit()
-            flash(f"{len(contacts)} invitations added. Nothing has been sent yet.", "success")
+        state = start_import("invitations", found, upload.file.data.read(), upload.import_key.data,
+                             current_user.id)
+        if not state.done:
+            return redirect(url_for("programme.upload_import", import_id=state.id))
+        if state.status == "imported":
+            already = "That file was already imported: " if state.repeated else ""
+            flash(f"{already}{state.imported} invitations added. Nothing has been sent yet.", "success")
             return redirect(url_for("programme.wave", wave_id=found.id))
+        problems = state.problems or [state.failure]
+        upload = InvitationUploadForm(formdata=None)  # a new key: the corrected file is a new import
     invited, used, contactable = counts(found)
     return render_template("programme/wave.html", title=f"Wave {found.label}", wave=found,
                            started=_started(found), invited=invited, used=used, contactable=contactable,
                            today=dt.date.today(), action=ActionForm(), upload=upload,
                            upload_problems=problems), 400
+
+
+@bp.get("/imports/<import_id>")
+@role_required(*ANALYST_ROLES)
+def upload_import(import_id: str):
+    """How an uploaded file's import stands (the page a long import leads to)."""
+    state = import_state(import_id) or abort(404)
+    wave = _wave(state.wave_id)
+    back = url_for("programme.new_return", wave_id=wave.id) if state.kind == "returns" \
+        else url_for("programme.wave", wave_id=wave.id)
+    title = "Import returns" if state.kind == "returns" else "Import invitations"
+    return render_template("programme/import.html", title=title, state=state, wave=wave, back=back)
 
 
 @bp.post("/waves/<int:wave_id>/invitations/send")
@@ -280,13 +286,10 @@ def _invitation_text(invitation, title: str, wave: Wave, reminder: bool) -> str:
 def mail_merge(wave_id: int):
     found = _wave(wave_id)
     rows = unused_with_contact(found)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["name", "email", "link"])
-    writer.writerows([i.name or "", i.email, link_for(i)] for i in rows)
+    table = pd.DataFrame([(i.name or "", i.email, link_for(i)) for i in rows], columns=["name", "email", "link"])
     record("mail-merge file downloaded", wave=found.id, count=len(rows))
     db.session.commit()
-    return send_file(io.BytesIO(buffer.getvalue().encode("utf-8")), mimetype="text/csv", as_attachment=True,
+    return send_file(io.BytesIO(spreadsheet.csv_bytes(table)), mimetype="text/csv", as_attachment=True,
                      download_name=f"invitations-{found.id}.csv")
 
 

@@ -7,9 +7,11 @@ import pandas as pd
 from flask import abort, render_template, request, send_file
 from sqlalchemy import select
 
+from analysis import spreadsheet
+
 from ..audit import record
 from ..auth.roles import ANALYST_ROLES, VIEWER_ROLES, role_required
-from ..export import responses_frame, write_csv
+from ..export import responses_frame
 from ..extensions import db
 from ..models import InstrumentVersion, Wave
 from . import bp
@@ -53,15 +55,15 @@ def export_responses(fmt: str):
     db.session.commit()
     stem = "responses-" + ("-".join(sorted({re.sub(r"[^A-Za-z0-9-]", "", w.label) for w in waves})) or "all")
     if fmt == "csv":
-        buffer = io.StringIO()
-        write_csv(frame, buffer)
-        return send_file(io.BytesIO(buffer.getvalue().encode("utf-8")), mimetype="text/csv",
+        return send_file(io.BytesIO(spreadsheet.csv_bytes(frame)), mimetype="text/csv",
                          as_attachment=True, download_name=f"{stem}.csv")
-    return send_file(_excel(frame, waves), as_attachment=True, download_name=f"{stem}.xlsx",
-                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    workbook = spreadsheet.workbook_bytes({"responses": frame, "codebook": _codebook(waves)})
+    return send_file(io.BytesIO(workbook), as_attachment=True, download_name=f"{stem}.xlsx",
+                     mimetype=spreadsheet.EXCEL_MIME)
 
 
-def _excel(frame: pd.DataFrame, waves: list[Wave]) -> io.BytesIO:
+def _codebook(waves: list[Wave]) -> pd.DataFrame:
+    """One row per question of the versions the export's waves fielded (all when none chosen)."""
     versions = {v.id: v for v in db.session.scalars(select(InstrumentVersion))}
     fielded = {w.instrument_version_id for w in waves} or set(versions)
     codebook = []
@@ -79,9 +81,4 @@ def _excel(frame: pd.DataFrame, waves: list[Wave]) -> io.BytesIO:
                 "positive": ", ".join(map(str, scale.positive)) if scale else "",
                 "reverse": q.reverse, "outcomes": ", ".join(q.outcomes), "index": q.index or "",
             })
-    buffer = io.BytesIO()
-    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        frame.to_excel(writer, sheet_name="responses", index=False)
-        pd.DataFrame(codebook).to_excel(writer, sheet_name="codebook", index=False)
-    buffer.seek(0)
-    return buffer
+    return pd.DataFrame(codebook)

@@ -1,7 +1,7 @@
 """background jobs
 
 Revision ID: 0013
-Revises: 0007
+Revises: 0011
 
 Creates ``job``: the state of every background job (``survey_app.jobs``), readable by every
 process. ``active_key`` is unique and set only while a job is queued or running, so one key
@@ -14,7 +14,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0013"
-down_revision = '0007'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 
