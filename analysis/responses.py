@@ -16,15 +16,19 @@ import pandas as pd
 
 from instruments import Definitions, Instrument
 
+from .margins import not_stated, wave_margins
+from .notes import Note
 from .scoring import is_positive, item_score
 from .text.redaction import redact_series
-from .weighting import rake
+from .weighting import rake, trim_weights
 
 REQUIRED_COLUMNS = ("instrument", "audience", "wave")
 KNOWN_COLUMNS = frozenset(
     {"response_id", "instrument", "version", "audience", "wave", "submitted_on", "weight",
-     "channel", "event"}
+     "audience_size", "channel", "event"}
 )
+# A weight this many times the median is kept but named in a note (its cost shows in deff).
+ABSURD_WEIGHT_RATIO = 1000
 DONT_KNOW = "dk"
 NOT_STATED = "(not stated)"
 
@@ -48,6 +52,11 @@ def read_responses(path: str | Path) -> pd.DataFrame:
         raise ValueError(f"{path}: not UTF-8 text") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise ValueError(f"{path}: not a readable CSV file ({exc})") from None
+    if len(frame.columns) == 1 and ";" in str(frame.columns[0]):
+        raise ValueError(
+            f"{path}: the file is separated by semicolons (header {frame.columns[0]!r}); "
+            "save it as comma-separated CSV"
+        )
     frame.index = pd.RangeIndex(2, len(frame) + 2, name="line")
     return frame
 
@@ -91,6 +100,17 @@ def population_margins(population: pd.DataFrame | None) -> dict[str, dict[str, d
 
 
 @dataclass
+class WaveDesign:
+    """How one audience-wave's respondents were weighted, for the methodology text."""
+
+    wave: str
+    respondents: int
+    audience_size: float | None
+    weighting: str  # "none", "weight column" or "raked"
+    trimmed: int = 0  # weights changed by --trim-weights
+
+
+@dataclass
 class Prepared:
     """One instrument's respondents as numeric matrices (rows aligned with ``frame``)."""
 
@@ -101,7 +121,9 @@ class Prepared:
     positive: pd.DataFrame  # 1/0 per scale item, NaN when not validly answered
     score: pd.DataFrame  # 0-100 per scale item, reverse items flipped
     dropped: int = 0
-    notes: list[str] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+    designs: dict[str, WaveDesign] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)  # wave -> why it could not be estimated
 
     @property
     def audience(self) -> str:
@@ -132,6 +154,12 @@ def check_frame(frame: pd.DataFrame, definitions: Definitions) -> None:
             f"responses: column instrument names unknown instrument(s) {names} at "
             f"{describe_rows(unknown.index)} (known: {', '.join(sorted(definitions.instruments))})"
         )
+    if "response_id" in frame:
+        ids = frame["response_id"]
+        duplicated = frame.index[ids.notna() & ids.duplicated(keep=False)]
+        if len(duplicated):
+            raise ValueError(f"responses: column response_id is duplicated at {describe_rows(duplicated)} "
+                             f"(e.g. {ids[duplicated[0]]!r})")
 
 
 def _scale_positions(values: pd.Series, k: int, column: str) -> np.ndarray:
@@ -198,11 +226,17 @@ def prepare(
     by: Sequence[str] = (),
     drop_incomplete: bool = False,
     names: Sequence[str] = (),
+    trim: tuple[float, float] | None = None,
 ) -> Prepared:
     """Check and convert one instrument's rows (``frame`` holds only that instrument).
 
     Answers to text questions are redacted first (:func:`analysis.text.redact`, with the
-    configured ``names``), so nothing downstream ever sees the original comment."""
+    configured ``names``), so nothing downstream ever sees the original comment.
+
+    Weights, per wave: the ``weight`` column (1 when absent), raked to ``margins`` fitted to
+    the wave's respondents (:func:`analysis.margins.wave_margins`), then trimmed to
+    ``trim = (LOWER, UPPER)`` times the wave's mean weight (:func:`analysis.weighting.trim_weights`).
+    A wave that cannot be weighted is left out with a note in ``failed``; other waves go on."""
     text_ids = [q.id for q in instrument.questions if q.type == "text" and q.id in frame]
     if text_ids:
         frame = frame.assign(**{q: redact_series(frame[q], names) for q in text_ids})
@@ -217,8 +251,9 @@ def prepare(
     allowed |= set(by) | set(margins or {})
     _check_unknown_questions(frame, instrument, allowed)
 
-    notes: list[str] = []
+    notes: list[Note] = []
     dropped = 0
+    audience = instrument.audience
     if margins:
         missing = [v for v in margins if v not in frame.columns]
         if missing:
@@ -226,35 +261,64 @@ def prepare(
                 f"responses: raking variable(s) {', '.join(missing)} for audience "
                 f"{instrument.audience} are not columns of the responses"
             )
-        incomplete = pd.Series(False, index=frame.index)
+        unknown = pd.Series(False, index=frame.index)
+        blank = pd.Series(False, index=frame.index)
         for variable, categories in margins.items():
-            incomplete |= ~frame[variable].isin(list(categories))
+            unstated = not_stated(frame[variable])
+            blank |= unstated
+            unknown |= ~unstated & ~frame[variable].isin(list(categories))
+        if unknown.any() and not drop_incomplete:
+            raise ValueError(
+                f"responses: {instrument.id} respondents with a category not in the population margins of "
+                f"raking variable(s) {', '.join(margins)} at {describe_rows(frame.index[unknown])} "
+                "(fix them, or pass --drop-incomplete to leave them out)"
+            )
+        incomplete = unknown | blank if drop_incomplete else unknown
         if incomplete.any():
-            if not drop_incomplete:
-                raise ValueError(
-                    f"responses: {instrument.id} respondents with a blank or unknown category in "
-                    f"raking variable(s) {', '.join(margins)} at {describe_rows(frame.index[incomplete])} "
-                    "(fix them, or pass --drop-incomplete to leave them out)"
-                )
             dropped = int(incomplete.sum())
-            notes.append(f"{instrument.id}: left out {dropped} respondents with incomplete raking variables")
+            notes.append(Note(instrument.id, audience, None,
+                              f"left out {dropped} respondents with incomplete raking variables"))
             frame = frame.loc[~incomplete]
 
     weight = _start_weights(frame)
+    notes += _absurd_weight_notes(frame, weight, instrument)
+    sizes = _audience_sizes(frame)
     weighted_waves: set[str] = set()
-    if margins:
-        raked = np.empty(len(frame))
-        for wave, rows in frame.groupby("wave", sort=False).indices.items():
-            try:
-                raked[rows] = rake(frame.iloc[rows][list(margins)], margins, weights=weight[rows]).to_numpy()
-            except ValueError as exc:
-                raise ValueError(f"raking {instrument.id} wave {wave}: {exc}") from None
-        weight = raked
-        weighted_waves = set(frame["wave"].unique())
-    else:
-        for wave, rows in frame.groupby("wave", sort=False).indices.items():
-            if np.ptp(weight[rows]) > 0:
-                weighted_waves.add(wave)
+    designs: dict[str, WaveDesign] = {}
+    failed: dict[str, str] = {}
+    choices = {a.id: a.choices for a in instrument.attributes}
+    for wave, rows in frame.groupby("wave", sort=False).indices.items():
+        wave = str(wave)
+        weighting = "weight column" if np.ptp(weight[rows]) > 0 else "none"
+        try:
+            if margins:
+                fitted = wave_margins(frame.iloc[rows][list(margins)], weight[rows], margins, choices)
+                notes += [Note(instrument.id, audience, wave, f"raking: {text}") for text in fitted.notes]
+                if fitted.margins:
+                    weight[rows] = rake(fitted.columns, fitted.margins, weights=weight[rows]).to_numpy()
+                    weighting = "raked"
+                else:
+                    notes.append(Note(instrument.id, audience, wave, "raking: no margin left; not raked"))
+            trimmed = 0
+            if trim is not None:
+                mean = float(np.mean(weight[rows]))
+                before = weight[rows].copy()
+                weight[rows] = trim_weights(before, trim[0] * mean, trim[1] * mean)
+                trimmed = int(np.sum(~np.isclose(before, weight[rows], rtol=1e-12, atol=0)))
+                if trimmed:
+                    notes.append(Note(instrument.id, audience, wave,
+                                      f"trimming: {trimmed} weights changed to lie within "
+                                      f"{trim[0]:g}-{trim[1]:g} x the mean weight"))
+        except ValueError as exc:
+            failed[wave] = f"could not be weighted: {exc}"
+            notes.append(Note(instrument.id, audience, wave, f"{failed[wave]}; its figures are blank"))
+            continue
+        if weighting != "none" or np.ptp(weight[rows]) > 0:
+            weighted_waves.add(wave)
+        designs[wave] = WaveDesign(wave, len(rows), sizes.get(wave), weighting, trimmed)
+    if failed:
+        keep = ~frame["wave"].astype(str).isin(list(failed)).to_numpy()
+        frame, weight = frame.loc[keep], weight[keep]
 
     positions = {
         q.id: _scale_positions(frame[q.id], instrument.scale_of(q).k, q.id) if q.id in frame
@@ -270,17 +334,57 @@ def prepare(
         {q.id: item_score(positions[q.id], instrument.scale_of(q).k, q.reverse) for q in scale_questions},
         index=frame.index,
     )
-    return Prepared(instrument, frame, weight, weighted_waves, positive, score, dropped, notes)
+    return Prepared(instrument, frame, weight, weighted_waves, positive, score, dropped, notes, designs, failed)
 
 
 def _start_weights(frame: pd.DataFrame) -> np.ndarray:
+    """The ``weight`` column of one instrument's rows: every row has one, or none has."""
     if "weight" not in frame:
         return np.ones(len(frame))
+    blank = frame["weight"].isna() | frame["weight"].astype(str).str.strip().eq("")
+    if blank.any() and not blank.all():
+        instrument = frame["instrument"].iloc[0]
+        raise ValueError(f"responses: column weight is blank at {describe_rows(frame.index[blank])} "
+                         f"while other {instrument} rows have a weight (give every row a weight, or none)")
     weight = pd.to_numeric(frame["weight"], errors="coerce")
     bad = frame.index[frame["weight"].notna() & (weight.isna() | ~np.isfinite(weight) | (weight <= 0))]
     if len(bad):
-        raise ValueError(f"responses: column weight must be a positive number or blank at {describe_rows(bad)}")
-    return weight.fillna(1.0).to_numpy(dtype=float)
+        raise ValueError(f"responses: column weight must be a finite positive number at {describe_rows(bad)}")
+    return np.array(weight.fillna(1.0), dtype=float)  # a writable copy: raking fills it per wave
+
+
+def _absurd_weight_notes(frame: pd.DataFrame, weight: np.ndarray, instrument: Instrument) -> list[Note]:
+    """A warning (not an error) for weights over ABSURD_WEIGHT_RATIO times the wave's median."""
+    notes = []
+    for wave, rows in frame.groupby("wave", sort=False).indices.items():
+        median = float(np.median(weight[rows]))
+        huge = rows[weight[rows] > ABSURD_WEIGHT_RATIO * median]
+        if len(huge):
+            notes.append(Note(instrument.id, instrument.audience, str(wave),
+                              f"weight over {ABSURD_WEIGHT_RATIO:,} times the median ({median:g}) at "
+                              f"{describe_rows(frame.index[huge])}; see deff for its cost"))
+    return notes
+
+
+def _audience_sizes(frame: pd.DataFrame) -> dict[str, float | None]:
+    """The ``audience_size`` of each wave (None when blank or absent): a positive whole
+    number, the same on every row of a wave."""
+    if "audience_size" not in frame:
+        return {}
+    raw = frame["audience_size"]
+    size = pd.to_numeric(raw, errors="coerce")
+    bad = frame.index[raw.notna() & (size.isna() | (size <= 0) | (size % 1 != 0))]
+    if len(bad):
+        raise ValueError(f"responses: column audience_size must be a positive whole number or blank at "
+                         f"{describe_rows(bad)}")
+    sizes: dict[str, float | None] = {}
+    for wave, values in size.groupby(frame["wave"].astype(str), sort=False, dropna=False):
+        distinct = values.unique()
+        if len(distinct) > 1:
+            raise ValueError(f"responses: column audience_size differs within wave {wave} at "
+                             f"{describe_rows(values.index)}")
+        sizes[str(wave)] = None if pd.isna(distinct[0]) else float(distinct[0])
+    return sizes
 
 
 def breakdown_labels(frame: pd.DataFrame, column: str) -> pd.Series:

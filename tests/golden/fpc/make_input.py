@@ -18,12 +18,24 @@ def add(instrument: str, audience: str, wave: str, n: int, size: str, weights=No
     for i in range(n):
         answers = {}
         for q in ("Q1", "Q2", "Q3", "Q4"):
-            code = rng.choice(["1", "2", "3", "4", "5", "dk", ""], p=[0.1, 0.15, 0.2, 0.3, 0.15, 0.05, 0.05])
+            code = rng.choice(
+                ["1", "2", "3", "4", "5", "dk", ""], p=[0.1, 0.15, 0.2, 0.3, 0.15, 0.05, 0.05]
+            )
             answers[q] = code
-        rows.append({"response_id": f"{instrument}-{wave}-{i}", "instrument": instrument, "version": "",
-                     "audience": audience, "wave": wave, "submitted_on": "",
-                     "weight": "" if weights is None else repr(float(weights[i])),
-                     "audience_size": size, "role": roles[i], **answers})
+        rows.append(
+            {
+                "response_id": f"{instrument}-{wave}-{i}",
+                "instrument": instrument,
+                "version": "",
+                "audience": audience,
+                "wave": wave,
+                "submitted_on": "",
+                "weight": "" if weights is None else repr(float(weights[i])),
+                "audience_size": size,
+                "role": roles[i],
+                **answers,
+            }
+        )
 
 
 add("census", "members", "W1", 40, "49")
