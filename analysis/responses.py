@@ -362,7 +362,7 @@ def _absurd_weight_notes(frame: pd.DataFrame, weight: np.ndarray, instrument: In
         if len(huge):
             notes.append(Note(instrument.id, instrument.audience, str(wave),
                               f"weight over {ABSURD_WEIGHT_RATIO:,} times the median ({median:g}) at "
-                              f"{describe_rows(frame.index[huge])}; see deff for its cost"))
+                              f"{describe_rows(frame.index[huge])}; see n_eff and deff for its cost"))
     return notes
 
 

@@ -268,15 +268,16 @@ def create_user_command(email: str, name: str, role: str, password: str) -> None
 @click.option("--if-stale", is_flag=True, help="Only when the data changed since the last results.")
 def results_command(if_stale: bool) -> None:
     """Recompute and store the analysis results the dashboard and reports read."""
-    from .results import compute_results, latest_results
+    from .results import compute_results, latest_results, note_count
 
     latest, stale = latest_results()
     if if_stale and not stale:
         click.echo(f"Results from {latest.computed_at:%Y-%m-%d %H:%M} UTC are up to date.")
         return
     stored = compute_results()
+    notes = note_count(stored)
     click.echo(f"Computed results for {stored.responses:,} responses "
-               f"({len(stored.tables['indicators']):,} indicator rows).")
+               f"({len(stored.tables['indicators']):,} indicator rows, {notes:,} note{'s' if notes != 1 else ''}).")
 
 
 # --------------------------------------------------------------------------- backups

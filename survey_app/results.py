@@ -16,7 +16,7 @@ from .export import responses_frame
 from .extensions import db
 from .models import AnalysisResult, KpiValue, MeasureTarget, PopulationMargin, Response
 
-TABLES = ("indicators", "changes", "trends", "reliability", "themes")
+TABLES = analysis.Results.TABLES  # indicators, changes, trends, reliability, themes, notes, designs
 
 
 def data_fingerprint() -> str:
@@ -50,7 +50,12 @@ def _records(table: pd.DataFrame) -> list[dict]:
 
 def compute_results() -> AnalysisResult:
     """Run the analysis over every response and store the tables (the caller's transaction
-    is committed). Breakdowns are every "about you" attribute of the instruments."""
+    is committed). Breakdowns are every "about you" attribute of the instruments.
+
+    Never fails as a whole on the data a council has: a unit that cannot be estimated gets a
+    row in the ``notes`` table (see :func:`note_count`). Respondents who did not state a
+    raking attribute keep their weighted share of that margin; waves with a known audience
+    size get the finite population correction."""
     definitions = current_definitions()
     frame = responses_frame()
     fingerprint = data_fingerprint()
@@ -62,7 +67,7 @@ def compute_results() -> AnalysisResult:
         tables = {name: [] for name in TABLES}
         wave_order: list[str] = []
     else:
-        results = analysis.run(frame, definitions, population=population, by=breakdowns, drop_incomplete=True)
+        results = analysis.run(frame, definitions, population=population, by=breakdowns)
         tables = {name: _records(getattr(results, name)) for name in TABLES}
         wave_order = results.wave_order
     stored = AnalysisResult(fingerprint=fingerprint, responses=len(frame), wave_order=wave_order, tables=tables)
@@ -83,3 +88,8 @@ def table(result: AnalysisResult | None, name: str) -> pd.DataFrame:
     if result is None or not result.tables.get(name):
         return pd.DataFrame()
     return pd.DataFrame.from_records(result.tables[name])
+
+
+def note_count(result: AnalysisResult | None) -> int:
+    """How many notes (units not estimated, or estimated differently) the results carry."""
+    return len(result.tables.get("notes") or []) if result is not None else 0

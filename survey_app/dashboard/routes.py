@@ -11,7 +11,8 @@ from ..comments.queries import outcome_themes, quotes_for_waves, waves_labelled
 from ..auth.roles import ANALYST_ROLES, VIEWER_ROLES, role_required
 from ..definitions import current_definitions
 from ..extensions import db
-from ..results import compute_results, latest_results, table
+from ..methodology import wave_methods
+from ..results import compute_results, latest_results, note_count, table
 from . import bp
 from .drilldown import download_table, drilldown
 from .scorecard import scorecard
@@ -28,7 +29,7 @@ def index():
     framework = current_definitions().framework
     return render_template("dashboard/scorecard.html", title="Scorecard", framework=framework,
                            board=scorecard(framework, result), result=result, stale=stale,
-                           form=RecomputeForm())
+                           form=RecomputeForm(), methods=wave_methods(result), notes_total=note_count(result))
 
 
 @bp.post("/recompute")
@@ -39,7 +40,9 @@ def recompute():
     stored = compute_results()
     record("results recomputed", responses=stored.responses)
     db.session.commit()
-    flash(f"Results recomputed from {stored.responses:,} responses.", "success")
+    notes = note_count(stored)
+    flash(f"Results recomputed from {stored.responses:,} responses "
+          f"with {notes:,} note{'s' if notes != 1 else ''} on what could not be estimated as usual.", "success")
     return redirect(url_for("dashboard.index"))
 
 
