@@ -7,8 +7,8 @@ from flask import abort, flash, redirect, render_template, request, send_file, u
 from flask_wtf import FlaskForm
 
 from ..audit import record
-from ..comments.queries import outcome_themes, quotes_for_waves, waves_labelled
 from ..auth.roles import ANALYST_ROLES, VIEWER_ROLES, role_required
+from ..comments.queries import outcome_themes, quotes_for_waves, waves_labelled
 from ..definitions import current_definitions
 from ..extensions import db
 from ..methodology import wave_methods
