@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(stderr=True)
     started = time.perf_counter()
     try:
-        definitions = load_definitions(args.instruments)
+        definitions = load_definitions(args.instruments, versions=True)
         responses = read_responses(args.responses)
         population = read_population(args.population) if args.population else None
         waves = [w.strip() for w in args.waves.split(",") if w.strip()] if args.waves else None

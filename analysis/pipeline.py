@@ -63,6 +63,7 @@ from .responses import Prepared, breakdown_labels, check_frame, population_margi
 from .scoring import respondent_mean
 from .suppression import min_n_for, suppress
 from .text.themes import empty_theme_table, theme_counts, theme_table
+from .versions import breaks, version_groups
 
 Z95 = 1.959964
 LEVELS = ("item", "index", "outcome")
@@ -117,7 +118,7 @@ def _definitions(instruments) -> Definitions:
     if isinstance(instruments, Definitions):
         return instruments
     if isinstance(instruments, (str, Path)):
-        return load_definitions(instruments)
+        return load_definitions(instruments, versions=True)
     raise ValueError("instruments must be a Definitions object or a definitions folder path")
 
 
@@ -206,29 +207,34 @@ def run(
     notes: list[Note] = []
     aux_parts, theme_parts, common_parts, failed_parts = [], [], [], []
     codebook = definitions.codebook
+    break_parts = []
     for instrument_id, rows in frame.groupby("instrument", sort=True):
         if progress:
             progress(f"{instrument_id}: {len(rows):,} responses")
-        instrument = definitions.instrument(str(instrument_id))
-        prepared = prepare(rows, instrument, margins=margins.get(instrument.audience), by=by,
-                           drop_incomplete=drop_incomplete, names=definitions.redaction.names, trim=trim)
-        notes += prepared.notes
-        sizes = _fpc_sizes(prepared, fpc, notes)
-        try:
-            table, aux = _indicators(prepared, by, sizes)
-            common = _common_item_estimates(prepared, by, sizes, rank)
-            reliability_part = _reliability(prepared)
-        except ValueError as exc:  # one instrument that cannot be estimated never stops the others
-            notes.append(Note(instrument.id, instrument.audience, None, f"could not be estimated: {exc}"))
-            continue
-        if codebook is not None:
-            theme_parts.append(theme_counts(prepared, codebook, by))
-        indicator_parts.append(table)
-        aux_parts.append(aux)
-        failed_parts.append(_failed_rows(prepared))
-        common_parts.append(common)
-        reliability_parts.append(reliability_part)
-        design_parts.append(_designs(prepared, sizes))
+        groups, version_notes = version_groups(rows, definitions.versions_of(str(instrument_id)))
+        notes += version_notes
+        break_parts.append(breaks(groups, rank))
+        for group in groups:  # each version's responses scored with that version's definition
+            instrument = group.instrument
+            prepared = prepare(group.rows, instrument, margins=margins.get(instrument.audience), by=by,
+                               drop_incomplete=drop_incomplete, names=definitions.redaction.names, trim=trim)
+            notes += prepared.notes
+            sizes = _fpc_sizes(prepared, fpc, notes)
+            try:
+                table, aux = _indicators(prepared, by, sizes)
+                common = _common_item_estimates(prepared, by, sizes, rank)
+                reliability_part = _reliability(prepared)
+            except ValueError as exc:  # one instrument that cannot be estimated never stops the others
+                notes.append(Note(instrument.id, instrument.audience, None, f"could not be estimated: {exc}"))
+                continue
+            if codebook is not None:
+                theme_parts.append(theme_counts(prepared, codebook, by))
+            indicator_parts.append(table)
+            aux_parts.append(aux)
+            failed_parts.append(_failed_rows(prepared))
+            common_parts.append(common)
+            reliability_parts.append(reliability_part)
+            design_parts.append(_designs(prepared, sizes))
 
     indicators = pd.concat(indicator_parts, ignore_index=True) if indicator_parts else _empty(INDICATOR_COLUMNS)
     aux = pd.concat(aux_parts, ignore_index=True) if aux_parts else pd.DataFrame()
@@ -250,11 +256,12 @@ def run(
     reliability["wave_rank"] = reliability["wave"].map(rank)
     reliability = reliability.sort_values(["instrument", "index", "wave_rank"]).drop(columns="wave_rank")
     common = pd.concat(common_parts, ignore_index=True) if common_parts else pd.DataFrame()
+    not_comparable = pd.concat(break_parts, ignore_index=True) if break_parts else pd.DataFrame()
 
     return Results(
         indicators=indicators[INDICATOR_COLUMNS],
-        changes=_changes(indicators, aux, rank, common, thresholds),
-        trends=_trends(indicators, aux, rank),
+        changes=_changes(indicators, aux, rank, common, thresholds, not_comparable),
+        trends=_trends(indicators, aux, rank, not_comparable),
         reliability=reliability[RELIABILITY_COLUMNS].reset_index(drop=True),
         wave_order=order,
         notes=notes_table(notes),
@@ -551,7 +558,7 @@ def _series(indicators: pd.DataFrame, aux: pd.DataFrame, rank: Mapping[str, int]
 
 
 def _changes(indicators: pd.DataFrame, aux: pd.DataFrame, rank: Mapping[str, int],
-             common: pd.DataFrame, thresholds: Mapping[str, int]) -> pd.DataFrame:
+             common: pd.DataFrame, thresholds: Mapping[str, int], not_comparable: pd.DataFrame) -> pd.DataFrame:
     if indicators.empty:
         return _empty(CHANGE_COLUMNS)
     table = _series(indicators, aux, rank)
@@ -588,9 +595,15 @@ def _changes(indicators: pd.DataFrame, aux: pd.DataFrame, rank: Mapping[str, int
         "mdc": np.asarray(minimum_detectable_change(np.nan_to_num(se1, nan=np.nan), se2), dtype=float),
         "comparable": True, "note": pairs["note"].to_numpy(),
     })
+    if not not_comparable.empty:  # a breaking difference between the versions the two waves fielded
+        key = ["instrument", "level", "id", "wave_from", "wave_to"]
+        flagged = changes[key].merge(not_comparable, on=key, how="left")["note"].to_numpy()
+        broken = pd.notna(flagged)
+        changes.loc[broken, "comparable"] = False
+        changes.loc[broken, "note"] = flagged[broken]
     blank_when_hidden = ["estimate_from", "estimate_to", "change", "statistic", "p_value", "mdc"]
     changes.loc[hidden.to_numpy(), blank_when_hidden] = np.nan
-    changes.loc[~changes["comparable"], TEST_COLUMNS[:2] + ["mdc"]] = np.nan  # out of the BH family
+    changes.loc[~changes["comparable"].astype(bool), TEST_COLUMNS[:2] + ["mdc"]] = np.nan  # out of the BH family
     family = ["instrument", "audience", "by", "group", "wave_from", "wave_to"]
     keys = [changes[c].fillna("") for c in family]
     changes["p_adj"] = changes.groupby(keys, sort=False)["p_value"].transform(
@@ -633,9 +646,19 @@ def _with_common_items(pairs: pd.DataFrame, common: pd.DataFrame, thresholds: Ma
     return indexed.reset_index()
 
 
-def _trends(indicators: pd.DataFrame, aux: pd.DataFrame, rank: Mapping[str, int]) -> pd.DataFrame:
+def _trends(indicators: pd.DataFrame, aux: pd.DataFrame, rank: Mapping[str, int],
+            not_comparable: pd.DataFrame) -> pd.DataFrame:
     table = _series(indicators, aux, rank)
     table = table[table["level"] == "item"].sort_values("wave_rank", kind="stable")
+    # a trend runs only over the waves after the last break of its item
+    last_break: dict[tuple[str, str], int] = {}
+    if not not_comparable.empty:
+        for row in not_comparable[not_comparable["level"] == "item"].itertuples():
+            key = (row.instrument, row.id)
+            last_break[key] = max(last_break.get(key, -1), rank[row.wave_to])
+    if last_break:
+        start = [last_break.get((i, q), -1) for i, q in zip(table["instrument"], table["id"], strict=True)]
+        table = table[table["wave_rank"].to_numpy() >= np.asarray(start)]
     rows = []
     for key, series in table.groupby(_SERIES_KEYS, sort=False):
         if len(series) < 3:

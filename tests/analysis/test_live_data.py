@@ -259,8 +259,8 @@ def test_bad_input_that_changed_results_silently_now_fails(staff, change, messag
 def test_an_absurd_weight_is_a_warning_and_shows_in_deff(staff) -> None:
     weights = ["1"] * 19 + ["5000"]
     results = analysis.run(_staff(weight=weights), staff, min_n=1)
-    note = results.notes["note"].iloc[0]
-    assert note.startswith("weight over 1,000 times the median (1) at row 19")
+    notes = results.notes["note"]
+    assert notes.str.startswith("weight over 1,000 times the median (1) at row 19").any()
     assert results.indicators.iloc[0]["n_eff"] < 1.01  # Kish: one respondent's worth of information
 
 
