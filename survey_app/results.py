@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 import analysis
 
-from .definitions import current_definitions
+from .definitions import fielded_definitions
 from .export import responses_frame
 from .extensions import db
 from .models import AnalysisResult, KpiValue, MeasureTarget, PopulationMargin, Response
@@ -50,19 +50,21 @@ def _records(table: pd.DataFrame) -> list[dict]:
 
 def compute_results() -> AnalysisResult:
     """Run the analysis over every response and store the tables (the caller's transaction
-    is committed). Breakdowns are every "about you" attribute of the instruments.
+    is committed). Breakdowns are every "about you" attribute of the instruments. Each
+    response is scored with the instrument version its wave fielded, read from the database.
 
     Never fails as a whole on the data a council has: a unit that cannot be estimated gets a
     row in the ``notes`` table (see :func:`note_count`). Respondents who did not state a
     raking attribute keep their weighted share of that margin; waves with a known audience
     size get the finite population correction."""
-    definitions = current_definitions()
+    definitions = fielded_definitions()
     frame = responses_frame()
     fingerprint = data_fingerprint()
     population = _population()
     if population is not None:  # rake only audiences that have answers with those attributes
         population = population[population["audience"].isin(set(frame["audience"]))]
-    breakdowns = sorted({a.id for i in definitions.instruments.values() for a in i.attributes} & set(frame.columns))
+    every_version = [i for versions in definitions.versions.values() for i in versions.values()]
+    breakdowns = sorted({a.id for i in every_version for a in i.attributes} & set(frame.columns))
     if frame.empty:
         tables = {name: [] for name in TABLES}
         wave_order: list[str] = []

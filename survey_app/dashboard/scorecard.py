@@ -97,7 +97,7 @@ def _survey_row(measure: Measure, outcome: Outcome, indicators: pd.DataFrame, ch
     if len(rows) >= 2 and not changes.empty:
         found = changes[(changes["instrument"] == last["instrument"]) & (changes["level"] == measure.level)
                         & (changes["id"] == ident) & changes["by"].isna() & (changes["wave_to"] == last["wave"])]
-        comparable = found.empty or "comparable" not in found or found.iloc[0]["comparable"] is not False
+        comparable = found.empty or "comparable" not in found or bool(found.iloc[0]["comparable"])
         if not comparable:
             note = f"not compared: {found.iloc[0]['note']}"
         elif _value(found.iloc[0]["change"]) is not None:

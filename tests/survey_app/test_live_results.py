@@ -1,0 +1,162 @@
+"""Results on live data (issue 15): an uploaded instrument version is scored by its own
+definition, a reworded question is never compared, and the export is a complete data
+package for the CLI."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+
+from instruments import SHIPPED_DIR, load_definitions
+from survey_app.definitions import load_instruments
+from survey_app.extensions import db
+from survey_app.models import Answer, InstrumentVersion, Response, Role, Wave, WaveMode
+from survey_app.results import table
+
+from .helpers import add_user, csrf, sign_in
+from .test_programme import _upload_instrument
+
+SHIPPED = (SHIPPED_DIR / "member-pulse.yaml").read_text()
+REWORDED = SHIPPED.replace(
+    "Officers withhold information from members.", "Officers keep information from members."
+)
+NEW_QUESTION = """  - id: M50
+    section: Direction and purpose
+    text: I can see the new direction in the decisions members take.
+    scale: agree5
+    outcomes: [O1]
+"""
+
+
+def _second_version() -> str:
+    head, tail = REWORDED.split("questions:\n", 1)
+    return f"{head}questions:\n{NEW_QUESTION}{tail}"
+
+
+def _wave(
+    version: InstrumentVersion, label: str, opens: dt.date, responses: int, seed: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    wave = Wave(
+        label=label,
+        instrument_version=version,
+        audience="members",
+        mode=WaveMode.OPEN,
+        opens_on=opens,
+        closes_on=opens + dt.timedelta(days=20),
+        audience_size=49,
+    )
+    db.session.add(wave)
+    db.session.flush()
+    questions = [q.id for q in version.instrument.scale_questions]
+    for _ in range(responses):
+        db.session.add(
+            Response(
+                wave_id=wave.id,
+                submitted_on=opens,
+                answers=[Answer(question_id=q, value=str(rng.integers(1, 6))) for q in questions],
+            )
+        )
+
+
+def _two_versions_fielded(db_app, client) -> None:
+    add_user(db_app, "admin@council.example", Role.ADMIN)
+    sign_in(client, "admin@council.example")
+    with db_app.app_context():
+        load_instruments(load_definitions())
+    assert _upload_instrument(client, _second_version()).status_code == 302
+    with db_app.app_context():
+        first, second = db.session.scalars(
+            select(InstrumentVersion)
+            .where(InstrumentVersion.instrument_id == "member-pulse")
+            .order_by(InstrumentVersion.id)
+        ).all()
+        assert "M50" in {q.id for q in second.instrument.questions}
+        _wave(first, "2026-Q1", dt.date(2026, 1, 5), 30, seed=1)
+        _wave(second, "2026-Q2", dt.date(2026, 4, 6), 32, seed=2)
+        db.session.commit()
+
+
+def test_an_uploaded_version_is_scored_by_its_own_definition_and_never_compared_across(
+    db_app,
+) -> None:
+    client = db_app.test_client()
+    _two_versions_fielded(db_app, client)
+    recomputed = client.post(
+        "/dashboard/recompute", data={"csrf_token": csrf(client, "/dashboard/")}
+    )
+    assert recomputed.status_code == 302
+    page = client.get("/dashboard/").get_data(as_text=True)
+    assert "Results recomputed from 62 responses" in page
+    with db_app.app_context():
+        from survey_app.results import latest_results
+
+        result, _ = latest_results()
+        indicators, changes = table(result, "indicators"), table(result, "changes")
+    overall = indicators[indicators["by"].isna()]
+    assert sorted(overall.loc[overall["id"] == "M50", "wave"]) == [
+        "2026-Q2"
+    ]  # the new question, v2 only
+    assert set(overall.loc[overall["id"] == "M05", "wave"]) == {"2026-Q1", "2026-Q2"}
+    assert overall["fpc"].notna().all()  # an audience of 49: the finite population correction
+    rows = changes[changes["by"].isna()].set_index(["level", "id"])
+    assert not rows.loc[("item", "M05"), "comparable"]
+    assert rows.loc[("item", "M05"), "note"].startswith("not comparable: wording of M05 changed")
+    assert pd.isna(rows.loc[("item", "M05"), "p_value"])
+    assert rows.loc[("outcome", "O5"), "note"].startswith(
+        "not comparable: the coding of M05 changed"
+    )
+    assert rows.loc[("outcome", "O1"), "note"].startswith("not comparable: its questions changed")
+    assert rows.loc[("item", "M01"), "comparable"]
+    # the scorecard and the report say why the members' O5 change is not compared
+    assert "not compared: not comparable: the coding of M05 changed" in page
+    report = client.get("/dashboard/report.html").get_data(as_text=True)
+    assert "not compared: not comparable: the coding of M05 changed" in report
+    assert (
+        "Design of each audience in 2026-Q2" in report
+        and "applied (f = 0.65 of an audience of 49)" in report
+    )
+
+
+def test_export_with_definitions_is_a_data_package_for_the_cli(app, tmp_path) -> None:
+    client = app.test_client()
+    _two_versions_fielded(app, client)
+    csv, folder, out = tmp_path / "responses.csv", tmp_path / "definitions", tmp_path / "out"
+    runner = app.test_cli_runner()
+    exported = runner.invoke(
+        args=["export", "responses", "--out", str(csv), "--definitions", str(folder)]
+    )
+    assert exported.exit_code == 0, exported.output
+    files = sorted(p.name for p in folder.iterdir())
+    assert "framework.yaml" in files and sum(f.startswith("member-pulse@") for f in files) == 2
+    header = csv.read_text().splitlines()[0]
+    assert header.startswith(
+        "response_id,instrument,version,audience,wave,submitted_on,weight,audience_size,"
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "analysis.cli",
+            "indicators",
+            "--responses",
+            str(csv),
+            "--instruments",
+            str(folder),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    changes = pd.read_csv(out / "changes.csv", dtype=str, keep_default_na=False)
+    m05 = changes[(changes["id"] == "M05") & (changes["by"] == "")].iloc[0]
+    assert m05["comparable"] == "false" and m05["p_value"] == ""
+    assert "responses with version" not in result.stderr  # every response matched its own version
