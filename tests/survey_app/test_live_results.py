@@ -160,3 +160,46 @@ def test_export_with_definitions_is_a_data_package_for_the_cli(app, tmp_path) ->
     m05 = changes[(changes["id"] == "M05") & (changes["by"] == "")].iloc[0]
     assert m05["comparable"] == "false" and m05["p_value"] == ""
     assert "responses with version" not in result.stderr  # every response matched its own version
+
+
+def test_a_thin_live_wave_is_noted_and_leaves_closed_waves_unchanged(app) -> None:
+    from survey_app.demo import seed_demo
+    from survey_app.results import compute_results
+
+    from .survey_helpers import answer_pages, full_answers, send
+
+    with app.app_context():
+        definitions = load_definitions()
+        seed_demo(definitions, seed=2)
+        before = table(compute_results(), "indicators")
+        live = db.session.scalar(select(Wave).join(InstrumentVersion).where(
+            InstrumentVersion.instrument_id == "resident-perception", Wave.label == "2026-Q4"))
+        slug, wave_id = live.slug, live.id
+    residents = definitions.instrument("resident-perception")
+    for seed, age in enumerate(["35-54", "55 and over", "Prefer not to say"]):  # nobody aged 16-34
+        respondent = app.test_client()
+        answers = full_answers(residents, seed) | {"age_band": age, "sex": "Female"}
+        check = answer_pages(respondent, slug, residents, answers)
+        assert send(respondent, slug, check).status_code in (302, 303)
+    analyst = app.test_client()
+    add_user(app, "analyst@council.example", Role.ANALYST)
+    sign_in(analyst, "analyst@council.example")
+    analyst.post(f"/programme/waves/{wave_id}/close-now", data={"csrf_token": csrf(analyst, f"/programme/waves/{wave_id}")})
+    with app.app_context():
+        assert db.session.scalar(select(db.func.count()).select_from(Response).where(Response.wave_id == wave_id)) == 3
+    recomputed = analyst.post("/dashboard/recompute", data={"csrf_token": csrf(analyst, "/dashboard/")})
+    assert recomputed.status_code == 302
+    with app.app_context():
+        from survey_app.results import latest_results
+
+        result, _ = latest_results()
+        after, notes = table(result, "indicators"), table(result, "notes")
+    closed = lambda t: t[~((t["instrument"] == "resident-perception") & (t["wave"] == "2026-Q4"))].reset_index(drop=True)
+    pd.testing.assert_frame_equal(closed(before), closed(after))
+    live_notes = " | ".join(notes.loc[(notes["instrument"] == "resident-perception") & (notes["wave"] == "2026-Q4"), "note"])
+    assert "age_band: no respondents in '16-34'; merged into '35-54' for this wave" in live_notes
+    assert "sex: no respondents in 'Male'; merged into 'Female'" in live_notes
+    assert "left it blank or preferred not to say" in live_notes
+    page = analyst.get("/dashboard/").get_data(as_text=True)
+    assert "no respondents in &#39;16-34&#39;; merged into &#39;35-54&#39;" in page
+    assert "further notes withheld: too few respondents to report" in page  # counts of 3 people never shown
