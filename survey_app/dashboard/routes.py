@@ -9,7 +9,7 @@ from flask_wtf import FlaskForm
 from ..audit import record
 from ..auth.roles import ANALYST_ROLES, VIEWER_ROLES, role_required
 from ..comments.queries import outcome_themes, quotes_for_waves, waves_labelled
-from ..definitions import current_definitions
+from ..definitions import current_definitions, fielded_definitions
 from ..extensions import db
 from ..methodology import wave_methods
 from ..results import compute_results, latest_results, note_count, table
@@ -64,7 +64,7 @@ def _outcome_or_404(outcome_id: str, audience: str):
 def outcome(outcome_id: str, audience: str):
     found = _outcome_or_404(outcome_id, audience)
     result, stale = latest_results()
-    views = drilldown(current_definitions(), result, found, audience)
+    views = drilldown(fielded_definitions(), result, found, audience)
     return render_template("dashboard/outcome.html", title=f"{found.id} for {audience}", outcome=found,
                            audience=audience, views=views, result=result, stale=stale,
                            min_n=current_definitions().framework.min_n(audience),
@@ -86,7 +86,7 @@ def _outcome_quotes(result, outcome_id: str, audience: str) -> tuple[str | None,
 def outcome_download(outcome_id: str, audience: str, instrument_id: str, name: str, fmt: str):
     found = _outcome_or_404(outcome_id, audience)
     result, _ = latest_results()
-    view = next((v for v in drilldown(current_definitions(), result, found, audience)
+    view = next((v for v in drilldown(fielded_definitions(), result, found, audience)
                  if v.instrument_id == instrument_id), None)
     if view is None:
         abort(404)

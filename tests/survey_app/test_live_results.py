@@ -172,8 +172,13 @@ def test_a_thin_live_wave_is_noted_and_leaves_closed_waves_unchanged(app) -> Non
         definitions = load_definitions()
         seed_demo(definitions, seed=2)
         before = table(compute_results(), "indicators")
-        live = db.session.scalar(select(Wave).join(InstrumentVersion).where(
-            InstrumentVersion.instrument_id == "resident-perception", Wave.label == "2026-Q4"))
+        live = db.session.scalar(
+            select(Wave)
+            .join(InstrumentVersion)
+            .where(
+                InstrumentVersion.instrument_id == "resident-perception", Wave.label == "2026-Q4"
+            )
+        )
         slug, wave_id = live.slug, live.id
     residents = definitions.instrument("resident-perception")
     for seed, age in enumerate(["35-54", "55 and over", "Prefer not to say"]):  # nobody aged 16-34
@@ -184,22 +189,98 @@ def test_a_thin_live_wave_is_noted_and_leaves_closed_waves_unchanged(app) -> Non
     analyst = app.test_client()
     add_user(app, "analyst@council.example", Role.ANALYST)
     sign_in(analyst, "analyst@council.example")
-    analyst.post(f"/programme/waves/{wave_id}/close-now", data={"csrf_token": csrf(analyst, f"/programme/waves/{wave_id}")})
+    analyst.post(
+        f"/programme/waves/{wave_id}/close-now",
+        data={"csrf_token": csrf(analyst, f"/programme/waves/{wave_id}")},
+    )
     with app.app_context():
-        assert db.session.scalar(select(db.func.count()).select_from(Response).where(Response.wave_id == wave_id)) == 3
-    recomputed = analyst.post("/dashboard/recompute", data={"csrf_token": csrf(analyst, "/dashboard/")})
+        assert (
+            db.session.scalar(
+                select(db.func.count()).select_from(Response).where(Response.wave_id == wave_id)
+            )
+            == 3
+        )
+    recomputed = analyst.post(
+        "/dashboard/recompute", data={"csrf_token": csrf(analyst, "/dashboard/")}
+    )
     assert recomputed.status_code == 302
     with app.app_context():
         from survey_app.results import latest_results
 
         result, _ = latest_results()
         after, notes = table(result, "indicators"), table(result, "notes")
-    closed = lambda t: t[~((t["instrument"] == "resident-perception") & (t["wave"] == "2026-Q4"))].reset_index(drop=True)
+    closed = lambda t: t[
+        ~((t["instrument"] == "resident-perception") & (t["wave"] == "2026-Q4"))
+    ].reset_index(drop=True)
     pd.testing.assert_frame_equal(closed(before), closed(after))
-    live_notes = " | ".join(notes.loc[(notes["instrument"] == "resident-perception") & (notes["wave"] == "2026-Q4"), "note"])
+    live_notes = " | ".join(
+        notes.loc[
+            (notes["instrument"] == "resident-perception") & (notes["wave"] == "2026-Q4"), "note"
+        ]
+    )
     assert "age_band: no respondents in '16-34'; merged into '35-54' for this wave" in live_notes
     assert "sex: no respondents in 'Male'; merged into 'Female'" in live_notes
     assert "left it blank or preferred not to say" in live_notes
     page = analyst.get("/dashboard/").get_data(as_text=True)
     assert "no respondents in &#39;16-34&#39;; merged into &#39;35-54&#39;" in page
-    assert "further notes withheld: too few respondents to report" in page  # counts of 3 people never shown
+    assert (
+        "further notes withheld: too few respondents to report" in page
+    )  # counts of 3 people never shown
+
+
+def test_a_wave_that_cannot_be_weighted_says_why_on_the_drilldown(app) -> None:
+    from survey_app.models import PopulationMargin
+    from survey_app.results import compute_results
+
+    with app.app_context():
+        load_instruments(load_definitions())
+        version = db.session.scalar(
+            select(InstrumentVersion).where(
+                InstrumentVersion.instrument_id == "resident-perception"
+            )
+        )
+        wave = Wave(
+            label="2026-Q1",
+            instrument_version=version,
+            audience="residents",
+            mode=WaveMode.OPEN,
+            opens_on=dt.date(2026, 1, 5),
+            closes_on=dt.date(2026, 1, 30),
+        )
+        db.session.add(wave)
+        db.session.flush()
+        for i in range(12):
+            db.session.add(
+                Response(
+                    wave_id=wave.id,
+                    submitted_on=dt.date(2026, 1, 6),
+                    attributes={"age_band": "16-34", "sex": "Female"}
+                    if i % 2
+                    else {"age_band": "55 and over", "sex": "Male"},
+                    answers=[Answer(question_id="P01", value=str(i % 5 + 1))],
+                )
+            )
+        # every young respondent is a woman and every older one a man: no weights can meet
+        # both the age and the sex margins
+        db.session.add_all(
+            [
+                PopulationMargin(audience="residents", variable=v, category=c, population=p)
+                for v, c, p in [
+                    ("age_band", "16-34", 41_000),
+                    ("age_band", "35-54", 45_000),
+                    ("age_band", "55 and over", 42_000),
+                    ("sex", "Female", 65_500),
+                    ("sex", "Male", 62_500),
+                ]
+            ]
+        )
+        db.session.commit()
+        compute_results()
+    client = app.test_client()
+    add_user(app, "viewer@council.example", Role.VIEWER)
+    sign_in(client, "viewer@council.example")
+    page = client.get("/dashboard/outcomes/O12/residents").get_data(as_text=True)
+    assert "not estimated: could not be weighted: raking did not converge" in page
+    assert "nan" not in page
+    scorecard = client.get("/dashboard/").get_data(as_text=True)
+    assert "not estimated: could not be weighted" in scorecard
