@@ -16,7 +16,7 @@ respondents can be raked to, and says what it changed:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,7 +31,7 @@ class FittedMargins:
     """Raking input for one wave: recoded raking columns, their margins, and what changed."""
 
     columns: pd.DataFrame
-    margins: dict[str, dict[str, float]]
+    margins: dict[Hashable, dict[str, float]]  # rake()'s margins
     notes: list[str] = field(default_factory=list)
 
 
@@ -74,7 +74,7 @@ def wave_margins(
     """
     choices = choices or {}
     fitted = pd.DataFrame(index=columns.index)
-    result: dict[str, dict[str, float]] = {}
+    result: dict[Hashable, dict[str, float]] = {}
     notes: list[str] = []
     total_weight = float(np.sum(weights))
     for variable, margin in margins.items():
