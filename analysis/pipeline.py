@@ -488,11 +488,12 @@ def _common_item_estimates(prepared: Prepared, by: Sequence[str], sizes: Mapping
     When an item of an index or outcome has no valid answer in one wave of a pair, the
     change is computed on the items present in both (else a missing item moves the score).
     Rows are indicator rows (with aux columns) plus ``wave_from``, ``wave_to``, ``note``."""
-    waves = sorted({str(w) for w in prepared.waves.unique()}, key=lambda w: rank.get(w, -1))
-    answered = prepared.positive.notna().groupby(prepared.waves.astype(str).to_numpy()).any()
+    labels = prepared.waves.astype(str).to_numpy()
+    waves = sorted(set(labels), key=lambda w: rank.get(w, -1))
+    answered = prepared.positive.notna().groupby(labels).any()
     parts = []
     for first, second in itertools.pairwise(waves):
-        rows = prepared.waves.astype(str).isin([first, second]).to_numpy()
+        rows = (labels == first) | (labels == second)
         columns = {}
         notes = {}
         for key, (level, items) in _index_items(prepared).items():
@@ -583,7 +584,7 @@ def _changes(indicators: pd.DataFrame, aux: pd.DataFrame, rank: Mapping[str, int
     welch = welch_ttest_from_stats(est1, pairs["_sd_1"].to_numpy(float), n1,
                                    est2, pairs["_sd_2"].to_numpy(float), n2)
     with np.errstate(divide="ignore", invalid="ignore"):
-        z_weighted = weighted_change_z(est1, np.nan_to_num(se1, nan=np.nan), est2, se2)
+        z_weighted = weighted_change_z(est1, se1, est2, se2)
     statistic = np.where(by_se, z_weighted.z, np.where(is_item, z_prop.z, welch.t))
     p_value = np.where(by_se, z_weighted.p_value, np.where(is_item, z_prop.p_value, welch.p_value))
     changes = pd.DataFrame({
@@ -592,7 +593,7 @@ def _changes(indicators: pd.DataFrame, aux: pd.DataFrame, rank: Mapping[str, int
         "wave_from": pairs["wave_1"], "wave_to": pairs["wave_2"],
         "estimate_from": est1, "estimate_to": est2, "change": est2 - est1,
         "statistic": statistic, "p_value": p_value,
-        "mdc": np.asarray(minimum_detectable_change(np.nan_to_num(se1, nan=np.nan), se2), dtype=float),
+        "mdc": np.asarray(minimum_detectable_change(se1, se2), dtype=float),
         "comparable": True, "note": pairs["note"].to_numpy(),
     })
     if not not_comparable.empty:  # a breaking difference between the versions the two waves fielded
