@@ -6,6 +6,8 @@ The reference values come from ``tests/golden/fpc/fpc.R`` (R 4 with survey 4.1.1
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -180,3 +182,62 @@ def test_trimmed_weights_match_r(golden) -> None:
     assert trimmed.min() == pytest.approx(reference["min_weight"], rel=REL)
     assert trimmed.max() == pytest.approx(reference["max_weight"], rel=REL)
     assert trimmed.sum() == pytest.approx(reference["sum_weight"], rel=1e-12)
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "analysis.cli", "indicators", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_cli_no_fpc_and_trim_weights(golden, definitions, tmp_path) -> None:
+    responses = str(golden / "fpc_responses.csv")
+    for case, flags in (("nofpc", ["--no-fpc"]), ("trim", ["--trim-weights", "0.6,1.8"])):
+        out = tmp_path / case
+        result = _cli(
+            "--responses",
+            responses,
+            "--instruments",
+            str(definitions),
+            "--by",
+            "role",
+            "--min-n",
+            "1",
+            "--out",
+            str(out),
+            *flags,
+        )
+        assert result.returncode == 0, result.stderr
+        table = pd.read_csv(
+            out / "indicators.csv", dtype={"group": str}, keep_default_na=False, na_values=[""]
+        )
+        ours = table.assign(group=table["group"].fillna("")).set_index(KEYS)
+        _assert_matches(ours, _reference(golden, case))
+    bad = _cli(
+        "--responses",
+        responses,
+        "--instruments",
+        str(definitions),
+        "--trim-weights",
+        "3",
+        "--out",
+        str(tmp_path / "bad"),
+    )
+    assert bad.returncode == 2 and "--trim-weights takes LOWER,UPPER" in bad.stderr
+    inverted = _cli(
+        "--responses",
+        responses,
+        "--instruments",
+        str(definitions),
+        "--trim-weights",
+        "2,3",
+        "--out",
+        str(tmp_path / "bad"),
+    )
+    assert (
+        inverted.returncode == 2
+        and "trim_weights needs 0 <= LOWER <= 1 <= UPPER" in inverted.stderr
+    )

@@ -5,6 +5,7 @@ package for the CLI."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import subprocess
 import sys
 
@@ -230,7 +231,6 @@ def test_a_thin_live_wave_is_noted_and_leaves_closed_waves_unchanged(app) -> Non
 
 def test_a_wave_that_cannot_be_weighted_says_why_on_the_drilldown(app) -> None:
     from survey_app.models import PopulationMargin
-    from survey_app.results import compute_results
 
     with app.app_context():
         load_instruments(load_definitions())
@@ -275,7 +275,12 @@ def test_a_wave_that_cannot_be_weighted_says_why_on_the_drilldown(app) -> None:
             ]
         )
         db.session.commit()
-        compute_results()
+    recomputed = app.test_cli_runner().invoke(args=["results"])
+    assert recomputed.exit_code == 0, recomputed.output
+    assert re.search(
+        r"Computed results for 12 responses \(.* indicator rows, [1-9]\d* notes?\)",
+        recomputed.output,
+    )
     client = app.test_client()
     add_user(app, "viewer@council.example", Role.VIEWER)
     sign_in(client, "viewer@council.example")
@@ -284,3 +289,8 @@ def test_a_wave_that_cannot_be_weighted_says_why_on_the_drilldown(app) -> None:
     assert "nan" not in page
     scorecard = client.get("/dashboard/").get_data(as_text=True)
     assert "not estimated: could not be weighted" in scorecard
+    report = client.get("/dashboard/report.html").get_data(as_text=True)
+    assert "not estimated: see the notes under Methodology" in report and ">nan" not in report
+    assert (
+        "could not be weighted: raking did not converge" in report
+    )  # the methodology table's note
