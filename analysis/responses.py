@@ -254,6 +254,7 @@ def prepare(
     notes: list[Note] = []
     dropped = 0
     audience = instrument.audience
+    unknown_rows: dict[str, pd.Index] = {}
     if margins:
         missing = [v for v in margins if v not in frame.columns]
         if missing:
@@ -267,13 +268,9 @@ def prepare(
             unstated = not_stated(frame[variable])
             blank |= unstated
             unknown |= ~unstated & ~frame[variable].isin(list(categories))
-        if unknown.any() and not drop_incomplete:
-            raise ValueError(
-                f"responses: {instrument.id} respondents with a category not in the population margins of "
-                f"raking variable(s) {', '.join(margins)} at {describe_rows(frame.index[unknown])} "
-                "(fix them, or pass --drop-incomplete to leave them out)"
-            )
-        incomplete = unknown | blank if drop_incomplete else unknown
+        if not drop_incomplete:  # a wave with a category the margins lack cannot be raked
+            unknown_rows = {str(w): rows for w, rows in frame.index[unknown].groupby(frame.loc[unknown, "wave"]).items()}
+        incomplete = unknown | blank if drop_incomplete else pd.Series(False, index=frame.index)
         if incomplete.any():
             dropped = int(incomplete.sum())
             notes.append(Note(instrument.id, audience, None,
@@ -291,6 +288,12 @@ def prepare(
         wave = str(wave)
         weighting = "weight column" if np.ptp(weight[rows]) > 0 else "none"
         try:
+            if wave in unknown_rows:
+                raise ValueError(
+                    f"respondents with a category not in the population margins of raking variable(s) "
+                    f"{', '.join(margins or {})} at {describe_rows(unknown_rows[wave])} "
+                    "(fix them, or pass --drop-incomplete to leave them out)"
+                )
             if margins:
                 fitted = wave_margins(frame.iloc[rows][list(margins)], weight[rows], margins, choices)
                 notes += [Note(instrument.id, audience, wave, f"raking: {text}") for text in fitted.notes]
