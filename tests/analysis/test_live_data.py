@@ -10,8 +10,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import analysis
+from analysis.margins import wave_margins
 from analysis.notes import NOTE_COLUMNS
 from analysis.weighting import rake
 
@@ -308,3 +311,32 @@ def test_cli_writes_notes_and_counts_them(tmp_path, residents) -> None:
         .read_text()
         .startswith("instrument,audience,wave,respondents,audience_size,fpc")
     )
+
+
+@settings(deadline=None, max_examples=60)
+@given(
+    ages=st.lists(st.sampled_from([*AGES, None, "Prefer not to say"]), min_size=2, max_size=30),
+    data=st.data(),
+)
+def test_fitted_margins_keep_the_population_and_the_unstated_share(ages, data) -> None:
+    sexes = data.draw(
+        st.lists(st.sampled_from(["Female", "Male"]), min_size=len(ages), max_size=len(ages))
+    )
+    start = np.array(
+        data.draw(st.lists(st.floats(0.5, 3.0), min_size=len(ages), max_size=len(ages)))
+    )
+    columns = pd.DataFrame({"age_band": ages, "sex": sexes})
+    fitted = wave_margins(columns, start, MARGINS, {"age_band": AGES})
+    for variable, margin in fitted.margins.items():
+        assert sum(margin.values()) == pytest.approx(128_000)
+        assert len(margin) >= 2
+        assert set(fitted.columns[variable]) <= set(margin)
+    unstated = columns["age_band"].isna() | columns["age_band"].eq("Prefer not to say")
+    if "age_band" in fitted.margins and unstated.any():
+        share = start[unstated.to_numpy()].sum() / start.sum()
+        assert fitted.margins["age_band"]["(not stated)"] == pytest.approx(share * 128_000)
+        try:
+            weights = rake(fitted.columns, fitted.margins, weights=start).to_numpy()
+        except ValueError:  # margins the sample cannot meet: that wave becomes a note
+            return
+        assert weights[unstated.to_numpy()].sum() / weights.sum() == pytest.approx(share, rel=1e-6)
