@@ -124,7 +124,8 @@ def test_an_uploaded_version_is_scored_by_its_own_definition_and_never_compared_
     )
 
 
-def test_export_with_definitions_is_a_data_package_for_the_cli(app, tmp_path) -> None:
+def test_export_with_definitions_is_a_data_package_for_the_cli(db_app, tmp_path) -> None:
+    app = db_app
     client = app.test_client()
     _two_versions_fielded(app, client)
     csv, folder, out = tmp_path / "responses.csv", tmp_path / "definitions", tmp_path / "out"
@@ -163,7 +164,8 @@ def test_export_with_definitions_is_a_data_package_for_the_cli(app, tmp_path) ->
     assert "responses with version" not in result.stderr  # every response matched its own version
 
 
-def test_a_thin_live_wave_is_noted_and_leaves_closed_waves_unchanged(app) -> None:
+def test_a_thin_live_wave_is_noted_and_leaves_closed_waves_unchanged(db_app) -> None:
+    app = db_app
     from survey_app.demo import seed_demo
     from survey_app.results import compute_results
 
@@ -229,7 +231,8 @@ def test_a_thin_live_wave_is_noted_and_leaves_closed_waves_unchanged(app) -> Non
     )  # counts of 3 people never shown
 
 
-def test_a_wave_that_cannot_be_weighted_says_why_on_the_drilldown(app) -> None:
+def test_a_wave_that_cannot_be_weighted_says_why_on_the_drilldown(db_app) -> None:
+    app = db_app
     from survey_app.models import PopulationMargin
 
     with app.app_context():
