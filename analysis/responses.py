@@ -16,11 +16,11 @@ import pandas as pd
 
 from instruments import Definitions, Instrument
 
-from .margins import not_stated, wave_margins
+from .design import WaveDesign, weigh_waves
+from .margins import not_stated
 from .notes import Note
 from .scoring import is_positive, item_score
 from .text.redaction import redact_series
-from .weighting import rake, trim_weights
 
 REQUIRED_COLUMNS = ("instrument", "audience", "wave")
 KNOWN_COLUMNS = frozenset(
@@ -97,17 +97,6 @@ def population_margins(population: pd.DataFrame | None) -> dict[str, dict[str, d
             raise ValueError(f"population file: {audience}/{variable}/{category} appears twice")
         categories[category] = float(total)
     return margins
-
-
-@dataclass
-class WaveDesign:
-    """How one audience-wave's respondents were weighted, for the methodology text."""
-
-    wave: str
-    respondents: int
-    audience_size: float | None
-    weighting: str  # "none", "weight column" or "raked"
-    trimmed: int = 0  # weights changed by --trim-weights
 
 
 @dataclass
@@ -254,7 +243,7 @@ def prepare(
     notes: list[Note] = []
     dropped = 0
     audience = instrument.audience
-    unknown_rows: dict[str, pd.Index] = {}
+    unknown_rows: dict[str, str] = {}  # wave -> its rows with a category the margins lack
     if margins:
         missing = [v for v in margins if v not in frame.columns]
         if missing:
@@ -269,7 +258,8 @@ def prepare(
             blank |= unstated
             unknown |= ~unstated & ~frame[variable].isin(list(categories))
         if not drop_incomplete:  # a wave with a category the margins lack cannot be raked
-            unknown_rows = {str(w): rows for w, rows in frame.index[unknown].groupby(frame.loc[unknown, "wave"]).items()}
+            unknown_rows = {str(w): describe_rows(rows)
+                            for w, rows in frame.index[unknown].groupby(frame.loc[unknown, "wave"]).items()}
         incomplete = unknown | blank if drop_incomplete else pd.Series(False, index=frame.index)
         if incomplete.any():
             dropped = int(incomplete.sum())
@@ -279,49 +269,14 @@ def prepare(
 
     weight = _start_weights(frame)
     notes += _absurd_weight_notes(frame, weight, instrument)
-    sizes = _audience_sizes(frame)
-    weighted_waves: set[str] = set()
-    designs: dict[str, WaveDesign] = {}
-    failed: dict[str, str] = {}
-    choices = {a.id: a.choices for a in instrument.attributes}
-    for wave, rows in frame.groupby("wave", sort=False).indices.items():
-        wave = str(wave)
-        weighting = "weight column" if np.ptp(weight[rows]) > 0 else "none"
-        try:
-            if wave in unknown_rows:
-                raise ValueError(
-                    f"respondents with a category not in the population margins of raking variable(s) "
-                    f"{', '.join(margins or {})} at {describe_rows(unknown_rows[wave])} "
-                    "(fix them, or pass --drop-incomplete to leave them out)"
-                )
-            if margins:
-                fitted = wave_margins(frame.iloc[rows][list(margins)], weight[rows], margins, choices)
-                notes += [Note(instrument.id, audience, wave, f"raking: {text}") for text in fitted.notes]
-                if fitted.margins:
-                    weight[rows] = rake(fitted.columns, fitted.margins, weights=weight[rows]).to_numpy()
-                    weighting = "raked"
-                else:
-                    notes.append(Note(instrument.id, audience, wave, "raking: no margin left; not raked"))
-            trimmed = 0
-            if trim is not None:
-                mean = float(np.mean(weight[rows]))
-                before = weight[rows].copy()
-                weight[rows] = trim_weights(before, trim[0] * mean, trim[1] * mean)
-                trimmed = int(np.sum(~np.isclose(before, weight[rows], rtol=1e-12, atol=0)))
-                if trimmed:
-                    notes.append(Note(instrument.id, audience, wave,
-                                      f"trimming: {trimmed} weights changed to lie within "
-                                      f"{trim[0]:g}-{trim[1]:g} x the mean weight"))
-        except ValueError as exc:
-            failed[wave] = f"could not be weighted: {exc}"
-            notes.append(Note(instrument.id, audience, wave, f"{failed[wave]}; its figures are blank"))
-            continue
-        if weighting != "none" or np.ptp(weight[rows]) > 0:
-            weighted_waves.add(wave)
-        designs[wave] = WaveDesign(wave, len(rows), sizes.get(wave), weighting, trimmed)
-    if failed:
-        keep = ~frame["wave"].astype(str).isin(list(failed)).to_numpy()
-        frame, weight = frame.loc[keep], weight[keep]
+    weights = weigh_waves(frame, weight, instrument, margins=margins, trim=trim, unknown_rows=unknown_rows,
+                          sizes=_audience_sizes(frame))
+    notes += weights.notes
+    if weights.failed:
+        keep = ~frame["wave"].astype(str).isin(list(weights.failed)).to_numpy()
+        frame, weight = frame.loc[keep], weights.weight[keep]
+    else:
+        weight = weights.weight
 
     positions = {
         q.id: _scale_positions(frame[q.id], instrument.scale_of(q).k, q.id) if q.id in frame
@@ -337,7 +292,8 @@ def prepare(
         {q.id: item_score(positions[q.id], instrument.scale_of(q).k, q.reverse) for q in scale_questions},
         index=frame.index,
     )
-    return Prepared(instrument, frame, weight, weighted_waves, positive, score, dropped, notes, designs, failed)
+    return Prepared(instrument, frame, weight, weights.weighted_waves, positive, score, dropped, notes,
+                    weights.designs, weights.failed)
 
 
 def _start_weights(frame: pd.DataFrame) -> np.ndarray:
