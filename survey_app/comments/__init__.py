@@ -5,4 +5,4 @@ from flask import Blueprint
 
 bp = Blueprint("comments", __name__, url_prefix="/comments")
 
-from . import routes  # noqa: F401
+from . import routes  # noqa: E402,F401
