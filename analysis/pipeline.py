@@ -476,7 +476,7 @@ def _rows(prepared: Prepared, stats: pd.DataFrame, level: str | None, by: str | 
         "suppressed": False,
         "_weighted": weighted,
         "_fpc": corrected,
-        "_n_eff": n_eff,
+        "_n_eff": kish,  # trends use the Kish n without the FPC (the issue keeps trends unchanged)
         "_sd": sd * scale,
     })
 

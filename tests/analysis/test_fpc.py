@@ -241,3 +241,17 @@ def test_cli_no_fpc_and_trim_weights(golden, definitions, tmp_path) -> None:
         inverted.returncode == 2
         and "trim_weights needs 0 <= LOWER <= 1 <= UPPER" in inverted.stderr
     )
+
+
+def test_trends_are_unchanged_by_the_correction(responses, definitions) -> None:
+    weighted = responses[responses["instrument"] == "weighted"]
+    waves = pd.concat(
+        [
+            weighted.assign(wave=w, response_id=weighted["response_id"] + w)
+            for w in ("T1", "T2", "T3")
+        ]
+    )
+    with_fpc = analysis.run(waves, definitions, min_n=1).trends
+    without = analysis.run(waves, definitions, min_n=1, fpc=False).trends
+    assert len(with_fpc) == 4
+    pd.testing.assert_frame_equal(with_fpc, without)
