@@ -245,13 +245,17 @@ def test_cli_no_fpc_and_trim_weights(golden, definitions, tmp_path) -> None:
 
 def test_trends_are_unchanged_by_the_correction(responses, definitions) -> None:
     weighted = responses[responses["instrument"] == "weighted"]
-    waves = pd.concat(
-        [
-            weighted.assign(wave=w, response_id=weighted["response_id"] + w)
-            for w in ("T1", "T2", "T3")
-        ]
-    )
-    with_fpc = analysis.run(waves, definitions, min_n=1).trends
-    without = analysis.run(waves, definitions, min_n=1, fpc=False).trends
-    assert len(with_fpc) == 4
+    items = ["Q1", "Q2", "Q3", "Q4"]
+    waves = []
+    for shift, wave in enumerate(
+        ("T1", "T2", "T3")
+    ):  # the same weights, answers moved between people
+        moved = weighted[items].apply(lambda column, s=shift: np.roll(column.to_numpy(), 17 * s))
+        waves.append(
+            weighted.assign(wave=wave, response_id=weighted["response_id"] + wave, **moved)
+        )
+    frame = pd.concat(waves)
+    with_fpc = analysis.run(frame, definitions, min_n=1).trends
+    without = analysis.run(frame, definitions, min_n=1, fpc=False).trends
+    assert len(with_fpc) == 4 and (with_fpc["statistic"] > 0).all()
     pd.testing.assert_frame_equal(with_fpc, without)
