@@ -2,7 +2,8 @@
 
     pulse-analysis indicators --responses FILE.csv --instruments DIR [--population FILE.csv]
                               [--by COLUMN ...] [--min-n N | --min-n AUDIENCE=N ...]
-                              [--waves W1,W2,...] [--drop-incomplete] --out OUTDIR
+                              [--waves W1,W2,...] [--drop-incomplete] [--no-fpc]
+                              [--trim-weights LOWER,UPPER] --out OUTDIR
 """
 
 from __future__ import annotations
@@ -38,6 +39,17 @@ def _min_n(values: list[str] | None) -> int | dict[str, int] | None:
         raise ValueError(f"--min-n takes N or AUDIENCE=N with whole numbers, not {' '.join(values)}") from None
 
 
+def _trim(value: str | None) -> tuple[float, float] | None:
+    if value is None:
+        return None
+    parts = value.split(",")
+    try:
+        lower, upper = (float(p) for p in parts)
+    except ValueError:
+        raise ValueError(f"--trim-weights takes LOWER,UPPER (e.g. 0.3,3), not {value}") from None
+    return lower, upper
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pulse-analysis", description="Improvement Pulse analysis.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -52,6 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     ind.add_argument("--waves", help="comma-separated waves to analyse, in order")
     ind.add_argument("--drop-incomplete", action="store_true",
                      help="leave out respondents with blank or unknown raking categories")
+    ind.add_argument("--no-fpc", action="store_true",
+                     help="no finite population correction for waves with an audience_size")
+    ind.add_argument("--trim-weights", metavar="LOWER,UPPER",
+                     help="trim final weights to LOWER and UPPER x the audience-wave's mean weight")
     ind.add_argument("--out", required=True, type=Path, help="folder for the CSV tables")
     return parser
 
@@ -61,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(stderr=True)
     started = time.perf_counter()
     try:
-        definitions = load_definitions(args.instruments)
+        definitions = load_definitions(args.instruments, versions=True)
         responses = read_responses(args.responses)
         population = read_population(args.population) if args.population else None
         waves = [w.strip() for w in args.waves.split(",") if w.strip()] if args.waves else None
@@ -71,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         status = console.status("analysing") if len(responses) >= LARGE_INPUT else None
         with status or contextlib.nullcontext():
             results = run(responses, definitions, population, by=args.by, min_n=_min_n(args.min_n),
-                          waves=waves, drop_incomplete=args.drop_incomplete,
+                          waves=waves, drop_incomplete=args.drop_incomplete, fpc=not args.no_fpc,
+                          trim_weights=_trim(args.trim_weights),
                           progress=(lambda m: status.update(f"analysing {m}")) if status else None)
         written = results.write(args.out)
     except DefinitionsError as exc:
@@ -92,11 +109,13 @@ def _summary(console: Console, results: Results, n_rows: int, written: list[Path
         f"{n_rows:,} responses, {ind['instrument'].nunique()} instruments, waves {', '.join(results.wave_order)}\n"
         f"{len(ind):,} indicator rows ({int(ind['suppressed'].sum()):,} suppressed), "
         f"{len(results.changes):,} changes ({int(significant):,} significant after BH), "
-        f"{len(results.trends):,} trends, {len(results.reliability):,} reliability rows",
+        f"{len(results.trends):,} trends, {len(results.reliability):,} reliability rows, "
+        f"{len(results.notes):,} notes",
         markup=False, highlight=False,
     )
-    for note in results.notes:
-        console.print(f"note: {note}", markup=False, highlight=False)
+    for note in results.notes.itertuples(index=False):
+        where = " ".join(str(v) for v in (note.instrument, note.wave, note.level, note.id) if isinstance(v, str))
+        console.print(f"note: {where}: {note.note}", markup=False, highlight=False)
     console.print(f"wrote {', '.join(str(p) for p in written)} in {seconds:.1f} s", markup=False, highlight=False)
 
 

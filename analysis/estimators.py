@@ -42,7 +42,7 @@ __all__ = [
 
 MissingMode = Literal["exclude", "domain"]
 
-GROUPED_COLUMNS = ["n", "sum_w", "mean", "se", "n_eff", "design_n"]
+GROUPED_COLUMNS = ["n", "sum_w", "mean", "se", "n_eff", "design_n", "deff"]
 
 
 # ---------------------------------------------------------------------------
@@ -220,6 +220,12 @@ def _cell_stats(
     var = np.where((dn > 1) & (sum_w > 0), var, np.nan)
     se = np.sqrt(np.maximum(var, 0.0), where=~np.isnan(var), out=np.full(n_cells, np.nan))
     n_eff = _safe_divide(sum_w * sum_w, sum_w2)
+    # Design effect against SRS with replacement, R svymean(deff = "replace"): var / vsrs with
+    # vsrs = svyvar / n_c and svyvar = n_c/(n_c - 1) * sum_c w (y - mean)^2 / sum_w, n_c the
+    # group's own count (svyby works on the subset design).
+    ss_unit = np.bincount(c, weights=wu * resid * resid, minlength=n_cells)
+    deff = _safe_divide(var * (n - 1.0) * sum_w, ss_unit)
+    deff = np.where((n > 1) & (ss_unit > 0), deff, np.nan)
     return {
         "n": n,
         "sum_w": sum_w,
@@ -227,6 +233,7 @@ def _cell_stats(
         "se": se,
         "n_eff": n_eff,
         "design_n": design_n[cell_design],
+        "deff": deff,
     }
 
 
@@ -417,7 +424,11 @@ def grouped_means(
         ``se``  ``sqrt(N/(N-1) * sum_{i in g} w_i**2 (y_i - mean_g)**2) / sum_w`` with
         ``N = design_n`` (NaN if ``N < 2`` or ``sum_w == 0``);
         ``n_eff``  Kish effective size ``sum_w**2 / sum(w**2)`` within the group;
-        ``design_n``  ``N``, the number of rows in the enclosing design.
+        ``design_n``  ``N``, the number of rows in the enclosing design;
+        ``deff``  the design effect against simple random sampling with replacement, R
+        ``svymean(..., deff = "replace")`` (``svyby`` for domains):
+        ``se**2 / (s**2 / n)`` with ``s**2 = n/(n-1) * sum_g w_i (y_i - mean_g)**2 / sum_w``
+        (NaN when ``n < 2`` or every value equals the mean).
 
     Raises
     ------

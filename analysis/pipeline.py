@@ -17,11 +17,27 @@ Methodology (DESIGN.md section 5; every estimator is documented in its own modul
   sqrt(se1^2 + se2^2).
 * **Trends**: Cochran-Armitage on items over three or more waves (weighted: p-hat and Kish n).
 * **Reliability**: Cronbach's alpha with the Feldt CI per index, audience and wave.
+* **Finite population correction**: a wave with a known ``audience_size`` N gets
+  ``se * sqrt(1 - f)``, f = (rows of the unit's design) / N, exactly R ``svymean`` on
+  ``svydesign(ids=~1, weights=~w, fpc=~audience_size)`` built on the rows with a valid value
+  (``svyby`` on that design for breakdowns, which use the audience-wave's f). Item CIs are
+  Wilson with n_eff = Kish n / (1 - f); a change with the correction on either side is
+  z = change / sqrt(se1^2 + se2^2) with the corrected SEs.
+* **Design effect** ``deff``: R ``svymean(..., deff = "replace")`` on the same design, the
+  final weights taken as fixed.
+* **Trimming** (``trim_weights=(LOWER, UPPER)``): R ``trimWeights(strict=TRUE)`` to LOWER and
+  UPPER x the mean final weight of the audience-wave, no re-raking.
+* **Common items**: a change of an index or outcome is computed on the items with valid
+  answers in both waves (the ``note`` says which were left out).
+* **Notes**: whatever could not be estimated, or was estimated differently (raking
+  categories merged, margins dropped, weights trimmed, no FPC), gets a row in ``notes``;
+  a unit that fails never stops the others.
 * **Suppression**: :func:`analysis.suppression.suppress` on every table.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,24 +57,29 @@ from .inference import (
     welch_ttest_from_stats,
     wilson_interval,
 )
+from .notes import Note, notes_table
 from .reliability import cronbach_alpha
 from .responses import Prepared, breakdown_labels, check_frame, population_margins, prepare
 from .scoring import respondent_mean
 from .spreadsheet import write_csv
-from .suppression import suppress
+from .suppression import min_n_for, suppress
 from .text.themes import empty_theme_table, theme_counts, theme_table
+from .versions import breaks, version_groups
 
 Z95 = 1.959964
 LEVELS = ("item", "index", "outcome")
 INDICATOR_COLUMNS = ["instrument", "audience", "wave", "level", "id", "by", "group", "n", "estimate",
-                     "se", "ci_low", "ci_high", "mean_score", "suppressed"]
+                     "se", "ci_low", "ci_high", "mean_score", "deff", "n_eff", "fpc", "suppressed"]
 CHANGE_COLUMNS = ["instrument", "audience", "level", "id", "by", "group", "wave_from", "wave_to",
                   "estimate_from", "estimate_to", "change", "statistic", "p_value", "p_adj",
-                  "significant", "mdc"]
+                  "significant", "mdc", "comparable", "note"]
+DESIGN_COLUMNS = ["instrument", "audience", "wave", "respondents", "audience_size", "fpc", "weighting",
+                  "trimmed", "deff_min", "deff_max"]
 TREND_COLUMNS = ["instrument", "audience", "level", "id", "by", "group", "waves", "statistic", "p_value"]
 RELIABILITY_COLUMNS = ["instrument", "audience", "wave", "index", "k", "n", "alpha", "ci_low",
                        "ci_high", "suppressed"]
-ESTIMATE_COLUMNS = ["estimate", "se", "ci_low", "ci_high", "mean_score"]
+ESTIMATE_COLUMNS = ["estimate", "se", "ci_low", "ci_high", "mean_score", "deff", "n_eff", "fpc"]
+TEST_COLUMNS = ["statistic", "p_value", "p_adj", "significant", "mdc"]
 
 
 @dataclass
@@ -70,10 +91,11 @@ class Results:
     trends: pd.DataFrame
     reliability: pd.DataFrame
     wave_order: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    notes: pd.DataFrame = field(default_factory=lambda: notes_table([]))
     themes: pd.DataFrame = field(default_factory=empty_theme_table)
+    designs: pd.DataFrame = field(default_factory=lambda: _empty(DESIGN_COLUMNS))
 
-    TABLES = ("indicators", "changes", "trends", "reliability", "themes")
+    TABLES = ("indicators", "changes", "trends", "reliability", "themes", "notes", "designs")
 
     def write(self, outdir: str | Path) -> list[Path]:
         """Write each table as CSV (full precision, booleans ``true``/``false``, text cells
@@ -84,7 +106,7 @@ class Results:
         for name in self.TABLES:
             table = getattr(self, name).copy()
             for column in table.columns:
-                if table[column].dtype == bool or column in ("suppressed", "significant"):
+                if table[column].dtype == bool or column in ("suppressed", "significant", "comparable"):
                     table[column] = table[column].map({True: "true", False: "false"})
             path = outdir / f"{name}.csv"
             partial = path.with_name(path.name + ".partial")
@@ -98,7 +120,7 @@ def _definitions(instruments) -> Definitions:
     if isinstance(instruments, Definitions):
         return instruments
     if isinstance(instruments, (str, Path)):
-        return load_definitions(instruments)
+        return load_definitions(instruments, versions=True)
     raise ValueError("instruments must be a Definitions object or a definitions folder path")
 
 
@@ -125,6 +147,8 @@ def run(
     *,
     waves: Sequence[str] | None = None,
     drop_incomplete: bool = False,
+    fpc: bool = True,
+    trim_weights: tuple[float, float] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Results:
     """Analyse responses in the export schema.
@@ -147,14 +171,22 @@ def run(
     waves : sequence of str, optional
         Waves to analyse, in order. Default: every wave present, ordered by label.
     drop_incomplete : bool
-        Leave out respondents with a blank or unknown category in a raking variable
-        instead of raising ``ValueError``.
+        Leave out respondents with a blank, "Prefer not to say" or unknown category in a
+        raking variable. Otherwise blanks keep their weighted share of that margin and an
+        unknown category raises ``ValueError``.
+    fpc : bool
+        Apply the finite population correction to waves with a known ``audience_size``
+        (default); ``False`` is the CLI's ``--no-fpc``.
+    trim_weights : (float, float), optional
+        ``(LOWER, UPPER)``: trim final weights to LOWER and UPPER times the mean final weight
+        of each audience-wave (R ``trimWeights(strict=TRUE)``), with LOWER <= 1 <= UPPER.
     progress : callable, optional
         Called with a short message as each instrument is analysed.
     """
     definitions = _definitions(instruments)
     check_frame(responses, definitions)
     thresholds = _min_n(definitions, min_n)
+    trim = _trim_bounds(trim_weights)
     margins = population_margins(population)
     by = list(dict.fromkeys(by))
     for column in by:
@@ -173,27 +205,49 @@ def run(
         order = sorted(frame["wave"].astype(str).unique())
     rank = {w: i for i, w in enumerate(order)}
 
-    indicator_parts, reliability_parts, notes = [], [], []
-    aux_parts, theme_parts = [], []
+    indicator_parts, reliability_parts, design_parts = [], [], []
+    notes: list[Note] = []
+    aux_parts, theme_parts, common_parts, failed_parts = [], [], [], []
     codebook = definitions.codebook
+    break_parts = []
     for instrument_id, rows in frame.groupby("instrument", sort=True):
         if progress:
             progress(f"{instrument_id}: {len(rows):,} responses")
-        instrument = definitions.instrument(str(instrument_id))
-        prepared = prepare(rows, instrument, margins=margins.get(instrument.audience), by=by,
-                           drop_incomplete=drop_incomplete, names=definitions.redaction.names)
-        notes += prepared.notes
-        if codebook is not None:
-            theme_parts.append(theme_counts(prepared, codebook, by))
-        table, aux = _indicators(prepared, by)
-        indicator_parts.append(table)
-        aux_parts.append(aux)
-        reliability_parts.append(_reliability(prepared))
+        groups, version_notes = version_groups(rows, definitions.versions_of(str(instrument_id)))
+        notes += version_notes
+        break_parts.append(breaks(groups, rank))
+        for group in groups:  # each version's responses scored with that version's definition
+            instrument = group.instrument
+            prepared = prepare(group.rows, instrument, margins=margins.get(instrument.audience), by=by,
+                               drop_incomplete=drop_incomplete, names=definitions.redaction.names, trim=trim)
+            notes += prepared.notes
+            sizes = _fpc_sizes(prepared, fpc, notes)
+            try:
+                table, aux = _indicators(prepared, by, sizes)
+                common = _common_item_estimates(prepared, by, sizes, rank)
+                reliability_part = _reliability(prepared)
+            except ValueError as exc:  # one instrument that cannot be estimated never stops the others
+                notes.append(Note(instrument.id, instrument.audience, None, f"could not be estimated: {exc}"))
+                continue
+            if codebook is not None:
+                theme_parts.append(theme_counts(prepared, codebook, by))
+            indicator_parts.append(table)
+            aux_parts.append(aux)
+            failed_parts.append(_failed_rows(prepared))
+            common_parts.append(common)
+            reliability_parts.append(reliability_part)
+            design_parts.append(_designs(prepared, sizes))
 
     indicators = pd.concat(indicator_parts, ignore_index=True) if indicator_parts else _empty(INDICATOR_COLUMNS)
     aux = pd.concat(aux_parts, ignore_index=True) if aux_parts else pd.DataFrame()
     indicators = suppress(indicators, thresholds, family=["instrument", "audience", "wave", "level", "id", "by"],
                           group_column="group", blank=ESTIMATE_COLUMNS)
+    # blank rows of the waves that could not be weighted: not suppressed, their notes say why
+    failed = pd.concat(failed_parts, ignore_index=True) if failed_parts else _empty(INDICATOR_COLUMNS)
+    if len(failed):
+        indicators = pd.concat([indicators, failed], ignore_index=True)
+        aux = pd.concat([aux, pd.DataFrame({"_weighted": False, "_fpc": False, "_n_eff": np.nan, "_sd": np.nan},
+                                           index=range(len(failed)))], ignore_index=True)
     indicators = _sorted(indicators, rank)
     aux = aux.loc[indicators.index] if len(aux) else aux
     indicators = indicators.reset_index(drop=True)
@@ -203,16 +257,91 @@ def run(
     reliability = suppress(reliability, thresholds, blank=["alpha", "ci_low", "ci_high"])
     reliability["wave_rank"] = reliability["wave"].map(rank)
     reliability = reliability.sort_values(["instrument", "index", "wave_rank"]).drop(columns="wave_rank")
+    common = pd.concat(common_parts, ignore_index=True) if common_parts else pd.DataFrame()
+    not_comparable = pd.concat(break_parts, ignore_index=True) if break_parts else pd.DataFrame()
 
     return Results(
         indicators=indicators[INDICATOR_COLUMNS],
-        changes=_changes(indicators, aux, rank),
-        trends=_trends(indicators, aux, rank),
+        changes=_changes(indicators, aux, rank, common, thresholds, not_comparable),
+        trends=_trends(indicators, aux, rank, not_comparable),
         reliability=reliability[RELIABILITY_COLUMNS].reset_index(drop=True),
         wave_order=order,
-        notes=notes,
+        notes=notes_table(notes),
         themes=theme_table(theme_parts, thresholds, rank, codebook.theme_ids if codebook else ()),
+        designs=_design_table(design_parts, indicators, thresholds, rank),
     )
+
+
+def _trim_bounds(trim_weights: tuple[float, float] | None) -> tuple[float, float] | None:
+    if trim_weights is None:
+        return None
+    try:
+        lower, upper = (float(b) for b in trim_weights)
+    except (TypeError, ValueError):
+        raise ValueError(f"trim_weights must be two numbers LOWER,UPPER, not {trim_weights!r}") from None
+    if not (0 <= lower <= 1 <= upper) or not np.isfinite(upper) or lower == upper:
+        raise ValueError(f"trim_weights needs 0 <= LOWER <= 1 <= UPPER (multiples of the mean weight), "
+                         f"not {lower:g},{upper:g}")
+    return lower, upper
+
+
+def _fpc_sizes(prepared: Prepared, use_fpc: bool, notes: list[Note]) -> dict[str, float]:
+    """The audience size N of each wave that gets the finite population correction."""
+    sizes: dict[str, float] = {}
+    if not use_fpc:
+        return sizes
+    for wave, design in prepared.designs.items():
+        if design.audience_size is None:
+            continue
+        if design.respondents > design.audience_size:
+            notes.append(Note(prepared.instrument.id, prepared.audience, wave,
+                              f"{design.respondents} respondents but an audience size of "
+                              f"{design.audience_size:g}: no finite population correction"))
+            continue
+        sizes[wave] = design.audience_size
+    return sizes
+
+
+def _failed_rows(prepared: Prepared) -> pd.DataFrame:
+    """Blank indicator rows for the waves that could not be weighted (their notes say why)."""
+    instrument = prepared.instrument
+    units = [("item", q.id) for q in instrument.scale_questions]
+    units += [("index", index) for index in INDEXES if instrument.index_questions(index)]
+    units += [("outcome", o) for o in dict.fromkeys(o for q in instrument.scale_questions for o in q.outcomes)]
+    rows = [{"instrument": instrument.id, "audience": prepared.audience, "wave": wave, "level": level,
+             "id": identifier, "by": None, "group": None, "n": np.nan, "suppressed": False}
+            for wave in prepared.failed for level, identifier in units]
+    return pd.DataFrame(rows, columns=INDICATOR_COLUMNS).astype({"suppressed": bool})
+
+
+def _designs(prepared: Prepared, sizes: Mapping[str, float]) -> pd.DataFrame:
+    rows = [{"instrument": prepared.instrument.id, "audience": prepared.audience, "wave": wave,
+             "respondents": d.respondents, "audience_size": d.audience_size,
+             "fpc": d.respondents / sizes[wave] if wave in sizes else np.nan,
+             "weighting": d.weighting, "trimmed": d.trimmed}
+            for wave, d in prepared.designs.items()]
+    rows += [{"instrument": prepared.instrument.id, "audience": prepared.audience, "wave": wave,
+              "weighting": f"not estimated ({reason})"} for wave, reason in prepared.failed.items()]
+    return pd.DataFrame(rows, columns=DESIGN_COLUMNS[:-2])
+
+
+def _design_table(parts: list[pd.DataFrame], indicators: pd.DataFrame, thresholds: Mapping[str, int],
+                  rank: Mapping[str, int]) -> pd.DataFrame:
+    """Per audience-wave: respondents, FPC, weighting, trimming and the range of the design
+    effects of its whole-audience estimates (the methodology sections read this)."""
+    if not parts:
+        return _empty(DESIGN_COLUMNS)
+    table = pd.concat(parts, ignore_index=True)
+    overall = indicators[indicators["by"].isna()]
+    deffs = overall.groupby(["instrument", "wave"])["deff"].agg(["min", "max"])
+    keys = pd.MultiIndex.from_frame(table[["instrument", "wave"]])
+    table["deff_min"] = deffs["min"].reindex(keys).to_numpy()
+    table["deff_max"] = deffs["max"].reindex(keys).to_numpy()
+    table = suppress(table.rename(columns={"respondents": "n"}), thresholds,
+                     blank=["fpc", "deff_min", "deff_max"]).rename(columns={"n": "respondents"})
+    table["wave_rank"] = table["wave"].map(rank)
+    table = table.sort_values(["instrument", "wave_rank"], kind="stable")
+    return table[DESIGN_COLUMNS].reset_index(drop=True)
 
 
 def _empty(columns: list[str]) -> pd.DataFrame:
@@ -240,23 +369,35 @@ def _natural_key(identifier: str) -> str:
 # --------------------------------------------------------------------------- indicators
 
 
-def _respondent_scores(prepared: Prepared) -> pd.DataFrame:
-    """Per-respondent index scores (0-100) and outcome scores (% positive), by column
-    ``level:id``; NaN where fewer than half of the items were answered."""
+def _index_items(prepared: Prepared) -> dict[str, tuple[str, list[str]]]:
+    """``level:id`` -> (level, item ids) of every index and outcome of the instrument."""
     instrument = prepared.instrument
-    columns: dict[str, pd.Series] = {}
+    sets: dict[str, tuple[str, list[str]]] = {}
     for index in INDEXES:
         items = [q.id for q in instrument.index_questions(index)]
         if items:
-            columns[f"index:{index}"] = respondent_mean(prepared.score[items], 0.5)
-    outcomes = dict.fromkeys(o for q in instrument.scale_questions for o in q.outcomes)
-    for outcome in outcomes:
-        items = [q.id for q in instrument.outcome_questions(outcome)]
-        columns[f"outcome:{outcome}"] = respondent_mean(prepared.positive[items] * 100.0, 0.5)
+            sets[f"index:{index}"] = ("index", items)
+    for outcome in dict.fromkeys(o for q in instrument.scale_questions for o in q.outcomes):
+        sets[f"outcome:{outcome}"] = ("outcome", [q.id for q in instrument.outcome_questions(outcome)])
+    return sets
+
+
+def _respondent_score(prepared: Prepared, level: str, items: list[str], rows=slice(None)) -> pd.Series:
+    """Per-respondent index score (mean 0-100 item score) or outcome score (% of the answered
+    items positive); NaN where fewer than half of ``items`` were answered."""
+    values = prepared.score[items] if level == "index" else prepared.positive[items] * 100.0
+    return respondent_mean(values.iloc[rows], 0.5)
+
+
+def _respondent_scores(prepared: Prepared) -> pd.DataFrame:
+    """Per-respondent index and outcome scores, by column ``level:id``."""
+    columns = {key: _respondent_score(prepared, level, items)
+               for key, (level, items) in _index_items(prepared).items()}
     return pd.DataFrame(columns, index=prepared.frame.index)
 
 
-def _indicators(prepared: Prepared, by: Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _indicators(prepared: Prepared, by: Sequence[str],
+                sizes: Mapping[str, float]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Indicator rows for one instrument and auxiliary columns the tests of change need."""
     waves = prepared.waves.astype(str).rename("wave")
     weight = prepared.weight
@@ -268,17 +409,17 @@ def _indicators(prepared: Prepared, by: Sequence[str]) -> tuple[pd.DataFrame, pd
         domain = None if column is None else breakdown_labels(prepared.frame, column)
         items = grouped_means(prepared.positive, weight, design=waves, domain=domain)
         scores = grouped_means(prepared.score, weight, design=waves, domain=domain)
-        tables.append(_rows(prepared, items, "item", column,
+        tables.append(_rows(prepared, items, "item", column, sizes,
                             mean_score=scores["mean"].reindex(items.index)))
         if not respondent.empty:
             combined = grouped_means(respondent, weight, design=waves, domain=domain)
-            tables.append(_rows(prepared, combined, None, column))
+            tables.append(_rows(prepared, combined, None, column, sizes))
     table = pd.concat(tables, ignore_index=True)
     return table[INDICATOR_COLUMNS], table.drop(columns=INDICATOR_COLUMNS)
 
 
 def _rows(prepared: Prepared, stats: pd.DataFrame, level: str | None, by: str | None,
-          mean_score: pd.Series | None = None) -> pd.DataFrame:
+          sizes: Mapping[str, float], mean_score: pd.Series | None = None) -> pd.DataFrame:
     index = stats.index.to_frame(index=False)
     item_ids = index.iloc[:, 0].astype(str)
     if level is None:
@@ -289,14 +430,27 @@ def _rows(prepared: Prepared, stats: pd.DataFrame, level: str | None, by: str | 
     mean = stats["mean"].to_numpy()
     se = stats["se"].to_numpy()
     n = stats["n"].to_numpy(dtype=float)
-    n_eff = np.where(weighted, stats["n_eff"].to_numpy(), n)
+    design_n = stats["design_n"].to_numpy(dtype=float)
+    # Finite population correction: f = rows of the unit's design / the wave's audience size;
+    # a breakdown group uses its audience-wave's f (svyby on the corrected design).
+    audience_size = index["wave"].map(sizes).to_numpy(dtype=float)
+    f = design_n / audience_size
+    corrected = np.isfinite(f)
+    keep = np.where(corrected, 1.0 - f, 1.0)
+    se_fpc = se * np.sqrt(keep)
+    kish = np.where(weighted, stats["n_eff"].to_numpy(), n)
+    with np.errstate(divide="ignore"):
+        n_eff = kish / keep  # a complete census (f = 1) has an infinite effective n: CI = estimate
     is_item = (levels == "item").to_numpy()
     scale = np.where(is_item, 100.0, 1.0)
-    wilson = wilson_interval(np.clip(mean, 0, 1), n_eff)
-    ci_low = np.where(is_item, np.asarray(wilson.low) * 100.0, mean - Z95 * se)
-    ci_high = np.where(is_item, np.asarray(wilson.high) * 100.0, mean + Z95 * se)
-    design_n = stats["design_n"].to_numpy(dtype=float)
-    # Unweighted SD of the values in the group, recovered from the domain SE
+    proportion = np.clip(mean, 0, 1)
+    census = np.isinf(n_eff)
+    wilson = wilson_interval(proportion, np.where(census, np.nan, n_eff))
+    wilson_low = np.where(census, proportion, np.asarray(wilson.low))
+    wilson_high = np.where(census, proportion, np.asarray(wilson.high))
+    ci_low = np.where(is_item, wilson_low * 100.0, mean - Z95 * se_fpc)
+    ci_high = np.where(is_item, wilson_high * 100.0, mean + Z95 * se_fpc)
+    # Unweighted SD of the values in the group, recovered from the uncorrected domain SE
     # (se^2 = N/(N-1) * SS / n^2 with w = 1), for Welch's test.
     sd = np.full(n.shape, np.nan)
     enough = (n > 1) & (design_n > 1) & np.isfinite(se)
@@ -314,15 +468,64 @@ def _rows(prepared: Prepared, stats: pd.DataFrame, level: str | None, by: str | 
         # Every estimate is a percentage or a 0-100 score: a weighted mean of values that
         # are all 100 can come out of floating-point summation as 100.00000000000001.
         "estimate": np.clip(mean * scale, 0.0, 100.0),
-        "se": se * scale,
+        "se": se_fpc * scale,
         "ci_low": ci_low,
         "ci_high": ci_high,
         "mean_score": mean_score.to_numpy() if mean_score is not None else np.nan,
+        "deff": stats["deff"].to_numpy() * keep,
+        "n_eff": n_eff,
+        "fpc": np.where(corrected, f, np.nan),
         "suppressed": False,
         "_weighted": weighted,
-        "_n_eff": n_eff,
+        "_fpc": corrected,
+        "_n_eff": kish,  # trends use the Kish n without the FPC (the issue keeps trends unchanged)
         "_sd": sd * scale,
     })
+
+
+def _common_item_estimates(prepared: Prepared, by: Sequence[str], sizes: Mapping[str, float],
+                           rank: Mapping[str, int]) -> pd.DataFrame:
+    """Index and outcome estimates of consecutive wave pairs on the items both waves have.
+
+    When an item of an index or outcome has no valid answer in one wave of a pair, the
+    change is computed on the items present in both (else a missing item moves the score).
+    Rows are indicator rows (with aux columns) plus ``wave_from``, ``wave_to``, ``note``."""
+    labels = prepared.waves.astype(str).to_numpy()
+    waves = sorted(set(labels), key=lambda w: rank.get(w, -1))
+    answered = prepared.positive.notna().groupby(labels).any()
+    parts = []
+    for first, second in itertools.pairwise(waves):
+        rows = (labels == first) | (labels == second)
+        columns = {}
+        notes = {}
+        for key, (level, items) in _index_items(prepared).items():
+            common = [q for q in items if answered.loc[first, q] and answered.loc[second, q]]
+            left_out = [q for q in items if q not in common and (answered.loc[first, q] or answered.loc[second, q])]
+            if not left_out or not common:
+                continue
+            columns[key] = _respondent_score(prepared, level, common, rows)
+            absent = {q: second if answered.loc[first, q] else first for q in left_out}
+            notes[key] = "on the items in both waves; left out " + ", ".join(
+                f"{q} (no valid answers in {w})" for q, w in absent.items())
+        if not columns:
+            continue
+        pair = _pair_prepared(prepared, rows)
+        waves_of_pair = pair.waves.astype(str).rename("wave")
+        scores = pd.DataFrame(columns, index=pair.frame.index)
+        filled = [c for c in by if pair.frame[c].notna().any()]
+        for column in [None, *filled]:
+            domain = None if column is None else breakdown_labels(pair.frame, column)
+            stats = grouped_means(scores, pair.weight, design=waves_of_pair, domain=domain)
+            table = _rows(pair, stats, None, column, sizes)
+            table["wave_from"], table["wave_to"] = first, second
+            table["note"] = [notes[f"{lvl}:{i}"] for lvl, i in zip(table["level"], table["id"], strict=True)]
+            parts.append(table)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def _pair_prepared(prepared: Prepared, rows: np.ndarray) -> Prepared:
+    return Prepared(prepared.instrument, prepared.frame.loc[rows], prepared.weight[rows],
+                    prepared.weighted_waves, prepared.positive.loc[rows], prepared.score.loc[rows])
 
 
 # --------------------------------------------------------------------------- reliability
@@ -357,7 +560,8 @@ def _series(indicators: pd.DataFrame, aux: pd.DataFrame, rank: Mapping[str, int]
     return table
 
 
-def _changes(indicators: pd.DataFrame, aux: pd.DataFrame, rank: Mapping[str, int]) -> pd.DataFrame:
+def _changes(indicators: pd.DataFrame, aux: pd.DataFrame, rank: Mapping[str, int],
+             common: pd.DataFrame, thresholds: Mapping[str, int], not_comparable: pd.DataFrame) -> pd.DataFrame:
     if indicators.empty:
         return _empty(CHANGE_COLUMNS)
     table = _series(indicators, aux, rank)
@@ -369,18 +573,22 @@ def _changes(indicators: pd.DataFrame, aux: pd.DataFrame, rank: Mapping[str, int
                         suffixes=("_1", "_2"))
     if pairs.empty:
         return _empty(CHANGE_COLUMNS)
+    pairs["note"] = None
+    pairs = _with_common_items(pairs, common, thresholds)
     hidden = pairs["suppressed_1"] | pairs["suppressed_2"]
     est1, est2 = pairs["estimate_1"].to_numpy(float), pairs["estimate_2"].to_numpy(float)
     se1, se2 = pairs["se_1"].to_numpy(float), pairs["se_2"].to_numpy(float)
     n1, n2 = pairs["n_1"].to_numpy(float), pairs["n_2"].to_numpy(float)
-    weighted = (pairs["_weighted_1"] | pairs["_weighted_2"]).to_numpy()
+    # weighted or finite-population-corrected on either side: z on the (corrected) SEs
+    by_se = (pairs["_weighted_1"] | pairs["_weighted_2"] | pairs["_fpc_1"] | pairs["_fpc_2"]).to_numpy()
     is_item = (pairs["level"] == "item").to_numpy()
     z_prop = two_proportion_ztest(est1 / 100 * n1, n1, est2 / 100 * n2, n2)
     welch = welch_ttest_from_stats(est1, pairs["_sd_1"].to_numpy(float), n1,
                                    est2, pairs["_sd_2"].to_numpy(float), n2)
-    z_weighted = weighted_change_z(est1, se1, est2, se2)
-    statistic = np.where(weighted, z_weighted.z, np.where(is_item, z_prop.z, welch.t))
-    p_value = np.where(weighted, z_weighted.p_value, np.where(is_item, z_prop.p_value, welch.p_value))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z_weighted = weighted_change_z(est1, se1, est2, se2)
+    statistic = np.where(by_se, z_weighted.z, np.where(is_item, z_prop.z, welch.t))
+    p_value = np.where(by_se, z_weighted.p_value, np.where(is_item, z_prop.p_value, welch.p_value))
     changes = pd.DataFrame({
         "instrument": pairs["instrument"], "audience": pairs["audience"], "level": pairs["level"],
         "id": pairs["id"], "by": pairs["by"].replace("", np.nan), "group": pairs["group"].replace("", np.nan),
@@ -388,9 +596,17 @@ def _changes(indicators: pd.DataFrame, aux: pd.DataFrame, rank: Mapping[str, int
         "estimate_from": est1, "estimate_to": est2, "change": est2 - est1,
         "statistic": statistic, "p_value": p_value,
         "mdc": np.asarray(minimum_detectable_change(se1, se2), dtype=float),
+        "comparable": True, "note": pairs["note"].to_numpy(),
     })
+    if not not_comparable.empty:  # a breaking difference between the versions the two waves fielded
+        key = ["instrument", "level", "id", "wave_from", "wave_to"]
+        flagged = changes[key].merge(not_comparable, on=key, how="left")["note"].to_numpy()
+        broken = pd.notna(flagged)
+        changes.loc[broken, "comparable"] = False
+        changes.loc[broken, "note"] = flagged[broken]
     blank_when_hidden = ["estimate_from", "estimate_to", "change", "statistic", "p_value", "mdc"]
     changes.loc[hidden.to_numpy(), blank_when_hidden] = np.nan
+    changes.loc[~changes["comparable"].astype(bool), TEST_COLUMNS[:2] + ["mdc"]] = np.nan  # out of the BH family
     family = ["instrument", "audience", "by", "group", "wave_from", "wave_to"]
     keys = [changes[c].fillna("") for c in family]
     changes["p_adj"] = changes.groupby(keys, sort=False)["p_value"].transform(
@@ -403,9 +619,49 @@ def _changes(indicators: pd.DataFrame, aux: pd.DataFrame, rank: Mapping[str, int
     return changes[CHANGE_COLUMNS].reset_index(drop=True)
 
 
-def _trends(indicators: pd.DataFrame, aux: pd.DataFrame, rank: Mapping[str, int]) -> pd.DataFrame:
+_PAIR_VALUES = ["n", "estimate", "se", "suppressed", "_weighted", "_fpc", "_n_eff", "_sd"]
+
+
+def _with_common_items(pairs: pd.DataFrame, common: pd.DataFrame, thresholds: Mapping[str, int]) -> pd.DataFrame:
+    """Replace both sides of a pair by its common-item estimates where an index or outcome
+    lost an item in one of the two waves; a side under the minimum group size stays hidden."""
+    if common.empty:
+        return pairs
+    common = common.assign(by=common["by"].astype(object).fillna(""),
+                           group=common["group"].astype(object).fillna(""))
+    keys = _SERIES_KEYS + ["wave_1", "wave_2"]
+    side = {}
+    for number, wave_column in ((1, "wave_from"), (2, "wave_to")):
+        part = common[common["wave"] == common[wave_column]]
+        side[number] = part.rename(columns={"wave_from": "wave_1", "wave_to": "wave_2"}).set_index(keys)
+    indexed = pairs.set_index(keys)
+    both = side[1].index.intersection(side[2].index).intersection(indexed.index)
+    for number in (1, 2):
+        values = side[number].loc[both]
+        for column in _PAIR_VALUES:
+            if column == "suppressed":
+                audiences = pd.Series(values.index.get_level_values("audience"))
+                small = values["n"].to_numpy(float) < min_n_for(audiences, thresholds)
+                indexed.loc[both, f"suppressed_{number}"] = indexed.loc[both, f"suppressed_{number}"].to_numpy() | small
+            else:
+                indexed.loc[both, f"{column}_{number}"] = values[column].to_numpy()
+    indexed.loc[both, "note"] = side[1].loc[both, "note"].to_numpy()
+    return indexed.reset_index()
+
+
+def _trends(indicators: pd.DataFrame, aux: pd.DataFrame, rank: Mapping[str, int],
+            not_comparable: pd.DataFrame) -> pd.DataFrame:
     table = _series(indicators, aux, rank)
     table = table[table["level"] == "item"].sort_values("wave_rank", kind="stable")
+    # a trend runs only over the waves after the last break of its item
+    last_break: dict[tuple[str, str], int] = {}
+    if not not_comparable.empty:
+        for row in not_comparable[not_comparable["level"] == "item"].itertuples():
+            key = (row.instrument, row.id)
+            last_break[key] = max(last_break.get(key, -1), rank[row.wave_to])
+    if last_break:
+        start = [last_break.get((i, q), -1) for i, q in zip(table["instrument"], table["id"], strict=True)]
+        table = table[table["wave_rank"].to_numpy() >= np.asarray(start)]
     rows = []
     for key, series in table.groupby(_SERIES_KEYS, sort=False):
         if len(series) < 3:

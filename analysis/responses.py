@@ -16,16 +16,20 @@ import pandas as pd
 
 from instruments import Definitions, Instrument
 
+from .design import WaveDesign, weigh_waves
+from .margins import not_stated
+from .notes import Note
 from .scoring import is_positive, item_score
 from .spreadsheet import read_csv
 from .text.redaction import redact_series
-from .weighting import rake
 
 REQUIRED_COLUMNS = ("instrument", "audience", "wave")
 KNOWN_COLUMNS = frozenset(
     {"response_id", "instrument", "version", "audience", "wave", "submitted_on", "weight",
-     "channel", "event"}
+     "audience_size", "channel", "event"}
 )
+# A weight this many times the median is kept but named in a note (its cost shows in deff).
+ABSURD_WEIGHT_RATIO = 1000
 DONT_KNOW = "dk"
 NOT_STATED = "(not stated)"
 
@@ -50,6 +54,11 @@ def read_responses(path: str | Path) -> pd.DataFrame:
         raise ValueError(f"{path}: not UTF-8 text") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise ValueError(f"{path}: not a readable CSV file ({exc})") from None
+    if len(frame.columns) == 1 and ";" in str(frame.columns[0]):
+        raise ValueError(
+            f"{path}: the file is separated by semicolons (header {frame.columns[0]!r}); "
+            "save it as comma-separated CSV"
+        )
     frame.index = pd.RangeIndex(2, len(frame) + 2, name="line")
     return frame
 
@@ -103,7 +112,9 @@ class Prepared:
     positive: pd.DataFrame  # 1/0 per scale item, NaN when not validly answered
     score: pd.DataFrame  # 0-100 per scale item, reverse items flipped
     dropped: int = 0
-    notes: list[str] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+    designs: dict[str, WaveDesign] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)  # wave -> why it could not be estimated
 
     @property
     def audience(self) -> str:
@@ -134,6 +145,12 @@ def check_frame(frame: pd.DataFrame, definitions: Definitions) -> None:
             f"responses: column instrument names unknown instrument(s) {names} at "
             f"{describe_rows(unknown.index)} (known: {', '.join(sorted(definitions.instruments))})"
         )
+    if "response_id" in frame:
+        ids = frame["response_id"]
+        duplicated = frame.index[ids.notna() & ids.duplicated(keep=False)]
+        if len(duplicated):
+            raise ValueError(f"responses: column response_id is duplicated at {describe_rows(duplicated)} "
+                             f"(e.g. {ids[duplicated[0]]!r})")
 
 
 def _scale_positions(values: pd.Series, k: int, column: str) -> np.ndarray:
@@ -200,11 +217,17 @@ def prepare(
     by: Sequence[str] = (),
     drop_incomplete: bool = False,
     names: Sequence[str] = (),
+    trim: tuple[float, float] | None = None,
 ) -> Prepared:
     """Check and convert one instrument's rows (``frame`` holds only that instrument).
 
     Answers to text questions are redacted first (:func:`analysis.text.redact`, with the
-    configured ``names``), so nothing downstream ever sees the original comment."""
+    configured ``names``), so nothing downstream ever sees the original comment.
+
+    Weights, per wave: the ``weight`` column (1 when absent), raked to ``margins`` fitted to
+    the wave's respondents (:func:`analysis.margins.wave_margins`), then trimmed to
+    ``trim = (LOWER, UPPER)`` times the wave's mean weight (:func:`analysis.weighting.trim_weights`).
+    A wave that cannot be weighted is left out with a note in ``failed``; other waves go on."""
     text_ids = [q.id for q in instrument.questions if q.type == "text" and q.id in frame]
     if text_ids:
         frame = frame.assign(**{q: redact_series(frame[q], names) for q in text_ids})
@@ -219,8 +242,10 @@ def prepare(
     allowed |= set(by) | set(margins or {})
     _check_unknown_questions(frame, instrument, allowed)
 
-    notes: list[str] = []
+    notes: list[Note] = []
     dropped = 0
+    audience = instrument.audience
+    unknown_rows: dict[str, str] = {}  # wave -> its rows with a category the margins lack
     if margins:
         missing = [v for v in margins if v not in frame.columns]
         if missing:
@@ -228,35 +253,32 @@ def prepare(
                 f"responses: raking variable(s) {', '.join(missing)} for audience "
                 f"{instrument.audience} are not columns of the responses"
             )
-        incomplete = pd.Series(False, index=frame.index)
+        unknown = pd.Series(False, index=frame.index)
+        blank = pd.Series(False, index=frame.index)
         for variable, categories in margins.items():
-            incomplete |= ~frame[variable].isin(list(categories))
+            unstated = not_stated(frame[variable])
+            blank |= unstated
+            unknown |= ~unstated & ~frame[variable].isin(list(categories))
+        if not drop_incomplete:  # a wave with a category the margins lack cannot be raked
+            unknown_rows = {str(w): describe_rows(rows)
+                            for w, rows in frame.index[unknown].groupby(frame.loc[unknown, "wave"]).items()}
+        incomplete = unknown | blank if drop_incomplete else pd.Series(False, index=frame.index)
         if incomplete.any():
-            if not drop_incomplete:
-                raise ValueError(
-                    f"responses: {instrument.id} respondents with a blank or unknown category in "
-                    f"raking variable(s) {', '.join(margins)} at {describe_rows(frame.index[incomplete])} "
-                    "(fix them, or pass --drop-incomplete to leave them out)"
-                )
             dropped = int(incomplete.sum())
-            notes.append(f"{instrument.id}: left out {dropped} respondents with incomplete raking variables")
+            notes.append(Note(instrument.id, audience, None,
+                              f"left out {dropped} respondents with incomplete raking variables"))
             frame = frame.loc[~incomplete]
 
     weight = _start_weights(frame)
-    weighted_waves: set[str] = set()
-    if margins:
-        raked = np.empty(len(frame))
-        for wave, rows in frame.groupby("wave", sort=False).indices.items():
-            try:
-                raked[rows] = rake(frame.iloc[rows][list(margins)], margins, weights=weight[rows]).to_numpy()
-            except ValueError as exc:
-                raise ValueError(f"raking {instrument.id} wave {wave}: {exc}") from None
-        weight = raked
-        weighted_waves = set(frame["wave"].unique())
+    notes += _absurd_weight_notes(frame, weight, instrument)
+    weights = weigh_waves(frame, weight, instrument, margins=margins, trim=trim, unknown_rows=unknown_rows,
+                          sizes=_audience_sizes(frame))
+    notes += weights.notes
+    if weights.failed:
+        keep = ~frame["wave"].astype(str).isin(list(weights.failed)).to_numpy()
+        frame, weight = frame.loc[keep], weights.weight[keep]
     else:
-        for wave, rows in frame.groupby("wave", sort=False).indices.items():
-            if np.ptp(weight[rows]) > 0:
-                weighted_waves.add(wave)
+        weight = weights.weight
 
     positions = {
         q.id: _scale_positions(frame[q.id], instrument.scale_of(q).k, q.id) if q.id in frame
@@ -272,17 +294,58 @@ def prepare(
         {q.id: item_score(positions[q.id], instrument.scale_of(q).k, q.reverse) for q in scale_questions},
         index=frame.index,
     )
-    return Prepared(instrument, frame, weight, weighted_waves, positive, score, dropped, notes)
+    return Prepared(instrument, frame, weight, weights.weighted_waves, positive, score, dropped, notes,
+                    weights.designs, weights.failed)
 
 
 def _start_weights(frame: pd.DataFrame) -> np.ndarray:
+    """The ``weight`` column of one instrument's rows: every row has one, or none has."""
     if "weight" not in frame:
         return np.ones(len(frame))
+    blank = frame["weight"].isna() | frame["weight"].astype(str).str.strip().eq("")
+    if blank.any() and not blank.all():
+        instrument = frame["instrument"].iloc[0]
+        raise ValueError(f"responses: column weight is blank at {describe_rows(frame.index[blank])} "
+                         f"while other {instrument} rows have a weight (give every row a weight, or none)")
     weight = pd.to_numeric(frame["weight"], errors="coerce")
     bad = frame.index[frame["weight"].notna() & (weight.isna() | ~np.isfinite(weight) | (weight <= 0))]
     if len(bad):
-        raise ValueError(f"responses: column weight must be a positive number or blank at {describe_rows(bad)}")
-    return weight.fillna(1.0).to_numpy(dtype=float)
+        raise ValueError(f"responses: column weight must be a finite positive number at {describe_rows(bad)}")
+    return np.array(weight.fillna(1.0), dtype=float)  # a writable copy: raking fills it per wave
+
+
+def _absurd_weight_notes(frame: pd.DataFrame, weight: np.ndarray, instrument: Instrument) -> list[Note]:
+    """A warning (not an error) for weights over ABSURD_WEIGHT_RATIO times the wave's median."""
+    notes = []
+    for wave, rows in frame.groupby("wave", sort=False).indices.items():
+        median = float(np.median(weight[rows]))
+        huge = rows[weight[rows] > ABSURD_WEIGHT_RATIO * median]
+        if len(huge):
+            notes.append(Note(instrument.id, instrument.audience, str(wave),
+                              f"weight over {ABSURD_WEIGHT_RATIO:,} times the median ({median:g}) at "
+                              f"{describe_rows(frame.index[huge])}; see n_eff and deff for its cost"))
+    return notes
+
+
+def _audience_sizes(frame: pd.DataFrame) -> dict[str, float | None]:
+    """The ``audience_size`` of each wave (None when blank or absent): a positive whole
+    number, the same on every row of a wave."""
+    if "audience_size" not in frame:
+        return {}
+    raw = frame["audience_size"]
+    size = pd.to_numeric(raw, errors="coerce")
+    bad = frame.index[raw.notna() & (size.isna() | (size <= 0) | (size % 1 != 0))]
+    if len(bad):
+        raise ValueError(f"responses: column audience_size must be a positive whole number or blank at "
+                         f"{describe_rows(bad)}")
+    sizes: dict[str, float | None] = {}
+    for wave, values in size.groupby(frame["wave"].astype(str), sort=False, dropna=False):
+        distinct = values.unique()
+        if len(distinct) > 1:
+            raise ValueError(f"responses: column audience_size differs within wave {wave} at "
+                             f"{describe_rows(values.index)}")
+        sizes[str(wave)] = None if pd.isna(distinct[0]) else float(distinct[0])
+    return sizes
 
 
 def breakdown_labels(frame: pd.DataFrame, column: str) -> pd.Series:

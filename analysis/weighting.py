@@ -16,7 +16,11 @@ References
 Deming, W. E. and Stephan, F. F. (1940). On a least squares adjustment of a sampled
 frequency table when the expected marginal totals are known. *Ann. Math. Statist.* 11.
 Lumley, T. (2010). *Complex Surveys: A Guide to Analysis Using R*, chapter 7.
-R package ``survey``: ``rake``, ``postStratify``, ``svyrecvar``.
+R package ``survey``: ``rake``, ``postStratify``, ``svyrecvar``, ``trimWeights``.
+
+:func:`trim_weights` reproduces ``survey::trimWeights(design, lower, upper, strict=TRUE)``:
+weights outside the bounds are set to them and the amount trimmed is shared equally among
+the weights that were inside, repeated until none is outside.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import pandas as pd
 
 from analysis.estimators import _as_1d_float, _weights
 
-__all__ = ["rake", "raked_weighted_mean"]
+__all__ = ["rake", "raked_weighted_mean", "trim_weights"]
 
 _MAX_LABELS_IN_MESSAGE = 20
 
@@ -290,3 +294,60 @@ def raked_weighted_mean(
     x = x - x.mean()
     var = n / (n - 1.0) * np.sum(x * x)
     return mean, float(np.sqrt(var))
+
+
+def trim_weights(weights: Any, lower: float, upper: float, max_iter: int = 1000) -> np.ndarray:
+    """Trim weights to ``[lower, upper]`` as R ``survey::trimWeights(..., strict=TRUE)``.
+
+    Parameters
+    ----------
+    weights : array-like of float
+        Final (e.g. raked) weights, positive and finite.
+    lower, upper : float
+        Absolute bounds, ``lower < upper`` (the pipeline passes LOWER and UPPER times the
+        mean final weight of the audience-wave).
+    max_iter : int
+        Safety bound on the number of passes (R recurses without one).
+
+    Returns
+    -------
+    numpy.ndarray
+        Each pass sets ``w_out = clip(w, lower, upper)`` for the weights strictly outside the
+        bounds and adds ``sum(w - w_out) / (number inside)`` to every weight inside; passes
+        repeat while any weight is strictly outside. The total weight is unchanged.
+
+    Raises
+    ------
+    ValueError
+        Bad weights, ``lower >= upper``, bounds whose interval cannot hold the mean weight
+        (every weight would be outside), or no convergence within ``max_iter`` passes.
+
+    References
+    ----------
+    R ``survey:::trimWeights.survey.design2`` (survey 4.1); Potter, F. (1990). A study of
+    procedures to identify and trim extreme sampling weights. *Proc. Survey Research
+    Methods Section, ASA*, 225-230.
+    """
+    w = _as_1d_float(weights, "weights", allow_nan=False).copy()
+    if (w <= 0).any():
+        raise ValueError("weights to trim must be positive")
+    if not (np.isfinite(lower) and np.isfinite(upper)) or lower >= upper:
+        raise ValueError(
+            f"trimming bounds must be finite with lower < upper, got {lower:g} and {upper:g}"
+        )
+    mean = w.mean() if w.size else 0.0
+    if w.size and not (lower <= mean <= upper):
+        raise ValueError(
+            f"the mean weight {mean:g} lies outside the trimming bounds {lower:g}-{upper:g}"
+        )
+    for _ in range(int(max_iter)):
+        outside = (w < lower) | (w > upper)
+        if not outside.any():
+            return w
+        trimmed = np.clip(w, lower, upper)
+        inside = ~outside
+        if not inside.any():
+            raise ValueError("every weight is outside the trimming bounds")
+        trimmed[inside] += np.sum(w - trimmed) / inside.sum()
+        w = trimmed
+    raise ValueError(f"weight trimming did not converge after {int(max_iter)} passes")

@@ -26,6 +26,7 @@ from pydantic import ValidationError
 
 from .codebook import Codebook, RedactionSettings
 from .schema import Framework, Instrument, LocatedError
+from .versioning import version_of
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "definitions"
 FRAMEWORK_FILE = "framework.yaml"
@@ -73,6 +74,16 @@ class Definitions:
     files: dict[str, Path] = field(default_factory=dict)
     codebook: Codebook | None = None  # codebook.yaml, when the folder has one
     redaction: RedactionSettings = field(default_factory=RedactionSettings)
+    # instrument id -> version hash -> definition: every version the folder holds (one per
+    # instrument unless loaded with ``versions=True``); ``instruments`` holds the last of them.
+    versions: dict[str, dict[str, Instrument]] = field(default_factory=dict)
+
+    def versions_of(self, instrument_id: str) -> dict[str, Instrument]:
+        """Every version of an instrument: ``{version hash: definition}``."""
+        if instrument_id in self.versions:
+            return self.versions[instrument_id]
+        instrument = self.instrument(instrument_id)
+        return {version_of(instrument): instrument}
 
     def instrument(self, instrument_id: str) -> Instrument:
         try:
@@ -297,9 +308,13 @@ def instrument_files(folder: Path) -> list[Path]:
     )
 
 
-def load_definitions(folder: Path | str | None = None) -> Definitions:
+def load_definitions(folder: Path | str | None = None, *, versions: bool = False) -> Definitions:
     """Load ``framework.yaml`` and every instrument in ``folder`` (default: ``INSTRUMENTS_DIR``
-    or the shipped definitions). Raises :class:`DefinitionsError` listing every problem."""
+    or the shipped definitions). Raises :class:`DefinitionsError` listing every problem.
+
+    Two files with one instrument id are an error, unless ``versions`` is true (an analysis
+    data package, as ``flask export responses --definitions`` writes): then each distinct
+    version is kept in ``Definitions.versions`` and ``instruments`` holds the last file's."""
     folder = Path(folder) if folder is not None else definitions_dir()
     if not folder.is_dir():
         raise DefinitionsError([DefinitionError(str(folder), "", "not a folder")])
@@ -321,12 +336,13 @@ def load_definitions(folder: Path | str | None = None) -> Definitions:
         except DefinitionsError as exc:
             errors.extend(exc.errors)
             continue
-        if instrument.id in definitions.instruments:
+        if instrument.id in definitions.instruments and not versions:
             other = definitions.files[instrument.id].name
             errors.append(DefinitionError(path.name, "id", f"instrument id {instrument.id!r} is also used by {other}", 1))
             continue
         definitions.instruments[instrument.id] = instrument
         definitions.files[instrument.id] = path
+        definitions.versions.setdefault(instrument.id, {})[version_of(instrument)] = instrument
     try:
         if (folder / CODEBOOK_FILE).exists():
             definitions.codebook = load_codebook(folder / CODEBOOK_FILE, framework)

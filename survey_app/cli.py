@@ -178,8 +178,12 @@ def demo_command(seed: int, reset: bool, base_url: str) -> None:
 @click.option("--wave", "wave_label", help="Only waves with this label (e.g. 2026-Q3).")
 @click.option("--instrument", "instrument_id", help="Only waves of this instrument.")
 @click.option("--out", "out", default="-", show_default=True, help="CSV file to write, or - for stdout.")
-def export_responses_command(wave_label: str | None, instrument_id: str | None, out: str) -> None:
+@click.option("--definitions", "definitions_folder", type=click.Path(file_okay=False, path_type=Path),
+              help="Also write every instrument version answered, and framework.yaml, into this folder.")
+def export_responses_command(wave_label: str | None, instrument_id: str | None, out: str,
+                             definitions_folder: Path | None) -> None:
     """Export anonymous responses (all waves unless filtered) as the analysis CSV."""
+    from .definitions import write_definitions
     from .export import responses_frame, write_csv
 
     query = select(Wave.id).join(InstrumentVersion)
@@ -191,6 +195,9 @@ def export_responses_command(wave_label: str | None, instrument_id: str | None, 
     if (wave_label or instrument_id) and not wave_ids:
         raise click.BadParameter("no wave matches", param_hint="--wave/--instrument")
     frame = responses_frame(wave_ids)
+    if definitions_folder is not None:
+        written = write_definitions(zip(frame["instrument"], frame["version"], strict=True), definitions_folder)
+        click.echo(f"Wrote {len(written)} definition files to {definitions_folder}", err=True)
     if out == "-":
         write_csv(frame, sys.stdout)
     else:
@@ -325,7 +332,7 @@ def results_command(if_stale: bool) -> None:
     """Recompute and store the analysis results the dashboard and reports read (here, not
     in the background; refused while a computation is queued or running elsewhere)."""
     from .recompute import compute_here
-    from .results import latest_results
+    from .results import latest_results, note_count
 
     latest, stale = latest_results()
     if if_stale and not stale:
@@ -339,8 +346,9 @@ def results_command(if_stale: bool) -> None:
     if state.status == "failed":
         raise click.ClickException(f"the computation failed: {state.error}")
     stored, _ = latest_results()
+    notes = note_count(stored)
     click.echo(f"Computed results for {stored.responses:,} responses "
-               f"({len(stored.tables['indicators']):,} indicator rows).")
+               f"({len(stored.tables['indicators']):,} indicator rows, {notes:,} note{'s' if notes != 1 else ''}).")
 
 
 # --------------------------------------------------------------------------- backups

@@ -3,15 +3,20 @@ database (a known version is never duplicated)."""
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
+import yaml
 from flask import current_app
 from sqlalchemy import select
 
-from instruments import Definitions, Instrument, load_definitions, version_of
+from instruments import SHIPPED_DIR, Definitions, Instrument, load_definitions, version_of
+from instruments.loader import CODEBOOK_FILE, FRAMEWORK_FILE
 
 from .extensions import db
-from .models import InstrumentVersion
+from .models import InstrumentVersion, Wave
 
 
 def current_definitions() -> Definitions:
@@ -22,6 +27,50 @@ def current_definitions() -> Definitions:
     if folder not in cache:
         cache[folder] = load_definitions(folder)
     return cache[folder]
+
+
+def fielded_definitions() -> Definitions:
+    """The definitions analysis uses: the framework, codebook and redaction settings of the
+    definitions folder, and every instrument version a wave fielded, from the database (the
+    one source of truth for instruments; an uploaded version is never looked up in the
+    folder). ``instruments`` holds each instrument's newest fielded version."""
+    folder = current_definitions()
+    fielded = db.session.scalars(
+        select(InstrumentVersion)
+        .where(InstrumentVersion.id.in_(select(Wave.instrument_version_id)))
+        .order_by(InstrumentVersion.id)
+    ).all()
+    versions: dict[str, dict[str, Instrument]] = {}
+    instruments: dict[str, Instrument] = {}
+    for stored in fielded:
+        instrument = stored.instrument
+        versions.setdefault(stored.instrument_id, {})[stored.version] = instrument
+        instruments[stored.instrument_id] = instrument
+    return Definitions(framework=folder.framework, instruments=instruments, codebook=folder.codebook,
+                       redaction=folder.redaction, versions=versions)
+
+
+def write_definitions(answered: Iterable[tuple[str, str]], folder: Path) -> list[Path]:
+    """Write the stored definition of every ``(instrument id, version)`` answered, plus the
+    folder's ``framework.yaml`` (and ``codebook.yaml``), into ``folder``: with the export CSV
+    a self-describing data package for ``pulse-analysis``. Files are named
+    ``<instrument>@<version[:12]>.yaml``; a version stored twice is written once."""
+    source = Path(current_app.config.get("INSTRUMENTS_DIR") or SHIPPED_DIR)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in (FRAMEWORK_FILE, CODEBOOK_FILE):
+        if (source / name).is_file():
+            shutil.copyfile(source / name, folder / name)
+            written.append(folder / name)
+    for instrument_id, version in sorted(set(answered)):
+        stored = db.session.scalar(select(InstrumentVersion).where(
+            InstrumentVersion.instrument_id == instrument_id, InstrumentVersion.version == version).limit(1))
+        if stored is None:
+            continue
+        path = folder / f"{instrument_id}@{version[:12]}.yaml"
+        path.write_text(yaml.safe_dump(stored.definition, sort_keys=False, allow_unicode=True), encoding="utf-8")
+        written.append(path)
+    return written
 
 
 @dataclass(frozen=True)

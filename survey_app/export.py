@@ -2,8 +2,8 @@
 export schema; every download, CLI export and report reads responses through it.
 
 Columns, in order: ``response_id, instrument, version, audience, wave, submitted_on,
-weight``, then respondent attribute columns (``channel``, ``event``, then the instruments'
-"about you" attributes), then one column per question id. Scale answers are their 1-based
+weight, audience_size`` (the wave's audience size, blank when unknown), then respondent
+attribute columns (``channel``, ``event``, then the instruments' "about you" attributes), then one column per question id. Scale answers are their 1-based
 position, don't-know is ``dk``, unanswered is blank, choices are their label, free text is as
 stored (already redacted at ingest), except that a comment with an open safeguarding flag is
 ``[withheld: safeguarding review]`` (:data:`analysis.text.WITHHELD`) until the reviewer has
@@ -28,7 +28,8 @@ from .comments.flags import withheld_comments
 from .extensions import db
 from .models import Answer, Event, InstrumentVersion, Response, Wave
 
-FIXED_COLUMNS = ["response_id", "instrument", "version", "audience", "wave", "submitted_on", "weight"]
+FIXED_COLUMNS = ["response_id", "instrument", "version", "audience", "wave", "submitted_on", "weight",
+                 "audience_size"]
 RESPONSE_ATTRIBUTES = ["channel", "event"]
 
 
@@ -57,6 +58,7 @@ def responses_frame(wave_ids: Iterable[int] | None = None) -> pd.DataFrame:
             Wave.label.label("wave"),
             Response.submitted_on,
             Response.weight,
+            Wave.audience_size,
             Response.channel,
             Event.code.label("event"),
             Response.attributes,
@@ -84,6 +86,7 @@ def responses_frame(wave_ids: Iterable[int] | None = None) -> pd.DataFrame:
                 "wave": r.wave,
                 "submitted_on": r.submitted_on.isoformat(),
                 "weight": r.weight,
+                "audience_size": r.audience_size,
                 "channel": str(r.channel),
                 "event": r.event,
                 **{k: v for k, v in (r.attributes or {}).items() if k not in FIXED_COLUMNS},
@@ -100,6 +103,7 @@ def responses_frame(wave_ids: Iterable[int] | None = None) -> pd.DataFrame:
     frame = base.join(answers, on="response_id")
     frame = frame.reindex(columns=FIXED_COLUMNS + attribute_columns + question_columns)
     frame["weight"] = pd.to_numeric(frame["weight"], errors="coerce")
+    frame["audience_size"] = frame["audience_size"].astype("Int64")  # a whole number, or blank
     return frame.sort_values(["instrument", "wave", "response_id"], kind="stable").reset_index(drop=True)
 
 

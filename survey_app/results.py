@@ -12,7 +12,7 @@ from sqlalchemy import Row, delete, func, select, text
 import analysis
 from instruments import Definitions
 
-from .definitions import current_definitions
+from .definitions import fielded_definitions
 from .export import responses_frame
 from .extensions import db
 from .models import (
@@ -28,7 +28,7 @@ from .models import (
     Wave,
 )
 
-TABLES = ("indicators", "changes", "trends", "reliability", "themes")
+TABLES = analysis.Results.TABLES  # indicators, changes, trends, reliability, themes, notes, designs
 KEEP_RESULTS = 3  # stored results older than the newest three are deleted
 
 
@@ -102,8 +102,14 @@ def _records(table: pd.DataFrame) -> list[dict]:
 
 def compute_results() -> AnalysisResult:
     """Run the analysis over every response and store the tables (the caller's transaction
-    is committed). Breakdowns are every "about you" attribute of the instruments."""
-    definitions = current_definitions()
+    is committed). Breakdowns are every "about you" attribute of the instruments. Each
+    response is scored with the instrument version its wave fielded, read from the database.
+
+    Never fails as a whole on the data a council has: a unit that cannot be estimated gets a
+    row in the ``notes`` table (see :func:`note_count`). Respondents who did not state a
+    raking attribute keep their weighted share of that margin; waves with a known audience
+    size get the finite population correction."""
+    definitions = fielded_definitions()
     # Taken before the data are read: a response stored meanwhile makes these results stale,
     # never wrongly up to date.
     fingerprint = data_fingerprint()
@@ -111,7 +117,8 @@ def compute_results() -> AnalysisResult:
     population = _population()
     if population is not None:  # rake only audiences that have answers with those attributes
         population = population[population["audience"].isin(set(frame["audience"]))]
-    breakdowns = sorted({a.id for i in definitions.instruments.values() for a in i.attributes} & set(frame.columns))
+    every_version = [i for versions in definitions.versions.values() for i in versions.values()]
+    breakdowns = sorted({a.id for i in every_version for a in i.attributes} & set(frame.columns))
     # The inputs are read: end the transaction so that SQLite's write lock (every transaction
     # takes it, see database.py) is not held while the analysis runs in the background.
     db.session.commit()
@@ -119,7 +126,7 @@ def compute_results() -> AnalysisResult:
         tables = {name: [] for name in TABLES}
         wave_order: list[str] = []
     else:
-        results = analysis.run(frame, definitions, population=population, by=breakdowns, drop_incomplete=True)
+        results = analysis.run(frame, definitions, population=population, by=breakdowns)
         tables = {name: _records(getattr(results, name)) for name in TABLES}
         wave_order = results.wave_order
     stored = AnalysisResult(fingerprint=fingerprint, responses=len(frame), wave_order=wave_order, tables=tables)
@@ -142,3 +149,8 @@ def table(result: AnalysisResult | None, name: str) -> pd.DataFrame:
     if result is None or not result.tables.get(name):
         return pd.DataFrame()
     return pd.DataFrame.from_records(result.tables[name])
+
+
+def note_count(result: AnalysisResult | None) -> int:
+    """How many notes (units not estimated, or estimated differently) the results carry."""
+    return len(result.tables.get("notes") or []) if result is not None else 0

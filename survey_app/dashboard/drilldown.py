@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 from sqlalchemy import func, select
@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from instruments import Definitions, Outcome, diff_instruments
 
 from ..extensions import db
+from ..methodology import unit_note
 from ..models import AnalysisResult, InstrumentVersion, Response, Wave
 from ..results import table
 from .charts import ChartPoint, trend_svg
@@ -28,6 +29,7 @@ class InstrumentView:
     breaks: frozenset[str]  # waves after which questions of this outcome are not comparable
     chart: str
     rates: list[tuple[str, int, int | None]]  # wave, responses, audience size
+    blank: dict[str, str] = field(default_factory=dict)  # wave -> why it could not be estimated
 
 
 def _num(x) -> float | None:
@@ -95,8 +97,10 @@ def drilldown(definitions: Definitions, result: AnalysisResult | None, outcome: 
                           "Outcome score by wave with 95% confidence intervals: " + "; ".join(shown) + "."
                           + (" Comparability breaks before " + ", ".join(sorted(breaks)) + "." if breaks else ""),
                           breaks)
+        unestimated = trend[trend["estimate"].isna() & ~trend["suppressed"].astype(bool)]
+        blank = {w: note for w in unestimated["wave"] if (note := unit_note(result, instrument.id, w))}
         views.append(InstrumentView(instrument.id, instrument.title, trend, item_table, breakdowns, breaks, chart,
-                                    response_rates(instrument.id, order)))
+                                    response_rates(instrument.id, order), blank))
     return views
 
 

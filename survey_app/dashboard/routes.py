@@ -14,8 +14,9 @@ from ..auth.roles import ANALYST_ROLES, VIEWER_ROLES, role_required
 from ..comments.queries import outcome_themes, quotes_for_waves, waves_labelled
 from ..definitions import current_definitions
 from ..extensions import db
+from ..methodology import wave_methods
 from ..recompute import recompute_status, request_recompute
-from ..results import latest_results, table
+from ..results import latest_results, note_count, table
 from . import bp
 from .drilldown import download_table, drilldown
 from .scorecard import scorecard
@@ -32,7 +33,8 @@ def index():
     framework = current_definitions().framework
     return render_template("dashboard/scorecard.html", title="Scorecard", framework=framework,
                            board=scorecard(framework, status.result), result=status.result,
-                           stale=status.stale, status=status, form=RecomputeForm())
+                           stale=status.stale, status=status, form=RecomputeForm(),
+                           methods=wave_methods(status.result), notes_total=note_count(status.result))
 
 
 @bp.post("/recompute")
@@ -67,7 +69,7 @@ def _outcome_or_404(outcome_id: str, audience: str):
 def outcome(outcome_id: str, audience: str):
     found = _outcome_or_404(outcome_id, audience)
     result, stale = latest_results()
-    views = drilldown(current_definitions(), result, found, audience)
+    views = drilldown(fielded_definitions(), result, found, audience)
     return render_template("dashboard/outcome.html", title=f"{found.id} for {audience}", outcome=found,
                            audience=audience, views=views, result=result, stale=stale,
                            min_n=current_definitions().framework.min_n(audience),
@@ -89,7 +91,7 @@ def _outcome_quotes(result, outcome_id: str, audience: str) -> tuple[str | None,
 def outcome_download(outcome_id: str, audience: str, instrument_id: str, name: str, fmt: str):
     found = _outcome_or_404(outcome_id, audience)
     result, _ = latest_results()
-    view = next((v for v in drilldown(current_definitions(), result, found, audience)
+    view = next((v for v in drilldown(fielded_definitions(), result, found, audience)
                  if v.instrument_id == instrument_id), None)
     if view is None:
         abort(404)

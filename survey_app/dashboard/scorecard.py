@@ -5,6 +5,7 @@ and KPI values; the RAG rules are analysis.rag's."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -33,7 +34,7 @@ class MeasureRow:
     target: Target
     latest: Point | None
     change: float | None
-    change_note: str  # "significant", "no significant change", "not tested", ""
+    change_note: str  # "significant", "no significant change", "not tested", "not compared: why", ""
     series: list[Point]
     rag: Rag
     unit: str
@@ -65,8 +66,17 @@ def _value(x) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
 
 
+def _blank_reason(notes: pd.DataFrame, instrument: str, wave: str) -> str | None:
+    """The note of a unit that could not be estimated (its figures are blank), if any."""
+    if notes.empty:
+        return None
+    found = notes[(notes["instrument"] == instrument) & (notes["wave"] == wave)
+                  & notes["note"].str.startswith("could not be")]
+    return str(found.iloc[0]["note"]) if not found.empty else None
+
+
 def _survey_row(measure: Measure, outcome: Outcome, indicators: pd.DataFrame, changes: pd.DataFrame,
-                order: list[str]) -> MeasureRow:
+                order: list[str], notes: pd.DataFrame) -> MeasureRow:
     target = current_target(measure)
     label = measure_label(measure)
     ident = {"outcome": outcome.id, "index": measure.index, "item": measure.item}[measure.level]
@@ -87,7 +97,10 @@ def _survey_row(measure: Measure, outcome: Outcome, indicators: pd.DataFrame, ch
     if len(rows) >= 2 and not changes.empty:
         found = changes[(changes["instrument"] == last["instrument"]) & (changes["level"] == measure.level)
                         & (changes["id"] == ident) & changes["by"].isna() & (changes["wave_to"] == last["wave"])]
-        if not found.empty and _value(found.iloc[0]["change"]) is not None:
+        comparable = found.empty or "comparable" not in found or bool(found.iloc[0]["comparable"])
+        if not comparable:
+            note = f"not compared: {found.iloc[0]['note']}"
+        elif _value(found.iloc[0]["change"]) is not None:
             change = _value(found.iloc[0]["change"])
             significant = bool(found.iloc[0]["significant"])
             note = "significant" if significant else "no significant change"
@@ -95,6 +108,9 @@ def _survey_row(measure: Measure, outcome: Outcome, indicators: pd.DataFrame, ch
             improved = significant and better
     status = rate(latest.value, target.target, direction=target.direction, amber_margin=target.amber_margin,
                   suppressed=bool(last["suppressed"]), improved_significantly=improved)
+    blank = _blank_reason(notes, last["instrument"], last["wave"]) if latest.value is None else None
+    if blank:
+        status = dataclasses.replace(status, reason=f"not estimated: {blank}")
     return MeasureRow(measure, label, target, latest, change, note, series, status, "%")
 
 
@@ -113,7 +129,7 @@ def scorecard(framework: Framework, result: AnalysisResult | None,
               up_to: str | None = None) -> dict[str, dict[str, list[OutcomeCard]]]:
     """Priority title → workstream title ("" for none) → outcome cards, in framework order.
     ``up_to`` shows the scorecard as it stood at that wave (later waves and KPI periods left out)."""
-    indicators, changes = table(result, "indicators"), table(result, "changes")
+    indicators, changes, notes = table(result, "indicators"), table(result, "changes"), table(result, "notes")
     order = list(result.wave_order) if result else []
     if up_to is not None and up_to in order:
         order = order[: order.index(up_to) + 1]
@@ -134,6 +150,6 @@ def scorecard(framework: Framework, result: AnalysisResult | None,
                 card = OutcomeCard(outcome)
                 for measure in outcome.measures:
                     card.rows.append(_kpi_row(measure, kpis.get(measure.id, [])) if measure.type == "kpi"
-                                     else _survey_row(measure, outcome, indicators, changes, order))
+                                     else _survey_row(measure, outcome, indicators, changes, order, notes))
                 board.setdefault(priority.title, {}).setdefault(workstream, []).append(card)
     return board

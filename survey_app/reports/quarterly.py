@@ -16,6 +16,7 @@ from flask import current_app, render_template
 from ..comments.queries import quotes_for_waves, waves_labelled
 from ..dashboard.scorecard import scorecard
 from ..definitions import current_definitions
+from ..methodology import wave_methods
 from ..models import AnalysisResult
 from ..results import table
 
@@ -78,6 +79,7 @@ def build_report(result: AnalysisResult | None, wave: str | None = None) -> Repo
         appendix=overall[overall["level"] == "outcome"] if not overall.empty else overall,
         instruments=definitions.instruments, result=result, generated=dt.datetime.now(dt.UTC),
         council=current_app.config["COUNCIL_NAME"], min_sizes=framework.min_group_size,
+        methods=wave_methods(result, wave),
     )
     return Report(wave, html)
 

@@ -140,7 +140,7 @@ def test_grouped_by_design_equals_separate_designs():
     y, w, g = _random_data(8)
     out = grouped_means(y, w, design=pd.Series(g, name="audience"))
     assert out.index.name == "audience"
-    assert list(out.columns) == ["n", "sum_w", "mean", "se", "n_eff", "design_n"]
+    assert list(out.columns) == ["n", "sum_w", "mean", "se", "n_eff", "design_n", "deff"]
     for label in out.index:
         mask = g == label
         mean, se = weighted_mean(y[mask], w[mask])
