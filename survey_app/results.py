@@ -12,7 +12,7 @@ from sqlalchemy import Row, delete, func, select, text
 import analysis
 from instruments import Definitions
 
-from .definitions import fielded_definitions
+from .definitions import current_definitions, fielded_definitions
 from .export import responses_frame
 from .extensions import db
 from .models import (

@@ -12,7 +12,7 @@ from analysis import spreadsheet
 from ..audit import record
 from ..auth.roles import ANALYST_ROLES, VIEWER_ROLES, role_required
 from ..comments.queries import outcome_themes, quotes_for_waves, waves_labelled
-from ..definitions import current_definitions
+from ..definitions import current_definitions, fielded_definitions
 from ..extensions import db
 from ..methodology import wave_methods
 from ..recompute import recompute_status, request_recompute
