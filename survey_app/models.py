@@ -31,6 +31,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from instruments import Instrument
 
+from . import clock
 from .extensions import db, login_manager
 
 
@@ -127,7 +128,7 @@ class Wave(db.Model):
         return self.instrument_version.instrument_id
 
     def is_open(self, today: dt.date | None = None) -> bool:
-        today = today or dt.date.today()
+        today = today or clock.today()
         return self.opens_on <= today <= self.closes_on
 
 

@@ -7,6 +7,7 @@ import datetime as dt
 from flask import current_app, flash, redirect, render_template, url_for
 from sqlalchemy import delete, func, select
 
+from .. import clock
 from ..audit import record
 from ..auth.roles import role_required
 from ..extensions import db
@@ -17,7 +18,7 @@ from .forms import ActionForm
 
 def cutoff(today: dt.date | None = None) -> dt.date:
     """Responses submitted before this day are past the retention period."""
-    today = today or dt.date.today()
+    today = today or clock.today()
     years = int(current_app.config["RETENTION_YEARS"])
     try:
         return today.replace(year=today.year - years)

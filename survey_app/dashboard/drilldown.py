@@ -8,12 +8,13 @@ import math
 from dataclasses import dataclass
 
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from instruments import Definitions, Outcome, diff_instruments
 
 from ..extensions import db
-from ..models import AnalysisResult, InstrumentVersion, Response, Wave
+from ..models import AnalysisResult, InstrumentVersion, Wave
+from ..response_counts import ShownCount, response_rate, wave_total
 from ..results import table
 from .charts import ChartPoint, trend_svg
 
@@ -27,7 +28,7 @@ class InstrumentView:
     breakdowns: dict[str, pd.DataFrame]  # by column -> group x wave table of estimates
     breaks: frozenset[str]  # waves after which questions of this outcome are not comparable
     chart: str
-    rates: list[tuple[str, int, int | None]]  # wave, responses, audience size
+    rates: list[tuple[str, ShownCount, int | None, str]]  # wave, responses, audience size, rate
 
 
 def _num(x) -> float | None:
@@ -49,15 +50,17 @@ def comparability_breaks(instrument_id: str, item_ids: set[str], order: list[str
     return frozenset(breaks)
 
 
-def response_rates(instrument_id: str, order: list[str]) -> list[tuple[str, int, int | None]]:
-    """Responses and audience size per wave of an instrument, in wave order."""
-    rows = db.session.execute(
-        select(Wave.label, func.count(Response.id), Wave.audience_size)
-        .join(InstrumentVersion).outerjoin(Response, Response.wave_id == Wave.id)
-        .where(InstrumentVersion.instrument_id == instrument_id)
-        .group_by(Wave.id, Wave.label, Wave.audience_size)).all()
+def response_rates(instrument_id: str, order: list[str]) -> list[tuple[str, ShownCount, int | None, str]]:
+    """Per wave of an instrument, in wave order: the responses received (suppressed as on the
+    response monitor), the audience size and the response rate."""
+    waves = db.session.scalars(select(Wave).join(InstrumentVersion)
+                               .where(InstrumentVersion.instrument_id == instrument_id)).all()
     rank = {w: i for i, w in enumerate(order)}
-    return sorted(((label, int(n), size) for label, n, size in rows if label in rank), key=lambda r: rank[r[0]])
+    rates = []
+    for wave in sorted((w for w in waves if w.label in rank), key=lambda w: rank[w.label]):
+        total = wave_total(wave)
+        rates.append((wave.label, total, wave.audience_size, response_rate(wave, total)))
+    return rates
 
 
 def _wide(rows: pd.DataFrame, index: str, order: list[str]) -> pd.DataFrame:

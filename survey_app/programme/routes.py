@@ -9,11 +9,13 @@ from flask import abort, flash, redirect, render_template, request, send_file, u
 from sqlalchemy import func, select
 from wtforms.fields.choices import SelectChoice
 
+from .. import clock
 from ..audit import record
 from ..auth.roles import ANALYST_ROLES, role_required
 from ..extensions import db
 from ..mail import MailNotConfigured, send
 from ..models import Event, HeldSubmission, InstrumentVersion, Response, Wave, WaveMode
+from ..response_counts import response_rate, wave_total
 from ..survey.qr import qr_code
 from ..survey.store import forget_wave
 from . import bp
@@ -46,7 +48,7 @@ def _version_choices() -> list[SelectChoice]:
 
 
 def _started(wave: Wave) -> bool:
-    if dt.date.today() >= wave.opens_on:
+    if clock.today() >= wave.opens_on:
         return True
     answered = db.session.scalar(select(func.count()).select_from(Response).where(Response.wave_id == wave.id))
     held = db.session.scalar(select(func.count()).select_from(HeldSubmission).where(HeldSubmission.wave_id == wave.id))
@@ -90,11 +92,18 @@ def new_wave():
 @bp.get("/waves/<int:wave_id>")
 @role_required(*ANALYST_ROLES)
 def wave(wave_id: int):
-    found = _wave(wave_id)
-    invited, used, contactable = counts(found)
+    return _wave_page(_wave(wave_id), InvitationUploadForm())
+
+
+def _wave_page(found: Wave, upload: InvitationUploadForm, problems: list[str] | None = None) -> str:
+    """The wave page; its response count is the total received, as on the overview."""
+    invited, _, contactable = counts(found)
+    received = wave_total(found)
     return render_template("programme/wave.html", title=f"Wave {found.label}", wave=found,
-                           started=_started(found), invited=invited, used=used, contactable=contactable,
-                           today=dt.date.today(), action=ActionForm(), upload=InvitationUploadForm())
+                           started=_started(found), invited=invited, received=received,
+                           rate=response_rate(found, received), contactable=contactable,
+                           today=clock.today(), action=ActionForm(), upload=upload,
+                           upload_problems=problems or [])
 
 
 @bp.route("/waves/<int:wave_id>/edit", methods=["GET", "POST"])
@@ -144,7 +153,7 @@ def edit_wave(wave_id: int):
 def open_now(wave_id: int):
     found = _wave(wave_id)
     ActionForm().validate_on_submit() or abort(400)
-    today = dt.date.today()
+    today = clock.today()
     found.opens_on = min(found.opens_on, today)
     found.closes_on = max(found.closes_on, today)
     record("wave opened", wave=found.id, opens_on=found.opens_on.isoformat())
@@ -161,7 +170,7 @@ def close_now(wave_id: int):
 
     found = _wave(wave_id)
     ActionForm().validate_on_submit() or abort(400)
-    yesterday = dt.date.today() - dt.timedelta(days=1)
+    yesterday = clock.today() - dt.timedelta(days=1)
     found.closes_on = yesterday
     found.opens_on = min(found.opens_on, yesterday)
     record("wave closed", wave=found.id, closes_on=yesterday.isoformat())
@@ -226,11 +235,7 @@ def upload_invitations(wave_id: int):
             db.session.commit()
             flash(f"{len(contacts)} invitations added. Nothing has been sent yet.", "success")
             return redirect(url_for("programme.wave", wave_id=found.id))
-    invited, used, contactable = counts(found)
-    return render_template("programme/wave.html", title=f"Wave {found.label}", wave=found,
-                           started=_started(found), invited=invited, used=used, contactable=contactable,
-                           today=dt.date.today(), action=ActionForm(), upload=upload,
-                           upload_problems=problems), 400
+    return _wave_page(found, upload, problems), 400
 
 
 @bp.post("/waves/<int:wave_id>/invitations/send")
@@ -290,7 +295,7 @@ def mail_merge(wave_id: int):
 def purge(wave_id: int):
     found = _wave(wave_id)
     ActionForm().validate_on_submit() or abort(400)
-    if found.closes_on >= dt.date.today():
+    if found.closes_on >= clock.today():
         flash("Contact details can be removed once the wave has closed.", "info")
         return redirect(url_for("programme.wave", wave_id=found.id))
     removed = purge_contacts(found)
