@@ -68,6 +68,9 @@ def compute_results() -> AnalysisResult:
     stored = AnalysisResult(fingerprint=fingerprint, responses=len(frame), wave_order=wave_order, tables=tables)
     db.session.add(stored)
     db.session.commit()
+    from .publication import publish_closed_waves  # here: publication reads these results
+
+    publish_closed_waves(stored)
     return stored
 
 

@@ -3,6 +3,7 @@ its breakdowns, all read from stored results (already suppressed), with comparab
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from sqlalchemy import select
 
 from instruments import Definitions, Outcome, diff_instruments
 
+from ..display import for_display, rounded
 from ..extensions import db
 from ..models import AnalysisResult, InstrumentVersion, Wave
 from ..response_counts import ShownCount, response_rate, wave_total
@@ -27,8 +29,21 @@ class InstrumentView:
     items: pd.DataFrame  # question, text, then one % positive column per wave
     breakdowns: dict[str, pd.DataFrame]  # by column -> group x wave table of estimates
     breaks: frozenset[str]  # waves after which questions of this outcome are not comparable
-    chart: str
     rates: list[tuple[str, ShownCount, int | None, str]]  # wave, responses, audience size, rate
+    chart_title: str
+
+    @functools.cached_property
+    def chart(self) -> str:
+        """The trend as SVG, drawn only for the page (a download needs the tables alone)."""
+        # the chart's coordinates are figures too: drawn from the whole numbers the table shows
+        points = [ChartPoint(r.wave, rounded(_num(r.estimate)), rounded(_num(r.ci_low)),
+                             rounded(_num(r.ci_high))) for r in self.trend.itertuples()]
+        shown = [f"{p.wave} {p.estimate:.0f}%" if p.estimate is not None else f"{p.wave} not reported"
+                 for p in points]
+        breaks = (" Comparability breaks before " + ", ".join(sorted(self.breaks)) + "."
+                  if self.breaks else "")
+        return trend_svg(points, self.chart_title, "Outcome score by wave with 95% confidence "
+                         "intervals: " + "; ".join(shown) + "." + breaks, self.breaks)
 
 
 def _num(x) -> float | None:
@@ -91,24 +106,20 @@ def drilldown(definitions: Definitions, result: AnalysisResult | None, outcome: 
         grouped = mine[(mine["level"] == "outcome") & (mine["id"] == outcome.id) & mine["by"].notna()]
         breakdowns = {by: _wide(rows, "group", order) for by, rows in grouped.groupby("by")}
         breaks = comparability_breaks(instrument.id, item_ids, order)
-        points = [ChartPoint(r.wave, _num(r.estimate), _num(r.ci_low), _num(r.ci_high)) for r in trend.itertuples()]
-        shown = [f"{p.wave} {p.estimate:.0f}%" if p.estimate is not None else f"{p.wave} not reported"
-                 for p in points]
-        chart = trend_svg(points, f"{outcome.id} for {audience}: {instrument.title}",
-                          "Outcome score by wave with 95% confidence intervals: " + "; ".join(shown) + "."
-                          + (" Comparability breaks before " + ", ".join(sorted(breaks)) + "." if breaks else ""),
-                          breaks)
-        views.append(InstrumentView(instrument.id, instrument.title, trend, item_table, breakdowns, breaks, chart,
-                                    response_rates(instrument.id, order)))
+        views.append(InstrumentView(instrument.id, instrument.title, trend, item_table, breakdowns, breaks,
+                                    response_rates(instrument.id, order),
+                                    f"{outcome.id} for {audience}: {instrument.title}"))
     return views
 
 
 def download_table(view: InstrumentView, name: str) -> pd.DataFrame:
     """The table shown on the page, as a frame for CSV or Excel (suppressed figures blank)."""
     if name == "trend":
-        return view.trend
+        return for_display(view.trend)
     if name == "items":
-        return view.items.reset_index().rename(columns={"id": "question_id"})
+        return for_display(view.items.reset_index().rename(columns={"id": "question_id"}),
+                           whole=view.items.columns.drop("question", errors="ignore"))
     if name.startswith("by-") and name[3:] in view.breakdowns:
-        return view.breakdowns[name[3:]].reset_index()
+        wide = view.breakdowns[name[3:]]
+        return for_display(wide.reset_index(), whole=wide.columns)
     raise KeyError(name)

@@ -7,11 +7,13 @@ from flask import abort, flash, redirect, render_template, request, send_file, u
 from flask_wtf import FlaskForm
 
 from ..audit import record
-from ..comments.queries import outcome_themes, quotes_for_waves, waves_labelled
 from ..auth.roles import ANALYST_ROLES, VIEWER_ROLES, role_required
+from ..comments.queries import outcome_themes, quotes_for_waves, waves_labelled
 from ..definitions import current_definitions
+from ..display import for_display, rounded
 from ..extensions import db
-from ..results import compute_results, latest_results, table
+from ..publication import results_for_current_user
+from ..results import compute_results, table
 from . import bp
 from .drilldown import download_table, drilldown
 from .scorecard import scorecard
@@ -24,7 +26,7 @@ class RecomputeForm(FlaskForm):
 @bp.get("/")
 @role_required(*VIEWER_ROLES)
 def index():
-    result, stale = latest_results()
+    result, stale = results_for_current_user()
     framework = current_definitions().framework
     return render_template("dashboard/scorecard.html", title="Scorecard", framework=framework,
                            board=scorecard(framework, result), result=result, stale=stale,
@@ -60,7 +62,7 @@ def _outcome_or_404(outcome_id: str, audience: str):
 @role_required(*VIEWER_ROLES)
 def outcome(outcome_id: str, audience: str):
     found = _outcome_or_404(outcome_id, audience)
-    result, stale = latest_results()
+    result, stale = results_for_current_user()
     views = drilldown(current_definitions(), result, found, audience)
     return render_template("dashboard/outcome.html", title=f"{found.id} for {audience}", outcome=found,
                            audience=audience, views=views, result=result, stale=stale,
@@ -82,7 +84,7 @@ def _outcome_quotes(result, outcome_id: str, audience: str) -> tuple[str | None,
 @role_required(*VIEWER_ROLES)
 def outcome_download(outcome_id: str, audience: str, instrument_id: str, name: str, fmt: str):
     found = _outcome_or_404(outcome_id, audience)
-    result, _ = latest_results()
+    result, _ = results_for_current_user()
     view = next((v for v in drilldown(current_definitions(), result, found, audience)
                  if v.instrument_id == instrument_id), None)
     if view is None:
@@ -96,9 +98,11 @@ def outcome_download(outcome_id: str, audience: str, instrument_id: str, name: s
 
 def send_table(frame: pd.DataFrame, stem: str, fmt: str):
     """Any table of the dashboard as a CSV or Excel download (the figures as stored, so the
-    same suppression as on the page); every download is logged."""
+    same suppression as on the page, at the precision the page shows); every download is
+    logged."""
     if fmt not in ("csv", "xlsx"):
         abort(404)
+    frame = for_display(frame)
     record("table downloaded", table=stem, format=fmt)
     db.session.commit()
     if fmt == "csv":
@@ -112,15 +116,22 @@ def send_table(frame: pd.DataFrame, stem: str, fmt: str):
                      mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 
+def _shown(value: float | None, unit: str) -> float | None:
+    """A survey figure (%) as the page shows it; a KPI value as it was entered."""
+    return rounded(value) if unit == "%" else value
+
+
 @bp.get("/scorecard.<fmt>")
 @role_required(*VIEWER_ROLES)
 def scorecard_download(fmt: str):
-    result, _ = latest_results()
+    result, _ = results_for_current_user()
     board = scorecard(current_definitions().framework, result)
     rows = [{"priority": priority, "workstream": workstream, "outcome": card.outcome.id,
              "outcome_status": card.rag.label, "measure": row.measure.id, "label": row.label,
-             "latest": row.latest.value if row.latest else None, "period": row.latest.label if row.latest else None,
-             "target": row.target.target, "direction": row.target.direction, "change": row.change,
+             "latest": _shown(row.latest.value if row.latest else None, row.unit),
+             "period": row.latest.label if row.latest else None,
+             "target": row.target.target, "direction": row.target.direction,
+             "change": _shown(row.change, row.unit),
              "change_note": row.change_note, "status": row.rag.label, "reason": row.rag.reason}
             for priority, workstreams in board.items() for workstream, cards in workstreams.items()
             for card in cards for row in card.rows]
@@ -130,7 +141,7 @@ def scorecard_download(fmt: str):
 @bp.get("/indices")
 @role_required(*VIEWER_ROLES)
 def indices():
-    result, stale = latest_results()
+    result, stale = results_for_current_user()
     return render_template("dashboard/indices.html", title="Confidence and culture-change indices",
                            table=indices_table(result), result=result, stale=stale)
 
@@ -138,7 +149,7 @@ def indices():
 @bp.get("/indices.<fmt>")
 @role_required(*VIEWER_ROLES)
 def indices_download(fmt: str):
-    result, _ = latest_results()
+    result, _ = results_for_current_user()
     return send_table(indices_table(result), "indices", fmt)
 
 
@@ -166,7 +177,7 @@ def report(fmt: str):
 
     if fmt not in ("html", "pdf"):
         abort(404)
-    result, _ = latest_results()
+    result, _ = results_for_current_user()
     try:
         built = build_report(result, request.args.get("wave") or None)
         content = built.html.encode("utf-8") if fmt == "html" else built.pdf()
