@@ -31,7 +31,7 @@ from .auth.roles import ANALYST_ROLES
 from .extensions import db
 from .models import AnalysisResult, Response, Wave, WavePublication
 from .response_counts import fieldwork_over
-from .results import TABLES, latest_results
+from .results import TABLES, data_fingerprint, latest_results
 
 # Tables whose rows belong to one wave by their "wave" column; changes belong to the wave
 # they lead to. Trends span every wave of an instrument and are on no viewer page.
@@ -62,8 +62,8 @@ def publish(wave: Wave, result: AnalysisResult, *, reason: str | None = None,
             automatic: bool = False) -> WavePublication:
     """Copy ``wave``'s rows of ``result`` into a new publication, with its audit entry, in the
     caller's transaction (the caller commits)."""
-    again = db.session.scalar(select(func.count()).select_from(WavePublication)
-                              .where(WavePublication.wave_id == wave.id)) > 0
+    again = (db.session.scalar(select(func.count()).select_from(WavePublication)
+                               .where(WavePublication.wave_id == wave.id)) or 0) > 0
     if again and not (reason and reason.strip()):
         raise ValueError("a re-publish needs a reason")
     responses = db.session.scalar(select(func.count()).select_from(Response)
@@ -137,13 +137,13 @@ def _published_tables(publication_ids: tuple[int, ...]) -> dict[str, list[dict[s
 def published_results() -> AnalysisResult | None:
     """The published figures as one (unsaved) set of results: every published wave's rows,
     changes only between two published waves, in the latest results' wave order."""
-    from .results import data_fingerprint
-
     latest = _latest_summary()
     # a wave has closed since the results were computed: publish it from them if they are
     # up to date
     if latest is not None and _due() and latest[1] == data_fingerprint():
-        publish_closed_waves(db.session.get(AnalysisResult, latest[0]))
+        stored = db.session.get(AnalysisResult, latest[0])
+        if stored is not None:
+            publish_closed_waves(stored)
     publications = current_publications()
     if not publications:
         return None
