@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import current_app
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -119,7 +120,12 @@ def _latest_summary() -> tuple[int, str, list[str]] | None:
 
 
 def _published_tables(publication_ids: tuple[int, ...]) -> dict[str, list[dict[str, Any]]]:
-    """The published rows of these publications put together."""
+    """The rows of these publications put together, changes only between two published
+    waves. Kept per app for the last set of publications seen: a publication never changes
+    once written, so its id says what it holds (and every viewer page needs this)."""
+    cache = current_app.extensions.setdefault("pulse_published_tables", {})
+    if publication_ids in cache:
+        return cache[publication_ids]
     publications = db.session.scalars(select(WavePublication).where(WavePublication.id.in_(publication_ids)))
     waves = {w.id: w for w in db.session.scalars(select(Wave).where(
         Wave.id.in_(select(WavePublication.wave_id).where(WavePublication.id.in_(publication_ids)))))}
@@ -131,6 +137,8 @@ def _published_tables(publication_ids: tuple[int, ...]) -> dict[str, list[dict[s
         for name, rows in publication.tables.items():
             tables[name] += rows
     tables["changes"] = [r for r in tables["changes"] if (r["instrument"], r["wave_from"]) in shown]
+    cache.clear()
+    cache[publication_ids] = tables
     return tables
 
 
@@ -144,18 +152,43 @@ def published_results() -> AnalysisResult | None:
         stored = db.session.get(AnalysisResult, latest[0])
         if stored is not None:
             publish_closed_waves(stored)
-    publications = current_publications()
+    newest = select(func.max(WavePublication.id)).group_by(WavePublication.wave_id)
+    publications = db.session.execute(  # not their tables: those come from the cache
+        select(WavePublication.id, WavePublication.wave_id, WavePublication.responses,
+               WavePublication.published_at).where(WavePublication.id.in_(newest))).all()
     if not publications:
         return None
-    waves = {w.id: w for w in db.session.scalars(select(Wave).where(Wave.id.in_(publications)))}
-    labels = {w.label for w in waves.values()}
+    waves = db.session.scalars(select(Wave).where(Wave.id.in_([p.wave_id for p in publications]))).all()
+    labels = {w.label for w in waves}
     order = [w for w in (latest[2] if latest else []) if w in labels]
-    order += [w.label for w in sorted(waves.values(), key=lambda w: w.opens_on) if w.label not in order]
+    order += [w.label for w in sorted(waves, key=lambda w: w.opens_on) if w.label not in order]
     return AnalysisResult(
-        fingerprint=PUBLISHED, responses=sum(p.responses for p in publications.values()),
-        computed_at=max(p.published_at for p in publications.values()),
+        fingerprint=PUBLISHED, responses=sum(p.responses for p in publications),
+        computed_at=max(p.published_at for p in publications),
         wave_order=list(dict.fromkeys(order)),
-        tables=_published_tables(tuple(sorted(p.id for p in publications.values()))))
+        tables=_published_tables(tuple(sorted(p.id for p in publications))))
+
+
+def is_published_view(result: AnalysisResult | None) -> bool:
+    """Whether ``result`` is the published figures put together for a viewer."""
+    return result is not None and result.fingerprint == PUBLISHED
+
+
+def published_responses() -> dict[int, int]:
+    """Responses per published wave, as counted when its figures were published."""
+    newest = select(func.max(WavePublication.id)).group_by(WavePublication.wave_id)
+    return dict(db.session.execute(select(WavePublication.wave_id, WavePublication.responses)
+                                   .where(WavePublication.id.in_(newest))).all())
+
+
+def shown_waves(result: AnalysisResult | None, waves: list[Wave]) -> list[Wave]:
+    """Of ``waves``, those whose comments and counts may appear beside ``result``: all of
+    them for an analyst's results, only the published ones beside the published figures
+    (another survey's live wave can share a published wave's label)."""
+    if not is_published_view(result):
+        return waves
+    published = published_responses()
+    return [w for w in waves if w.id in published]
 
 
 def results_for_current_user() -> tuple[AnalysisResult | None, bool]:

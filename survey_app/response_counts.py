@@ -68,10 +68,11 @@ def fieldwork_over(wave: Wave, today: dt.date | None = None) -> bool:
     return wave.closes_on < today and held_count(wave.id) == 0
 
 
-def wave_total(wave: Wave) -> ShownCount:
-    """Submissions received (held plus released), or "fewer than N" below the minimum."""
+def wave_total(wave: Wave, count: int | None = None) -> ShownCount:
+    """Submissions received (held plus released), or ``count`` if given (e.g. as counted
+    when the wave's figures were published), as "fewer than N" below the minimum."""
     threshold = min_n(wave.audience)
-    total = received_total(wave.id)
+    total = received_total(wave.id) if count is None else count
     return ShownCount(total if total >= threshold else None, f"fewer than {threshold}")
 
 

@@ -16,6 +16,7 @@ from instruments import Definitions, Outcome, diff_instruments
 from ..display import for_display, rounded
 from ..extensions import db
 from ..models import AnalysisResult, InstrumentVersion, Wave
+from ..publication import is_published_view, published_responses
 from ..response_counts import ShownCount, response_rate, wave_total
 from ..results import table
 from .charts import ChartPoint, trend_svg
@@ -65,15 +66,20 @@ def comparability_breaks(instrument_id: str, item_ids: set[str], order: list[str
     return frozenset(breaks)
 
 
-def response_rates(instrument_id: str, order: list[str]) -> list[tuple[str, ShownCount, int | None, str]]:
-    """Per wave of an instrument, in wave order: the responses received (suppressed as on the
-    response monitor), the audience size and the response rate."""
+def response_rates(instrument_id: str, order: list[str], result: AnalysisResult | None = None
+                   ) -> list[tuple[str, ShownCount, int | None, str]]:
+    """Per wave of an instrument that ``result`` reports, in wave order: the responses
+    (suppressed as on the response monitor; beside the published figures, as counted when
+    they were published), the audience size and the response rate."""
     waves = db.session.scalars(select(Wave).join(InstrumentVersion)
                                .where(InstrumentVersion.instrument_id == instrument_id)).all()
     rank = {w: i for i, w in enumerate(order)}
+    counts = published_responses() if is_published_view(result) else None
     rates = []
     for wave in sorted((w for w in waves if w.label in rank), key=lambda w: rank[w.label]):
-        total = wave_total(wave)
+        if counts is not None and wave.id not in counts:
+            continue  # a live wave sharing a published wave's label
+        total = wave_total(wave, None if counts is None else counts[wave.id])
         rates.append((wave.label, total, wave.audience_size, response_rate(wave, total)))
     return rates
 
@@ -85,13 +91,16 @@ def _wide(rows: pd.DataFrame, index: str, order: list[str]) -> pd.DataFrame:
 
 
 def drilldown(definitions: Definitions, result: AnalysisResult | None, outcome: Outcome,
-              audience: str) -> list[InstrumentView]:
+              audience: str, instrument_id: str | None = None) -> list[InstrumentView]:
+    """The outcome's views for the audience, one per instrument (only ``instrument_id``'s if
+    given, e.g. for one table's download)."""
     indicators = table(result, "indicators")
     order = list(result.wave_order) if result else []
     views = []
     for instrument in sorted(definitions.instruments.values(), key=lambda i: i.id):
         questions = instrument.outcome_questions(outcome.id)
-        if instrument.audience != audience or not questions or indicators.empty:
+        if (instrument.audience != audience or not questions or indicators.empty
+                or instrument_id not in (None, instrument.id)):
             continue
         mine = indicators[(indicators["instrument"] == instrument.id) & (indicators["audience"] == audience)]
         overall = mine[(mine["level"] == "outcome") & (mine["id"] == outcome.id) & mine["by"].isna()]
@@ -107,7 +116,7 @@ def drilldown(definitions: Definitions, result: AnalysisResult | None, outcome: 
         breakdowns = {by: _wide(rows, "group", order) for by, rows in grouped.groupby("by")}
         breaks = comparability_breaks(instrument.id, item_ids, order)
         views.append(InstrumentView(instrument.id, instrument.title, trend, item_table, breakdowns, breaks,
-                                    response_rates(instrument.id, order),
+                                    response_rates(instrument.id, order, result),
                                     f"{outcome.id} for {audience}: {instrument.title}"))
     return views
 

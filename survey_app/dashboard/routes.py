@@ -12,7 +12,7 @@ from ..comments.queries import outcome_themes, quotes_for_waves, waves_labelled
 from ..definitions import current_definitions
 from ..display import for_display, rounded
 from ..extensions import db
-from ..publication import results_for_current_user
+from ..publication import results_for_current_user, shown_waves
 from ..results import compute_results, table
 from . import bp
 from .drilldown import download_table, drilldown
@@ -77,7 +77,7 @@ def _outcome_quotes(result, outcome_id: str, audience: str) -> tuple[str | None,
     if result is None or not result.wave_order or not themes:
         return None, []
     wave = result.wave_order[-1]
-    return wave, quotes_for_waves(waves_labelled(wave, audience), only_themes=themes)
+    return wave, quotes_for_waves(shown_waves(result, waves_labelled(wave, audience)), only_themes=themes)
 
 
 @bp.get("/outcomes/<outcome_id>/<audience>/<instrument_id>/<name>.<fmt>")
@@ -85,8 +85,7 @@ def _outcome_quotes(result, outcome_id: str, audience: str) -> tuple[str | None,
 def outcome_download(outcome_id: str, audience: str, instrument_id: str, name: str, fmt: str):
     found = _outcome_or_404(outcome_id, audience)
     result, _ = results_for_current_user()
-    view = next((v for v in drilldown(current_definitions(), result, found, audience)
-                 if v.instrument_id == instrument_id), None)
+    view = next(iter(drilldown(current_definitions(), result, found, audience, instrument_id)), None)
     if view is None:
         abort(404)
     try:

@@ -17,6 +17,7 @@ from ..comments.queries import quotes_for_waves, waves_labelled
 from ..dashboard.scorecard import scorecard
 from ..definitions import current_definitions
 from ..models import AnalysisResult
+from ..publication import shown_waves
 from ..results import table
 
 
@@ -68,7 +69,7 @@ def build_report(result: AnalysisResult | None, wave: str | None = None) -> Repo
     html = render_template(
         "reports/quarterly.html", wave=wave, framework=framework, board=board,
         rag_counts=Counter(card.rag.colour for card in cards), outcomes=len(cards),
-        indices=indices, alphas=alphas, themes=themes, quotes=quotes_for_waves(waves_labelled(wave)),
+        indices=indices, alphas=alphas, themes=themes, quotes=quotes_for_waves(shown_waves(result, waves_labelled(wave))),
         appendix=overall[overall["level"] == "outcome"] if not overall.empty else overall,
         instruments=definitions.instruments, result=result, generated=dt.datetime.now(dt.UTC),
         council=current_app.config["COUNCIL_NAME"], min_sizes=framework.min_group_size,
