@@ -147,7 +147,8 @@ ROADSHOWS = {
 
 
 @pytest.mark.parametrize("plan", ROADSHOWS.values(), ids=ROADSHOWS.keys())
-def test_no_hidden_count_can_be_recovered_from_the_monitor(app, client, plan) -> None:
+def test_no_hidden_count_can_be_recovered_from_the_monitor(db_app, plan) -> None:
+    app, client = db_app, db_app.test_client()
     app.config["CLOCK"] = at(2026, 3, 20)
     wave_id = _roadshow(app, plan)
     add_user(app, "analyst@council.example", Role.ANALYST)
@@ -190,7 +191,8 @@ def _held_invite_wave(app, submissions: int) -> tuple[int, list[str]]:
         return wave.id, tokens
 
 
-def test_during_fieldwork_staff_see_only_the_total_received(app, client) -> None:
+def test_during_fieldwork_staff_see_only_the_total_received(db_app) -> None:
+    app, client = db_app, db_app.test_client()
     app.config["CLOCK"] = at(2026, 3, 5)
     wave_id, _ = _held_invite_wave(app, 12)
     add_user(app, "analyst@council.example", Role.ANALYST)

@@ -151,7 +151,8 @@ def test_viewers_see_a_live_wave_only_once_it_has_closed(app) -> None:
     assert viewer.get(path).status_code == 403  # publishing is for analysts
 
 
-def test_a_live_wave_published_early_changes_only_when_re_published(app) -> None:
+def test_a_live_wave_published_early_changes_only_when_re_published(db_app) -> None:
+    app = db_app
     app.config["CLOCK"] = at(TODAY)
     with app.app_context():
         seed_demo(load_definitions(), seed=2, today=TODAY)
