@@ -29,7 +29,9 @@ def _system_now() -> dt.datetime:
 
 def now() -> dt.datetime:
     """The current time in Europe/London (aware), from the app's ``CLOCK`` if one is set."""
-    clock: Clock = current_app.config.get("CLOCK") or _system_now if has_app_context() else _system_now
+    clock: Clock = (
+        current_app.config.get("CLOCK") or _system_now if has_app_context() else _system_now
+    )
     current = clock()
     if current.tzinfo is None:
         raise ValueError("CLOCK must return an aware datetime (with tzinfo), not a naive one")

@@ -30,5 +30,10 @@ class Confirmation:
 
 
 def confirmation_page(confirmation: Confirmation, form: FlaskForm) -> str:
-    return render_template("confirm.html", title=confirmation.heading, confirmation=confirmation,
-                           form=form, back_link=confirmation.cancel)
+    return render_template(
+        "confirm.html",
+        title=confirmation.heading,
+        confirmation=confirmation,
+        form=form,
+        back_link=confirmation.cancel,
+    )

@@ -16,8 +16,21 @@ import pandas as pd
 
 # column -> decimals, for the analysis tables' columns (analysis.pipeline) and the app's own
 DECIMALS: dict[str, int] = {
-    **dict.fromkeys(("estimate", "ci_low", "ci_high", "mean_score", "estimate_from", "estimate_to",
-                     "change", "mdc", "share", "latest"), 0),
+    **dict.fromkeys(
+        (
+            "estimate",
+            "ci_low",
+            "ci_high",
+            "mean_score",
+            "estimate_from",
+            "estimate_to",
+            "change",
+            "mdc",
+            "share",
+            "latest",
+        ),
+        0,
+    ),
     "n": 0,  # a count: 13, not 13.0
     "se": 1,
     **dict.fromkeys(("p_value", "p_adj"), 3),
@@ -48,6 +61,8 @@ def for_display(frame: pd.DataFrame, whole: Iterable[str] = ()) -> pd.DataFrame:
     out = frame.copy()
     for column in out.columns:
         decimals = 0 if column in set(whole) else DECIMALS.get(str(column))
-        if decimals is not None and pd.api.types.is_numeric_dtype(out[column].dropna().infer_objects()):
+        if decimals is not None and pd.api.types.is_numeric_dtype(
+            out[column].dropna().infer_objects()
+        ):
             out[column] = _round_series(out[column], decimals)
     return out

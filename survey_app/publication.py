@@ -47,35 +47,66 @@ class NotPublishable(ValueError):
 
 
 def _wave_rows(tables: dict[str, Any], wave: Wave) -> dict[str, list[dict[str, Any]]]:
-    return {name: [row for row in tables.get(name) or []
-                   if row.get("instrument") == wave.instrument_id and row.get(column) == wave.label]
-            for name, column in _BY_WAVE.items()}
+    return {
+        name: [
+            row
+            for row in tables.get(name) or []
+            if row.get("instrument") == wave.instrument_id and row.get(column) == wave.label
+        ]
+        for name, column in _BY_WAVE.items()
+    }
 
 
 def current_publications() -> dict[int, WavePublication]:
     """The publication in force for each published wave (its newest), by wave id."""
     newest = select(func.max(WavePublication.id)).group_by(WavePublication.wave_id)
-    return {p.wave_id: p for p in db.session.scalars(
-        select(WavePublication).where(WavePublication.id.in_(newest)))}
+    return {
+        p.wave_id: p
+        for p in db.session.scalars(select(WavePublication).where(WavePublication.id.in_(newest)))
+    }
 
 
-def publish(wave: Wave, result: AnalysisResult, *, reason: str | None = None,
-            automatic: bool = False) -> WavePublication:
+def publish(
+    wave: Wave, result: AnalysisResult, *, reason: str | None = None, automatic: bool = False
+) -> WavePublication:
     """Copy ``wave``'s rows of ``result`` into a new publication, with its audit entry, in the
     caller's transaction (the caller commits)."""
-    again = (db.session.scalar(select(func.count()).select_from(WavePublication)
-                               .where(WavePublication.wave_id == wave.id)) or 0) > 0
+    again = (
+        db.session.scalar(
+            select(func.count())
+            .select_from(WavePublication)
+            .where(WavePublication.wave_id == wave.id)
+        )
+        or 0
+    ) > 0
     if again and not (reason and reason.strip()):
         raise ValueError("a re-publish needs a reason")
-    responses = db.session.scalar(select(func.count()).select_from(Response)
-                                  .where(Response.wave_id == wave.id)) or 0
+    responses = (
+        db.session.scalar(
+            select(func.count()).select_from(Response).where(Response.wave_id == wave.id)
+        )
+        or 0
+    )
     by = None if automatic or not current_user.is_authenticated else current_user.id
-    publication = WavePublication(wave_id=wave.id, published_by_id=by, reason=reason,
-                                  responses=responses, tables=_wave_rows(result.tables, wave))
+    publication = WavePublication(
+        wave_id=wave.id,
+        published_by_id=by,
+        reason=reason,
+        responses=responses,
+        tables=_wave_rows(result.tables, wave),
+    )
     db.session.add(publication)
-    record("wave figures re-published" if again else "wave figures published", user_id=by,
-           wave=wave.id, label=wave.label, instrument=wave.instrument_id, automatic=automatic,
-           responses=responses, reason=reason, results=result.id)
+    record(
+        "wave figures re-published" if again else "wave figures published",
+        user_id=by,
+        wave=wave.id,
+        label=wave.label,
+        instrument=wave.instrument_id,
+        automatic=automatic,
+        responses=responses,
+        reason=reason,
+        results=result.id,
+    )
     return publication
 
 
@@ -83,7 +114,9 @@ def _due() -> list[Wave]:
     """Waves that have closed and been released but are not published yet."""
     today = clock.today()
     published = select(WavePublication.wave_id)
-    closed = db.session.scalars(select(Wave).where(Wave.id.not_in(published), Wave.closes_on < today))
+    closed = db.session.scalars(
+        select(Wave).where(Wave.id.not_in(published), Wave.closes_on < today)
+    )
     return [w for w in closed if fieldwork_over(w, today)]
 
 
@@ -107,15 +140,19 @@ def fresh_results() -> AnalysisResult:
     """The latest stored results, if they are up to date; else :class:`NotPublishable`."""
     result, stale = latest_results()
     if result is None or stale:
-        raise NotPublishable("The results are out of date: recompute them on the scorecard "
-                             "page, then publish")
+        raise NotPublishable(
+            "The results are out of date: recompute them on the scorecard page, then publish"
+        )
     return result
 
 
 def _latest_summary() -> tuple[int, str, list[str]] | None:
     """The newest stored results' id, fingerprint and wave order (not its tables)."""
-    row = db.session.execute(select(AnalysisResult.id, AnalysisResult.fingerprint, AnalysisResult.wave_order)
-                             .order_by(AnalysisResult.id.desc()).limit(1)).first()
+    row = db.session.execute(
+        select(AnalysisResult.id, AnalysisResult.fingerprint, AnalysisResult.wave_order)
+        .order_by(AnalysisResult.id.desc())
+        .limit(1)
+    ).first()
     return None if row is None else (row.id, row.fingerprint, list(row.wave_order))
 
 
@@ -126,9 +163,19 @@ def _published_tables(publication_ids: tuple[int, ...]) -> dict[str, list[dict[s
     cache = current_app.extensions.setdefault("pulse_published_tables", {})
     if publication_ids in cache:
         return cache[publication_ids]
-    publications = db.session.scalars(select(WavePublication).where(WavePublication.id.in_(publication_ids)))
-    waves = {w.id: w for w in db.session.scalars(select(Wave).where(
-        Wave.id.in_(select(WavePublication.wave_id).where(WavePublication.id.in_(publication_ids)))))}
+    publications = db.session.scalars(
+        select(WavePublication).where(WavePublication.id.in_(publication_ids))
+    )
+    waves = {
+        w.id: w
+        for w in db.session.scalars(
+            select(Wave).where(
+                Wave.id.in_(
+                    select(WavePublication.wave_id).where(WavePublication.id.in_(publication_ids))
+                )
+            )
+        )
+    }
     tables: dict[str, list[dict[str, Any]]] = {name: [] for name in TABLES}
     shown = set()
     for publication in publications:
@@ -154,19 +201,28 @@ def published_results() -> AnalysisResult | None:
             publish_closed_waves(stored)
     newest = select(func.max(WavePublication.id)).group_by(WavePublication.wave_id)
     publications = db.session.execute(  # not their tables: those come from the cache
-        select(WavePublication.id, WavePublication.wave_id, WavePublication.responses,
-               WavePublication.published_at).where(WavePublication.id.in_(newest))).all()
+        select(
+            WavePublication.id,
+            WavePublication.wave_id,
+            WavePublication.responses,
+            WavePublication.published_at,
+        ).where(WavePublication.id.in_(newest))
+    ).all()
     if not publications:
         return None
-    waves = db.session.scalars(select(Wave).where(Wave.id.in_([p.wave_id for p in publications]))).all()
+    waves = db.session.scalars(
+        select(Wave).where(Wave.id.in_([p.wave_id for p in publications]))
+    ).all()
     labels = {w.label for w in waves}
     order = [w for w in (latest[2] if latest else []) if w in labels]
     order += [w.label for w in sorted(waves, key=lambda w: w.opens_on) if w.label not in order]
     return AnalysisResult(
-        fingerprint=PUBLISHED, responses=sum(p.responses for p in publications),
+        fingerprint=PUBLISHED,
+        responses=sum(p.responses for p in publications),
         computed_at=max(p.published_at for p in publications),
         wave_order=list(dict.fromkeys(order)),
-        tables=_published_tables(tuple(sorted(p.id for p in publications))))
+        tables=_published_tables(tuple(sorted(p.id for p in publications))),
+    )
 
 
 def is_published_view(result: AnalysisResult | None) -> bool:
@@ -177,8 +233,13 @@ def is_published_view(result: AnalysisResult | None) -> bool:
 def published_responses() -> dict[int, int]:
     """Responses per published wave, as counted when its figures were published."""
     newest = select(func.max(WavePublication.id)).group_by(WavePublication.wave_id)
-    return dict(db.session.execute(select(WavePublication.wave_id, WavePublication.responses)
-                                   .where(WavePublication.id.in_(newest))).all())
+    return dict(
+        db.session.execute(
+            select(WavePublication.wave_id, WavePublication.responses).where(
+                WavePublication.id.in_(newest)
+            )
+        ).all()
+    )
 
 
 def shown_waves(result: AnalysisResult | None, waves: list[Wave]) -> list[Wave]:

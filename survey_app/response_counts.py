@@ -87,12 +87,24 @@ def response_rate(wave: Wave, total: ShownCount) -> str:
 
 def _suppressed_table(wave: Wave, groups: Sequence[Hashable], counts: Sequence[int]) -> CountTable:
     # each group by its position: the suppression needs a non-blank label per group, nothing more
-    frame = pd.DataFrame({"breakdown": "wave", "group": [f"group {i}" for i in range(len(groups))],
-                          "n": list(counts), "audience": wave.audience})
-    shown = suppress(frame, {wave.audience: min_n(wave.audience), "default": min_n(wave.audience)},
-                     family=["breakdown"], group_column="group")
-    rows = [(group, ShownCount(None if hidden else int(n), HIDDEN_IN_TABLE))
-            for group, n, hidden in zip(groups, counts, shown["suppressed"], strict=True)]
+    frame = pd.DataFrame(
+        {
+            "breakdown": "wave",
+            "group": [f"group {i}" for i in range(len(groups))],
+            "n": list(counts),
+            "audience": wave.audience,
+        }
+    )
+    shown = suppress(
+        frame,
+        {wave.audience: min_n(wave.audience), "default": min_n(wave.audience)},
+        family=["breakdown"],
+        group_column="group",
+    )
+    rows = [
+        (group, ShownCount(None if hidden else int(n), HIDDEN_IN_TABLE))
+        for group, n, hidden in zip(groups, counts, shown["suppressed"], strict=True)
+    ]
     return CountTable(rows, wave_total(wave))
 
 
@@ -101,9 +113,13 @@ def by_day(wave: Wave) -> CountTable | None:
     closing (or its last response); None during fieldwork."""
     if not fieldwork_over(wave):
         return None
-    counts = dict(db.session.execute(
-        select(Response.submitted_on, func.count()).where(Response.wave_id == wave.id)
-        .group_by(Response.submitted_on)).all())
+    counts = dict(
+        db.session.execute(
+            select(Response.submitted_on, func.count())
+            .where(Response.wave_id == wave.id)
+            .group_by(Response.submitted_on)
+        ).all()
+    )
     first = min([wave.opens_on, *counts])
     last = max([wave.closes_on, *counts])
     days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
@@ -115,8 +131,12 @@ def by_event(wave: Wave) -> CountTable | None:
     None during fieldwork or for a wave without events."""
     if not wave.events or not fieldwork_over(wave):
         return None
-    counts = dict(db.session.execute(
-        select(Response.event_id, func.count()).where(Response.wave_id == wave.id)
-        .group_by(Response.event_id)).all())
+    counts = dict(
+        db.session.execute(
+            select(Response.event_id, func.count())
+            .where(Response.wave_id == wave.id)
+            .group_by(Response.event_id)
+        ).all()
+    )
     groups: list[Event | None] = [*wave.events, None]
     return _suppressed_table(wave, groups, [counts.get(g.id if g else None, 0) for g in groups])

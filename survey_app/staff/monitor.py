@@ -32,7 +32,9 @@ def wave_status(wave: Wave) -> str:
 
 def wave_summaries() -> list[WaveSummary]:
     waves = db.session.scalars(
-        select(Wave).join(InstrumentVersion).order_by(InstrumentVersion.instrument_id, Wave.opens_on.desc())
+        select(Wave)
+        .join(InstrumentVersion)
+        .order_by(InstrumentVersion.instrument_id, Wave.opens_on.desc())
     ).all()
     summaries = []
     for wave in waves:

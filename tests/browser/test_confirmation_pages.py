@@ -27,24 +27,47 @@ def _waves(app) -> tuple[int, int]:
     the retention period."""
     with app.app_context():
         load_instruments(load_definitions())
-        version = db.session.scalar(select(InstrumentVersion).where(InstrumentVersion.instrument_id == "member-pulse"))
+        version = db.session.scalar(
+            select(InstrumentVersion).where(InstrumentVersion.instrument_id == "member-pulse")
+        )
         today = clock.today()
-        live = Wave(label="2027-Q1", instrument_version=version, audience="members", mode=WaveMode.INVITE,
-                    opens_on=today - dt.timedelta(days=3), closes_on=today + dt.timedelta(days=20))
-        old = Wave(label="2018-Q1", instrument_version=version, audience="members", mode=WaveMode.INVITE,
-                   opens_on=dt.date(2018, 1, 1), closes_on=dt.date(2018, 2, 1))
+        live = Wave(
+            label="2027-Q1",
+            instrument_version=version,
+            audience="members",
+            mode=WaveMode.INVITE,
+            opens_on=today - dt.timedelta(days=3),
+            closes_on=today + dt.timedelta(days=20),
+        )
+        old = Wave(
+            label="2018-Q1",
+            instrument_version=version,
+            audience="members",
+            mode=WaveMode.INVITE,
+            opens_on=dt.date(2018, 1, 1),
+            closes_on=dt.date(2018, 2, 1),
+        )
         db.session.add_all([live, old])
         db.session.flush()
-        db.session.add_all(Invitation(wave_id=w.id, token_hash=f"{w.id}{i:063x}", email=f"m{i}@c.example")
-                           for w in (live, old) for i in range(3))
-        db.session.add(Response(wave_id=old.id, submitted_on=dt.date(2018, 1, 5),
-                                answers=[Answer(question_id="M01", value="4")]))
+        db.session.add_all(
+            Invitation(wave_id=w.id, token_hash=f"{w.id}{i:063x}", email=f"m{i}@c.example")
+            for w in (live, old)
+            for i in range(3)
+        )
+        db.session.add(
+            Response(
+                wave_id=old.id,
+                submitted_on=dt.date(2018, 1, 5),
+                answers=[Answer(question_id="M01", value="4")],
+            )
+        )
         db.session.commit()
         return live.id, old.id
 
 
-def test_confirmation_pages_are_accessible_and_do_what_they_say(app, live_server, chromium,
-                                                                        output_dir) -> None:
+def test_confirmation_pages_are_accessible_and_do_what_they_say(
+    app, live_server, chromium, output_dir
+) -> None:
     live_id, old_id = _waves(app)
     add_user(app, "admin@council.example", Role.ADMIN)
     problems: dict[str, list[str]] = {}

@@ -16,6 +16,7 @@ from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 from instruments import load_definitions
+from survey_app import clock
 from survey_app.demo import seed_demo
 from survey_app.models import Role
 from survey_app.results import compute_results
@@ -82,7 +83,7 @@ def test_wave_invitations_and_response_rate_end_to_end(mail_server, chromium, ou
     page.select_option("#instrument_version", value=member_pulse.get_attribute("value"))
     page.fill("#label", "2027-Q1")
     page.check("input[name=mode][value=invite]")
-    today = dt.date.today()
+    today = clock.today()  # the app's day (Europe/London)
     _fill_date(page, "opens_on", today)
     _fill_date(page, "closes_on", today + dt.timedelta(days=21))
     page.fill("#audience_size", "4")

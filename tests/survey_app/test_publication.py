@@ -32,20 +32,34 @@ def at(day: dt.date):
 def _add_responses(app, count: int, day: dt.date, seed: int = 0) -> None:
     """``count`` staff-pulse responses to the wave labelled 2026-Q4, as released rows."""
     with app.app_context():
-        wave = db.session.scalar(select(Wave).join(InstrumentVersion).where(
-            InstrumentVersion.instrument_id == "staff-pulse", Wave.label == "2026-Q4"))
+        wave = db.session.scalar(
+            select(Wave)
+            .join(InstrumentVersion)
+            .where(InstrumentVersion.instrument_id == "staff-pulse", Wave.label == "2026-Q4")
+        )
         instrument = wave.instrument_version.instrument
         scale_ids = {q.id for q in instrument.questions if q.type == "scale"}
         for i in range(count):
-            answers = {q: v for q, v in full_answers(instrument, seed=seed + i).items() if q in scale_ids}
-            db.session.add(Response(wave_id=wave.id, submitted_on=day,
-                                    answers=[Answer(question_id=q, value=v) for q, v in answers.items()]))
+            answers = {
+                q: v for q, v in full_answers(instrument, seed=seed + i).items() if q in scale_ids
+            }
+            db.session.add(
+                Response(
+                    wave_id=wave.id,
+                    submitted_on=day,
+                    answers=[Answer(question_id=q, value=v) for q, v in answers.items()],
+                )
+            )
         db.session.commit()
 
 
 def _recompute(analyst) -> None:
-    assert analyst.post("/dashboard/recompute", data={"csrf_token": csrf(analyst, "/dashboard/")}
-                        ).status_code == 302
+    assert (
+        analyst.post(
+            "/dashboard/recompute", data={"csrf_token": csrf(analyst, "/dashboard/")}
+        ).status_code
+        == 302
+    )
 
 
 def _xlsx_rows(data: bytes) -> list[tuple]:
@@ -58,8 +72,11 @@ def every_table(client) -> dict[str, object]:
     each holds the same frame), the scorecard and indices as Excel too, and the quarterly
     report as HTML."""
     scorecard = client.get("/dashboard/").get_data(as_text=True)
-    pages = ["/dashboard/", "/dashboard/indices",
-             *sorted(set(re.findall(r'href="(/dashboard/outcomes/[^/"]+/[^/"]+)"', scorecard)))]
+    pages = [
+        "/dashboard/",
+        "/dashboard/indices",
+        *sorted(set(re.findall(r'href="(/dashboard/outcomes/[^/"]+/[^/"]+)"', scorecard))),
+    ]
     assert len(pages) >= 10, pages
     links: set[str] = set()
     for page in pages:
@@ -124,8 +141,9 @@ def test_viewers_see_a_live_wave_only_once_it_has_closed(app) -> None:
     assert _q4(trend)[1] == "13"  # n: every response, the last one too
     assert _q4(trend) == _q4(_staff_trend(analyst))
     with app.app_context():
-        published = db.session.scalars(select(AuditEntry).where(
-            AuditEntry.action == "wave figures published")).all()
+        published = db.session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "wave figures published")
+        ).all()
         assert {e.detail["label"] for e in published} >= {"2026-Q4"}
         assert all(e.detail["automatic"] for e in published)
 
@@ -134,19 +152,34 @@ def test_viewers_see_a_live_wave_only_once_it_has_closed(app) -> None:
     _recompute(analyst)
     assert every_table(viewer) == closed and _q4(_staff_trend(analyst))[1] == "16"
     with app.app_context():
-        wave_id = db.session.scalar(select(Wave.id).join(InstrumentVersion).where(
-            InstrumentVersion.instrument_id == "staff-pulse", Wave.label == "2026-Q4"))
+        wave_id = db.session.scalar(
+            select(Wave.id)
+            .join(InstrumentVersion)
+            .where(InstrumentVersion.instrument_id == "staff-pulse", Wave.label == "2026-Q4")
+        )
     path = f"/programme/waves/{wave_id}/publish"
     page = analyst.get(path).get_data(as_text=True)
-    assert "Re-publish the figures of wave 2026-Q4" in page and "automatically when the wave closed" in page
+    assert (
+        "Re-publish the figures of wave 2026-Q4" in page
+        and "automatically when the wave closed" in page
+    )
     refused = analyst.post(path, data={"csrf_token": csrf(analyst, path), "reason": " "})
-    assert refused.status_code == 400 and "Say why the published figures are changing" in refused.get_data(as_text=True)
+    assert (
+        refused.status_code == 400
+        and "Say why the published figures are changing" in refused.get_data(as_text=True)
+    )
     assert _staff_trend(viewer) == trend
-    assert analyst.post(path, data={"csrf_token": csrf(analyst, path),
-                                    "reason": "3 late paper returns"}).status_code == 302
+    assert (
+        analyst.post(
+            path, data={"csrf_token": csrf(analyst, path), "reason": "3 late paper returns"}
+        ).status_code
+        == 302
+    )
     assert _q4(_staff_trend(viewer))[1] == "16"
     with app.app_context():
-        entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "wave figures re-published"))
+        entry = db.session.scalar(
+            select(AuditEntry).where(AuditEntry.action == "wave figures re-published")
+        )
         assert entry.detail["reason"] == "3 late paper returns" and entry.user_id is not None
     assert viewer.get(path).status_code == 403  # publishing is for analysts
 
@@ -163,8 +196,11 @@ def test_a_live_wave_published_early_changes_only_when_re_published(db_app) -> N
     sign_in(analyst, "analyst@council.example")
     _add_responses(app, 12, TODAY)
     with app.app_context():
-        wave_id = db.session.scalar(select(Wave.id).join(InstrumentVersion).where(
-            InstrumentVersion.instrument_id == "staff-pulse", Wave.label == "2026-Q4"))
+        wave_id = db.session.scalar(
+            select(Wave.id)
+            .join(InstrumentVersion)
+            .where(InstrumentVersion.instrument_id == "staff-pulse", Wave.label == "2026-Q4")
+        )
     path = f"/programme/waves/{wave_id}/publish"
     # the results are out of date: nothing can be published from them
     assert "The results are out of date" in analyst.get(path).get_data(as_text=True)
@@ -176,14 +212,16 @@ def test_a_live_wave_published_early_changes_only_when_re_published(db_app) -> N
     assert _q4(early)[1] == "12"
     # the member survey's 2026-Q4 shares the label but is live: none of it beside the figures
     members = viewer.get("/dashboard/outcomes/O1/members").get_data(as_text=True)
-    rates = members[members.index("Response rates"):]
-    rates = rates[:rates.index("</table>")]
+    rates = members[members.index("Response rates") :]
+    rates = rates[: rates.index("</table>")]
     assert "2026-Q3" in rates and "2026-Q4" not in rates
     assert "2026-Q4" in analyst.get("/dashboard/outcomes/O1/members").get_data(as_text=True)
     _add_responses(app, 1, TODAY, seed=5)
     _recompute(analyst)
     assert _staff_trend(viewer) == early and _q4(_staff_trend(analyst))[1] == "13"
-    assert "Re-publish the figures" in analyst.get(f"/programme/waves/{wave_id}").get_data(as_text=True)
+    assert "Re-publish the figures" in analyst.get(f"/programme/waves/{wave_id}").get_data(
+        as_text=True
+    )
 
 
 def _decimals(text: str) -> int:
@@ -206,7 +244,9 @@ def test_pages_and_downloads_show_figures_at_the_set_precision(app) -> None:
         header, *rows = list(csv.reader(io.StringIO(table)))
         for row in rows:
             for column, cell in zip(header, row, strict=True):
-                if column in ("estimate", "ci_low", "ci_high", "latest", "change") or re.fullmatch(r"\d{4}-Q\d", column):
+                if column in ("estimate", "ci_low", "ci_high", "latest", "change") or re.fullmatch(
+                    r"\d{4}-Q\d", column
+                ):
                     assert cell == "" or re.fullmatch(r"-?\d+", cell), (link, column, cell)
                     checked += 1
                 if column in ("alpha", "alpha_low", "alpha_high"):

@@ -15,4 +15,12 @@ def test_wave_publication_migration_goes_down_and_up_again(db_app) -> None:
         assert "wave_publication" not in inspect(db.engine).get_table_names()
         upgrade()
         columns = {c["name"] for c in inspect(db.engine).get_columns("wave_publication")}
-        assert columns == {"id", "wave_id", "published_at", "published_by_id", "reason", "responses", "tables"}
+        assert columns == {
+            "id",
+            "wave_id",
+            "published_at",
+            "published_by_id",
+            "reason",
+            "responses",
+            "tables",
+        }
