@@ -1,9 +1,21 @@
 """Small-group suppression: the one implementation every table, chart, export and report uses.
 
 A row whose group has fewer than ``min_n`` respondents has its count and every estimate
-blanked and ``suppressed`` set. In a breakdown where exactly one group of a family is
-suppressed, the family's next-smallest group is suppressed too (complementary suppression),
-so the hidden group cannot be recovered by subtracting the visible groups from the total.
+blanked and ``suppressed`` set (primary suppression). Within a breakdown (a family of groups
+whose counts add up to a total that is shown), subtracting the visible groups from the total
+gives the sum of the hidden ones; so whenever a family has a hidden group and either
+
+* exactly one group is hidden (the subtraction gives it exactly), or
+* the hidden groups together have fewer than ``min_n`` (their sum is itself a small group),
+
+the family's next-smallest visible group is hidden too (complementary suppression). After
+that every family with a hidden group has at least two hidden groups whose counts add up to
+at least ``min_n``, so, counts being non-negative, each hidden count could be anything from 0
+to that sum: none is recovered, and no small sum is disclosed. This is the standard "at least
+two cells, and a protected sum at least the threshold" rule of statistical disclosure control
+(Hundepool et al., *Statistical Disclosure Control*, Wiley 2012, section 5.3); the
+subtraction tests in ``tests/survey_app/test_monitor_suppression.py`` check it on the
+response monitor's tables.
 """
 
 from __future__ import annotations
@@ -66,10 +78,15 @@ def suppress(
         candidates = out.loc[in_breakdown, list(family)].copy()
         candidates["_n"] = n[in_breakdown.to_numpy()]
         candidates["_small"] = small[in_breakdown.to_numpy()]
+        candidates["_min_n"] = threshold[in_breakdown.to_numpy()]
         keys = [candidates[c].astype(str).fillna("") for c in family]
         for _, members in candidates.groupby(keys, sort=False, dropna=False):
-            if int(members["_small"].sum()) == 1 and len(members) > 1:
-                visible = members[~members["_small"]]
+            hidden = members[members["_small"]]
+            visible = members[~members["_small"]]
+            if hidden.empty or visible.empty:
+                continue
+            # the hidden groups must add up to the family's (largest) threshold
+            if len(hidden) == 1 or hidden["_n"].fillna(0).sum() < members["_min_n"].max():
                 suppressed.loc[visible["_n"].idxmin()] = True
     out["suppressed"] = suppressed.astype(bool)
     for column in (n_column, *blank):

@@ -21,6 +21,7 @@ from analysis.text.samples import DEMO_COMMENTS
 from instruments import Definitions
 from instruments.codebook import RedactionSettings
 
+from . import clock
 from .comments.flags import flag_comments
 from .comments.queries import coding_sample, save_coding, text_questions
 from .definitions import load_instruments
@@ -121,7 +122,7 @@ def is_seeded() -> bool:
 
 def seed_demo(definitions: Definitions, seed: int = 2026, today: dt.date | None = None) -> dict[str, int]:
     """Seed the demo council into an empty database; returns counts of what was made."""
-    today = today or dt.date.today()
+    today = today or clock.today()
     rng = np.random.default_rng(seed)
     load_instruments(definitions)
     versions = {
@@ -309,7 +310,7 @@ def demo_links(invites: int = 3, today: dt.date | None = None) -> list[tuple[str
     invite wave. Tokens are never stored, so the personal links are made afresh: unused
     invitations get new tokens (the number of invitations does not change) and links
     printed by an earlier run stop working."""
-    today = today or dt.date.today()
+    today = today or clock.today()
     links: list[tuple[str, str]] = []
     waves = db.session.scalars(
         select(Wave).join(InstrumentVersion)

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from instruments import Instrument
 
+from . import clock
 from .extensions import db, login_manager
 
 
@@ -129,7 +130,7 @@ class Wave(db.Model):
         return self.instrument_version.instrument_id
 
     def is_open(self, today: dt.date | None = None) -> bool:
-        today = today or dt.date.today()
+        today = today or clock.today()
         return self.opens_on <= today <= self.closes_on
 
 
@@ -483,4 +484,25 @@ class UploadImport(db.Model):
                                                  default=ImportStatus.QUEUED)
     problems: Mapped[list[str]] = mapped_column(JSON, default=list)
     imported: Mapped[int] = mapped_column(Integer, default=0)
-    requested_on: Mapped[dt.date] = mapped_column(Date, default=dt.date.today)
+    requested_on: Mapped[dt.date] = mapped_column(Date, default=clock.today)
+
+
+class WavePublication(db.Model):
+    """A wave's figures as viewers see them: the wave's rows of the stored analysis tables,
+    copied when it was published. Viewers never see a live wave's figures, and a published
+    wave's figures change only by a new publication (an analyst's audited re-publish, e.g.
+    after late paper returns); the newest row of a wave is in force. ``published_by_id`` is
+    empty for the publication made automatically once the wave closed and was released."""
+
+    __tablename__ = "wave_publication"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    wave_id: Mapped[int] = mapped_column(ForeignKey("wave.id", ondelete="CASCADE"), index=True)
+    published_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    published_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    reason: Mapped[str | None] = mapped_column(Text)
+    responses: Mapped[int] = mapped_column(Integer)
+    tables: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    wave: Mapped[Wave] = relationship()
+    published_by: Mapped[User | None] = relationship()

@@ -134,6 +134,9 @@ def compute_results() -> AnalysisResult:
     db.session.flush()
     prune_results()
     db.session.commit()
+    from .publication import publish_closed_waves  # here: publication reads these results
+
+    publish_closed_waves(stored)
     return stored
 
 

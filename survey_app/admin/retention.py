@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import current_app, flash, redirect, render_template, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import delete, func, select
 
+from .. import clock
 from ..audit import record
 from ..auth.roles import role_required
+from ..confirmation import Confirmation, confirmation_page
 from ..extensions import db
 from ..models import Answer, Response, Role
 from . import bp
@@ -17,7 +19,7 @@ from .forms import ActionForm
 
 def cutoff(today: dt.date | None = None) -> dt.date:
     """Responses submitted before this day are past the retention period."""
-    today = today or dt.date.today()
+    today = today or clock.today()
     years = int(current_app.config["RETENTION_YEARS"])
     try:
         return today.replace(year=today.year - years)
@@ -29,12 +31,28 @@ def _expired():
     return select(Response.id).where(Response.submitted_on < cutoff())
 
 
-@bp.route("/retention", methods=["GET", "POST"])
+def _expired_count() -> int:
+    return db.session.scalar(select(func.count()).select_from(_expired().subquery())) or 0
+
+
+@bp.get("/retention")
 @role_required(Role.ADMIN)
 def retention():
+    return render_template("admin/retention.html", title="Retention", expired=_expired_count(),
+                           cutoff=cutoff(), years=current_app.config["RETENTION_YEARS"])
+
+
+@bp.route("/retention/delete", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def delete_expired():
+    """GET: the confirmation page; POST (from it): delete every response past the period."""
     form = ActionForm()
-    if form.validate_on_submit():
-        expired = db.session.scalar(select(func.count()).select_from(_expired().subquery()))
+    expired = _expired_count()
+    if not expired:
+        flash("No responses are past the retention period.", "info")
+        return redirect(url_for("admin.retention"))
+    if request.method == "POST":
+        form.validate_on_submit() or abort(400)
         db.session.execute(delete(Answer).where(Answer.response_id.in_(_expired()))
                            .execution_options(synchronize_session=False))
         db.session.execute(delete(Response).where(Response.submitted_on < cutoff())
@@ -43,6 +61,13 @@ def retention():
         db.session.commit()
         flash(f"{expired:,} responses from before {cutoff():%-d %B %Y} have been deleted.", "success")
         return redirect(url_for("admin.retention"))
-    expired = db.session.scalar(select(func.count()).select_from(_expired().subquery()))
-    return render_template("admin/retention.html", title="Retention", form=form, expired=expired,
-                           cutoff=cutoff(), years=current_app.config["RETENTION_YEARS"])
+    return confirmation_page(Confirmation(
+        caption="Retention", heading=f"Delete {expired:,} responses past the retention period?",
+        consequences=[(f"{expired:,} responses submitted before {cutoff():%-d %B %Y}, and every answer "
+                      "in them, are deleted."),
+                      ("Results computed afterwards leave them out; figures already published stay "
+                      "until they are re-published."),
+                      "The deletion is recorded in the audit log."],
+        warning="This cannot be undone: the responses cannot be restored from the app.",
+        button=f"Delete {expired:,} responses", action=url_for("admin.delete_expired"),
+        cancel=url_for("admin.retention")), form)

@@ -20,6 +20,7 @@ from analysis.text.agreement import codes_matrix, theme_agreement
 from analysis.text.coding import code_comments
 from instruments import Codebook, Question
 
+from .. import clock
 from ..definitions import current_definitions
 from ..extensions import db
 from ..models import Answer, CommentCoding, InstrumentVersion, Response, User, Wave
@@ -98,7 +99,7 @@ def save_coding(answer: Answer, coder_id: int, themes: list[str], quotable: bool
         db.session.add(coding)
     coding.themes = themes
     coding.quotable = quotable
-    coding.coded_on = today or dt.date.today()  # a day only, like everything about a response
+    coding.coded_on = today or clock.today()  # a day only, like everything about a response
     return coding
 
 

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-import datetime as dt
 import math
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
+from .. import clock
 from ..audit import record
 from ..auth.roles import ANALYST_ROLES, SAFEGUARDING_ROLES, role_required
 from ..extensions import db
@@ -62,7 +62,7 @@ def flag(response_id: str, question_id: str):
         found.status = FlagStatus.ACTIONED
         found.action = form.action.data.strip()
         found.actioned_by_id = current_user.id
-        found.actioned_on = dt.date.today()
+        found.actioned_on = clock.today()
         # The audit log times actions to the second, so it names the wave, never the response.
         record("safeguarding flag actioned", wave=found.response.wave_id, question=question_id)
         db.session.commit()

@@ -3,18 +3,22 @@ its breakdowns, all read from stored results (already suppressed), with comparab
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import dataclass, field
 
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from instruments import Definitions, Outcome, diff_instruments
 
+from ..display import for_display, rounded
 from ..extensions import db
 from ..methodology import unit_note
-from ..models import AnalysisResult, InstrumentVersion, Response, Wave
+from ..models import AnalysisResult, InstrumentVersion, Wave
+from ..publication import is_published_view, published_responses
+from ..response_counts import ShownCount, response_rate, wave_total
 from ..results import table
 from .charts import ChartPoint, trend_svg
 
@@ -27,9 +31,22 @@ class InstrumentView:
     items: pd.DataFrame  # question, text, then one % positive column per wave
     breakdowns: dict[str, pd.DataFrame]  # by column -> group x wave table of estimates
     breaks: frozenset[str]  # waves after which questions of this outcome are not comparable
-    chart: str
-    rates: list[tuple[str, int, int | None]]  # wave, responses, audience size
+    rates: list[tuple[str, ShownCount, int | None, str]]  # wave, responses, audience size, rate
+    chart_title: str
     blank: dict[str, str] = field(default_factory=dict)  # wave -> why it could not be estimated
+
+    @functools.cached_property
+    def chart(self) -> str:
+        """The trend as SVG, drawn only for the page (a download needs the tables alone)."""
+        # the chart's coordinates are figures too: drawn from the whole numbers the table shows
+        points = [ChartPoint(r.wave, rounded(_num(r.estimate)), rounded(_num(r.ci_low)),
+                             rounded(_num(r.ci_high))) for r in self.trend.itertuples()]
+        shown = [f"{p.wave} {p.estimate:.0f}%" if p.estimate is not None else f"{p.wave} not reported"
+                 for p in points]
+        breaks = (" Comparability breaks before " + ", ".join(sorted(self.breaks)) + "."
+                  if self.breaks else "")
+        return trend_svg(points, self.chart_title, "Outcome score by wave with 95% confidence "
+                         "intervals: " + "; ".join(shown) + "." + breaks, self.breaks)
 
 
 def _num(x) -> float | None:
@@ -51,15 +68,22 @@ def comparability_breaks(instrument_id: str, item_ids: set[str], order: list[str
     return frozenset(breaks)
 
 
-def response_rates(instrument_id: str, order: list[str]) -> list[tuple[str, int, int | None]]:
-    """Responses and audience size per wave of an instrument, in wave order."""
-    rows = db.session.execute(
-        select(Wave.label, func.count(Response.id), Wave.audience_size)
-        .join(InstrumentVersion).outerjoin(Response, Response.wave_id == Wave.id)
-        .where(InstrumentVersion.instrument_id == instrument_id)
-        .group_by(Wave.id, Wave.label, Wave.audience_size)).all()
+def response_rates(instrument_id: str, order: list[str], result: AnalysisResult | None = None
+                   ) -> list[tuple[str, ShownCount, int | None, str]]:
+    """Per wave of an instrument that ``result`` reports, in wave order: the responses
+    (suppressed as on the response monitor; beside the published figures, as counted when
+    they were published), the audience size and the response rate."""
+    waves = db.session.scalars(select(Wave).join(InstrumentVersion)
+                               .where(InstrumentVersion.instrument_id == instrument_id)).all()
     rank = {w: i for i, w in enumerate(order)}
-    return sorted(((label, int(n), size) for label, n, size in rows if label in rank), key=lambda r: rank[r[0]])
+    counts = published_responses() if is_published_view(result) else None
+    rates = []
+    for wave in sorted((w for w in waves if w.label in rank), key=lambda w: rank[w.label]):
+        if counts is not None and wave.id not in counts:
+            continue  # a live wave sharing a published wave's label
+        total = wave_total(wave, None if counts is None else counts[wave.id])
+        rates.append((wave.label, total, wave.audience_size, response_rate(wave, total)))
+    return rates
 
 
 def _wide(rows: pd.DataFrame, index: str, order: list[str]) -> pd.DataFrame:
@@ -69,13 +93,16 @@ def _wide(rows: pd.DataFrame, index: str, order: list[str]) -> pd.DataFrame:
 
 
 def drilldown(definitions: Definitions, result: AnalysisResult | None, outcome: Outcome,
-              audience: str) -> list[InstrumentView]:
+              audience: str, instrument_id: str | None = None) -> list[InstrumentView]:
+    """The outcome's views for the audience, one per instrument (only ``instrument_id``'s if
+    given, e.g. for one table's download)."""
     indicators = table(result, "indicators")
     order = list(result.wave_order) if result else []
     views = []
     for instrument in sorted(definitions.instruments.values(), key=lambda i: i.id):
         questions = instrument.outcome_questions(outcome.id)
-        if instrument.audience != audience or not questions or indicators.empty:
+        if (instrument.audience != audience or not questions or indicators.empty
+                or instrument_id not in (None, instrument.id)):
             continue
         mine = indicators[(indicators["instrument"] == instrument.id) & (indicators["audience"] == audience)]
         overall = mine[(mine["level"] == "outcome") & (mine["id"] == outcome.id) & mine["by"].isna()]
@@ -90,26 +117,22 @@ def drilldown(definitions: Definitions, result: AnalysisResult | None, outcome: 
         grouped = mine[(mine["level"] == "outcome") & (mine["id"] == outcome.id) & mine["by"].notna()]
         breakdowns = {by: _wide(rows, "group", order) for by, rows in grouped.groupby("by")}
         breaks = comparability_breaks(instrument.id, item_ids, order)
-        points = [ChartPoint(r.wave, _num(r.estimate), _num(r.ci_low), _num(r.ci_high)) for r in trend.itertuples()]
-        shown = [f"{p.wave} {p.estimate:.0f}%" if p.estimate is not None else f"{p.wave} not reported"
-                 for p in points]
-        chart = trend_svg(points, f"{outcome.id} for {audience}: {instrument.title}",
-                          "Outcome score by wave with 95% confidence intervals: " + "; ".join(shown) + "."
-                          + (" Comparability breaks before " + ", ".join(sorted(breaks)) + "." if breaks else ""),
-                          breaks)
         unestimated = trend[trend["estimate"].isna() & ~trend["suppressed"].astype(bool)]
         blank = {w: note for w in unestimated["wave"] if (note := unit_note(result, instrument.id, w))}
-        views.append(InstrumentView(instrument.id, instrument.title, trend, item_table, breakdowns, breaks, chart,
-                                    response_rates(instrument.id, order), blank))
+        views.append(InstrumentView(instrument.id, instrument.title, trend, item_table, breakdowns, breaks,
+                                    response_rates(instrument.id, order, result),
+                                    f"{outcome.id} for {audience}: {instrument.title}", blank))
     return views
 
 
 def download_table(view: InstrumentView, name: str) -> pd.DataFrame:
     """The table shown on the page, as a frame for CSV or Excel (suppressed figures blank)."""
     if name == "trend":
-        return view.trend
+        return for_display(view.trend)
     if name == "items":
-        return view.items.reset_index().rename(columns={"id": "question_id"})
+        return for_display(view.items.reset_index().rename(columns={"id": "question_id"}),
+                           whole=view.items.columns.drop("question", errors="ignore"))
     if name.startswith("by-") and name[3:] in view.breakdowns:
-        return view.breakdowns[name[3:]].reset_index()
+        wide = view.breakdowns[name[3:]]
+        return for_display(wide.reset_index(), whole=wide.columns)
     raise KeyError(name)

@@ -13,10 +13,12 @@ from ..audit import record
 from ..auth.roles import ANALYST_ROLES, VIEWER_ROLES, role_required
 from ..comments.queries import outcome_themes, quotes_for_waves, waves_labelled
 from ..definitions import current_definitions, fielded_definitions
+from ..display import for_display, rounded
 from ..extensions import db
 from ..methodology import wave_methods
+from ..publication import results_for_current_user, shown_waves
 from ..recompute import recompute_status, request_recompute
-from ..results import latest_results, note_count, table
+from ..results import note_count, table
 from . import bp
 from .drilldown import download_table, drilldown
 from .scorecard import scorecard
@@ -30,11 +32,12 @@ class RecomputeForm(FlaskForm):
 @role_required(*VIEWER_ROLES)
 def index():
     status = recompute_status()
+    result, stale = results_for_current_user()
     framework = current_definitions().framework
     return render_template("dashboard/scorecard.html", title="Scorecard", framework=framework,
-                           board=scorecard(framework, status.result), result=status.result,
-                           stale=status.stale, status=status, form=RecomputeForm(),
-                           methods=wave_methods(status.result), notes_total=note_count(status.result))
+                           board=scorecard(framework, result), result=result, stale=stale,
+                           status=status, form=RecomputeForm(), methods=wave_methods(result),
+                           notes_total=note_count(result))
 
 
 @bp.post("/recompute")
@@ -68,7 +71,7 @@ def _outcome_or_404(outcome_id: str, audience: str):
 @role_required(*VIEWER_ROLES)
 def outcome(outcome_id: str, audience: str):
     found = _outcome_or_404(outcome_id, audience)
-    result, stale = latest_results()
+    result, stale = results_for_current_user()
     views = drilldown(fielded_definitions(), result, found, audience)
     return render_template("dashboard/outcome.html", title=f"{found.id} for {audience}", outcome=found,
                            audience=audience, views=views, result=result, stale=stale,
@@ -83,16 +86,15 @@ def _outcome_quotes(result, outcome_id: str, audience: str) -> tuple[str | None,
     if result is None or not result.wave_order or not themes:
         return None, []
     wave = result.wave_order[-1]
-    return wave, quotes_for_waves(waves_labelled(wave, audience), only_themes=themes)
+    return wave, quotes_for_waves(shown_waves(result, waves_labelled(wave, audience)), only_themes=themes)
 
 
 @bp.get("/outcomes/<outcome_id>/<audience>/<instrument_id>/<name>.<fmt>")
 @role_required(*VIEWER_ROLES)
 def outcome_download(outcome_id: str, audience: str, instrument_id: str, name: str, fmt: str):
     found = _outcome_or_404(outcome_id, audience)
-    result, _ = latest_results()
-    view = next((v for v in drilldown(fielded_definitions(), result, found, audience)
-                 if v.instrument_id == instrument_id), None)
+    result, _ = results_for_current_user()
+    view = next(iter(drilldown(fielded_definitions(), result, found, audience, instrument_id)), None)
     if view is None:
         abort(404)
     try:
@@ -104,9 +106,11 @@ def outcome_download(outcome_id: str, audience: str, instrument_id: str, name: s
 
 def send_table(frame: pd.DataFrame, stem: str, fmt: str):
     """Any table of the dashboard as a CSV or Excel download (the figures as stored, so the
-    same suppression as on the page); every download is logged."""
+    same suppression as on the page, at the precision the page shows); every download is
+    logged."""
     if fmt not in ("csv", "xlsx"):
         abort(404)
+    frame = for_display(frame)
     record("table downloaded", table=stem, format=fmt)
     db.session.commit()
     if fmt == "csv":
@@ -116,15 +120,22 @@ def send_table(frame: pd.DataFrame, stem: str, fmt: str):
                      download_name=f"{stem}.xlsx", mimetype=spreadsheet.EXCEL_MIME)
 
 
+def _shown(value: float | None, unit: str) -> float | None:
+    """A survey figure (%) as the page shows it; a KPI value as it was entered."""
+    return rounded(value) if unit == "%" else value
+
+
 @bp.get("/scorecard.<fmt>")
 @role_required(*VIEWER_ROLES)
 def scorecard_download(fmt: str):
-    result, _ = latest_results()
+    result, _ = results_for_current_user()
     board = scorecard(current_definitions().framework, result)
     rows = [{"priority": priority, "workstream": workstream, "outcome": card.outcome.id,
              "outcome_status": card.rag.label, "measure": row.measure.id, "label": row.label,
-             "latest": row.latest.value if row.latest else None, "period": row.latest.label if row.latest else None,
-             "target": row.target.target, "direction": row.target.direction, "change": row.change,
+             "latest": _shown(row.latest.value if row.latest else None, row.unit),
+             "period": row.latest.label if row.latest else None,
+             "target": row.target.target, "direction": row.target.direction,
+             "change": _shown(row.change, row.unit),
              "change_note": row.change_note, "status": row.rag.label, "reason": row.rag.reason}
             for priority, workstreams in board.items() for workstream, cards in workstreams.items()
             for card in cards for row in card.rows]
@@ -134,7 +145,7 @@ def scorecard_download(fmt: str):
 @bp.get("/indices")
 @role_required(*VIEWER_ROLES)
 def indices():
-    result, stale = latest_results()
+    result, stale = results_for_current_user()
     return render_template("dashboard/indices.html", title="Confidence and culture-change indices",
                            table=indices_table(result), result=result, stale=stale)
 
@@ -142,7 +153,7 @@ def indices():
 @bp.get("/indices.<fmt>")
 @role_required(*VIEWER_ROLES)
 def indices_download(fmt: str):
-    result, _ = latest_results()
+    result, _ = results_for_current_user()
     return send_table(indices_table(result), "indices", fmt)
 
 
@@ -170,7 +181,7 @@ def report(fmt: str):
 
     if fmt not in ("html", "pdf"):
         abort(404)
-    result, _ = latest_results()
+    result, _ = results_for_current_user()
     try:
         built = build_report(result, request.args.get("wave") or None)
         content = built.html.encode("utf-8") if fmt == "html" else built.pdf()

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from analysis.rag import Rag, rate, worst
 from instruments import Framework, Measure, Outcome
 
+from ..display import rounded
 from ..extensions import db
 from ..models import AnalysisResult, KpiValue
 from ..results import table
@@ -42,14 +43,16 @@ class MeasureRow:
     @property
     def sparkline(self) -> str | None:
         """SVG polyline points for the trend (the figures are also given as text)."""
-        values = [p.value for p in self.series if p.value is not None]
+        # drawn from the figures as shown (whole numbers for %): coordinates are figures too
+        shown = [rounded(p.value) if self.unit == "%" else p.value for p in self.series]
+        values = [v for v in shown if v is not None]
         if len(values) < 2:
             return None
         low, high = min(values), max(values)
         span = (high - low) or 1.0
         step = 76 / (len(self.series) - 1)
-        return " ".join(f"{2 + i * step:.1f},{18 - (p.value - low) / span * 16:.1f}"
-                        for i, p in enumerate(self.series) if p.value is not None)
+        return " ".join(f"{2 + i * step:.1f},{18 - (v - low) / span * 16:.1f}"
+                        for i, v in enumerate(shown) if v is not None)
 
 
 @dataclass

@@ -10,6 +10,7 @@ from govuk_frontend_wtf.wtforms_widgets import (
     GovRadioInput,
     GovSelect,
     GovSubmitInput,
+    GovTextArea,
     GovTextInput,
 )
 from wtforms import (
@@ -21,6 +22,7 @@ from wtforms import (
     SelectField,
     StringField,
     SubmitField,
+    TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
@@ -103,6 +105,17 @@ class InvitationUploadForm(FlaskForm):
 
 class ActionForm(FlaskForm):
     submit = SubmitField("Confirm", widget=GovSubmitInput())
+
+
+class PublishForm(FlaskForm):
+    """Publish a wave's figures to viewers; a re-publish says why (it is audited)."""
+
+    reason = TextAreaField(
+        "Why are the figures changing?",
+        description="For example: 14 late paper returns keyed in on 3 October. Viewers' figures "
+                    "for this wave change only with a reason, recorded in the audit log.",
+        widget=GovTextArea(), validators=[Optional(), Length(max=2000)])
+    submit = SubmitField("Publish the figures", widget=GovSubmitInput())
 
 
 class NumberField(DecimalField):

@@ -17,6 +17,7 @@ from wtforms.validators import InputRequired, ValidationError
 
 from instruments import Instrument
 
+from .. import clock
 from ..audit import record
 from ..auth.roles import ANALYST_ROLES, role_required
 from ..comments.flags import flag_comments
@@ -52,7 +53,7 @@ def return_form(instrument: Instrument) -> type[FlaskForm]:
     base = page_form(instrument, page, submit_text="Save this return")
 
     def validate_received_on(form, field) -> None:
-        if field.data and field.data > dt.date.today():
+        if field.data and field.data > clock.today():
             raise ValidationError("The date received cannot be in the future")
 
     return type("ReturnForm", (base,), {
@@ -123,11 +124,11 @@ def parse_returns(data: bytes, instrument: Instrument) -> tuple[list[dict], list
             continue
         try:
             received = dt.date.fromisoformat(row["received_on"].strip()) if (row.get("received_on") or "").strip() \
-                else dt.date.today()
+                else clock.today()
         except ValueError:
             problems.append(f"Row {number}: received_on must be a date like 2026-11-23")
             continue
-        if received > dt.date.today():
+        if received > clock.today():
             problems.append(f"Row {number}: received_on is in the future")
             continue
         found = check_answers(instrument, answers)

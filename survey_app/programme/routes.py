@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import datetime as dt
 import io
 import secrets
 
@@ -12,18 +11,27 @@ from wtforms.fields.choices import SelectChoice
 
 from analysis import spreadsheet
 
+from .. import clock
 from ..audit import record
 from ..auth.roles import ANALYST_ROLES, role_required
+from ..confirmation import Confirmation, confirmation_page
 from ..extensions import db
 from ..imports import import_state, start_import
 from ..links import public_url
 from ..mail import MailNotConfigured, send
 from ..models import Event, HeldSubmission, InstrumentVersion, Response, Wave, WaveMode
+from ..publication import NotPublishable, current_publications, fresh_results, publish
+from ..response_counts import fieldwork_over, response_rate, wave_total
 from ..survey.qr import qr_code
 from ..survey.store import forget_wave
 from . import bp
-from .forms import ActionForm, EventForm, InvitationUploadForm, WaveForm
-from .invitations import counts, link_for, purge_contacts, unused_with_contact
+from .forms import ActionForm, EventForm, InvitationUploadForm, PublishForm, WaveForm
+from .invitations import (
+    counts,
+    link_for,
+    purge_contacts,
+    unused_with_contact,
+)
 
 
 def _wave(wave_id: int, mode: WaveMode | None = None) -> Wave:
@@ -42,7 +50,7 @@ def _version_choices() -> list[SelectChoice]:
 
 
 def _started(wave: Wave) -> bool:
-    if dt.date.today() >= wave.opens_on:
+    if clock.today() >= wave.opens_on:
         return True
     answered = db.session.scalar(select(func.count()).select_from(Response).where(Response.wave_id == wave.id))
     held = db.session.scalar(select(func.count()).select_from(HeldSubmission).where(HeldSubmission.wave_id == wave.id))
@@ -86,11 +94,45 @@ def new_wave():
 @bp.get("/waves/<int:wave_id>")
 @role_required(*ANALYST_ROLES)
 def wave(wave_id: int):
-    found = _wave(wave_id)
-    invited, used, contactable = counts(found)
+    return _wave_page(_wave(wave_id), InvitationUploadForm())
+
+
+def _wave_page(found: Wave, upload: InvitationUploadForm, problems: list[str] | None = None) -> str:
+    """The wave page; its response count is the total received, as on the overview."""
+    invited, _, contactable = counts(found)
+    received = wave_total(found)
     return render_template("programme/wave.html", title=f"Wave {found.label}", wave=found,
-                           started=_started(found), invited=invited, used=used, contactable=contactable,
-                           today=dt.date.today(), action=ActionForm(), upload=InvitationUploadForm())
+                           started=_started(found), invited=invited, received=received,
+                           rate=response_rate(found, received), contactable=contactable,
+                           today=clock.today(), action=ActionForm(), upload=upload,
+                           upload_problems=problems or [],
+                           publication=current_publications().get(found.id))
+
+
+@bp.route("/waves/<int:wave_id>/publish", methods=["GET", "POST"])
+@role_required(*ANALYST_ROLES)
+def publish_figures(wave_id: int):
+    """Publish the wave's figures from the latest (up-to-date) results, so viewers see them:
+    before it closes, or again after late returns (with a reason, audited)."""
+    found = _wave(wave_id)
+    current = current_publications().get(found.id)
+    form = PublishForm()
+    try:
+        result, problem = fresh_results(), None
+    except NotPublishable as exc:
+        result, problem = None, str(exc)
+    if result is not None and form.validate_on_submit():
+        reason = (form.reason.data or "").strip() or None
+        if current is not None and reason is None:
+            form.reason.errors = ["Say why the published figures are changing"]
+        else:
+            publish(found, result, reason=reason)
+            db.session.commit()
+            flash(f"The figures of wave {found.label} are published: viewers see them now.", "success")
+            return redirect(url_for("programme.wave", wave_id=found.id))
+    return render_template("programme/publish.html", title=f"Publish the figures of wave {found.label}",
+                           wave=found, form=form, current=current, problem=problem,
+                           live=not fieldwork_over(found)), 200 if not form.errors else 400
 
 
 @bp.route("/waves/<int:wave_id>/edit", methods=["GET", "POST"])
@@ -140,7 +182,7 @@ def edit_wave(wave_id: int):
 def open_now(wave_id: int):
     found = _wave(wave_id)
     ActionForm().validate_on_submit() or abort(400)
-    today = dt.date.today()
+    today = clock.today()
     found.opens_on = min(found.opens_on, today)
     found.closes_on = max(found.closes_on, today)
     record("wave opened", wave=found.id, opens_on=found.opens_on.isoformat())
@@ -150,26 +192,45 @@ def open_now(wave_id: int):
     return redirect(url_for("programme.wave", wave_id=found.id))
 
 
-@bp.post("/waves/<int:wave_id>/close-now")
+@bp.route("/waves/<int:wave_id>/close-now", methods=["GET", "POST"])
 @role_required(*ANALYST_ROLES)
 def close_now(wave_id: int):
-    from ..recompute import request_recompute
-    from ..survey.store import purge_closed_drafts, release_held
-
+    """GET: the confirmation page; POST (from it): the wave closes at the end of today in
+    London, so nobody answering today is turned away and nothing closes "yesterday". Its
+    held responses are released once it has closed (``survey release``), not now: a release
+    while it is still open could be a batch of one."""
     found = _wave(wave_id)
-    ActionForm().validate_on_submit() or abort(400)
-    yesterday = dt.date.today() - dt.timedelta(days=1)
-    found.closes_on = yesterday
-    found.opens_on = min(found.opens_on, yesterday)
-    record("wave closed", wave=found.id, closes_on=yesterday.isoformat())
-    db.session.commit()
-    forget_wave(found.slug)
-    released = release_held(found.id, force=True)  # a closed wave holds nothing back
-    purge_closed_drafts()
-    request_recompute(only_if_stale=True, requested_by=current_user.id)
-    flash(f"Wave {found.label} is closed. {released} held responses were released. The results "
-          "are being recomputed in the background.", "success")
-    return redirect(url_for("programme.wave", wave_id=found.id))
+    today = clock.today()
+    if not found.is_open(today) or found.closes_on == today:
+        flash(f"Wave {found.label} is not open." if not found.is_open(today)
+              else f"Wave {found.label} already closes at the end of today.", "info")
+        return redirect(url_for("programme.wave", wave_id=found.id))
+    form = ActionForm()
+    if request.method == "POST":
+        form.validate_on_submit() or abort(400)
+        found.closes_on = today
+        record("wave closed", wave=found.id, closes_on=today.isoformat())
+        db.session.commit()
+        forget_wave(found.slug)
+        flash(f"Wave {found.label} closes at the end of today, {today:%-d %B %Y} (midnight, London "
+              "time).", "success")
+        return redirect(url_for("programme.wave", wave_id=found.id))
+    way_in = {WaveMode.INVITE: "personal links", WaveMode.OPEN: "the public link",
+              WaveMode.EVENT: "the roadshow links and QR codes"}[found.mode]
+    return confirmation_page(Confirmation(
+        caption=f"{found.instrument_version.title} · wave {found.label}",
+        heading=f"Close wave {found.label} at the end of today?",
+        consequences=[
+            (f"The wave closes at midnight tonight, London time: its last day becomes today, "
+            f"{today:%-d %B %Y}, instead of {found.closes_on:%-d %B %Y}."),
+            f"People can answer until then; after that {way_in} say the survey has closed.",
+            ("Answers held back are then released, and viewers see the wave's figures once the "
+            "results have been computed."),
+        ],
+        warning="Reopening it means changing its dates: people turned away meanwhile will not "
+                "come back by themselves.",
+        button="Close the wave tonight", action=url_for("programme.close_now", wave_id=found.id),
+        cancel=url_for("programme.wave", wave_id=found.id)), form)
 
 
 # --------------------------------------------------------------------------- roadshow events
@@ -225,11 +286,7 @@ def upload_invitations(wave_id: int):
             return redirect(url_for("programme.wave", wave_id=found.id))
         problems = state.problems or [state.failure]
         upload = InvitationUploadForm(formdata=None)  # a new key: the corrected file is a new import
-    invited, used, contactable = counts(found)
-    return render_template("programme/wave.html", title=f"Wave {found.label}", wave=found,
-                           started=_started(found), invited=invited, used=used, contactable=contactable,
-                           today=dt.date.today(), action=ActionForm(), upload=upload,
-                           upload_problems=problems), 400
+    return _wave_page(found, upload, problems), 400
 
 
 @bp.get("/imports/<import_id>")
@@ -244,16 +301,20 @@ def upload_import(import_id: str):
     return render_template("programme/import.html", title=title, state=state, wave=wave, back=back)
 
 
-@bp.post("/waves/<int:wave_id>/invitations/send")
+@bp.route("/waves/<int:wave_id>/invitations/send", methods=["GET", "POST"])
 @role_required(*ANALYST_ROLES)
 def send_invitations(wave_id: int):
-    """Send the invitation, or a reminder, to every invitation not yet used."""
+    """GET: the confirmation page; POST (from it): send the invitation, or a reminder
+    (``kind=reminder``), to every invitation not yet used."""
     found = _wave(wave_id)
-    ActionForm().validate_on_submit() or abort(400)
     if not found.is_open():
         flash("Invitations can only be sent while the wave is open.", "info")
         return redirect(url_for("programme.wave", wave_id=found.id))
-    reminder = request.form.get("kind") == "reminder"
+    reminder = (request.form if request.method == "POST" else request.args).get("kind") == "reminder"
+    form = ActionForm()
+    if request.method == "GET":
+        return _confirm_sending(found, form, reminder)
+    form.validate_on_submit() or abort(400)
     title = found.instrument_version.title
     subject = f"{'Reminder: ' if reminder else ''}{title}"
     messages = [(i.email, subject, _invitation_text(i, title, found, reminder)) for i in unused_with_contact(found)]
@@ -269,6 +330,24 @@ def send_invitations(wave_id: int):
     db.session.commit()
     flash(f"{sent} {'reminders' if reminder else 'invitations'} sent.", "success")
     return redirect(url_for("programme.wave", wave_id=found.id))
+
+
+def _confirm_sending(found: Wave, form: ActionForm, reminder: bool) -> str:
+    recipients = len(unused_with_contact(found))
+    what = "a reminder" if reminder else "the invitation"
+    return confirmation_page(Confirmation(
+        caption=f"{found.instrument_version.title} · wave {found.label}",
+        heading=f"Send {what} to {recipients:,} people?",
+        consequences=[
+            (f"{recipients:,} people who have not answered yet are e-mailed {what} with their own "
+            "personal link."),
+            "People who have answered are not e-mailed.",
+            "The sending is recorded in the audit log.",
+        ],
+        warning="E-mails cannot be recalled once they have been sent.",
+        button=f"Send {recipients:,} e-mails", action=url_for("programme.send_invitations", wave_id=found.id),
+        cancel=url_for("programme.wave", wave_id=found.id),
+        fields={"kind": "reminder"} if reminder else {}), form)
 
 
 def _invitation_text(invitation, title: str, wave: Wave, reminder: bool) -> str:
@@ -293,16 +372,32 @@ def mail_merge(wave_id: int):
                      download_name=f"invitations-{found.id}.csv")
 
 
-@bp.post("/waves/<int:wave_id>/invitations/purge")
+@bp.route("/waves/<int:wave_id>/invitations/purge", methods=["GET", "POST"])
 @role_required(*ANALYST_ROLES)
 def purge(wave_id: int):
+    """GET: the confirmation page; POST (from it): remove every name and e-mail address of
+    a closed wave's invitations."""
     found = _wave(wave_id)
-    ActionForm().validate_on_submit() or abort(400)
-    if found.closes_on >= dt.date.today():
+    if found.closes_on >= clock.today():
         flash("Contact details can be removed once the wave has closed.", "info")
         return redirect(url_for("programme.wave", wave_id=found.id))
-    removed = purge_contacts(found)
-    record("contact details purged", wave=found.id, count=removed)
-    db.session.commit()
-    flash(f"Names and email addresses removed from {removed} invitations. Counts are kept.", "success")
-    return redirect(url_for("programme.wave", wave_id=found.id))
+    form = ActionForm()
+    if request.method == "POST":
+        form.validate_on_submit() or abort(400)
+        removed = purge_contacts(found)
+        record("contact details purged", wave=found.id, count=removed)
+        db.session.commit()
+        flash(f"Names and email addresses removed from {removed} invitations. Counts are kept.", "success")
+        return redirect(url_for("programme.wave", wave_id=found.id))
+    _, _, contactable = counts(found)
+    return confirmation_page(Confirmation(
+        caption=f"{found.instrument_version.title} · wave {found.label}",
+        heading=f"Remove the contact details of {contactable:,} invitations?",
+        consequences=[
+            f"The names and e-mail addresses of {contactable:,} invitations are deleted.",
+            "The number invited and the number who answered are kept.",
+            "No reminder or mail-merge file can be made for this wave afterwards.",
+        ],
+        warning="This cannot be undone: the contact details cannot be restored.",
+        button="Remove contact details", action=url_for("programme.purge", wave_id=found.id),
+        cancel=url_for("programme.wave", wave_id=found.id)), form)

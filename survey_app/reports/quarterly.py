@@ -5,7 +5,6 @@ from stored results, so no figure appears that the dashboard would not show."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,11 +12,13 @@ from pathlib import Path
 import pandas as pd
 from flask import current_app, render_template
 
+from .. import clock
 from ..comments.queries import quotes_for_waves, waves_labelled
 from ..dashboard.scorecard import scorecard
 from ..definitions import current_definitions
 from ..methodology import wave_methods
 from ..models import AnalysisResult
+from ..publication import shown_waves
 from ..results import table
 
 
@@ -75,9 +76,9 @@ def build_report(result: AnalysisResult | None, wave: str | None = None) -> Repo
     html = render_template(
         "reports/quarterly.html", wave=wave, framework=framework, board=board,
         rag_counts=Counter(card.rag.colour for card in cards), outcomes=len(cards),
-        indices=indices, alphas=alphas, themes=themes, quotes=quotes_for_waves(waves_labelled(wave)),
+        indices=indices, alphas=alphas, themes=themes, quotes=quotes_for_waves(shown_waves(result, waves_labelled(wave))),
         appendix=overall[overall["level"] == "outcome"] if not overall.empty else overall,
-        instruments=definitions.instruments, result=result, generated=dt.datetime.now(dt.UTC),
+        instruments=definitions.instruments, result=result, generated=clock.now(),
         council=current_app.config["COUNCIL_NAME"], min_sizes=framework.min_group_size,
         methods=wave_methods(result, wave),
     )

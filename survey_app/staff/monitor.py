@@ -1,86 +1,43 @@
-"""Response counts and rates per wave, per event and by day, with small counts hidden."""
+"""The overview's rows: every wave with its status, its total received and response rate
+(through :mod:`survey_app.response_counts`, so the same suppression as everywhere)."""
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from ..definitions import current_definitions
+from .. import clock
 from ..extensions import db
-from ..models import Event, InstrumentVersion, Invitation, Response, Wave
-
-
-@dataclass(frozen=True)
-class Count:
-    """A count that is shown only at or above the minimum group size."""
-
-    value: int
-    min_n: int
-
-    @property
-    def shown(self) -> bool:
-        return self.value >= self.min_n
-
-    def __str__(self) -> str:
-        return f"{self.value:,}" if self.shown else f"fewer than {self.min_n}"
+from ..models import InstrumentVersion, Wave
+from ..response_counts import ShownCount, fieldwork_over, response_rate, wave_total
 
 
 @dataclass(frozen=True)
 class WaveSummary:
     wave: Wave
-    responses: Count
-    invited: int | None
-    used: int | None
-
-    @property
-    def rate(self) -> str:
-        size = self.wave.audience_size
-        if not size or not self.responses.shown:
-            return "–"
-        rate = 100 * self.responses.value / size
-        return f"{rate:.1f}%" if rate < 10 else f"{rate:.0f}%"  # 0.5% of 128,000 is not 0%
-
-    @property
-    def status(self) -> str:
-        today = dt.date.today()
-        if today < self.wave.opens_on:
-            return "Not open yet"
-        return "Open" if today <= self.wave.closes_on else "Closed"
+    responses: ShownCount
+    rate: str
+    status: str
 
 
-def _min_n(audience: str) -> int:
-    return current_definitions().framework.min_n(audience)
+def wave_status(wave: Wave) -> str:
+    today = clock.today()
+    if today < wave.opens_on:
+        return "Not open yet"
+    if today <= wave.closes_on:
+        return "Open"
+    return "Closed" if fieldwork_over(wave, today) else "Closed, responses being released"
 
 
 def wave_summaries() -> list[WaveSummary]:
-    counts = dict(db.session.execute(select(Response.wave_id, func.count()).group_by(Response.wave_id)).all())
-    invitations = {
-        wave_id: (total, used or 0)
-        for wave_id, total, used in db.session.execute(
-            select(Invitation.wave_id, func.count(), func.sum(func.cast(Invitation.used, db.Integer)))
-            .group_by(Invitation.wave_id))
-    }
     waves = db.session.scalars(
-        select(Wave).join(InstrumentVersion).order_by(InstrumentVersion.instrument_id, Wave.opens_on.desc())
+        select(Wave)
+        .join(InstrumentVersion)
+        .order_by(InstrumentVersion.instrument_id, Wave.opens_on.desc())
     ).all()
-    return [
-        WaveSummary(w, Count(counts.get(w.id, 0), _min_n(w.audience)),
-                    *(invitations.get(w.id, (None, None))))
-        for w in waves
-    ]
-
-
-def by_day(wave: Wave) -> list[tuple[dt.date, Count]]:
-    rows = db.session.execute(
-        select(Response.submitted_on, func.count()).where(Response.wave_id == wave.id)
-        .group_by(Response.submitted_on).order_by(Response.submitted_on)).all()
-    return [(day, Count(n, _min_n(wave.audience))) for day, n in rows]
-
-
-def by_event(wave: Wave) -> list[tuple[Event, Count]]:
-    counts = dict(db.session.execute(
-        select(Response.event_id, func.count()).where(Response.wave_id == wave.id)
-        .group_by(Response.event_id)).all())
-    return [(e, Count(counts.get(e.id, 0), _min_n(wave.audience))) for e in wave.events]
+    summaries = []
+    for wave in waves:
+        total = wave_total(wave)
+        summaries.append(WaveSummary(wave, total, response_rate(wave, total), wave_status(wave)))
+    return summaries

@@ -14,8 +14,9 @@ from ..auth.roles import ANALYST_ROLES, VIEWER_ROLES, role_required
 from ..export import responses_frame
 from ..extensions import db
 from ..models import InstrumentVersion, Wave
+from ..response_counts import by_day, by_event, min_n, wave_total
 from . import bp
-from .monitor import by_day, by_event, wave_summaries
+from .monitor import wave_status, wave_summaries
 
 
 @bp.get("/")
@@ -29,7 +30,8 @@ def index():
 def wave(wave_id: int):
     found = db.session.get(Wave, wave_id) or abort(404)
     return render_template("staff/wave.html", title=f"{found.instrument_version.title} {found.label}",
-                           wave=found, days=by_day(found), events=by_event(found))
+                           wave=found, status=wave_status(found), total=wave_total(found),
+                           days=by_day(found), events=by_event(found), min_n=min_n(found.audience))
 
 
 @bp.get("/exports")

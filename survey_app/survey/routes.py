@@ -32,6 +32,7 @@ from werkzeug.exceptions import HTTPException
 
 from instruments import Instrument
 
+from .. import clock
 from ..extensions import db
 from ..models import Event, InstrumentVersion, Invitation, Wave, WaveMode
 from ..ratelimit import BatchedCounter, limit, storage
@@ -101,7 +102,7 @@ def _submit_counts_not_shared(_error: Exception) -> None:
 
 
 def _today() -> dt.date:
-    return dt.date.today()
+    return clock.today()
 
 
 def _instrument_cache() -> dict[int, Instrument]:

@@ -46,6 +46,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from instruments import Instrument
 
+from .. import clock
 from ..comments.flags import flag_comments, new_answer_flags, open_flags
 from ..extensions import db
 from ..models import (
@@ -218,7 +219,7 @@ def store_submission(
     how it reached us (paper and phone returns are keyed in by analysts, also after the wave
     has closed). ``only_while_open``: store it only if the wave is open on ``today``, checked
     in the same statement that claims the idempotency key (:class:`WaveNotOpen` if not)."""
-    today = today or dt.date.today()
+    today = today or clock.today()
     questions, attributes = split_answers(instrument, answers)
     key = {"key_hash": hash_token(submission_key), "day": today, "wave_id": wave.id}
     if token is not None:
@@ -406,6 +407,16 @@ def held_count(wave_id: int) -> int:
     ) or 0
 
 
+def received_total(wave_id: int) -> int:
+    """Every submission a wave has received: held (not yet released) plus released. During
+    fieldwork this is the only count staff see (issue 14 section 2). A simple version: the
+    holding branch replaces its body with a counter that stores no attributes."""
+    released = db.session.scalar(
+        select(func.count()).select_from(Response).where(Response.wave_id == wave_id)
+    ) or 0
+    return held_count(wave_id) + released
+
+
 def release_held(
     wave_id: int | None = None,
     min_batch: int = MIN_BATCH,
@@ -417,7 +428,7 @@ def release_held(
     ``min_batch`` of them, or the wave has closed, or ``force``. Returns how many were
     released. Safe to run concurrently: a batch that another process released first is
     rolled back."""
-    today = today or dt.date.today()
+    today = today or clock.today()
     query = select(HeldSubmission.wave_id).distinct()
     if wave_id is not None:
         query = query.where(HeldSubmission.wave_id == wave_id)
@@ -484,7 +495,7 @@ def load_draft(invitation: Invitation) -> dict[str, Any] | None:
 
 def purge_closed_drafts(today: dt.date | None = None) -> int:
     """Delete the drafts of every wave that has closed; returns how many."""
-    today = today or dt.date.today()
+    today = today or clock.today()
     closed = select(Invitation.id).join(Wave, Wave.id == Invitation.wave_id).where(Wave.closes_on < today)
     gone = db.session.execute(
         delete(InviteDraft).where(InviteDraft.invitation_id.in_(closed))

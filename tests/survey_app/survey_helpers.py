@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 
 from instruments import load_definitions
+from survey_app import clock
 from survey_app.definitions import load_instruments
 from survey_app.extensions import db
 from survey_app.models import Event, InstrumentVersion, Invitation, Wave, WaveMode
@@ -36,7 +37,7 @@ def make_wave(instrument_id: str, mode: WaveMode | None = None, *, opens: int = 
         select(InstrumentVersion).where(InstrumentVersion.instrument_id == instrument_id)
         .order_by(InstrumentVersion.id.desc()).limit(1))
     mode = mode or MODES.get(instrument_id, WaveMode.OPEN)
-    today = dt.date.today()
+    today = clock.today()  # the app's day (Europe/London)
     wave = Wave(label=label, instrument_version=version, audience=version.audience, mode=mode,
                 opens_on=today + dt.timedelta(days=opens),
                 closes_on=today + dt.timedelta(days=closes))

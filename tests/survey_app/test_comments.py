@@ -12,6 +12,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.exc import OperationalError
 
 from instruments import load_definitions
+from survey_app import clock
 from survey_app.comments.flags import flag_comments
 from survey_app.extensions import db
 from survey_app.models import (
@@ -109,7 +110,7 @@ def test_reviewer_queue_is_for_reviewers_and_an_action_is_required(db_app) -> No
     with db_app.app_context():
         flag = db.session.get(SafeguardingFlag, (flagged, "M90"))
         assert flag.status is FlagStatus.ACTIONED and flag.action == "Referred to HR case 123"
-        assert flag.actioned_on == dt.date.today() and type(flag.actioned_on) is dt.date
+        assert flag.actioned_on == clock.today() and type(flag.actioned_on) is dt.date
     assert "safeguarding flag actioned" in audit_actions(db_app)
     assert "Referred to HR case 123" in _text(reviewer.get("/comments/safeguarding"))
     assert reviewer.get("/comments/safeguarding/no-such-response/M90").status_code == 404

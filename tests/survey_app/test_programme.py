@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from werkzeug.datastructures import MultiDict
 
 from instruments import load_definitions
+from survey_app import clock
 from survey_app.definitions import load_instruments
 from survey_app.extensions import db
 from survey_app.models import AuditEntry, InstrumentVersion, Invitation, Role, Wave
@@ -19,7 +20,7 @@ from survey_app.security import hash_token
 from ..conftest import make_app
 from .helpers import add_user, audit_actions, bodies, csrf, sign_in
 
-TODAY = dt.date.today()
+TODAY = clock.today()  # the app's day (Europe/London), not the server's
 
 
 def _date(prefix: str, day: dt.date) -> list[tuple[str, str]]:
@@ -186,6 +187,9 @@ def test_purge_removes_contacts_keeps_counts_and_is_logged(app, client) -> None:
     early = client.post(f"/programme/waves/{wave_id}/invitations/purge", data={"csrf_token": token}, follow_redirects=True)
     assert "once the wave has closed" in early.get_data(as_text=True)
     client.post(f"/programme/waves/{wave_id}/close-now", data={"csrf_token": token})
+    # it closes at the end of today: the contact details can go tomorrow
+    tomorrow = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    app.config["CLOCK"] = lambda: tomorrow
     client.post(f"/programme/waves/{wave_id}/invitations/purge", data={"csrf_token": token})
     with app.app_context():
         invitations = db.session.scalars(select(Invitation)).all()
@@ -350,7 +354,7 @@ def test_retention_deletes_only_old_responses_and_is_logged(app, client) -> None
         db.session.commit()
     page = client.get("/admin/retention").get_data(as_text=True)
     assert "2 responses are past the retention period" in page
-    client.post("/admin/retention", data={"csrf_token": csrf(client, "/admin/retention")})
+    client.post("/admin/retention/delete", data={"csrf_token": csrf(client, "/admin/retention/delete")})
     with app.app_context():
         assert [r.submitted_on for r in db.session.scalars(select(Response))] == [TODAY]
         assert db.session.scalar(select(db.func.count()).select_from(Answer)) == 1

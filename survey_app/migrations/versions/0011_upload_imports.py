@@ -1,7 +1,7 @@
 """upload imports
 
 Revision ID: 0011
-Revises: 0007
+Revises: 0010
 
 Creates ``upload_import``: one row per uploaded file imported by a background job
 (``survey_app.imports``), with a unique idempotency key, the job's id and the outcome (rows
@@ -14,7 +14,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0011"
-down_revision = '0007'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
