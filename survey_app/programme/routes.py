@@ -157,7 +157,8 @@ def open_now(wave_id: int):
 @bp.post("/waves/<int:wave_id>/close-now")
 @role_required(*ANALYST_ROLES)
 def close_now(wave_id: int):
-    from ..survey.store import purge_closed_drafts, release_held
+    from ..drafts import purge_closed as purge_closed_drafts
+    from ..survey.store import release_held
 
     found = _wave(wave_id)
     ActionForm().validate_on_submit() or abort(400)
