@@ -19,8 +19,8 @@ answers (the staff idle limit would otherwise throw away the draft's handle).
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
+import time
 from typing import Any
 
 from flask import Flask, Request
@@ -85,7 +85,7 @@ class QuickSecureCookieSessionInterface(SecureCookieSessionInterface):
             data, signed_at = signer.loads(cookie, max_age=int(longest), return_timestamp=True)
         except BadSignature:
             return self.session_class()
-        age = dt.datetime.now(dt.UTC) - signed_at
-        if data.get("_permanent") and age > app.permanent_session_lifetime:
+        age = time.time() - signed_at.timestamp()  # the clock itsdangerous itself reads
+        if data.get("_permanent") and age > app.permanent_session_lifetime.total_seconds():
             return self.session_class()
         return self.session_class(data)
