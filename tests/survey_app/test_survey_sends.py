@@ -21,8 +21,9 @@ NEXT_PERSON = "Start again for the next person"
 
 def _stored(app) -> int:
     with app.app_context():
-        return (db.session.scalar(select(func.count()).select_from(Response))
-                + db.session.scalar(select(func.count()).select_from(HeldSubmission)))
+        return db.session.scalar(select(func.count()).select_from(Response)) + db.session.scalar(
+            select(func.count()).select_from(HeldSubmission)
+        )
 
 
 def _start_again(client, slug: str, page: str):
@@ -43,7 +44,9 @@ def test_a_send_with_no_answered_question_is_refused(app, client) -> None:
     # the respondent can go back, answer, and send
     page = client.get(f"/s/{slug}/1?change=1").get_data(as_text=True)
     client.post(f"/s/{slug}/1?change=1", data={"csrf_token": csrf_of(page), "P01": "4"})
-    assert send(client, slug, client.get(f"/s/{slug}/check").get_data(as_text=True)).status_code == 303
+    assert (
+        send(client, slug, client.get(f"/s/{slug}/check").get_data(as_text=True)).status_code == 303
+    )
     assert _stored(app) == 1
 
 
@@ -73,7 +76,9 @@ def test_a_roadshow_kiosk_takes_the_next_person_on_the_same_event(app, client) -
         slug, instrument, event = wave.slug, wave.instrument_version.instrument, wave.events[1]
         code, event_id, place = event.code, event.id, event.place
     client.get(f"/e/{code}")
-    assert send(client, slug, answer_pages(client, slug, instrument, {"R01": "4"})).status_code == 303
+    assert (
+        send(client, slug, answer_pages(client, slug, instrument, {"R01": "4"})).status_code == 303
+    )
     done = client.get(f"/s/{slug}/done").get_data(as_text=True)
     assert NEXT_PERSON in done
     restarted = _start_again(client, slug, done)
@@ -81,12 +86,16 @@ def test_a_roadshow_kiosk_takes_the_next_person_on_the_same_event(app, client) -
     start = client.get(f"/s/{slug}").get_data(as_text=True)
     assert "Start now" in start and place in start and SENT not in start
     assert "Not answered" in client.get(f"/s/{slug}/check").get_data(as_text=True)
-    assert send(client, slug, answer_pages(client, slug, instrument, {"R01": "2"})).status_code == 303
+    assert (
+        send(client, slug, answer_pages(client, slug, instrument, {"R01": "2"})).status_code == 303
+    )
     # the same from the "sent" page that Back shows
     sent = client.get(f"/s/{slug}/check").get_data(as_text=True)
     assert NEXT_PERSON in sent
     _start_again(client, slug, sent)
-    assert send(client, slug, answer_pages(client, slug, instrument, {"R01": "5"})).status_code == 303
+    assert (
+        send(client, slug, answer_pages(client, slug, instrument, {"R01": "5"})).status_code == 303
+    )
     with app.app_context():
         rows = db.session.execute(select(Response.event_id)).scalars().all()
     assert rows == [event_id] * 3
@@ -130,8 +139,10 @@ def test_a_resume_link_moves_the_draft_to_another_device_once(db_app, smtp) -> N
     assert "Email me a link" in page
     bad = laptop.post(f"/s/{slug}/resume-link", data={"csrf_token": csrf_of(page), "email": "nope"})
     assert "Enter an email address like" in bad.get_data(as_text=True) and not mailbox.messages
-    sent = laptop.post(f"/s/{slug}/resume-link",
-                       data={"csrf_token": csrf_of(page), "email": "cllr.b@council.example"})
+    sent = laptop.post(
+        f"/s/{slug}/resume-link",
+        data={"csrf_token": csrf_of(page), "email": "cllr.b@council.example"},
+    )
     assert sent.status_code == 200 and "Check your email" in sent.get_data(as_text=True)
     assert mailbox.messages[0].rcpt_tos == ["cllr.b@council.example"]
     link = _resume_link(mailbox)
@@ -162,11 +173,14 @@ def test_a_resume_link_without_mail_set_up_says_so(app, client) -> None:
     client.get(f"/i/{token}")
     answer_pages(client, slug, instrument, {"M01": "4"})
     page = client.get(f"/s/{slug}/resume-link").get_data(as_text=True)
-    refused = client.post(f"/s/{slug}/resume-link",
-                          data={"csrf_token": csrf_of(page), "email": "cllr.c@council.example"})
+    refused = client.post(
+        f"/s/{slug}/resume-link",
+        data={"csrf_token": csrf_of(page), "email": "cllr.c@council.example"},
+    )
     assert refused.status_code == 503 and "cannot send email" in refused.get_data(as_text=True)
-    assert "Strongly agree" in client.get(f"/s/{slug}/check").get_data(as_text=True) or \
-        "Agree" in client.get(f"/s/{slug}/check").get_data(as_text=True)
+    assert "Strongly agree" in client.get(f"/s/{slug}/check").get_data(
+        as_text=True
+    ) or "Agree" in client.get(f"/s/{slug}/check").get_data(as_text=True)
 
 
 def test_open_waves_have_no_resume_links(app, client) -> None:
