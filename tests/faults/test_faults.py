@@ -11,7 +11,7 @@ person pressing the button again would.
 Then: every submission that reached the confirmation page is stored exactly once (each
 carries a unique free-text marker), nothing is stored twice, the app recovered without a
 restart (``/healthz`` OK, a new respondent gets through first time), and a submission sent
-while the database was down was kept in the respondent's session and stored once on
+while the database was down was kept in the respondent's draft and stored once on
 resending. No wall-clock time is asserted; the load is bounded by count and deadline.
 """
 
@@ -172,7 +172,7 @@ def test_nothing_acknowledged_is_lost_under_worker_kill_and_database_restart(clu
         outcomes.append(fresh)
 
         # The submission sent during the outage was not stored and not lost: its answers
-        # are still in the session, and sending the same form again stores it once.
+        # are still in its draft, and sending the same form again stores it once.
         assert during.status_code in (500, 503)
         again = probe.post(f"{base}/s/{plan.slug}/check", data=form, allow_redirects=False)
         assert again.status_code == 303
@@ -208,4 +208,7 @@ def test_nothing_acknowledged_is_lost_under_worker_kill_and_database_restart(clu
     # can be drawn, so the respondent gets the generic 500 page (the answers are kept in
     # the session, as asserted above, but not shown).
     assert during.status_code == 503 and loadgen.NOT_SAVED in during.text, during.status_code
-    assert probe_marker in during.text  # the "not saved" page shows the answers again
+    # The answers are in the respondent's sealed draft, in the database that is down: the
+    # "not saved" page cannot show them, but keeps the form (same idempotency key) to send
+    # them again, which is asserted above to store them once.
+    assert "Your answers so far are kept" in during.text and form["submission_key"] in during.text
