@@ -14,6 +14,7 @@ the link works once.
 from __future__ import annotations
 
 import smtplib
+from typing import Any
 
 from flask import current_app, make_response, render_template, url_for
 from sqlalchemy.exc import SQLAlchemyError
@@ -31,7 +32,7 @@ from .store import WaveFacts
 MAX_RESUME_EMAILS = 5
 
 
-def _external_url(endpoint: str, **values: str) -> str:
+def _external_url(endpoint: str, **values: Any) -> str:
     """An absolute link for an e-mail: from ``BASE_URL`` when configured (behind a proxy the
     request's host is not to be trusted), else from the request."""
     base = current_app.config.get("BASE_URL")

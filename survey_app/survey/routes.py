@@ -332,7 +332,9 @@ def page(slug: str, number: int):
         return _render_page(wave, instrument, current, pages, form)
     entered, problems = redact_for_draft(instrument, current, form.answers())
     if problems:
-        return _render_page(wave, instrument, current, pages, form, problems=problems)
+        for problem in problems:  # shown by the field as well as in the summary
+            form[problem.field_id].errors.append(problem.message)
+        return _render_page(wave, instrument, current, pages, form)
     try:
         answers = {f: v for f, v in _answers(wave).items() if f not in current.field_ids}
         progress.save_answers(slug, wave.id, {**answers, **entered})
