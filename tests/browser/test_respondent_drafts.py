@@ -142,9 +142,14 @@ def test_an_analyst_with_the_mail_merge_never_sees_a_draft(
     councillor.locator(".govuk-radios").first.locator("input[type=radio]").nth(1).check()
     councillor.click("button:has-text('Continue')")
     councillor.wait_for_url(f"**/s/{slug}/2")
+    audit(councillor, output_dir, "invite-page-with-resume-link", problems)
     councillor.click("text=Email me a link to finish on another device")
     councillor.wait_for_url(f"**/s/{slug}/resume-link")
     audit(councillor, output_dir, "resume-link", problems)
+    councillor.click("button:has-text('Send me the link')")  # no address typed
+    councillor.locator(".govuk-error-summary").wait_for()
+    assert "Enter your email address" in councillor.locator(".govuk-error-summary").inner_text()
+    audit(councillor, output_dir, "resume-link-error", problems)
 
     analyst.goto(link)
     assert "Continue where you left off" not in analyst.content()
