@@ -170,6 +170,12 @@ def _redacted(text: str) -> str:
     return redact(text, current_definitions().redaction.names)
 
 
+def redact_text_answers(instrument: Instrument, answers: dict[str, str]) -> dict[str, str]:
+    """``answers`` with every answer to a text question redacted (others unchanged)."""
+    text_ids = {q.id for q in instrument.questions if q.type == "text"}
+    return {k: _redacted(v) if k in text_ids else v for k, v in answers.items()}
+
+
 def redact_for_draft(instrument: Instrument, page: Page, answers: dict[str, str]
                      ) -> tuple[dict[str, str], list[Problem]]:
     """A page's posted answers as they enter the draft: free text redacted (so the check

@@ -16,8 +16,11 @@ from typing import Any
 
 from flask import session
 
+from instruments import Instrument
+
 from .. import drafts
 from ..drafts import DraftHandle
+from .forms import redact_text_answers
 
 MAX_KEYS = 10
 
@@ -64,13 +67,14 @@ def handle(slug: str) -> DraftHandle | None:
     return DraftHandle.from_session(entry(slug))
 
 
-def answers(slug: str, wave_id: int, today: dt.date) -> dict[str, str]:
+def answers(slug: str, wave_id: int, today: dt.date, instrument: Instrument) -> dict[str, str]:
     """The answers so far (empty if there is no draft, or it no longer opens). Database
     errors propagate: the caller says the page could not be loaded, it never shows a draft
     as empty when it is only out of reach."""
     record = entry(slug)
     if "a" in record:  # a cookie written before drafts moved server-side: move them now
-        legacy = {str(k): str(v) for k, v in dict(record.pop("a") or {}).items()}
+        legacy = redact_text_answers(
+            instrument, {str(k): str(v) for k, v in dict(record.pop("a") or {}).items()})
         put(slug, record)
         if legacy:
             save_answers(slug, wave_id, legacy)

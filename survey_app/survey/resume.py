@@ -24,7 +24,7 @@ from ..mail import MailNotConfigured, send
 from ..models import WaveMode
 from . import bp, progress
 from .forms import ResumeLinkForm
-from .routes import _answering_wave, _date, _message, _today
+from .routes import _answering_wave, _answers, _date, _message
 from .store import WaveFacts
 
 #: Resume e-mails one browser may ask for in one survey: enough for a typo or two, not a
@@ -80,7 +80,7 @@ def resume_link(slug: str):
             ),
         )
     try:
-        handle = progress.save_answers(slug, wave.id, progress.answers(slug, wave.id, _today()))
+        handle = progress.save_answers(slug, wave.id, _answers(wave))
     except SQLAlchemyError:
         db.session.rollback()
         return _page_with_notice(

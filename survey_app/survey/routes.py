@@ -135,7 +135,7 @@ def _date(day: dt.date) -> str:
 
 
 def _answers(wave: WaveFacts) -> dict[str, str]:
-    return progress.answers(wave.slug, wave.id, _today())
+    return progress.answers(wave.slug, wave.id, _today(), _instrument(wave))
 
 
 NOT_SAVED_NOTICE = ("Your answers were not saved, please try again. Your answers are still here: "

@@ -132,11 +132,13 @@ def test_a_tampered_old_style_cookie_cannot_store_invalid_values(app, client) ->
     slug, instrument = _staff_wave(app)
     answer_pages(client, slug, instrument, full_answers(instrument))
     with client.session_transaction() as session:
-        session["pulse"][slug]["a"] = {**full_answers(instrument), "S01": "42", "ZZ9": "1"}
+        session["pulse"][slug]["a"] = {**full_answers(instrument), "S01": "42", "ZZ9": "1",
+                                       "S90": "Mail me at old.cookie@example.org"}
         session.modified = True
     check = client.get(f"/s/{slug}/check").get_data(as_text=True)
     with client.session_transaction() as session:
-        assert "a" not in session["pulse"][slug]  # moved out of the cookie
+        assert "a" not in session["pulse"][slug]  # moved out of the cookie ...
+    assert "[email]" in check and "old.cookie" not in check  # ... redacted on the way
     refused = send(client, slug, check).get_data(as_text=True)
     assert "There is a problem" in refused and "not in this survey" in refused
     assert _stored(app) == 0
