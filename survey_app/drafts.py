@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, Date, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .crypto import SealBroken, derive_key, lookup_of, new_secret, seal, unseal
@@ -39,6 +39,28 @@ from .models import Draft, Wave
 
 _PURPOSE = "survey draft"
 _ID_BYTES = 16
+
+# Core statements built once: a draft is read on every survey page and at every submit, and
+# building and running an ORM query each time cost more than the query and the crypto.
+_DRAFT = Draft.__table__
+_WAVE = Wave.__table__
+_OPEN_DRAFT = (
+    select(_DRAFT.c.sealed)
+    .join(_WAVE, _WAVE.c.id == _DRAFT.c.wave_id)
+    .where(
+        _DRAFT.c.lookup == bindparam("lookup"),
+        _DRAFT.c.wave_id == bindparam("wave_id"),
+        _WAVE.c.closes_on >= bindparam("today", type_=Date),
+    )
+)
+# (An UPDATE's bound names must differ from its columns' names.)
+_RESEAL = (
+    update(_DRAFT)
+    .where(_DRAFT.c.lookup == bindparam("row_lookup"), _DRAFT.c.wave_id == bindparam("row_wave"))
+    .values(sealed=bindparam("new_sealed"))
+)
+_INSERT = _DRAFT.insert()
+_DELETE = delete(_DRAFT).where(_DRAFT.c.lookup == bindparam("lookup"))
 
 
 def _encode(raw: bytes) -> str:
@@ -120,10 +142,10 @@ def load(handle: DraftHandle, wave_id: int, today: dt.date) -> dict[str, str] | 
     """The answers of ``handle``'s draft in wave ``wave_id``, or None if there is none, it
     belongs to another wave, the wave has closed before ``today``, or it does not open with
     this handle (a forged or stale cookie). Database errors propagate."""
-    sealed = db.session.scalar(
-        select(Draft.sealed)
-        .join(Wave, Wave.id == Draft.wave_id)
-        .where(Draft.lookup == handle.lookup, Draft.wave_id == wave_id, Wave.closes_on >= today)
+    sealed = (
+        db.session.connection()
+        .execute(_OPEN_DRAFT, {"lookup": handle.lookup, "wave_id": wave_id, "today": today})
+        .scalar()
     )
     if sealed is None:
         return None
@@ -139,34 +161,24 @@ def load(handle: DraftHandle, wave_id: int, today: dt.date) -> dict[str, str] | 
     return None
 
 
+def _reseal(row: dict[str, Any]) -> dict[str, Any]:
+    return {"row_lookup": row["lookup"], "row_wave": row["wave_id"], "new_sealed": row["sealed"]}
+
+
 def save(handle: DraftHandle, wave_id: int, answers: dict[str, str]) -> None:
     """Seal ``answers`` as ``handle``'s draft in wave ``wave_id`` and commit (one UPDATE, or
     an INSERT for a new draft). Database errors propagate, after a rollback."""
-    sealed = _sealed_answers(handle, wave_id, answers)
+    row = {"lookup": handle.lookup, "wave_id": wave_id}
+    row["sealed"] = _sealed_answers(handle, wave_id, answers)
     try:
-        changed = db.session.execute(
-            update(Draft)
-            .where(Draft.lookup == handle.lookup, Draft.wave_id == wave_id)
-            .values(sealed=sealed)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if changed == 0:
-            db.session.execute(
-                Draft.__table__.insert().values(
-                    lookup=handle.lookup, wave_id=wave_id, sealed=sealed
-                )
-            )
+        if db.session.connection().execute(_RESEAL, _reseal(row)).rowcount == 0:
+            db.session.connection().execute(_INSERT, row)
         db.session.commit()
     except IntegrityError:
         # The same new draft saved twice at once (two tabs): the other insert won; this
         # one's answers are the newer, so write them over it.
         db.session.rollback()
-        db.session.execute(
-            update(Draft)
-            .where(Draft.lookup == handle.lookup, Draft.wave_id == wave_id)
-            .values(sealed=sealed)
-            .execution_options(synchronize_session=False)
-        )
+        db.session.connection().execute(_RESEAL, _reseal(row))
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -180,7 +192,7 @@ def deleter(handle: DraftHandle):
     lookup = handle.lookup
 
     def delete_draft(connection: Connection) -> None:
-        connection.execute(delete(Draft.__table__).where(Draft.__table__.c.lookup == lookup))
+        connection.execute(_DELETE, {"lookup": lookup})
 
     return delete_draft
 
