@@ -74,7 +74,8 @@ def answers(slug: str, wave_id: int, today: dt.date, instrument: Instrument) -> 
     record = entry(slug)
     if "a" in record:  # a cookie written before drafts moved server-side: move them now
         legacy = redact_text_answers(
-            instrument, {str(k): str(v) for k, v in dict(record.pop("a") or {}).items()})
+            instrument, {str(k): str(v) for k, v in dict(record.pop("a") or {}).items()}
+        )
         put(slug, record)
         if legacy:
             save_answers(slug, wave_id, legacy)
