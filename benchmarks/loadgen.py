@@ -260,7 +260,7 @@ class Respondent:
 
     def answer_pages(self, outcome: Outcome) -> None:
         """The start page and every question page, answered: the answers are then in this
-        respondent's session cookie, ready for the check page."""
+        respondent's sealed draft, ready for the check page."""
         answers = dict(self.plan.answers)
         if self.plan.text_field:
             answers[self.plan.text_field] = outcome.marker

@@ -177,14 +177,12 @@ def survey_load(base: str, plan: loadgen.Plan, users: int, seconds: float, cap: 
 
 
 def prepare_submits(base: str, plan: loadgen.Plan, count: int, users: int) -> list[tuple[dict, bytes]]:
-    """``count`` respondents brought to the check page (not timed): one respondent answers
-    every page, and each of the others starts from a copy of that session cookie, as if it
-    had answered the same, and GETs the check page for its own CSRF token and idempotency
-    key. Returns each one's (headers with its session cookie, encoded form), encoded here
-    and not while timed, so that the client spends on a submit about what it spends on a
-    baseline request."""
-    first = loadgen.Respondent(base, plan)
-    first.answer_pages(loadgen.Outcome(marker=loadgen.new_marker()))
+    """``count`` respondents brought to the check page (not timed): each answers every page
+    (answers in progress are a sealed draft per browser, so a copy of another respondent's
+    cookie would share, and be emptied by, that one's draft) and GETs the check page for its
+    own CSRF token and idempotency key. Returns each one's (headers with its session cookie,
+    encoded form), encoded here and not while timed, so that the client spends on a submit
+    about what it spends on a baseline request."""
     prepared: list[tuple[dict[str, str], bytes]] = []
     lock = threading.Lock()
     claimed = 0
@@ -197,7 +195,7 @@ def prepare_submits(base: str, plan: loadgen.Plan, count: int, users: int) -> li
                     return
                 claimed += 1
             respondent = loadgen.Respondent(base, plan)
-            respondent.http.cookies.update(first.http.cookies)
+            respondent.answer_pages(loadgen.Outcome(marker=loadgen.new_marker()))
             form = respondent.check_form(loadgen.Outcome(marker=""))
             cookies = "; ".join(f"{k}={v}" for k, v in respondent.http.cookies.get_dict().items())
             with lock:
@@ -206,7 +204,6 @@ def prepare_submits(base: str, plan: loadgen.Plan, count: int, users: int) -> li
             respondent.http.close()
 
     run_users(prepare, min(users, 20))
-    first.http.close()
     return prepared
 
 

@@ -77,6 +77,10 @@ class Config:
     WAVE_CACHE_SECONDS = float(os.environ.get("WAVE_CACHE_SECONDS", "5"))
     # Staff sessions end after this much inactivity (the session is refreshed on each request).
     PERMANENT_SESSION_LIFETIME = int(os.environ.get("SESSION_IDLE_MINUTES", "30")) * 60
+    # A respondent's session (not signed in: the handle of their sealed draft) outlives
+    # that: someone who leaves a survey for an afternoon loses nothing. Their draft itself
+    # lasts until the wave closes; this bounds how long an unused cookie still opens it.
+    RESPONDENT_SESSION_LIFETIME = int(os.environ.get("RESPONDENT_SESSION_DAYS", "31")) * 86_400
     RETENTION_YEARS = int(os.environ.get("RETENTION_YEARS", "6"))
     MAIL_SERVER = os.environ.get("MAIL_SERVER")
     MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))

@@ -342,17 +342,23 @@ class SubmissionKey(db.Model):
     used_on: Mapped[dt.date] = mapped_column(Date)
 
 
-class InviteDraft(db.Model):
-    """Save-and-resume for a personal link: the answers so far, held against the invitation
-    only until submission. Deleted in the transaction that stores the submission and marks
-    the invitation used, and for every invitation of a wave once it has closed."""
+class Draft(db.Model):
+    """Answers in progress, for every wave mode, sealed so that only the respondent's browser
+    can open them (see ``survey_app.drafts``).
 
-    __tablename__ = "invite_draft"
+    The row is keyed by SHA-256 of a draft id that only the respondent's session cookie
+    holds, and ``sealed`` is padded AES-GCM under a key derived from the server secret, that
+    draft id and a second secret in the same cookie: the database holds nothing that opens
+    it, and nothing (no token, invitation, address or time) that links it to anyone. Deleted
+    in the transaction that holds the submission, and with every other draft of a wave once
+    the wave has closed. No rowid on SQLite, so not even insertion order is kept."""
 
-    invitation_id: Mapped[int] = mapped_column(
-        ForeignKey("invitation.id", ondelete="CASCADE"), primary_key=True
-    )
-    answers: Mapped[dict[str, Any]] = mapped_column(JSON)
+    __tablename__ = "draft"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    lookup: Mapped[str] = mapped_column(String(64), primary_key=True)
+    wave_id: Mapped[int] = mapped_column(ForeignKey("wave.id", ondelete="CASCADE"), index=True)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class MeasureTarget(db.Model):

@@ -6,4 +6,4 @@ from flask import Blueprint
 
 bp = Blueprint("survey", __name__)
 
-from . import routes  # noqa: F401  (routes register themselves on bp)
+from . import resume, routes  # noqa: F401  (routes register themselves on bp)

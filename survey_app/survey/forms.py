@@ -18,11 +18,16 @@ from typing import Any, ClassVar
 
 from flask import render_template
 from flask_wtf import FlaskForm
-from govuk_frontend_wtf.wtforms_widgets import GovRadioInput, GovSubmitInput, GovTextArea
+from govuk_frontend_wtf.wtforms_widgets import (
+    GovRadioInput,
+    GovSubmitInput,
+    GovTextArea,
+    GovTextInput,
+)
 from markupsafe import Markup
-from wtforms import HiddenField, RadioField, SubmitField, TextAreaField
+from wtforms import EmailField, HiddenField, RadioField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, Optional, StopValidation
+from wtforms.validators import Email, InputRequired, Length, Optional, StopValidation
 
 from analysis.text.redaction import redact
 from instruments import Instrument
@@ -34,6 +39,7 @@ DONT_KNOW = "dk"
 PREFER_NOT_TO_SAY = "Prefer not to say"
 SUBMIT_FIELD = "continue_button"
 ABOUT_YOU = "About you"
+NOTHING_ANSWERED = "You have not answered any questions"
 
 
 @dataclass(frozen=True)
@@ -154,9 +160,43 @@ def _clean_item(instrument: Instrument, item: Question | Attribute, value: Any) 
     text = value.strip()
     if len(text) > question.max_length:
         raise ValueError(f"longer than {question.max_length} characters")
-    # The one redaction function of the product, with the names the council configured:
-    # the original text is never stored.
-    return redact(text, current_definitions().redaction.names) or None
+    # Redacted again (redaction is idempotent) for the channels that bring text not
+    # entered through a draft: the original text is never stored.
+    return _redacted(text) or None
+
+
+def _redacted(text: str) -> str:
+    # The one redaction function of the product, with the names the council configured.
+    return redact(text, current_definitions().redaction.names)
+
+
+def redact_text_answers(instrument: Instrument, answers: dict[str, str]) -> dict[str, str]:
+    """``answers`` with every answer to a text question redacted (others unchanged)."""
+    text_ids = {q.id for q in instrument.questions if q.type == "text"}
+    return {k: _redacted(v) if k in text_ids else v for k, v in answers.items()}
+
+
+def redact_for_draft(instrument: Instrument, page: Page, answers: dict[str, str]
+                     ) -> tuple[dict[str, str], list[Problem]]:
+    """A page's posted answers as they enter the draft: free text redacted (so the check
+    page, the draft and the response all hold the redacted text, never the original), and
+    a problem for any text that redaction made longer than its question allows."""
+    entered: dict[str, str] = {}
+    problems: list[Problem] = []
+    for question in page.questions:
+        value = answers.get(question.id)
+        if value is None:
+            continue
+        if question.type == "text":
+            value = _redacted(value)
+            if len(value) > question.max_length:
+                problems.append(Problem(question.id, (
+                    f"Your answer to {quoted(question.text)} is longer than "
+                    f"{question.max_length:,} characters once personal details are replaced by "
+                    "labels such as [email]: shorten it"), page.number))
+        entered[question.id] = value
+    entered.update({a.id: answers[a.id] for a in page.attributes if a.id in answers})
+    return entered, problems
 
 
 def check_answers(instrument: Instrument, answers: dict[str, Any]) -> list[Problem]:
@@ -168,7 +208,8 @@ def check_answers(instrument: Instrument, answers: dict[str, Any]) -> list[Probl
 def clean_answers(instrument: Instrument, answers: dict[str, Any]
                   ) -> tuple[dict[str, str], dict[str, str], list[Problem]]:
     """A complete set of answers in stored form, in one pass: (answers by question id,
-    attributes by attribute id, problems). Stored only if there are no problems."""
+    attributes by attribute id, problems). Stored only if there are no problems; a set with
+    no question answered (attributes alone do not count) is a problem."""
     problems: list[Problem] = []
     questions: dict[str, str] = {}
     attributes: dict[str, str] = {}
@@ -190,6 +231,9 @@ def clean_answers(instrument: Instrument, answers: dict[str, Any]
                 questions[item.id] = value
             else:
                 attributes[item.id] = value
+    if not questions and instrument.questions:
+        # An empty send says nothing and would still be counted: refuse it, first.
+        problems.insert(0, Problem(instrument.questions[0].id, NOTHING_ANSWERED, 1))
     return questions, attributes, problems
 
 
@@ -299,3 +343,23 @@ class CheckAnswersForm(FlaskForm):
     # (double click, retry, back button) is stored once (see store.py).
     submission_key = HiddenField()
     submit = SubmitField("Send my answers", widget=GovSubmitInput())
+
+
+class StartAgainForm(FlaskForm):
+    """A shared device's "next person" button: a form (with its CSRF token), so a link or
+    a prefetch cannot throw away someone's confirmation page."""
+
+    submit = SubmitField("Start again for the next person", widget=GovSubmitInput())
+
+
+class ResumeLinkForm(FlaskForm):
+    """Where to e-mail a link that finishes an invite survey on another device. The address
+    is used to send that one message and is not kept."""
+
+    email = EmailField(
+        "Your email address", widget=GovTextInput(),
+        description="We send the link to this address and do not keep it.",
+        validators=[InputRequired(message="Enter your email address"), Length(max=320),
+                    Email(message="Enter an email address like name@example.org",
+                          check_deliverability=False)])
+    submit = SubmitField("Send me the link", widget=GovSubmitInput())

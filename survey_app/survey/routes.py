@@ -1,10 +1,10 @@
-"""Respondent routes. Answers in progress live in the signed session cookie, under the
-wave's slug, until they are sent; the database sees only the final submission.
+"""Respondent routes. Answers in progress live server-side in a sealed draft that only this
+browser can open (:mod:`survey_app.drafts`); the session cookie holds its handle and a few
+fixed-size things (:mod:`survey_app.survey.progress`), whatever the answers.
 
-Session layout (``session["pulse"][slug]``): ``a`` answers so far, ``ev`` the roadshow event
-id, ``tok`` the invitation token (moved here from the link), ``keys`` the idempotency keys of
-check-answers forms rendered. ``session["answered"]`` lists slugs answered on this device and
-``session["done_keys"]`` recently used idempotency keys.
+After a send, Back and reload show that the answers were sent (never a live Send button), and
+on an open or event link a shared device offers "Start again for the next person", keeping
+the roadshow event.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from flask_limiter.util import get_remote_address
@@ -32,20 +31,22 @@ from werkzeug.exceptions import HTTPException
 
 from instruments import Instrument
 
-from .. import clock
+from .. import clock, drafts
 from ..extensions import db
 from ..models import Event, InstrumentVersion, Invitation, Wave, WaveMode
 from ..ratelimit import BatchedCounter, limit, storage
 from ..security import hash_token
-from . import bp
+from . import bp, progress
 from .forms import (
     SUBMIT_FIELD,
     CheckAnswersForm,
     Page,
     Problem,
+    StartAgainForm,
     display_value,
     page_form,
     pages_of,
+    redact_for_draft,
 )
 from .store import (
     AlreadyUsed,
@@ -56,10 +57,9 @@ from .store import (
     WaveNotOpen,
     forget_wave,
     last_known_wave_facts,
-    load_draft,
     release_held,
-    save_draft,
     store_submission,
+    submission_stored,
     wave_facts,
 )
 
@@ -70,7 +70,6 @@ AUDIENCE_TEXT = {
     "partners": "organisations that work with the council",
     "commissioners": "the commissioners appointed to the council",
 }
-MAX_DONE_KEYS = 10
 # Ballot-stuffing brake without storing who: counters per address in the rate-limit storage
 # only. Generous, because a roadshow hall or a council office shares one address.
 DEFAULT_SUBMIT_LIMIT = "100 per 10 minutes"
@@ -135,21 +134,18 @@ def _date(day: dt.date) -> str:
     return f"{day.day} {day:%B %Y}"
 
 
-def _draft(slug: str) -> dict[str, Any]:
-    return session.get("pulse", {}).get(slug, {})
-
-
-def _save_draft(slug: str, draft: dict[str, Any] | None) -> None:
-    drafts = dict(session.get("pulse", {}))
-    if draft is None:
-        drafts.pop(slug, None)
-    else:
-        drafts[slug] = draft
-    session["pulse"] = drafts
+def _answers(wave: WaveFacts) -> dict[str, str]:
+    return progress.answers(wave.slug, wave.id, _today(), _instrument(wave))
 
 
 NOT_SAVED_NOTICE = ("Your answers were not saved, please try again. Your answers are still here: "
                     "select Send my answers again in a moment.")
+UNREACHABLE_NOTICE = ("Your answers were not saved, please try again. We could not reach our "
+                      "database just now. Your answers so far are kept: select Send my answers "
+                      "again in a minute.")
+PAGE_NOT_SAVED_NOTICE = ("This page's answers have not been saved yet, because we could not "
+                         "reach our database. They are still below: select Continue again in "
+                         "a minute.")
 
 
 def _open_wave(slug: str) -> tuple[WaveFacts, Instrument]:
@@ -170,12 +166,33 @@ def _open_wave(slug: str) -> tuple[WaveFacts, Instrument]:
                        f"This survey closed on {_date(wave.closes_on)}. It was open from "
                        f"{_date(wave.opens_on)}.", "Thank you for your interest. We ask again "
                        "every quarter."))
-    if wave.mode is WaveMode.INVITE and not _draft(slug).get("tok"):
+    if wave.mode is WaveMode.INVITE and not progress.entry(slug).get("tok"):
         abort(_message(403, "You need your personal link",
                        f"{instrument.title} is only for people who have been sent a personal "
                        "link. Open the link in the email you were sent.",
                        "If you have lost it, contact the team that sent it to you."))
     return wave, instrument
+
+
+def _answering_wave(slug: str) -> tuple[WaveFacts, Instrument]:
+    """:func:`_open_wave`, and, if this browser has sent its answers and no one has started
+    again since, aborts with the "sent" page instead of showing a form that would send
+    again."""
+    wave, instrument = _open_wave(slug)
+    if progress.sent_already(slug):
+        abort(_sent_page(wave, instrument))
+    return wave, instrument
+
+
+def _sent_page(wave: WaveFacts, instrument: Instrument, status: int = 200):
+    return make_response(render_template(
+        "survey/sent.html", title=f"Your answers have been sent – {instrument.title}",
+        wave=wave, instrument=instrument, start_again=_start_again_form(wave)), status)
+
+
+def _start_again_form(wave: WaveFacts) -> StartAgainForm | None:
+    """A personal link is used once; an open or event link can take the next person."""
+    return None if wave.mode is WaveMode.INVITE else StartAgainForm()
 
 
 def _page_or_404(instrument: Instrument, number: int) -> tuple[Page, list[Page]]:
@@ -188,10 +205,9 @@ def _page_or_404(instrument: Instrument, number: int) -> tuple[Page, list[Page]]
 # --------------------------------------------------------------------------- ways in
 
 
-@bp.get("/i/<token>")
-def invite(token: str):
-    """A personal link: the token moves into the session and the address is redirected at
-    once, so access logs, history and referrers never carry it beyond this request."""
+def unused_invitation_or_message(token: str) -> tuple[Invitation, Wave] | Any:
+    """The invitation and wave behind a personal link's token, or the page that says why
+    the link cannot be used (unknown, or used already)."""
     invitation = db.session.scalar(
         select(Invitation).where(Invitation.token_hash == hash_token(token)))
     if invitation is None:
@@ -199,19 +215,35 @@ def invite(token: str):
                         "The link may have been copied wrongly. Check that you used the whole "
                         "link from your email.",
                         "If it still does not work, contact the team that sent it to you.")
-    wave = db.session.get(Wave, invitation.wave_id)
     if invitation.used:
         return _message(200, "This link has already been used",
                         "Answers have already been sent from this personal link, and each link "
                         "can only be used once. Thank you for taking part.",
                         title="Link already used")
-    draft = _draft(wave.slug)
-    if draft.get("tok") != token:
-        draft = {"tok": token, "a": {}}
-    saved = load_draft(invitation)  # save and resume: answers given earlier on any device
-    if saved:
-        draft = {**draft, "a": {**saved, **draft.get("a", {})}}
-    _save_draft(wave.slug, draft)
+    return invitation, db.session.get(Wave, invitation.wave_id)
+
+
+@bp.get("/i/<token>")
+def invite(token: str):
+    """A personal link: the token moves into the session and the address is redirected at
+    once, so access logs, history and referrers never carry it beyond this request. The
+    link alone resumes nothing: answers in progress open only in the browser that holds
+    their draft's secret, or from a resume link (``?resume=``) that its respondent asked to
+    have e-mailed (see resume.py)."""
+    found = unused_invitation_or_message(token)
+    if not isinstance(found, tuple):
+        return found
+    _, wave = found
+    code = request.args.get("resume")
+    if code is None:
+        progress.enter_invitation(wave.slug, token)
+    elif not progress.resume(wave.slug, wave.id, token, code, _today()):
+        return _message(200, "This link to finish your answers has already been used",
+                        "A link to finish on another device works once, and only until the "
+                        "survey closes. The answers it carried are in the browser where it was "
+                        "first opened.",
+                        "You can still answer from the personal link in your invitation email.",
+                        title="Resume link already used")
     return redirect(url_for("survey.start", slug=wave.slug), 303)
 
 
@@ -223,12 +255,8 @@ def event(code: str):
         return _message(404, "Event not found",
                         "We cannot find a roadshow event with this code. Check the address on "
                         "the poster or slide.")
-    slug = found.wave.slug
-    draft = dict(_draft(slug))
-    if draft.get("ev") != found.id:
-        draft = {"ev": found.id, "a": {}}
-    _save_draft(slug, draft)
-    return redirect(url_for("survey.start", slug=slug), 303)
+    progress.enter_event(found.wave.slug, found.id)
+    return redirect(url_for("survey.start", slug=found.wave.slug), 303)
 
 
 # --------------------------------------------------------------------------- pages
@@ -236,13 +264,14 @@ def event(code: str):
 
 @bp.get("/s/<slug>")
 def start(slug: str):
-    wave, instrument = _open_wave(slug)
+    wave, instrument = _answering_wave(slug)
     pages = pages_of(instrument)
     event_place = None
-    if wave.mode is WaveMode.EVENT and _draft(slug).get("ev"):
-        found = db.session.get(Event, _draft(slug)["ev"])
+    event_id = progress.entry(slug).get("ev")
+    if wave.mode is WaveMode.EVENT and event_id:
+        found = db.session.get(Event, event_id)
         event_place = found.place if found is not None else None
-    answers = _draft(slug).get("a", {})
+    answers = _answers(wave)
     resume_at = None
     if answers:
         unanswered = [p.number for p in pages if not set(p.field_ids) & set(answers)]
@@ -253,7 +282,6 @@ def start(slug: str):
         resume_at=resume_at,
         audience_text=AUDIENCE_TEXT.get(wave.audience, wave.audience), pages=pages,
         closes_on=_date(wave.closes_on), event_place=event_place,
-        answered=slug in session.get("answered", []),
         question_count=len(instrument.questions),
     )
 
@@ -279,12 +307,11 @@ def _render_page(wave: WaveFacts, instrument: Instrument, page: Page, pages: lis
 
 @bp.route("/s/<slug>/<int:number>", methods=["GET", "POST"])
 def page(slug: str, number: int):
-    wave, instrument = _open_wave(slug)
+    wave, instrument = _answering_wave(slug)
     current, pages = _page_or_404(instrument, number)
     form_class = page_form(instrument, current)
-    draft = dict(_draft(slug))
-    answers = dict(draft.get("a", {}))
     if request.method == "GET":
+        answers = _answers(wave)
         form = form_class(formdata=None, data={f: answers[f] for f in current.field_ids if f in answers})
         return _render_page(wave, instrument, current, pages, form)
 
@@ -303,13 +330,19 @@ def page(slug: str, number: int):
         return _render_page(wave, instrument, current, pages, form, status=400, problems=problems)
     if not form.validate():
         return _render_page(wave, instrument, current, pages, form)
-    for fid in current.field_ids:
-        answers.pop(fid, None)
-    answers.update(form.answers())
-    draft["a"] = answers
-    _save_draft(slug, draft)
-    if wave.mode is WaveMode.INVITE and draft.get("tok"):
-        save_draft(wave, draft["tok"], answers)
+    entered, problems = redact_for_draft(instrument, current, form.answers())
+    if problems:
+        for problem in problems:  # shown by the field as well as in the summary
+            form[problem.field_id].errors.append(problem.message)
+        return _render_page(wave, instrument, current, pages, form)
+    try:
+        answers = {f: v for f, v in _answers(wave).items() if f not in current.field_ids}
+        progress.save_answers(slug, wave.id, {**answers, **entered})
+    except SQLAlchemyError:
+        db.session.rollback()
+        current_app.logger.warning("a survey page's answers could not be saved")
+        return _render_page(wave, instrument, current, pages, form, status=503,
+                            notice=PAGE_NOT_SAVED_NOTICE)
     if request.args.get("change") == "1" or number == len(pages):
         return redirect(url_for("survey.check", slug=slug), 303)
     return redirect(url_for("survey.page", slug=slug, number=number + 1), 303)
@@ -335,48 +368,43 @@ def _summary_rows(slug: str, instrument: Instrument, answers: dict[str, Any]) ->
     return sections
 
 
-def _render_check(wave: WaveFacts, instrument: Instrument, status: int = 200,
-                  problems: list[Problem] | None = None, notice: str | None = None):
+def _render_check(wave: WaveFacts, instrument: Instrument, answers: dict[str, str] | None,
+                  status: int = 200, problems: list[Problem] | None = None,
+                  notice: str | None = None):
+    """The check-answers page; ``answers`` None when they cannot be read just now (the
+    database is away): the form is shown without them, to be sent again."""
     form = CheckAnswersForm()  # a posted form keeps its idempotency key, see below
-    draft = dict(_draft(wave.slug))
-    keys = list(draft.get("keys", []))
     # A form shown again after a failed send keeps its key: if the failed send was in fact
     # stored (the database committed, then the connection broke before it said so), sending
     # again is then recognised as the same submission instead of stored a second time.
-    key = form.submission_key.data if form.submission_key.data in keys else secrets.token_urlsafe(18)
-    draft["keys"] = ([k for k in keys if k != key] + [key])[-MAX_DONE_KEYS:]
-    _save_draft(wave.slug, draft)
+    posted = form.submission_key.data
+    key = posted if posted and progress.knows_key(wave.slug, posted) else secrets.token_urlsafe(18)
+    progress.remember_key(wave.slug, key)
     form.submission_key.data = key
-    answers = draft.get("a", {})
     errors = [{"text": p.message,
                "href": url_for("survey.page", slug=wave.slug, number=p.page, change=1) + f"#{p.field_id}"}
               for p in problems or []]
     pages = pages_of(instrument)
     return make_response(render_template(
         "survey/check.html", title=f"{'Error: ' if errors else ''}Check your answers – {instrument.title}",
-        wave=wave, instrument=instrument, sections=_summary_rows(wave.slug, instrument, answers),
+        wave=wave, instrument=instrument,
+        sections=_summary_rows(wave.slug, instrument, answers) if answers is not None else None,
         form=form, errors=errors, notice=notice,
         back_link=url_for("survey.page", slug=wave.slug, number=len(pages)),
     ), status)
 
 
-def _mark_answered(slug: str, key: str | None) -> None:
-    answered = [s for s in session.get("answered", []) if s != slug] + [slug]
-    session["answered"] = answered[-MAX_DONE_KEYS:]
-    if key:
-        session["done_keys"] = (list(session.get("done_keys", [])) + [key])[-MAX_DONE_KEYS:]
-    _save_draft(slug, None)
-
-
 @bp.route("/s/<slug>/check", methods=["GET", "POST"])
 def check(slug: str):
-    if request.method == "POST" and request.form.get("submission_key") in session.get("done_keys", []):
+    if request.method == "POST" and progress.key_was_sent(request.form.get("submission_key", "")):
         return redirect(url_for("survey.done", slug=slug), 303)  # sent already: no duplicate
     try:
-        wave, instrument = _open_wave(slug)
+        wave, instrument = _answering_wave(slug)
+        answers = _answers(wave)
     except SQLAlchemyError:
         # The database is unreachable before anything could be stored: say so, with the
-        # answers (they are in the session), instead of an error page.
+        # form to send again (the answers are safe in the draft, but out of reach to show),
+        # instead of an error page.
         db.session.rollback()
         current_app.logger.warning("survey check page without a database")
         if request.method != "POST":
@@ -385,49 +413,59 @@ def check(slug: str):
         instrument = _cached_instrument(snapshot) if snapshot is not None else None
         if instrument is None:
             return _message(503, "Your answers were not saved, please try again",
-                            "We could not reach our database just now. Your answers are kept in this "
-                            "browser: go back and select Send my answers again in a minute.")
-        return _render_check(snapshot, instrument, status=503, notice=NOT_SAVED_NOTICE)
+                            "We could not reach our database just now. Your answers so far are "
+                            "kept: go back and select Send my answers again in a minute.")
+        return _render_check(snapshot, instrument, None, status=503, notice=UNREACHABLE_NOTICE)
     if request.method == "GET":
-        return _render_check(wave, instrument)
+        return _render_check(wave, instrument, answers)
     if g.get("csrf_failed"):
-        return _render_check(wave, instrument, notice=(
+        return _render_check(wave, instrument, answers, notice=(
             "Your session timed out before your answers were sent. Your answers are below: "
             "check them and select Send my answers again."))
-    draft = _draft(slug)
     # CSRFProtect has checked the token before this view; the key is all the form carries,
     # so no form object is built unless a page is shown again.
     key = request.form.get("submission_key", "")
-    if key not in draft.get("keys", []):
-        return _render_check(wave, instrument, status=400, notice=(
+    if not progress.knows_key(slug, key):
+        return _render_check(wave, instrument, answers, status=400, notice=(
             "Your answers have not been sent yet. Check them and select Send my answers."))
+    if not answers:
+        if submission_stored(key):  # sent, the draft deleted with it, the reply lost
+            progress.mark_sent(slug, key)
+            return redirect(url_for("survey.done", slug=slug), 303)
+        # A draft of a wave that has closed never opens: if this process's copy of the wave
+        # is out of date, say that it closed rather than that nothing was answered.
+        forget_wave(slug)
+        _open_wave(slug)
     if _over_submit_limit():
-        return _too_many_sends(wave, instrument)
-    answers = draft.get("a", {})
-    token = draft.get("tok") if wave.mode is WaveMode.INVITE else None
-    event_id = draft.get("ev") if wave.mode is WaveMode.EVENT else None
+        return _too_many_sends(wave, instrument, answers)
+    record = progress.entry(slug)
+    token = record.get("tok") if wave.mode is WaveMode.INVITE else None
+    event_id = record.get("ev") if wave.mode is WaveMode.EVENT else None
+    handle = progress.handle(slug)
     try:
         store_submission(wave, instrument, answers, submission_key=key, token=token,
-                         event_id=event_id, today=_today(), only_while_open=True)
+                         event_id=event_id, today=_today(), only_while_open=True,
+                         also_in_transaction=drafts.deleter(handle) if handle else None)
     except WaveNotOpen:  # closed since this process last read the wave: say so
         forget_wave(slug)
         _open_wave(slug)  # aborts with the page that explains it
-        return _render_check(wave, instrument, status=503, notice=NOT_SAVED_NOTICE)
+        return _render_check(wave, instrument, answers, status=503, notice=NOT_SAVED_NOTICE)
     except Duplicate:
-        _mark_answered(slug, key)
+        progress.mark_sent(slug, key)
         return redirect(url_for("survey.done", slug=slug), 303)
     except AlreadyUsed:
-        _save_draft(slug, None)
+        _discard_draft(handle)  # answers that can never be sent are not kept
+        progress.put(slug, None)
         return _message(200, "This link has already been used",
                         "Answers have already been sent from this personal link, and each link "
                         "can only be used once, so these answers were not saved. "
                         "Thank you for taking part.", title="Link already used")
-    except Invalid as invalid:  # e.g. a required question skipped: say which, with links
-        return _render_check(wave, instrument, problems=invalid.problems)
+    except Invalid as invalid:  # e.g. nothing answered, a required question skipped
+        return _render_check(wave, instrument, answers, problems=invalid.problems)
     except NotSaved:
         current_app.logger.exception("a survey submission could not be stored")
-        return _render_check(wave, instrument, status=503, notice=NOT_SAVED_NOTICE)
-    _mark_answered(slug, key)
+        return _render_check(wave, instrument, answers, status=503, notice=NOT_SAVED_NOTICE)
+    progress.mark_sent(slug, key)
     if token is not None:
         try:
             release_held(wave.id)
@@ -437,13 +475,34 @@ def check(slug: str):
     return redirect(url_for("survey.done", slug=slug), 303)
 
 
+def _discard_draft(handle: drafts.DraftHandle | None) -> None:
+    if handle is None:
+        return
+    try:
+        drafts.discard(handle)
+    except SQLAlchemyError:  # left for the purge when the wave closes
+        current_app.logger.warning("a draft that can no longer be sent was not deleted")
+
+
 @bp.get("/s/<slug>/done")
 def done(slug: str):
     wave = wave_facts(slug)
-    if wave is None or slug not in session.get("answered", []):
+    if wave is None or not progress.sent_already(slug):
         return redirect(url_for("survey.start", slug=slug), 303)
     return render_template("survey/done.html", title="Answers sent", wave=wave,
-                           instrument=_instrument(wave))
+                           instrument=_instrument(wave), start_again=_start_again_form(wave))
+
+
+@bp.post("/s/<slug>/again")
+def start_again(slug: str):
+    """The next person at a shared device (a roadshow kiosk): a fresh start on the same
+    event. A personal link has no next person."""
+    wave, instrument = _open_wave(slug)
+    if wave.mode is WaveMode.INVITE or g.get("csrf_failed"):
+        return _sent_page(wave, instrument) if progress.sent_already(slug) else \
+            redirect(url_for("survey.start", slug=slug), 303)
+    progress.start_again(slug)
+    return redirect(url_for("survey.start", slug=slug), 303)
 
 
 # --------------------------------------------------------------------------- nothing lost
@@ -463,9 +522,9 @@ def csrf_failed(error: CSRFError):
         return page
 
 
-def _too_many_sends(wave: WaveFacts, instrument: Instrument):
+def _too_many_sends(wave: WaveFacts, instrument: Instrument, answers: dict[str, str]):
     """Too many submissions from one address: the answers stay, with a plain message."""
-    return _render_check(wave, instrument, status=429, notice=(
+    return _render_check(wave, instrument, answers, status=429, notice=(
         "A lot of answers have been sent from your internet connection in the last few "
         "minutes, so these have not been sent yet. Your answers are still here: wait a few "
         "minutes and select Send my answers again."))

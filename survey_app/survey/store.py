@@ -25,12 +25,14 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
 
 from flask import current_app
 from sqlalchemy import (
     ARRAY,
+    Connection,
     Date,
     String,
     Text,
@@ -48,13 +50,13 @@ from instruments import Instrument
 
 from .. import clock
 from ..comments.flags import flag_comments, new_answer_flags, open_flags
+from ..drafts import purge_closed as purge_closed_drafts
 from ..extensions import db
 from ..models import (
     Answer,
     Channel,
     HeldSubmission,
     Invitation,
-    InviteDraft,
     Response,
     SubmissionKey,
     Wave,
@@ -214,21 +216,27 @@ def store_submission(
     today: dt.date | None = None,
     channel: Channel = Channel.WEB,
     only_while_open: bool = False,
+    also_in_transaction: Callable[[Connection], None] | None = None,
 ) -> None:
     """Store one submission in one transaction, or raise and store nothing. ``channel`` says
     how it reached us (paper and phone returns are keyed in by analysts, also after the wave
     has closed). ``only_while_open``: store it only if the wave is open on ``today``, checked
-    in the same statement that claims the idempotency key (:class:`WaveNotOpen` if not)."""
+    in the same statement that claims the idempotency key (:class:`WaveNotOpen` if not).
+    ``also_in_transaction`` is called with the connection inside the transaction that holds
+    the submission, after it is stored (the respondent pages delete the draft there), so
+    both happen or neither."""
     today = today or clock.today()
     questions, attributes = split_answers(instrument, answers)
     key = {"key_hash": hash_token(submission_key), "day": today, "wave_id": wave.id}
     if token is not None:
-        _hold_invite_submission(wave, token, questions, attributes, key, only_while_open)
+        _hold_invite_submission(wave, token, questions, attributes, key, only_while_open,
+                                also_in_transaction)
         return
     response_id = random_id()
     submission = _OpenSubmission(
         key=key, response_id=response_id, questions=questions, attributes=attributes,
         event_id=event_id, channel=channel, only_while_open=only_while_open,
+        also_in_transaction=also_in_transaction,
         flags=new_answer_flags({response_id: questions},
                                [q.id for q in instrument.questions if q.type == "text"]))
     if _request_transaction_begun():
@@ -263,10 +271,12 @@ class _OpenSubmission:
     channel: Channel
     only_while_open: bool
     flags: list[tuple[str, str, list[str]]]
+    also_in_transaction: Callable[[Connection], None] | None = None
 
     def in_one_statement(self, connection) -> bool:
         """Whether storing it is one statement that can commit by itself."""
-        return connection.dialect.name == "postgresql" and not self.flags
+        return (connection.dialect.name == "postgresql" and not self.flags
+                and self.also_in_transaction is None)
 
     def store(self, connection) -> None:
         """The key, the response, its answers and its flags, in ``connection``'s
@@ -289,6 +299,8 @@ class _OpenSubmission:
         if stored != 1:
             raise WaveNotOpen
         open_flags(self.flags, connection)
+        if self.also_in_transaction is not None:
+            self.also_in_transaction(connection)
 
 
 def _in_session(store) -> None:
@@ -307,9 +319,11 @@ def _in_session(store) -> None:
 
 def _hold_invite_submission(wave: Wave | WaveFacts, token: str, questions: dict[str, str],
                             attributes: dict[str, str], key: dict[str, Any],
-                            only_while_open: bool) -> None:
-    """An invite submission: its key claimed, its invitation marked used, its saved draft
-    deleted and its answers held for release, in one transaction."""
+                            only_while_open: bool,
+                            also_in_transaction: Callable[[Connection], None] | None) -> None:
+    """An invite submission: its key claimed, its invitation marked used and its answers
+    held for release, with ``also_in_transaction`` (e.g. deleting the draft), in one
+    transaction."""
 
     def hold() -> None:
         connection = db.session.connection()
@@ -324,18 +338,21 @@ def _hold_invite_submission(wave: Wave | WaveFacts, token: str, questions: dict[
         )
         if marked.rowcount != 1:
             raise AlreadyUsed
-        db.session.execute(  # the saved draft goes in the same transaction
-            delete(InviteDraft)
-            .where(InviteDraft.invitation_id.in_(
-                select(Invitation.id).where(Invitation.token_hash == hash_token(token))))
-            .execution_options(synchronize_session=False)
-        )
         db.session.add(HeldSubmission(
             wave_id=wave.id, held_on=key["day"],
             payload={"answers": questions, "attributes": attributes},
         ))
+        if also_in_transaction is not None:
+            db.session.flush()
+            also_in_transaction(connection)
 
     _in_session(hold)
+
+
+def submission_stored(submission_key: str) -> bool:
+    """Whether a submission with this idempotency key has been stored (its key claimed)."""
+    return db.session.scalar(select(SubmissionKey.key_hash).where(
+        SubmissionKey.key_hash == hash_token(submission_key))) is not None
 
 
 def _request_transaction_begun() -> bool:
@@ -457,48 +474,3 @@ def release_held(
         released += len(held)
     purge_closed_drafts(today)
     return released
-
-
-# --------------------------------------------------------------------------- save and resume
-
-
-def _unused_invitation(wave: Wave | WaveFacts, token: str) -> Invitation | None:
-    return db.session.scalar(select(Invitation).where(
-        Invitation.token_hash == hash_token(token), Invitation.wave_id == wave.id,
-        Invitation.used.is_(False)))
-
-
-def save_draft(wave: Wave | WaveFacts, token: str, answers: dict[str, Any]) -> bool:
-    """Keep an invite respondent's answers so far against their (unused) invitation, so
-    they can finish later from the same link. Returns whether it was saved."""
-    try:
-        invitation = _unused_invitation(wave, token)
-        if invitation is None:
-            db.session.rollback()
-            return False
-        draft = db.session.get(InviteDraft, invitation.id)
-        if draft is None:
-            db.session.add(InviteDraft(invitation_id=invitation.id, answers=dict(answers)))
-        else:
-            draft.answers = dict(answers)
-        db.session.commit()
-        return True
-    except SQLAlchemyError:
-        db.session.rollback()  # the answers are still in the session: not lost
-        return False
-
-
-def load_draft(invitation: Invitation) -> dict[str, Any] | None:
-    draft = db.session.get(InviteDraft, invitation.id)
-    return dict(draft.answers) if draft is not None else None
-
-
-def purge_closed_drafts(today: dt.date | None = None) -> int:
-    """Delete the drafts of every wave that has closed; returns how many."""
-    today = today or clock.today()
-    closed = select(Invitation.id).join(Wave, Wave.id == Invitation.wave_id).where(Wave.closes_on < today)
-    gone = db.session.execute(
-        delete(InviteDraft).where(InviteDraft.invitation_id.in_(closed))
-        .execution_options(synchronize_session=False))
-    db.session.commit()
-    return gone.rowcount or 0

@@ -100,6 +100,11 @@ def test_every_respondent_page_passes_axe_and_reflows(app, live_server, page, ou
     page.click("button:has-text('Send my answers')")
     page.locator(".govuk-error-summary").wait_for()
     audit(page, output_dir, "check-answers-error", problems)
+    # this browser sent its answers: the next person starts again on the same device
+    page.goto(f"{live_server}/s/{r_slug}")
+    audit(page, output_dir, "sent-already", problems)
+    page.click("button:has-text('Start again for the next person')")
+    page.wait_for_url(f"{live_server}/s/{r_slug}")
     # an expired form: the page comes back with the answers and a plain message
     page.goto(f"{live_server}/s/{r_slug}/1")
     page.check("#P01-2")

@@ -125,17 +125,18 @@ def test_tables_a_submission_passes_through_identify_no_one(db_app) -> None:
             "submission_key": {"key_hash", "used_on"},
             "response": {"id", "wave_id", "event_id", "submitted_on", "channel", "attributes", "weight"},
             "answer": {"response_id", "question_id", "value"},
-            "invite_draft": {"invitation_id", "answers"},
+            "draft": {"lookup", "wave_id", "sealed"},
         }
         for table, columns in expected.items():
             found = {c["name"]: str(c["type"]).upper() for c in inspector.get_columns(table)}
             assert set(found) == columns, table
             assert not any(IDENTIFYING.search(name) for name in found), table
             assert not any("TIME" in kind for kind in found.values()), table  # a day at most
-        # only the draft (deleted when the answers are sent) refers to an invitation
+        # none of them refers to an invitation, drafts included
         for table in expected:
             referred = {fk["referred_table"] for fk in inspector.get_foreign_keys(table)}
-            assert ("invitation" in referred) == (table == "invite_draft"), table
+            assert "invitation" not in referred, table
+        assert "invite_draft" not in inspector.get_table_names()
 
 
 def test_released_invite_responses_cannot_be_paired_with_invitations(db_app) -> None:
@@ -216,43 +217,58 @@ def test_release_cli_and_closed_waves(app, runner) -> None:
         assert release_held(today=dt.date.today() + dt.timedelta(days=60)) == 1
 
 
-def test_invite_answers_are_saved_to_resume_and_deleted_when_sent(db_app) -> None:
+def test_invite_answers_resume_in_the_same_browser_only_and_go_when_sent(db_app) -> None:
     import datetime as dt
 
-    from survey_app.models import InviteDraft
-    from survey_app.survey.store import purge_closed_drafts
+    from survey_app.drafts import purge_closed
+    from survey_app.models import Draft
 
     with db_app.app_context():
         wave = make_wave("member-pulse")
         token, other = make_tokens(wave, 2)
-        slug, instrument = wave.slug, wave.instrument_version.instrument
+        slug, wave_id, instrument = wave.slug, wave.id, wave.instrument_version.instrument
     answers = full_answers(instrument)
     pages = pages_of(instrument)
-    first = db_app.test_client()  # answers the first page on one device, then stops
+    first = db_app.test_client()  # answers the first page, then stops
     first.get(f"/i/{token}")
     form = first.get(f"/s/{slug}/1").get_data(as_text=True)
     page_one = {f: answers[f] for f in pages[0].field_ids}
     assert first.post(f"/s/{slug}/1", data={"csrf_token": csrf_of(form), **page_one}).status_code == 303
-    with db_app.app_context():
-        assert db.session.scalar(select(InviteDraft.answers)) == page_one
-    later = db_app.test_client()  # and finishes later on another device from the same link
-    later.get(f"/i/{token}")
-    start = later.get(f"/s/{slug}").get_data(as_text=True)
+    # the same link on another device (or an analyst's browser) resumes nothing
+    elsewhere = db_app.test_client()
+    elsewhere.get(f"/i/{token}")
+    start = elsewhere.get(f"/s/{slug}").get_data(as_text=True)
+    assert "Continue where you left off" not in start and "Start now" in start
+    assert " checked" not in elsewhere.get(f"/s/{slug}/1").get_data(as_text=True)
+    # while the first browser, opening its link again, finds its answers
+    first.get(f"/i/{token}")
+    start = first.get(f"/s/{slug}").get_data(as_text=True)
     assert "Continue where you left off" in start and f"/s/{slug}/2" in start
-    resumed = later.get(f"/s/{slug}/1").get_data(as_text=True)
+    resumed = first.get(f"/s/{slug}/1").get_data(as_text=True)
     for field, value in page_one.items():
         assert f'name="{field}" type="radio" value="{value}" checked' in resumed
-    assert send(later, slug, answer_pages(later, slug, instrument, answers)).status_code == 303
+    assert send(first, slug, answer_pages(first, slug, instrument, answers)).status_code == 303
     with db_app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(InviteDraft)) == 0
+        assert db.session.scalar(select(func.count()).select_from(Draft)) == 0
         assert db.session.scalar(select(func.count()).select_from(HeldSubmission)) == 1
-    # a draft left when the wave closes is deleted
+    # a draft left when the wave closes never opens, and the purge deletes it
     abandoned = db_app.test_client()
     abandoned.get(f"/i/{other}")
     form = abandoned.get(f"/s/{slug}/1").get_data(as_text=True)
     abandoned.post(f"/s/{slug}/1", data={"csrf_token": csrf_of(form), **page_one})
     with db_app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(InviteDraft)) == 1
-        assert purge_closed_drafts() == 0  # still open
-        assert purge_closed_drafts(dt.date.today() + dt.timedelta(days=60)) == 1
-        assert db.session.scalar(select(func.count()).select_from(InviteDraft)) == 0
+        assert db.session.scalar(select(func.count()).select_from(Draft)) == 1
+        assert purge_closed() == 0  # still open
+        db.session.execute(text("UPDATE wave SET closes_on = :day WHERE id = :id"),
+                           {"day": dt.date.today(), "id": wave_id})
+        db.session.commit()
+    assert "Continue where you left off" in abandoned.get(f"/s/{slug}").get_data(as_text=True)
+    with db_app.app_context():
+        from survey_app.drafts import DraftHandle, load
+
+        with abandoned.session_transaction() as session:
+            handle = DraftHandle.from_session(session["pulse"][slug])
+        assert load(handle, wave_id, dt.date.today()) == page_one
+        assert load(handle, wave_id, dt.date.today() + dt.timedelta(days=1)) is None  # closed
+        assert purge_closed(dt.date.today() + dt.timedelta(days=1)) == 1
+        assert db.session.scalar(select(func.count()).select_from(Draft)) == 0
