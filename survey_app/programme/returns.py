@@ -21,11 +21,10 @@ from instruments import Instrument
 
 from ..audit import record
 from ..auth.roles import ANALYST_ROLES, role_required
-from ..comments.flags import flag_comments
 from ..extensions import db
-from ..models import Answer, Channel, Response, Wave
+from ..ingestion import NotSaved, Submission, store_returns, store_submission, validate
+from ..models import Channel, Wave
 from ..survey.forms import Page, check_answers, page_form
-from ..survey.store import NotSaved, split_answers, store_submission
 from . import bp
 from .forms import DayMonthYearField
 
@@ -94,8 +93,8 @@ class ReturnsUploadForm(FlaskForm):
     submit = SubmitField("Import returns", widget=GovSubmitInput())
 
 
-def parse_returns(data: bytes, wave: Wave, instrument: Instrument) -> tuple[list[dict], list[str]]:
-    """Rows as validated stored values; every problem with its row number."""
+def parse_returns(data: bytes, wave: Wave, instrument: Instrument) -> tuple[list[Submission], list[str]]:
+    """Rows as validated, redacted submissions; every problem with its row number."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -130,9 +129,8 @@ def parse_returns(data: bytes, wave: Wave, instrument: Instrument) -> tuple[list
         if found:
             problems += [f"Row {number}, {p.field_id}: {p.message}" for p in found]
             continue
-        questions, attributes = split_answers(instrument, answers)
-        rows.append({"channel": Channel(channel), "received_on": received, "answers": questions,
-                     "attributes": attributes})
+        questions, attributes = validate(instrument, answers)
+        rows.append(Submission(questions, attributes, received, channel=Channel(channel)))
     if not rows and not problems:
         problems.append("The file has no returns under the column names")
     return rows, problems
@@ -148,18 +146,10 @@ def import_returns(wave_id: int):
         rows, problems = parse_returns(upload.file.data.read(), wave, instrument)
         if not problems:
             try:
-                added = []
-                for row in rows:
-                    response = Response(wave_id=wave.id, submitted_on=row["received_on"], channel=row["channel"],
-                                        attributes=row["attributes"])
-                    response.answers = [Answer(question_id=q, value=v) for q, v in row["answers"].items()]
-                    added.append(response)
-                db.session.add_all(added)
-                db.session.flush()  # assigns the random ids the flags refer to
-                flag_comments([r.id for r in added])
+                store_returns(wave.id, instrument, rows)
                 record("returns imported", wave=wave.id, count=len(rows))
                 db.session.commit()
-            except SQLAlchemyError:
+            except (NotSaved, SQLAlchemyError):
                 db.session.rollback()
                 problems = ["The returns were not saved because of a database problem. Nothing was stored; try again."]
             else:

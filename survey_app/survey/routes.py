@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from functools import partial
 from typing import Any
 
 from flask import (
@@ -53,10 +54,11 @@ from .store import (
     NotSaved,
     WaveFacts,
     WaveNotOpen,
+    delete_invite_draft,
     forget_wave,
     last_known_wave_facts,
+    link_used,
     load_draft,
-    release_held,
     save_draft,
     store_submission,
     wave_facts,
@@ -199,7 +201,7 @@ def invite(token: str):
                         "link from your email.",
                         "If it still does not work, contact the team that sent it to you.")
     wave = db.session.get(Wave, invitation.wave_id)
-    if invitation.used:
+    if invitation.used or link_used(token):  # sent, and held or released
         return _message(200, "This link has already been used",
                         "Answers have already been sent from this personal link, and each link "
                         "can only be used once. Thank you for taking part.",
@@ -407,7 +409,9 @@ def check(slug: str):
     event_id = draft.get("ev") if wave.mode is WaveMode.EVENT else None
     try:
         store_submission(wave, instrument, answers, submission_key=key, token=token,
-                         event_id=event_id, today=_today(), only_while_open=True)
+                         event_id=event_id, today=_today(), only_while_open=True,
+                         also_in_transaction=(partial(delete_invite_draft, token)
+                                              if token is not None else None))
     except WaveNotOpen:  # closed since this process last read the wave: say so
         forget_wave(slug)
         _open_wave(slug)  # aborts with the page that explains it
@@ -427,12 +431,6 @@ def check(slug: str):
         current_app.logger.exception("a survey submission could not be stored")
         return _render_check(wave, instrument, status=503, notice=NOT_SAVED_NOTICE)
     _mark_answered(slug, key)
-    if token is not None:
-        try:
-            release_held(wave.id)
-        except Exception:
-            db.session.rollback()
-            current_app.logger.exception("releasing held submissions failed")
     return redirect(url_for("survey.done", slug=slug), 303)
 
 
