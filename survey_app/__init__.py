@@ -167,7 +167,8 @@ def _request_id() -> str:
 def _register_request_log(app: Flask) -> None:
     """One JSON line per request on the ``survey_app.request`` logger, with a request id
     (echoed in ``X-Request-ID``). Only the route pattern is logged (``/s/<slug>/check``,
-    ``/i/<token>``), never the path, query string, form, token, answers or client address."""
+    ``/i/<token>``), never the path, query string, form, token, answers or client address;
+    and for respondents' pages no duration either, since it varies with the answers."""
 
     @app.before_request
     def _start():  # type: ignore[no-untyped-def]
@@ -180,13 +181,15 @@ def _register_request_log(app: Flask) -> None:
         response.headers["X-Request-ID"] = request_id
         if REQUEST_LOG.isEnabledFor(logging.INFO):
             started = g.get("request_started")
-            REQUEST_LOG.info(json.dumps({
+            line: dict[str, Any] = {
                 "request_id": request_id,
                 "method": request.method,
                 "route": request.url_rule.rule if request.url_rule else "(unmatched)",
                 "status": response.status_code,
-                "ms": round((time.perf_counter() - started) * 1000, 1) if started else None,
-            }))
+            }
+            if request.blueprint != "survey":
+                line["ms"] = round((time.perf_counter() - started) * 1000, 1) if started else None
+            REQUEST_LOG.info(json.dumps(line))
         return response
 
 
