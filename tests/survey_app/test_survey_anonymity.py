@@ -4,12 +4,11 @@ on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import datetime as dt
 import http.client
 import re
 import threading
 from urllib.parse import urlencode
-
-import datetime as dt
 
 import pytest
 from sqlalchemy import func, inspect, select, text
