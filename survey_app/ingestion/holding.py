@@ -15,9 +15,10 @@ order or transaction pairing it with a person.
   invitation to a held row.
 * **Shuffled random batches.** While a wave is open, a release draws a random batch from
   the wave's pool of held submissions and leaves at least ``2 x min_batch`` behind: it
-  happens once the pool reaches ``3 x min_batch`` and takes the excess (at least
-  ``min_batch``), so a submission's wait is random and the batch mixes people who sent at
-  different times. Once the wave has closed, everything left goes at once: that final
+  happens once the pool reaches ``4 x min_batch`` and takes the excess (at least
+  ``2 x min_batch``), so a submission's wait is random and the batch mixes people who sent
+  at different times. A submission that finds another release of its wave under way does
+  not wait for it (PostgreSQL advisory lock); the next one releases. Once the wave has closed, everything left goes at once: that final
   batch is at least ``2 x min_batch`` if the wave ever released during fieldwork, and at
   least ``min_batch`` unless the whole wave is smaller (``survey release --all`` keeps that
   one exception). Responses are inserted in shuffled order with fresh random ids, and their
@@ -48,6 +49,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    text,
     update,
 )
 
@@ -229,9 +231,10 @@ def _hold_on(connection: Connection, request: HoldRequest, parameters: dict) -> 
 
 
 def release_due(pool: int, min_batch: int = MIN_BATCH) -> bool:
-    """Whether an open wave's pool is large enough for a release that leaves
-    ``2 x min_batch`` behind."""
-    return pool >= 3 * min_batch
+    """Whether an open wave's pool is large enough for a release: one that leaves
+    ``2 x min_batch`` behind and takes at least ``2 x min_batch`` (a release has a fixed
+    cost of a few statements and a commit, so it is not made for every few submissions)."""
+    return pool >= 4 * min_batch
 
 
 # --------------------------------------------------------------------------- release
@@ -248,10 +251,10 @@ def release_held(wave_id: int | None = None, min_batch: int = MIN_BATCH, force: 
     import datetime as dt
 
     today = today or dt.date.today()
-    query = select(HeldSubmission.wave_id).distinct()
     if wave_id is not None:
-        query = query.where(HeldSubmission.wave_id == wave_id)
-    wave_ids = sorted(db.session.scalars(query).all())
+        wave_ids = [wave_id]
+    else:
+        wave_ids = sorted(db.session.scalars(select(HeldSubmission.wave_id).distinct()).all())
     db.session.rollback()
     released = 0
     for wid in wave_ids:
@@ -264,31 +267,60 @@ def release_held(wave_id: int | None = None, min_batch: int = MIN_BATCH, force: 
     return released
 
 
+# PostgreSQL advisory lock namespace of releases (the second key is the wave id).
+_RELEASE_LOCK = 0x50554C53  # "PULS"
+
+
+def _release_lock(connection: Connection, wave_id: int, wait: bool) -> bool:
+    """PostgreSQL: take the wave's release lock for this transaction; without ``wait``, only
+    if no other release of the wave holds it (a submission does not queue behind another's
+    release: the next one releases instead). SQLite queues writers anyway: always True."""
+    if connection.dialect.name != "postgresql":
+        return True
+    function = "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock"
+    taken = connection.execute(text(f"SELECT {function}(:space, :wave)"),
+                               {"space": _RELEASE_LOCK, "wave": wave_id}).scalar()
+    return wait or bool(taken)
+
+
+def _text_ids(connection: Connection, version_id: int) -> set[str]:
+    """The text question ids of an instrument version, read once per process (a stored
+    version never changes)."""
+    cache = current_app.extensions.setdefault("pulse_text_question_ids", {})
+    if version_id not in cache:
+        definition = connection.execute(select(InstrumentVersion.definition).where(
+            InstrumentVersion.id == version_id)).scalar_one()
+        cache[version_id] = text_question_ids(definition)
+    return cache[version_id]
+
+
 def _release_wave(connection: Connection, wave_id: int, min_batch: int, force: bool, today) -> int:
-    wave = connection.execute(select(Wave.closes_on, InstrumentVersion.definition)
-                              .join(InstrumentVersion).where(Wave.id == wave_id)).first()
+    wave = connection.execute(select(Wave.closes_on, Wave.instrument_version_id)
+                              .where(Wave.id == wave_id)).first()
     if wave is None:
         return 0
-    rows = connection.execute(select(HeldSubmission.id, HeldSubmission.sealed)
-                              .where(HeldSubmission.wave_id == wave_id)
-                              .with_for_update()).all()
     final = force or wave.closes_on < today
+    if not _release_lock(connection, wave_id, wait=final):
+        return 0
+    held = list(connection.scalars(select(HeldSubmission.id)
+                                   .where(HeldSubmission.wave_id == wave_id).with_for_update()))
     if final:
-        batch = list(rows)
-    elif release_due(len(rows), min_batch):
-        batch = _random.sample(rows, len(rows) - 2 * min_batch)
+        batch = held
+    elif release_due(len(held), min_batch):
+        batch = _random.sample(held, len(held) - 2 * min_batch)
     else:
         return 0
     if not batch:
         return 0
+    table = HeldSubmission.__table__
+    sealed = dict(connection.execute(delete(table).where(table.c.id.in_(batch))
+                                     .returning(table.c.id, table.c.sealed)).all())
+    if len(sealed) != len(batch):  # cannot happen under the lock; never release twice
+        raise RuntimeError("held submissions changed during their release")
     _random.shuffle(batch)
-    submissions = [open_submission(row.id, row.sealed) for row in batch]
-    gone = connection.execute(delete(HeldSubmission.__table__).where(
-        HeldSubmission.__table__.c.id.in_([row.id for row in batch])))
-    if gone.rowcount != len(batch):  # another release took some of them (cannot happen
-        raise RuntimeError("held submissions changed during their release")  # under the lock)
+    submissions = [open_submission(row_id, sealed[row_id]) for row_id in batch]
     insert_responses(connection, wave_id, [_released(s) for s in submissions],
-                     text_question_ids(wave.definition))
+                     _text_ids(connection, wave.instrument_version_id))
     invitations = [s.invitation_id for s in submissions if s.invitation_id is not None]
     _random.shuffle(invitations)
     if invitations:

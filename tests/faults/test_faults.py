@@ -19,11 +19,8 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import signal
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -41,59 +38,9 @@ import loadgen
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
-PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
 THREADS = 4
 PER_THREAD = 10
 DEADLINE_S = 120  # a hard cap on the whole load, not an assertion
-
-
-class Cluster:
-    """A PostgreSQL cluster in a temporary folder, on a free port."""
-
-    def __init__(self) -> None:
-        if not (PG_BIN / "initdb").exists():
-            pytest.skip(f"no initdb in {PG_BIN} (set PG_BIN)")
-        self.root = Path(tempfile.mkdtemp(prefix="pulse-faults-"))
-        self.data = self.root / "data"
-        self.port = loadgen.free_port()
-        self.as_postgres = os.geteuid() == 0
-        if self.as_postgres:
-            shutil.chown(self.root, "postgres", "postgres")
-        self.run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres",
-                 "--no-sync", "-E", "UTF8")
-        self.start()
-        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
-
-    def run(self, tool: str, *args: str) -> None:
-        command = [str(PG_BIN / tool), *args]
-        if self.as_postgres:
-            command = ["runuser", "-u", "postgres", "--", *command]
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                       timeout=120, cwd=self.root)
-
-    def start(self) -> None:
-        self.run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "log"), "-w", "start",
-                 "-o", f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
-                 "-c fsync=on -c max_connections=100")
-
-    def stop(self) -> None:
-        self.run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
-
-    def destroy(self) -> None:
-        try:
-            self.stop()
-        except subprocess.CalledProcessError:
-            pass
-        shutil.rmtree(self.root, ignore_errors=True)
-
-
-@pytest.fixture
-def cluster():
-    made = Cluster()
-    try:
-        yield made
-    finally:
-        made.destroy()
 
 
 def _to_check_page(base: str, plan: loadgen.Plan, marker: str):

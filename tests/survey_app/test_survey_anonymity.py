@@ -169,9 +169,9 @@ def test_released_invite_responses_cannot_be_paired_with_invitations(db_app) -> 
             released = db.session.scalar(select(func.count()).select_from(Response))
             used = db.session.scalar(select(func.count()).select_from(Invitation)
                                      .where(Invitation.used.is_(True)))
-            # a release happens once 15 are held and leaves 10 behind (2 x the minimum 5),
+            # a release happens once 20 are held and leaves 10 behind (2 x the minimum 5),
             # marking exactly its own batch's invitations used
-            assert held == (i + 1) - released and (held < 15 and held >= min(i + 1, 10))
+            assert held == (i + 1) - released and (held < 20 and held >= min(i + 1, 10))
             assert used == released
             if released > sum(batches):
                 batches.append(released - sum(batches))
@@ -181,8 +181,8 @@ def test_released_invite_responses_cannot_be_paired_with_invitations(db_app) -> 
                 invitation_xids = dict(db.session.execute(text(
                     "SELECT xmin::text, count(*) FROM invitation WHERE used GROUP BY xmin::text")).all())
                 assert xids == invitation_xids  # each batch marks its own invitations
-                assert min(xids.values()) >= 5
-    assert batches == [5, 5]
+                assert min(xids.values()) >= 10
+    assert batches == [10]
     with db_app.app_context():
         assert release_held(wave_id) == 0          # ten held, wave open: kept back
         assert release_held(wave_id, force=True) == 10
