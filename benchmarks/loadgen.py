@@ -110,7 +110,8 @@ def gunicorn_env(database_url: str, **extra: str) -> dict[str, str]:
     env.update({
         "DATABASE_URL": database_url, "SECRET_KEY": secrets.token_hex(32),
         "PULSE_CONFIG": "production", "SESSION_COOKIE_SECURE": "false",
-        "SURVEY_SUBMIT_RATE_LIMIT": "1000000 per minute", "GUNICORN_ACCESSLOG": "none",
+        "SURVEY_SUBMIT_RATE_LIMIT": "1000000 per minute",
+        "SURVEY_WAVE_SUBMIT_RATE_LIMIT": "1000000 per minute", "GUNICORN_ACCESSLOG": "none",
         "PULSE_LOGLEVEL": "WARNING", "PULSE_INSTANCE_PATH": str(REPO / "instance"),
     })
     env.update(extra)

@@ -43,8 +43,9 @@ def create_app(config: str | type[Config] | dict[str, Any] | None = None) -> Fla
     else:
         app.config.from_object(config_class(config))
 
-    if os.environ.get("SURVEY_SUBMIT_RATE_LIMIT"):  # e.g. "1000 per 10 minutes" behind a NAT
-        app.config["SURVEY_SUBMIT_RATE_LIMIT"] = os.environ["SURVEY_SUBMIT_RATE_LIMIT"]
+    for brake in ("SURVEY_SUBMIT_RATE_LIMIT", "SURVEY_WAVE_SUBMIT_RATE_LIMIT"):
+        if os.environ.get(brake):  # e.g. "1000 per 10 minutes" (survey_app/ratelimit.py)
+            app.config[brake] = os.environ[brake]
 
     instance = Path(app.instance_path)
     instance.mkdir(parents=True, exist_ok=True)

@@ -144,3 +144,46 @@ class RouteLimiter(Limiter):
         for registry, before in zip(hooks, kept, strict=True):
             registry.clear()
             registry.update(before)
+
+
+# --------------------------------------------------------------------------- the submit brake
+
+#: Sends from one address into one wave (and one roadshow event): room for a roadshow of
+#: 300 people on one Wi-Fi answering within ten minutes, twice over.
+DEFAULT_SUBMIT_LIMIT = "600 per 10 minutes"
+#: Sends into one wave from every address together: a flood from many addresses stops here.
+DEFAULT_WAVE_SUBMIT_LIMIT = "3000 per 10 minutes"
+
+
+def _counter(setting: str, default: str, namespace: str,
+             on_failure: Callable[[Exception], None] | None) -> BatchedCounter:
+    allowed = current_app.config.get(setting) or default
+    counters = current_app.extensions.setdefault("pulse_submit_counters", {})
+    key = (namespace, allowed)
+    if key not in counters:
+        counters[key] = BatchedCounter(limit(allowed), namespace, on_failure=on_failure)
+    return counters[key]
+
+
+def submit_allowed(wave_id: int, event_id: int | None, address: str,
+                   on_failure: Callable[[Exception], None] | None = None) -> bool:
+    """Count one survey send against the brake; whether it may go ahead.
+
+    Two limits, both counted without storing who sent (counters in the rate-limit storage
+    only, keyed by wave, event and address, expiring with their window):
+
+    * per address **within one wave and one event** (``SURVEY_SUBMIT_RATE_LIMIT``, default
+      600 per 10 minutes): a roadshow hall or a council office shares one address, and
+      the brake of one wave or event never stops another's respondents;
+    * per wave over every address (``SURVEY_WAVE_SUBMIT_RATE_LIMIT``, default 3000 per 10
+      minutes): a flood spread over many addresses is still refused.
+
+    A send refused by the first is not counted by the second."""
+    scope = f"{wave_id}/{event_id if event_id is not None else '-'}"
+    per_address = _counter("SURVEY_SUBMIT_RATE_LIMIT", DEFAULT_SUBMIT_LIMIT,
+                           "survey-submit", on_failure)
+    if not per_address.hit(storage(), f"{scope}/{address}"):
+        return False
+    per_wave = _counter("SURVEY_WAVE_SUBMIT_RATE_LIMIT", DEFAULT_WAVE_SUBMIT_LIMIT,
+                        "survey-submit-wave", on_failure)
+    return per_wave.hit(storage(), str(wave_id))

@@ -35,7 +35,7 @@ from instruments import Instrument
 
 from ..extensions import db
 from ..models import Event, InstrumentVersion, Invitation, Wave, WaveMode
-from ..ratelimit import BatchedCounter, limit, storage
+from ..ratelimit import submit_allowed
 from ..security import hash_token
 from . import bp
 from .forms import (
@@ -72,24 +72,15 @@ AUDIENCE_TEXT = {
     "commissioners": "the commissioners appointed to the council",
 }
 MAX_DONE_KEYS = 10
-# Ballot-stuffing brake without storing who: counters per address in the rate-limit storage
-# only. Generous, because a roadshow hall or a council office shares one address.
-DEFAULT_SUBMIT_LIMIT = "100 per 10 minutes"
 
 
-def _over_submit_limit() -> bool:
-    """Counts a send against its address's limit; whether the address is over it. The
-    counts reach the rate-limit storage in batches (:class:`~survey_app.ratelimit.BatchedCounter`):
-    a round trip to Redis for every send cost about a tenth of a send's CPU. If the
-    storage is unreachable the send goes ahead: losing a brake for a while is better than
-    losing answers."""
-    allowed = current_app.config.get("SURVEY_SUBMIT_RATE_LIMIT") or DEFAULT_SUBMIT_LIMIT
-    counters = current_app.extensions.setdefault("pulse_submit_counters", {})
-    counter = counters.get(allowed)
-    if counter is None:
-        counter = counters[allowed] = BatchedCounter(
-            limit(allowed), "survey-submit", on_failure=_submit_counts_not_shared)
-    return not counter.hit(storage(), get_remote_address())
+def _over_submit_limit(wave: WaveFacts, event_id: int | None) -> bool:
+    """Counts a send against the brake of its wave and event (see
+    :func:`~survey_app.ratelimit.submit_allowed`); whether it is over. If the storage is
+    unreachable the send goes ahead: losing a brake for a while is better than losing
+    answers."""
+    return not submit_allowed(wave.id, event_id, get_remote_address(),
+                              on_failure=_submit_counts_not_shared)
 
 
 def _submit_counts_not_shared(_error: Exception) -> None:
@@ -402,11 +393,11 @@ def check(slug: str):
     if key not in draft.get("keys", []):
         return _render_check(wave, instrument, status=400, notice=(
             "Your answers have not been sent yet. Check them and select Send my answers."))
-    if _over_submit_limit():
-        return _too_many_sends(wave, instrument)
     answers = draft.get("a", {})
     token = draft.get("tok") if wave.mode is WaveMode.INVITE else None
     event_id = draft.get("ev") if wave.mode is WaveMode.EVENT else None
+    if _over_submit_limit(wave, event_id):
+        return _too_many_sends(wave, instrument)
     try:
         store_submission(wave, instrument, answers, submission_key=key, token=token,
                          event_id=event_id, today=_today(), only_while_open=True,
@@ -463,6 +454,6 @@ def csrf_failed(error: CSRFError):
 def _too_many_sends(wave: WaveFacts, instrument: Instrument):
     """Too many submissions from one address: the answers stay, with a plain message."""
     return _render_check(wave, instrument, status=429, notice=(
-        "A lot of answers have been sent from your internet connection in the last few "
-        "minutes, so these have not been sent yet. Your answers are still here: wait a few "
+        "A lot of answers to this survey have been sent in the last few minutes, so these "
+        "have not been sent yet. Your answers are still here: wait a few "
         "minutes and select Send my answers again."))
