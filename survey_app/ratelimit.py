@@ -1,8 +1,10 @@
 """Rate limits. Counters live in the rate-limit storage (``RATELIMIT_STORAGE_URI``: memory for
 one process, Redis for several workers).
 
-* Route limits are Flask-Limiter decorators (``@limiter.limit``) on a
-  :class:`RouteLimiter`.
+* Route limits are Flask-Limiter decorators (``@limiter.limit``) on a plain
+  ``flask_limiter.Limiter``. (An earlier subclass removed Flask-Limiter's per-request hooks
+  through its private hook lists, for about 4% of a submit's CPU: under the 5% that would
+  justify depending on a library's internals, so it is gone.)
 * Failed sign-ins (auth/throttle.py) count through the ``limits`` library that
   Flask-Limiter is built on, used directly.
 * Survey submissions count through a :class:`BatchedCounter`: on the survey's hot path a
@@ -17,8 +19,7 @@ from collections import Counter
 from collections.abc import Callable
 from functools import lru_cache
 
-from flask import Flask, current_app
-from flask_limiter import Limiter
+from flask import current_app
 from limits import RateLimitItem, parse
 from limits.storage import RedisStorage, Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
@@ -117,33 +118,6 @@ class BatchedCounter:
             return [int(total) for total in pipeline.execute()[1::2]]
         return [storage.incr(name, self._window_seconds, amount=count)
                 for name, count in zip(keys, batch.values(), strict=True)]
-
-
-# Settings that only Flask-Limiter's per-request hooks would apply.
-_NEEDS_REQUEST_HOOKS = ("RATELIMIT_DEFAULT", "RATELIMIT_APPLICATION", "RATELIMIT_META",
-                        "RATELIMIT_HEADERS_ENABLED")
-
-
-class RouteLimiter(Limiter):
-    """Flask-Limiter for route decorators only. A decorated route checks its limits in its
-    own wrapper; the hooks Flask-Limiter adds to every request serve default, application
-    and meta limits, rate-limit headers and conditional deductions, none of which this app
-    uses, and cost about 4% of a survey submit's CPU. So they are not installed, and a
-    setting that would need them is refused."""
-
-    def init_app(self, app: Flask) -> None:
-        wanted = [name for name in _NEEDS_REQUEST_HOOKS if app.config.get(name)]
-        if self.limit_manager.default_limits or self.limit_manager.application_limits:
-            wanted.append("default or application limits")
-        if wanted:
-            raise ValueError("RouteLimiter applies route decorators only; remove "
-                             + ", ".join(wanted))
-        hooks = (app.before_request_funcs, app.after_request_funcs, app.teardown_request_funcs)
-        kept = [{scope: list(funcs) for scope, funcs in registry.items()} for registry in hooks]
-        super().init_app(app)
-        for registry, before in zip(hooks, kept, strict=True):
-            registry.clear()
-            registry.update(before)
 
 
 # --------------------------------------------------------------------------- the submit brake
