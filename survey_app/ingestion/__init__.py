@@ -45,9 +45,23 @@ from .keys import CLAIM_KEY, execute_claiming
 from .responses import Submission, insert_responses, text_question_ids, validate
 
 __all__ = [
-    "MIN_BATCH", "AlreadyUsed", "Duplicate", "InTransaction", "Invalid", "NotSaved",
-    "Submission", "WaveNotOpen", "insert_responses", "invite_tag", "link_used", "received_total",
-    "release_held", "store_returns", "store_submission", "tagged", "text_question_ids",
+    "MIN_BATCH",
+    "AlreadyUsed",
+    "Duplicate",
+    "InTransaction",
+    "Invalid",
+    "NotSaved",
+    "Submission",
+    "WaveNotOpen",
+    "insert_responses",
+    "invite_tag",
+    "link_used",
+    "received_total",
+    "release_held",
+    "store_returns",
+    "store_submission",
+    "tagged",
+    "text_question_ids",
     "validate",
 ]
 
@@ -89,10 +103,14 @@ def store_submission(
         _store_return(wave.id, instrument, submission, key, also_in_transaction)
         return
     request = HoldRequest(
-        wave_id=wave.id, submission=submission, key=key, only_while_open=only_while_open,
+        wave_id=wave.id,
+        submission=submission,
+        key=key,
+        only_while_open=only_while_open,
         token_hash=hash_token(token) if token is not None else None,
         tag=invite_tag(token) if token is not None else None,
-        also_in_transaction=also_in_transaction)
+        also_in_transaction=also_in_transaction,
+    )
     try:
         pool = hold(request)
     except SQLAlchemyError as exc:
@@ -109,8 +127,13 @@ def link_used(token: str) -> bool:
     return bool(tagged([invite_tag(token)]))
 
 
-def _store_return(wave_id: int, instrument: Instrument, submission: Submission, key: dict,
-                  also_in_transaction: InTransaction | None) -> None:
+def _store_return(
+    wave_id: int,
+    instrument: Instrument,
+    submission: Submission,
+    key: dict,
+    also_in_transaction: InTransaction | None,
+) -> None:
     """A paper or phone return: its key claimed and its response stored, in the session's
     transaction (the caller commits, e.g. with its audit entry)."""
     try:
@@ -124,12 +147,15 @@ def _store_return(wave_id: int, instrument: Instrument, submission: Submission, 
         raise NotSaved from exc
 
 
-def store_returns(wave_id: int, instrument: Instrument, submissions: Sequence[Submission]) -> list[str]:
+def store_returns(
+    wave_id: int, instrument: Instrument, submissions: Sequence[Submission]
+) -> list[str]:
     """A batch of validated paper and phone returns (e.g. a CSV upload), stored as
     responses in the session's transaction: all or nothing when the caller commits."""
     try:
-        return insert_responses(db.session.connection(), wave_id, submissions,
-                                text_question_ids(instrument))
+        return insert_responses(
+            db.session.connection(), wave_id, submissions, text_question_ids(instrument)
+        )
     except SQLAlchemyError as exc:
         db.session.rollback()
         raise NotSaved from exc

@@ -124,8 +124,11 @@ def tagged(tags: Sequence[str]) -> set[str]:
     """Which of these invitation tags have a held or released submission."""
     found: set[str] = set()
     for start in range(0, len(tags), 1000):
-        found.update(db.session.scalars(select(InviteTag.tag).where(
-            InviteTag.tag.in_(tags[start:start + 1000]))))
+        found.update(
+            db.session.scalars(
+                select(InviteTag.tag).where(InviteTag.tag.in_(tags[start : start + 1000]))
+            )
+        )
     return found
 
 
@@ -147,9 +150,11 @@ class HoldRequest:
 
 def _held_row_statement():
     table = HeldSubmission.__table__
-    return insert(table).values(id=bindparam("held_id", type_=String),
-                                wave_id=bindparam("wave_id", type_=Integer),
-                                sealed=bindparam("sealed", type_=LargeBinary))
+    return insert(table).values(
+        id=bindparam("held_id", type_=String),
+        wave_id=bindparam("wave_id", type_=Integer),
+        sealed=bindparam("sealed", type_=LargeBinary),
+    )
 
 
 def _pool_size_statement():
@@ -161,13 +166,28 @@ def _claim_and_hold_statement(only_while_open: bool):
     """PostgreSQL: claim the key and hold the sealed row in one statement (one round trip,
     committing by itself), selecting (rows held, pool size before it)."""
     table = HeldSubmission.__table__
-    claimed = claim_key_statement(only_while_open).returning(
-        CLAIM_KEY[False].table.c.key_hash).cte("claimed")
-    held = insert(table).from_select(["id", "wave_id", "sealed"], select(
-        bindparam("held_id", type_=String), bindparam("wave_id", type_=Integer),
-        bindparam("sealed", type_=LargeBinary)).select_from(claimed)).returning(table.c.id).cte("held")
-    return select(select(func.count()).select_from(held).scalar_subquery(),
-                  _pool_size_statement().scalar_subquery())
+    claimed = (
+        claim_key_statement(only_while_open)
+        .returning(CLAIM_KEY[False].table.c.key_hash)
+        .cte("claimed")
+    )
+    held = (
+        insert(table)
+        .from_select(
+            ["id", "wave_id", "sealed"],
+            select(
+                bindparam("held_id", type_=String),
+                bindparam("wave_id", type_=Integer),
+                bindparam("sealed", type_=LargeBinary),
+            ).select_from(claimed),
+        )
+        .returning(table.c.id)
+        .cte("held")
+    )
+    return select(
+        select(func.count()).select_from(held).scalar_subquery(),
+        _pool_size_statement().scalar_subquery(),
+    )
 
 
 _HOLD_ROW = _held_row_statement()
@@ -197,12 +217,18 @@ def hold(request: HoldRequest) -> int:
             raise
         return pool
     with db.engine.connect() as connection:
-        if (connection.dialect.name == "postgresql" and request.tag is None
-                and request.also_in_transaction is None):
+        if (
+            connection.dialect.name == "postgresql"
+            and request.tag is None
+            and request.also_in_transaction is None
+        ):
             # The survey's hot path: one statement that commits by itself (no BEGIN, no
             # COMMIT round trip).
-            row = execute_claiming(connection.execution_options(isolation_level="AUTOCOMMIT"),
-                                   _CLAIM_AND_HOLD[request.only_while_open], parameters).one()
+            row = execute_claiming(
+                connection.execution_options(isolation_level="AUTOCOMMIT"),
+                _CLAIM_AND_HOLD[request.only_while_open],
+                parameters,
+            ).one()
             if row[0] != 1:
                 raise WaveNotOpen
             return row[1] + 1
@@ -215,13 +241,20 @@ def _hold_on(connection: Connection, request: HoldRequest, parameters: dict) -> 
     if execute_claiming(connection, CLAIM_KEY[request.only_while_open], parameters).rowcount != 1:
         raise WaveNotOpen
     if request.tag is not None:
-        invitation_id = connection.execute(select(Invitation.id).where(
-            Invitation.token_hash == request.token_hash, Invitation.wave_id == request.wave_id,
-            Invitation.used.is_(False))).scalar()
+        invitation_id = connection.execute(
+            select(Invitation.id).where(
+                Invitation.token_hash == request.token_hash,
+                Invitation.wave_id == request.wave_id,
+                Invitation.used.is_(False),
+            )
+        ).scalar()
         if invitation_id is None:
             raise AlreadyUsed
-        execute_claiming(connection, insert(InviteTag.__table__),
-                         {"tag": request.tag, "wave_id": request.wave_id})
+        execute_claiming(
+            connection,
+            insert(InviteTag.__table__),
+            {"tag": request.tag, "wave_id": request.wave_id},
+        )
         submission = Submission(**{**request.submission.__dict__, "invitation_id": invitation_id})
         parameters = {**parameters, "sealed": seal_submission(parameters["held_id"], submission)}
     connection.execute(_HOLD_ROW, parameters)
@@ -240,8 +273,9 @@ def release_due(pool: int, min_batch: int = MIN_BATCH) -> bool:
 # --------------------------------------------------------------------------- release
 
 
-def release_held(wave_id: int | None = None, min_batch: int = MIN_BATCH, force: bool = False,
-                 today=None) -> int:
+def release_held(
+    wave_id: int | None = None, min_batch: int = MIN_BATCH, force: bool = False, today=None
+) -> int:
     """Release held submissions into ``response``/``answer``: for each wave (or ``wave_id``),
     a random batch leaving ``2 x min_batch`` held while the wave is open, or everything
     once it has closed (``closes_on`` before ``today``) or when ``force``. One transaction
@@ -278,8 +312,9 @@ def _release_lock(connection: Connection, wave_id: int, wait: bool) -> bool:
     if connection.dialect.name != "postgresql":
         return True
     function = "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock"
-    taken = connection.execute(text(f"SELECT {function}(:space, :wave)"),
-                               {"space": _RELEASE_LOCK, "wave": wave_id}).scalar()
+    taken = connection.execute(
+        text(f"SELECT {function}(:space, :wave)"), {"space": _RELEASE_LOCK, "wave": wave_id}
+    ).scalar()
     return wait or bool(taken)
 
 
@@ -288,22 +323,27 @@ def _text_ids(connection: Connection, version_id: int) -> set[str]:
     version never changes)."""
     cache = current_app.extensions.setdefault("pulse_text_question_ids", {})
     if version_id not in cache:
-        definition = connection.execute(select(InstrumentVersion.definition).where(
-            InstrumentVersion.id == version_id)).scalar_one()
+        definition = connection.execute(
+            select(InstrumentVersion.definition).where(InstrumentVersion.id == version_id)
+        ).scalar_one()
         cache[version_id] = text_question_ids(definition)
     return cache[version_id]
 
 
 def _release_wave(connection: Connection, wave_id: int, min_batch: int, force: bool, today) -> int:
-    wave = connection.execute(select(Wave.closes_on, Wave.instrument_version_id)
-                              .where(Wave.id == wave_id)).first()
+    wave = connection.execute(
+        select(Wave.closes_on, Wave.instrument_version_id).where(Wave.id == wave_id)
+    ).first()
     if wave is None:
         return 0
     final = force or wave.closes_on < today
     if not _release_lock(connection, wave_id, wait=final):
         return 0
-    held = list(connection.scalars(select(HeldSubmission.id)
-                                   .where(HeldSubmission.wave_id == wave_id).with_for_update()))
+    held = list(
+        connection.scalars(
+            select(HeldSubmission.id).where(HeldSubmission.wave_id == wave_id).with_for_update()
+        )
+    )
     if final:
         batch = held
     elif release_due(len(held), min_batch):
@@ -313,20 +353,29 @@ def _release_wave(connection: Connection, wave_id: int, min_batch: int, force: b
     if not batch:
         return 0
     table = HeldSubmission.__table__
-    sealed = dict(connection.execute(delete(table).where(table.c.id.in_(batch))
-                                     .returning(table.c.id, table.c.sealed)).all())
+    sealed = dict(
+        connection.execute(
+            delete(table).where(table.c.id.in_(batch)).returning(table.c.id, table.c.sealed)
+        ).all()
+    )
     if len(sealed) != len(batch):  # cannot happen under the lock; never release twice
         raise RuntimeError("held submissions changed during their release")
     _random.shuffle(batch)
     submissions = [open_submission(row_id, sealed[row_id]) for row_id in batch]
-    insert_responses(connection, wave_id, [_released(s) for s in submissions],
-                     _text_ids(connection, wave.instrument_version_id))
+    insert_responses(
+        connection,
+        wave_id,
+        [_released(s) for s in submissions],
+        _text_ids(connection, wave.instrument_version_id),
+    )
     invitations = [s.invitation_id for s in submissions if s.invitation_id is not None]
     _random.shuffle(invitations)
     if invitations:
-        connection.execute(update(Invitation.__table__)
-                           .where(Invitation.__table__.c.id.in_(invitations))
-                           .values(used=True))
+        connection.execute(
+            update(Invitation.__table__)
+            .where(Invitation.__table__.c.id.in_(invitations))
+            .values(used=True)
+        )
     if final and connection.dialect.name == "postgresql":
         _rewrite_in_random_order(connection, wave_id)
     return len(batch)
@@ -349,21 +398,35 @@ def _rewrite_in_random_order(connection: Connection, wave_id: int) -> None:
         return
     response, answer = Response.__table__, Answer.__table__
     by_id = bindparam("rid", type_=String)
-    connection.execute(update(response).where(response.c.id == by_id)
-                       .values(weight=response.c.weight), [{"rid": i} for i in ids])
-    connection.execute(update(answer).where(answer.c.response_id == by_id)
-                       .values(value=answer.c.value), [{"rid": i} for i in ids])
+    connection.execute(
+        update(response).where(response.c.id == by_id).values(weight=response.c.weight),
+        [{"rid": i} for i in ids],
+    )
+    connection.execute(
+        update(answer).where(answer.c.response_id == by_id).values(value=answer.c.value),
+        [{"rid": i} for i in ids],
+    )
     invitation = Invitation.__table__
-    connection.execute(update(invitation).where(invitation.c.wave_id == wave_id,
-                                                invitation.c.used.is_(True))
-                       .values(used=True))
+    connection.execute(
+        update(invitation)
+        .where(invitation.c.wave_id == wave_id, invitation.c.used.is_(True))
+        .values(used=True)
+    )
 
 
 def received_total(wave_id: int) -> int:
     """Submissions received for a wave so far: held plus released, from row counts alone
     (no attribute, answer or day is read). The only figure staff see during fieldwork."""
-    held = select(func.count()).select_from(HeldSubmission).where(
-        HeldSubmission.wave_id == wave_id).scalar_subquery()
-    released = select(func.count()).select_from(Response).where(
-        Response.wave_id == wave_id).scalar_subquery()
+    held = (
+        select(func.count())
+        .select_from(HeldSubmission)
+        .where(HeldSubmission.wave_id == wave_id)
+        .scalar_subquery()
+    )
+    released = (
+        select(func.count())
+        .select_from(Response)
+        .where(Response.wave_id == wave_id)
+        .scalar_subquery()
+    )
     return int(db.session.execute(select(held + released)).scalar_one())

@@ -19,11 +19,17 @@ def claim_key_statement(only_while_open: bool):
     day = bindparam("day", type_=Date)
     row = select(bindparam("key_hash", type_=String), day)
     if only_while_open:
-        row = row.where(select(Wave.id).where(
-            Wave.id == bindparam("wave_id"), Wave.opens_on <= day, Wave.closes_on >= day).exists())
+        row = row.where(
+            select(Wave.id)
+            .where(Wave.id == bindparam("wave_id"), Wave.opens_on <= day, Wave.closes_on >= day)
+            .exists()
+        )
     # SQLAlchemy counts the rows an INSERT wrote only when asked to
-    return insert(SubmissionKey.__table__).from_select(["key_hash", "used_on"], row) \
+    return (
+        insert(SubmissionKey.__table__)
+        .from_select(["key_hash", "used_on"], row)
         .execution_options(preserve_rowcount=True)
+    )
 
 
 CLAIM_KEY = {flag: claim_key_statement(flag) for flag in (False, True)}
@@ -35,8 +41,10 @@ def _broken_table(exc: IntegrityError) -> str | None:
     """The table whose primary key ``exc`` broke, if it is one of ours (PostgreSQL names
     the constraint, SQLite the table and column in its message)."""
     constraint = getattr(getattr(exc.orig, "diag", None), "constraint_name", None)
-    names = {str(SubmissionKey.__table__.primary_key.name): _KEY_TABLE,
-             str(InviteTag.__table__.primary_key.name): _TAG_TABLE}
+    names = {
+        str(SubmissionKey.__table__.primary_key.name): _KEY_TABLE,
+        str(InviteTag.__table__.primary_key.name): _TAG_TABLE,
+    }
     if constraint is not None:
         return names.get(constraint)
     message = str(exc.orig)

@@ -38,18 +38,30 @@ class Submission:
 
     def as_plain(self) -> dict[str, Any]:
         """JSON-ready form, for sealing while held."""
-        return {"q": self.questions, "a": self.attributes, "d": self.day.isoformat(),
-                "e": self.event_id, "c": self.channel.value, "i": self.invitation_id}
+        return {
+            "q": self.questions,
+            "a": self.attributes,
+            "d": self.day.isoformat(),
+            "e": self.event_id,
+            "c": self.channel.value,
+            "i": self.invitation_id,
+        }
 
     @classmethod
     def from_plain(cls, plain: dict[str, Any]) -> Submission:
-        return cls(questions=dict(plain["q"]), attributes=dict(plain["a"]),
-                   day=dt.date.fromisoformat(plain["d"]), event_id=plain.get("e"),
-                   channel=Channel(plain.get("c", Channel.WEB.value)),
-                   invitation_id=plain.get("i"))
+        return cls(
+            questions=dict(plain["q"]),
+            attributes=dict(plain["a"]),
+            day=dt.date.fromisoformat(plain["d"]),
+            event_id=plain.get("e"),
+            channel=Channel(plain.get("c", Channel.WEB.value)),
+            invitation_id=plain.get("i"),
+        )
 
 
-def validate(instrument: Instrument, answers: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+def validate(
+    instrument: Instrument, answers: dict[str, Any]
+) -> tuple[dict[str, str], dict[str, str]]:
     """Stored values of a complete set of answers: (answers by question id, attributes by
     attribute id), comments redacted; raises :class:`Invalid` with every problem."""
     # Imported here: survey.forms belongs to the survey blueprint, which imports this package.
@@ -67,8 +79,11 @@ def text_question_ids(instrument: Instrument) -> list[str]:
 
 def _arrays(*names: str):
     """PostgreSQL: rows from parallel array parameters ``<name>s``, a column per name."""
-    return func.unnest(*(bindparam(f"{name}s", type_=ARRAY(Text)) for name in names)) \
-        .table_valued(*names).render_derived()
+    return (
+        func.unnest(*(bindparam(f"{name}s", type_=ARRAY(Text)) for name in names))
+        .table_valued(*names)
+        .render_derived()
+    )
 
 
 # PostgreSQL: one INSERT ... SELECT FROM unnest(arrays) for any number of answers. psycopg's
@@ -77,7 +92,8 @@ def _arrays(*names: str):
 # unnest keeps the arrays' order, so rows are written in the order given.
 _ANSWER_COLUMNS = ("response_id", "question_id", "value")
 _ANSWERS_FROM_ARRAYS = insert(Answer.__table__).from_select(
-    list(_ANSWER_COLUMNS), select(*_arrays(*_ANSWER_COLUMNS).c))
+    list(_ANSWER_COLUMNS), select(*_arrays(*_ANSWER_COLUMNS).c)
+)
 
 
 def insert_responses(
@@ -96,20 +112,33 @@ def insert_responses(
     ids = list(ids) if ids is not None else [random_id() for _ in submissions]
     responses, answer_rows = [], []
     for response_id, submission in zip(ids, submissions, strict=True):
-        responses.append({"id": response_id, "wave_id": wave_id, "event_id": submission.event_id,
-                          "submitted_on": submission.day, "channel": submission.channel,
-                          "attributes": submission.attributes, "weight": None})
-        answer_rows += [{"response_id": response_id, "question_id": q, "value": v}
-                        for q, v in submission.questions.items()]
+        responses.append(
+            {
+                "id": response_id,
+                "wave_id": wave_id,
+                "event_id": submission.event_id,
+                "submitted_on": submission.day,
+                "channel": submission.channel,
+                "attributes": submission.attributes,
+                "weight": None,
+            }
+        )
+        answer_rows += [
+            {"response_id": response_id, "question_id": q, "value": v}
+            for q, v in submission.questions.items()
+        ]
     if not responses:
         return ids
     connection.execute(insert(Response.__table__), responses)
     if answer_rows and connection.dialect.name == "postgresql":
-        connection.execute(_ANSWERS_FROM_ARRAYS, {
-            f"{column}s": [row[column] for row in answer_rows] for column in _ANSWER_COLUMNS})
+        connection.execute(
+            _ANSWERS_FROM_ARRAYS,
+            {f"{column}s": [row[column] for row in answer_rows] for column in _ANSWER_COLUMNS},
+        )
     elif answer_rows:  # SQLite's executemany runs one prepared statement in process: cheap
         connection.execute(insert(Answer.__table__), answer_rows)
-    flags = new_answer_flags({rid: s.questions for rid, s in zip(ids, submissions, strict=True)},
-                             text_ids, signals)
+    flags = new_answer_flags(
+        {rid: s.questions for rid, s in zip(ids, submissions, strict=True)}, text_ids, signals
+    )
     open_flags(flags, connection)
     return ids

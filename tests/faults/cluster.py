@@ -32,8 +32,18 @@ class Cluster:
         self.settings = settings  # extra ``-c name=value`` server settings
         if self.as_postgres:
             shutil.chown(self.root, "postgres", "postgres")
-        self.run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres",
-                 "--no-sync", "-E", "UTF8")
+        self.run(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        )
         self.start()
         self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
 
@@ -41,8 +51,14 @@ class Cluster:
         command = [str(PG_BIN / tool), *args]
         if self.as_postgres:
             command = ["runuser", "-u", "postgres", "--", *command]
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                       timeout=120, cwd=self.root)
+        subprocess.run(
+            command,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            timeout=120,
+            cwd=self.root,
+        )
 
     def output(self, tool: str, *args: str) -> str:
         """Run one of the cluster's tools (e.g. ``pg_waldump``) and return what it printed
@@ -50,13 +66,23 @@ class Cluster:
         command = [str(PG_BIN / tool), *args]
         if self.as_postgres:
             command = ["runuser", "-u", "postgres", "--", *command]
-        return subprocess.run(command, check=False, capture_output=True, text=True,
-                              timeout=300, cwd=self.root).stdout
+        return subprocess.run(
+            command, check=False, capture_output=True, text=True, timeout=300, cwd=self.root
+        ).stdout
 
     def start(self) -> None:
-        self.run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "log"), "-w", "start",
-                 "-o", f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
-                 f"-c fsync=on -c max_connections=100 {self.settings}")
+        self.run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.root / "log"),
+            "-w",
+            "start",
+            "-o",
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
+            f"-c fsync=on -c max_connections=100 {self.settings}",
+        )
 
     def stop(self) -> None:
         self.run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")

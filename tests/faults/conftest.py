@@ -14,5 +14,3 @@ def cluster():
         yield made
     finally:
         made.destroy()
-
-

@@ -70,8 +70,9 @@ class Target:
     sqlite_file: Path | None = None
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=[pytest.mark.faults,
-                                                                    pytest.mark.slow])])
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgresql", marks=[pytest.mark.faults, pytest.mark.slow])]
+)
 def target(request, tmp_path):
     if request.param == "sqlite":
         path = tmp_path / "pulse.db"
@@ -92,8 +93,11 @@ def _marker(i: int, kind: str) -> str:
 
 
 def _snapshot(wave_id: int) -> tuple[set[int], set[str]]:
-    used = set(db.session.scalars(select(Invitation.id).where(
-        Invitation.wave_id == wave_id, Invitation.used.is_(True))))
+    used = set(
+        db.session.scalars(
+            select(Invitation.id).where(Invitation.wave_id == wave_id, Invitation.used.is_(True))
+        )
+    )
     responses = set(db.session.scalars(select(Response.id).where(Response.wave_id == wave_id)))
     db.session.rollback()
     return used, responses
@@ -144,14 +148,22 @@ def _run_the_wave(app):
         invite = make_wave("member-pulse")
         open_wave = make_wave("staff-pulse")
         tokens = [new_token() for _ in range(N + DRAFTS)]
-        invitations = [Invitation(wave_id=invite.id, token_hash=hash_token(t),
-                                  email=f"person{i}@council.example", name=f"Person {i}")
-                       for i, t in enumerate(tokens)]
+        invitations = [
+            Invitation(
+                wave_id=invite.id,
+                token_hash=hash_token(t),
+                email=f"person{i}@council.example",
+                name=f"Person {i}",
+            )
+            for i, t in enumerate(tokens)
+        ]
         db.session.add_all(invitations)
         db.session.commit()
         ids = [i.id for i in invitations]
-        waves = {"invite": (invite.id, invite.slug, invite.instrument_version.instrument),
-                 "open": (open_wave.id, open_wave.slug, open_wave.instrument_version.instrument)}
+        waves = {
+            "invite": (invite.id, invite.slug, invite.instrument_version.instrument),
+            "open": (open_wave.id, open_wave.slug, open_wave.instrument_version.instrument),
+        }
     markers: list[str] = []
     order: dict[str, list[str]] = {"invite": [], "open": []}
     truth: dict[str, int] = {}
@@ -204,7 +216,9 @@ def _close_and_release(app, target: Target) -> None:
 def _check_tables(markers: list[str]) -> None:
     """Every row of every table but ``answer``, every column, as text."""
     for table in inspect(db.engine).get_table_names():
-        rows = " ".join(str(tuple(row)) for row in db.session.execute(text(f'SELECT * FROM "{table}"')))
+        rows = " ".join(
+            str(tuple(row)) for row in db.session.execute(text(f'SELECT * FROM "{table}"'))
+        )
         found = [m for m in markers if m in rows]
         if table == "answer":
             sent = [m for m in markers if "draft" not in m]
@@ -216,8 +230,12 @@ def _check_tables(markers: list[str]) -> None:
 
 def _check_candidates(app, snapshots, truth: dict[str, int], target: Target) -> None:
     """Whom could each released invite response have come from?"""
-    answer_of = {value.split()[1]: rid for rid, value in db.session.execute(text(
-        "SELECT response_id, value FROM answer WHERE question_id = 'M90'"))}
+    answer_of = {
+        value.split()[1]: rid
+        for rid, value in db.session.execute(
+            text("SELECT response_id, value FROM answer WHERE question_id = 'M90'")
+        )
+    }
     previous_used: set[int] = set()
     previous_responses: set[str] = set()
     steps = []
@@ -233,10 +251,16 @@ def _check_candidates(app, snapshots, truth: dict[str, int], target: Target) -> 
             if answer_of[marker] in new_responses:
                 assert invitation_id in new_used  # the true sender is among them
     if target.cluster is not None:
-        response_xmin = dict(db.session.execute(text(
-            "SELECT id, xmin::text FROM response WHERE wave_id = (SELECT wave_id FROM invitation LIMIT 1)")).all())
-        invitation_xmin = [x for (x,) in db.session.execute(text(
-            "SELECT xmin::text FROM invitation WHERE used"))]
+        response_xmin = dict(
+            db.session.execute(
+                text(
+                    "SELECT id, xmin::text FROM response WHERE wave_id = (SELECT wave_id FROM invitation LIMIT 1)"
+                )
+            ).all()
+        )
+        invitation_xmin = [
+            x for (x,) in db.session.execute(text("SELECT xmin::text FROM invitation WHERE used"))
+        ]
         for xid in response_xmin.values():
             assert invitation_xmin.count(xid) >= MIN_BATCH, "xmin narrowed the candidates"
     db.session.rollback()
@@ -244,23 +268,38 @@ def _check_candidates(app, snapshots, truth: dict[str, int], target: Target) -> 
 
 def _ctid_rank(ctids: dict[str, str]) -> dict[str, tuple[int]]:
     """Each row's place in physical order, from its ``ctid`` ``(page,item)``."""
-    place = {key: tuple(int(part) for part in value.strip("()").split(",")) for key, value in ctids.items()}
+    place = {
+        key: tuple(int(part) for part in value.strip("()").split(","))
+        for key, value in ctids.items()
+    }
     ordered = sorted(place, key=place.__getitem__)
     return {key: (ordered.index(key),) for key in place}
 
 
 def _check_order(order: dict[str, list[str]], truth: dict[str, int], target: Target) -> None:
     """No significant rank correlation between submission order and physical order."""
-    comments = {value.split()[1]: rid for rid, value in db.session.execute(text(
-        "SELECT response_id, value FROM answer WHERE question_id IN ('M90', 'S90')"))}
+    comments = {
+        value.split()[1]: rid
+        for rid, value in db.session.execute(
+            text("SELECT response_id, value FROM answer WHERE question_id IN ('M90', 'S90')")
+        )
+    }
     if target.cluster is not None:
         physical = {
-            "ctid": _ctid_rank(dict(db.session.execute(text("SELECT id, ctid::text FROM response")).all())),
-            "xmin": {rid: (int(x),) for rid, x in db.session.execute(text(
-                "SELECT id, xmin::text FROM response"))},
+            "ctid": _ctid_rank(
+                dict(db.session.execute(text("SELECT id, ctid::text FROM response")).all())
+            ),
+            "xmin": {
+                rid: (int(x),)
+                for rid, x in db.session.execute(text("SELECT id, xmin::text FROM response"))
+            },
         }
-        invitation_ctid = _ctid_rank({str(i): c for i, c in db.session.execute(text(
-            "SELECT id, ctid::text FROM invitation"))})
+        invitation_ctid = _ctid_rank(
+            {
+                str(i): c
+                for i, c in db.session.execute(text("SELECT id, ctid::text FROM invitation"))
+            }
+        )
     else:
         with pytest.raises(OperationalError, match="rowid"):
             db.session.execute(text("SELECT rowid FROM response"))
@@ -274,9 +313,13 @@ def _check_order(order: dict[str, list[str]], truth: dict[str, int], target: Tar
             if len(set(places)) == 1:
                 continue  # one position for all (e.g. one xmin): no order at all
             rho, p = spearmanr(range(len(markers)), [sorted(set(places)).index(x) for x in places])
-            assert p > SIGNIFICANT, f"{kind} responses by {how} follow submission order (rho {rho:.2f})"
+            assert p > SIGNIFICANT, (
+                f"{kind} responses by {how} follow submission order (rho {rho:.2f})"
+            )
     if invitation_ctid is not None:  # a response's place against its own invitation's
-        pairs = [(physical["ctid"][comments[m]][0], invitation_ctid[str(i)][0]) for m, i in truth.items()]
+        pairs = [
+            (physical["ctid"][comments[m]][0], invitation_ctid[str(i)][0]) for m, i in truth.items()
+        ]
         rho, p = spearmanr([a for a, _ in pairs], [b for _, b in pairs])
         assert p > SIGNIFICANT, f"responses and their invitations share an order (rho {rho:.2f})"
     db.session.rollback()
@@ -292,12 +335,19 @@ def _occurrences(data: bytes, marker: bytes) -> list[int]:
 def _check_postgres_files(cluster: Cluster, markers: list[str]) -> None:
     engine = create_engine(cluster.url)
     with engine.connect() as connection:
-        answer_files = [row[0] for row in connection.execute(text(
-            "SELECT pg_relation_filepath(c.oid) FROM pg_class c WHERE c.relname = 'answer' "
-            "OR c.oid = (SELECT reltoastrelid FROM pg_class WHERE relname = 'answer')"))]
+        answer_files = [
+            row[0]
+            for row in connection.execute(
+                text(
+                    "SELECT pg_relation_filepath(c.oid) FROM pg_class c WHERE c.relname = 'answer' "
+                    "OR c.oid = (SELECT reltoastrelid FROM pg_class WHERE relname = 'answer')"
+                )
+            )
+        ]
         answer_nodes = {path.rsplit("/", 1)[1] for path in answer_files}
-        database = connection.execute(text(
-            "SELECT oid FROM pg_database WHERE datname = current_database()")).scalar_one()
+        database = connection.execute(
+            text("SELECT oid FROM pg_database WHERE datname = current_database()")
+        ).scalar_one()
     engine.dispose()
     encoded = [m.encode() for m in markers]
     wal_dir = cluster.data / "pg_wal"
@@ -321,10 +371,12 @@ _BLOCK_REL = re.compile(r"rel \d+/\d+/(\d+)")
 
 def _check_wal(cluster: Cluster, markers: list[bytes], answer_nodes: set[str]) -> None:
     """Each marker occurrence in a WAL segment lies in a record of ``answer``'s relation."""
-    segments = sorted(p for p in (cluster.data / "pg_wal").iterdir()
-                      if re.fullmatch(r"[0-9A-F]{24}", p.name))
-    dump = cluster.output("pg_waldump", "-p", str(cluster.data / "pg_wal"), segments[0].name,
-                          segments[-1].name)
+    segments = sorted(
+        p for p in (cluster.data / "pg_wal").iterdir() if re.fullmatch(r"[0-9A-F]{24}", p.name)
+    )
+    dump = cluster.output(
+        "pg_waldump", "-p", str(cluster.data / "pg_wal"), segments[0].name, segments[-1].name
+    )
     records = []  # (absolute LSN, relations the record touches)
     for line in dump.splitlines():
         match = _RECORD.search(line)
@@ -341,12 +393,16 @@ def _check_wal(cluster: Cluster, markers: list[bytes], answer_nodes: set[str]) -
             for offset in _occurrences(data, marker):
                 found += 1
                 position = number * SEGMENT + offset
-                index = max(i for i, start in enumerate(starts) if start <= position) \
-                    if starts[0] <= position else None
+                index = (
+                    max(i for i, start in enumerate(starts) if start <= position)
+                    if starts[0] <= position
+                    else None
+                )
                 assert index is not None, f"marker in WAL before the first record: {segment.name}"
                 relations = records[index][1]
                 assert relations and relations <= answer_nodes, (
-                    f"marker {marker!r} in a WAL record of relations {relations} ({segment.name})")
+                    f"marker {marker!r} in a WAL record of relations {relations} ({segment.name})"
+                )
     assert found, "no marker in the WAL at all: the WAL check would prove nothing"
 
 
@@ -369,8 +425,9 @@ def _check_sqlite_files(path: Path, markers: list[str]) -> None:
                 elif kind == "-wal":
                     frame = (offset - 32) // (24 + page_size)
                     start = 32 + frame * (24 + page_size)
-                    page = int.from_bytes(data[start:start + 4], "big")
+                    page = int.from_bytes(data[start : start + 4], "big")
                 else:
                     page = None
                 assert owner.get(page) == "answer", (
-                    f"marker {marker!r} in {file.name}, page {page} ({owner.get(page, 'free')})")
+                    f"marker {marker!r} in {file.name}, page {page} ({owner.get(page, 'free')})"
+                )

@@ -20,8 +20,9 @@ CONF = Path(__file__).resolve().parents[2] / "gunicorn.conf.py"
 def _access_line(config: dict, body: bytes, headers: list[tuple[str, str]]) -> str:
     logger = config["SafeAccessLogger"].__new__(config["SafeAccessLogger"])
     logger.now = lambda: "[01/Dec/2026:10:00:00 +0000]"
-    response = SimpleNamespace(status="200 OK", sent=len(body),
-                               headers=[("Content-Length", str(len(body))), *headers])
+    response = SimpleNamespace(
+        status="200 OK", sent=len(body), headers=[("Content-Length", str(len(body))), *headers]
+    )
     environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/s/abc/check", "SERVER_PROTOCOL": "HTTP/1.1"}
     atoms = logger.atoms(response, None, environ, dt.timedelta(seconds=1, microseconds=234_567))
     return config["access_log_format"] % SafeAtoms(atoms)  # as gunicorn formats them
@@ -30,11 +31,21 @@ def _access_line(config: dict, body: bytes, headers: list[tuple[str, str]]) -> s
 def test_access_log_lines_do_not_vary_with_what_the_page_shows() -> None:
     config = runpy.run_path(str(CONF))
     short = _access_line(config, b"x" * 3_000, [("X-Request-ID", "r1"), ("Set-Cookie", "s=1")])
-    long = _access_line(config, b"x" * 9_000, [("X-Request-ID", "r1"), ("Set-Cookie", "s=" + "2" * 900)])
+    long = _access_line(
+        config, b"x" * 9_000, [("X-Request-ID", "r1"), ("Set-Cookie", "s=" + "2" * 900)]
+    )
     assert short == long == '[01/Dec/2026:10:00:00 +0000] "GET /s/abc/check" 200 rid=r1'
     # no format can reach the size, the duration or any other response header
-    for risky in ("%(b)s", "%(B)s", "%(D)s", "%(M)s", "%(T)s", "%(L)s", "%({content-length}o)s",
-                  "%({set-cookie}o)s"):
+    for risky in (
+        "%(b)s",
+        "%(B)s",
+        "%(D)s",
+        "%(M)s",
+        "%(T)s",
+        "%(L)s",
+        "%({content-length}o)s",
+        "%({set-cookie}o)s",
+    ):
         probe = dict(config, access_log_format=risky)
         assert _access_line(probe, b"x" * 3_000, [("Set-Cookie", "s=1")]) in {"-", "None"}, risky
 

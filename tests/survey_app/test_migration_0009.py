@@ -29,14 +29,22 @@ def test_upgrade_seals_held_rows_and_downgrade_opens_them(database_url) -> None:
         upgrade(revision="0005")
         wave = make_wave("member-pulse")
         wave_id = wave.id
-        db.session.execute(text(
-            "INSERT INTO response (id, wave_id, submitted_on, channel, attributes) "
-            "VALUES ('r1', :w, :d, 'web', '{}')"), {"w": wave_id, "d": dt.date.today()})
-        db.session.execute(text(
-            "INSERT INTO answer (response_id, question_id, value) VALUES ('r1', 'M01', '5')"))
-        db.session.execute(text(
-            "INSERT INTO held_submission (id, wave_id, payload, held_on) VALUES ('h1', :w, :p, :d)"),
-            {"w": wave_id, "p": OLD_PAYLOAD, "d": dt.date.today()})
+        db.session.execute(
+            text(
+                "INSERT INTO response (id, wave_id, submitted_on, channel, attributes) "
+                "VALUES ('r1', :w, :d, 'web', '{}')"
+            ),
+            {"w": wave_id, "d": dt.date.today()},
+        )
+        db.session.execute(
+            text("INSERT INTO answer (response_id, question_id, value) VALUES ('r1', 'M01', '5')")
+        )
+        db.session.execute(
+            text(
+                "INSERT INTO held_submission (id, wave_id, payload, held_on) VALUES ('h1', :w, :p, :d)"
+            ),
+            {"w": wave_id, "p": OLD_PAYLOAD, "d": dt.date.today()},
+        )
         db.session.commit()
 
         upgrade()
@@ -61,7 +69,9 @@ def test_upgrade_seals_held_rows_and_downgrade_opens_them(database_url) -> None:
 
         upgrade()  # and up again: the held row still opens and releases
         assert release_held(wave_id, force=True) == 1
-        comments = set(db.session.scalars(text("SELECT value FROM answer WHERE question_id = 'M90'")))
+        comments = set(
+            db.session.scalars(text("SELECT value FROM answer WHERE question_id = 'M90'"))
+        )
         assert comments == {"Held before the upgrade"}
         assert db.session.scalar(text("SELECT count(*) FROM response")) == 2
         db.session.remove()

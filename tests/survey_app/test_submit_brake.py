@@ -28,8 +28,15 @@ def _held(app) -> int:
         return db.session.scalar(select(func.count()).select_from(HeldSubmission))
 
 
-def _send(app, slug: str, instrument, answers: dict, *, address: str = "203.0.113.7",
-          event_code: str | None = None):
+def _send(
+    app,
+    slug: str,
+    instrument,
+    answers: dict,
+    *,
+    address: str = "203.0.113.7",
+    event_code: str | None = None,
+):
     client = app.test_client()
     client.environ_base["REMOTE_ADDR"] = address
     if event_code:
@@ -47,7 +54,9 @@ def test_one_address_is_braked_per_wave_not_across_waves(tmp_path) -> None:
         assert _send(app, staff_slug, staff_form, {"S01": "4"}).status_code == 303
     refused = _send(app, staff_slug, staff_form, {"S01": "5", "S90": "kept for later"})
     page = refused.get_data(as_text=True)
-    assert refused.status_code == 429 and "have not been sent yet" in page and "kept for later" in page
+    assert (
+        refused.status_code == 429 and "have not been sent yet" in page and "kept for later" in page
+    )
     # the same address, another wave: not braked by the first wave's sends
     assert _send(app, resident_slug, resident_form, {"P01": "3"}).status_code == 303
     assert _held(app) == 3
@@ -68,21 +77,30 @@ def test_one_address_is_braked_per_event(tmp_path) -> None:
 
 
 def test_a_flood_spread_over_many_addresses_is_refused_per_wave(tmp_path) -> None:
-    app = _app(tmp_path, SURVEY_SUBMIT_RATE_LIMIT="100 per hour",
-               SURVEY_WAVE_SUBMIT_RATE_LIMIT="3 per hour")
+    app = _app(
+        tmp_path,
+        SURVEY_SUBMIT_RATE_LIMIT="100 per hour",
+        SURVEY_WAVE_SUBMIT_RATE_LIMIT="3 per hour",
+    )
     with app.app_context():
         wave = make_wave("staff-pulse")
         slug, instrument = wave.slug, wave.instrument_version.instrument
         other = make_wave("resident-perception")
         other_slug, other_form = other.slug, other.instrument_version.instrument
-    statuses = [_send(app, slug, instrument, {"S01": "4"}, address=f"198.51.100.{i}").status_code
-                for i in range(5)]
+    statuses = [
+        _send(app, slug, instrument, {"S01": "4"}, address=f"198.51.100.{i}").status_code
+        for i in range(5)
+    ]
     assert statuses == [303, 303, 303, 429, 429]
-    assert _send(app, other_slug, other_form, {"P01": "3"}, address="198.51.100.9").status_code == 303
+    assert (
+        _send(app, other_slug, other_form, {"P01": "3"}, address="198.51.100.9").status_code == 303
+    )
     assert _held(app) == 4
 
 
-def test_the_default_brake_lets_a_roadshow_of_300_on_one_wifi_through_and_stops_a_flood(tmp_path) -> None:
+def test_the_default_brake_lets_a_roadshow_of_300_on_one_wifi_through_and_stops_a_flood(
+    tmp_path,
+) -> None:
     app = _app(tmp_path)
     with app.test_request_context():
         roadshow = [submit_allowed(7, 1, "192.0.2.1") for _ in range(300)]

@@ -281,3 +281,24 @@ def test_invite_answers_are_saved_to_resume_and_deleted_when_sent(db_app) -> Non
         assert purge_closed_drafts() == 0  # still open
         assert purge_closed_drafts(dt.date.today() + dt.timedelta(days=60)) == 1
         assert db.session.scalar(select(func.count()).select_from(InviteDraft)) == 0
+
+
+def test_staff_see_one_total_received_held_plus_released(db_app) -> None:
+    from survey_app.ingestion import received_total
+
+    with db_app.app_context():
+        wave = make_wave("staff-pulse")
+        other = make_wave("resident-perception")
+        slug, wave_id, other_id = wave.slug, wave.id, other.id
+        instrument = wave.instrument_version.instrument
+        assert received_total(wave_id) == 0
+    for i in range(3):
+        client = db_app.test_client()
+        assert send(client, slug, answer_pages(client, slug, instrument,
+                                               full_answers(instrument, seed=i))).status_code == 303
+        with db_app.app_context():
+            assert received_total(wave_id) == i + 1  # counted at once, while still held
+    assert release_all(db_app) == 3
+    with db_app.app_context():
+        assert received_total(wave_id) == 3  # a release moves rows, it does not add any
+        assert received_total(other_id) == 0
