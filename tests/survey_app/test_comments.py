@@ -9,7 +9,6 @@ import html
 import re
 
 import pytest
-
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import OperationalError
 
@@ -24,7 +23,6 @@ from survey_app.models import (
     Response,
     Role,
     SafeguardingFlag,
-    SubmissionKey,
 )
 from survey_app.results import compute_results
 
@@ -229,9 +227,9 @@ def test_flagged_comment_is_withheld_from_coding_and_quotes_until_actioned(db_ap
 
 
 def _agreement_row(page: str, label: str) -> list[str]:
-    row = re.search(rf"<tr[^>]*>\s*<t[dh][^>]*>{re.escape(label)}</t[dh]>(.*?)</tr>", page, re.S).group(1)
+    row = re.search(rf"<tr[^>]*>\s*<t[dh][^>]*>{re.escape(label)}</t[dh]>(.*?)</tr>", page, re.DOTALL).group(1)
     return [html.unescape(re.sub(r"<[^>]+>", "", cell)).strip()
-            for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+            for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.DOTALL)]
 
 
 def test_two_coders_code_independently_and_their_agreement_is_reported(db_app) -> None:
