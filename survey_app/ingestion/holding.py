@@ -339,11 +339,13 @@ def _release_wave(connection: Connection, wave_id: int, min_batch: int, force: b
     final = force or wave.closes_on < today
     if not _release_lock(connection, wave_id, wait=final):
         return 0
-    held = list(
-        connection.scalars(
-            select(HeldSubmission.id).where(HeldSubmission.wave_id == wave_id).with_for_update()
-        )
-    )
+    rows = connection.execute(
+        select(HeldSubmission.id, HeldSubmission.sealed)
+        .where(HeldSubmission.wave_id == wave_id)
+        .with_for_update()
+    ).all()
+    opened = _openable(wave_id, rows)
+    held = list(opened)
     if final:
         batch = held
     elif release_due(len(held), min_batch):
@@ -353,15 +355,11 @@ def _release_wave(connection: Connection, wave_id: int, min_batch: int, force: b
     if not batch:
         return 0
     table = HeldSubmission.__table__
-    sealed = dict(
-        connection.execute(
-            delete(table).where(table.c.id.in_(batch)).returning(table.c.id, table.c.sealed)
-        ).all()
-    )
-    if len(sealed) != len(batch):  # cannot happen under the lock; never release twice
+    gone = connection.execute(delete(table).where(table.c.id.in_(batch)))
+    if gone.rowcount != len(batch):  # cannot happen under the lock; never release twice
         raise RuntimeError("held submissions changed during their release")
     _random.shuffle(batch)
-    submissions = [open_submission(row_id, sealed[row_id]) for row_id in batch]
+    submissions = [opened[row_id] for row_id in batch]
     insert_responses(
         connection,
         wave_id,
@@ -379,6 +377,26 @@ def _release_wave(connection: Connection, wave_id: int, min_batch: int, force: b
     if final and connection.dialect.name == "postgresql":
         _rewrite_in_random_order(connection, wave_id)
     return len(batch)
+
+
+def _openable(wave_id: int, rows) -> dict[str, Submission]:
+    """The held rows that open with the server secret (or a fallback), by id. A row that
+    does not (``SECRET_KEY`` changed without ``SECRET_KEY_FALLBACKS``) stays held and is
+    reported, rather than holding back every other submission of the wave."""
+    opened: dict[str, Submission] = {}
+    for row_id, sealed in rows:
+        try:
+            opened[row_id] = open_submission(row_id, sealed)
+        except SealBroken:
+            continue
+    if len(opened) < len(rows):
+        current_app.logger.error(
+            "%d held submissions of wave %d do not open with SECRET_KEY or its fallbacks and "
+            "stay held: add the previous key to SECRET_KEY_FALLBACKS",
+            len(rows) - len(opened),
+            wave_id,
+        )
+    return opened
 
 
 def _released(submission: Submission) -> Submission:

@@ -302,3 +302,33 @@ def test_staff_see_one_total_received_held_plus_released(db_app) -> None:
     with db_app.app_context():
         assert received_total(wave_id) == 3  # a release moves rows, it does not add any
         assert received_total(other_id) == 0
+
+
+def test_a_secret_key_change_holds_back_only_what_it_cannot_open(tmp_path, caplog) -> None:
+    from flask_migrate import upgrade
+
+    from tests.conftest import make_app
+
+    url = f"sqlite:///{tmp_path / 'keys.db'}"
+    before = make_app(url, SECRET_KEY="k" * 40)
+    with before.app_context():
+        upgrade()
+        wave = make_wave("staff-pulse")
+        slug, wave_id, instrument = wave.slug, wave.id, wave.instrument_version.instrument
+    client = before.test_client()
+    assert send(client, slug, answer_pages(client, slug, instrument, full_answers(instrument))).status_code == 303
+    after = make_app(url, SECRET_KEY="n" * 40)  # the key changed, the old one forgotten
+    client = after.test_client()
+    assert send(client, slug, answer_pages(client, slug, instrument, full_answers(instrument, 1))).status_code == 303
+    with after.app_context():
+        assert release_held(wave_id, force=True) == 1  # the new one; the old one stays held
+        assert db.session.scalar(select(func.count()).select_from(HeldSubmission)) == 1
+    assert "do not open with SECRET_KEY" in caplog.text
+    fallback = make_app(url, SECRET_KEY="n" * 40, SECRET_KEY_FALLBACKS=["k" * 40])
+    with fallback.app_context():
+        assert release_held(wave_id, force=True) == 1  # opens with the fallback
+        assert db.session.scalar(select(func.count()).select_from(Response)) == 2
+    for app in (before, after, fallback):
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
