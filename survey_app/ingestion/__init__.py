@@ -37,7 +37,7 @@ from .holding import (
     hold,
     invite_tag,
     received_total,
-    release_due,
+    release_after_hold,
     release_held,
     tagged,
 )
@@ -115,11 +115,10 @@ def store_submission(
         pool = hold(request)
     except SQLAlchemyError as exc:
         raise NotSaved from exc
-    if release_due(pool):
-        try:
-            release_held(wave.id)
-        except Exception:
-            current_app.logger.exception("releasing held submissions failed")
+    try:
+        release_after_hold(wave.id, pool)
+    except Exception:
+        current_app.logger.exception("releasing held submissions failed")
 
 
 def link_used(token: str) -> bool:

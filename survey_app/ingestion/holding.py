@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -268,6 +269,30 @@ def release_due(pool: int, min_batch: int = MIN_BATCH) -> bool:
     ``2 x min_batch`` behind and takes at least ``2 x min_batch`` (a release has a fixed
     cost of a few statements and a commit, so it is not made for every few submissions)."""
     return pool >= 4 * min_batch
+
+
+_releasing: set[int] = set()  # waves this process is releasing now
+_releasing_lock = threading.Lock()
+
+
+def release_after_hold(wave_id: int, pool: int, min_batch: int = MIN_BATCH) -> int:
+    """After a submission was held with ``pool`` rows now held in its wave: release a batch
+    when one is due, trying only at every ``2 x min_batch``-th pool size and only if this
+    process is not already releasing the wave. Under load the pool stays above the
+    threshold while a release runs; without these gates every submission would start a
+    release (a transaction and several round trips) only to find the wave's lock taken.
+    Returns how many were released."""
+    if not release_due(pool, min_batch) or pool % (2 * min_batch):
+        return 0
+    with _releasing_lock:
+        if wave_id in _releasing:
+            return 0
+        _releasing.add(wave_id)
+    try:
+        return release_held(wave_id, min_batch)
+    finally:
+        with _releasing_lock:
+            _releasing.discard(wave_id)
 
 
 # --------------------------------------------------------------------------- release
