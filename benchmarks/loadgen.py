@@ -105,12 +105,18 @@ def new_marker() -> str:
 # --------------------------------------------------------------------------- gunicorn
 
 
+# One server secret for every server this process starts on a database: held submissions
+# are sealed under it, and a later server (the next level of a benchmark) must open them.
+_SECRET_KEY = secrets.token_hex(32)
+
+
 def gunicorn_env(database_url: str, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update({
-        "DATABASE_URL": database_url, "SECRET_KEY": secrets.token_hex(32),
+        "DATABASE_URL": database_url, "SECRET_KEY": _SECRET_KEY,
         "PULSE_CONFIG": "production", "SESSION_COOKIE_SECURE": "false",
-        "SURVEY_SUBMIT_RATE_LIMIT": "1000000 per minute", "GUNICORN_ACCESSLOG": "none",
+        "SURVEY_SUBMIT_RATE_LIMIT": "1000000 per minute",
+        "SURVEY_WAVE_SUBMIT_RATE_LIMIT": "1000000 per minute", "GUNICORN_ACCESSLOG": "none",
         "PULSE_LOGLEVEL": "WARNING", "PULSE_INSTANCE_PATH": str(REPO / "instance"),
     })
     env.update(extra)

@@ -54,8 +54,9 @@ def create_app(config: str | type[Config] | dict[str, Any] | None = None) -> Fla
     else:
         app.config.from_object(config_class(config))
 
-    if os.environ.get("SURVEY_SUBMIT_RATE_LIMIT"):  # e.g. "1000 per 10 minutes" behind a NAT
-        app.config["SURVEY_SUBMIT_RATE_LIMIT"] = os.environ["SURVEY_SUBMIT_RATE_LIMIT"]
+    for brake in ("SURVEY_SUBMIT_RATE_LIMIT", "SURVEY_WAVE_SUBMIT_RATE_LIMIT"):
+        if os.environ.get(brake):  # e.g. "1000 per 10 minutes" (survey_app/ratelimit.py)
+            app.config[brake] = os.environ[brake]
 
     instance = Path(app.instance_path)
     instance.mkdir(parents=True, exist_ok=True)
@@ -197,7 +198,8 @@ def _request_id() -> str:
 def _register_request_log(app: Flask) -> None:
     """One JSON line per request on the ``survey_app.request`` logger, with a request id
     (echoed in ``X-Request-ID``). Only the route pattern is logged (``/s/<slug>/check``,
-    ``/i/<token>``), never the path, query string, form, token, answers or client address."""
+    ``/i/<token>``), never the path, query string, form, token, answers or client address;
+    and for respondents' pages no duration either, since it varies with the answers."""
 
     @app.before_request
     def _start():  # type: ignore[no-untyped-def]
@@ -210,13 +212,15 @@ def _register_request_log(app: Flask) -> None:
         response.headers["X-Request-ID"] = request_id
         if REQUEST_LOG.isEnabledFor(logging.INFO):
             started = g.get("request_started")
-            REQUEST_LOG.info(json.dumps({
+            line: dict[str, Any] = {
                 "request_id": request_id,
                 "method": request.method,
                 "route": request.url_rule.rule if request.url_rule else "(unmatched)",
                 "status": response.status_code,
-                "ms": round((time.perf_counter() - started) * 1000, 1) if started else None,
-            }))
+            }
+            if request.blueprint != "survey":
+                line["ms"] = round((time.perf_counter() - started) * 1000, 1) if started else None
+            REQUEST_LOG.info(json.dumps(line))
         return response
 
 

@@ -60,8 +60,8 @@ class Config:
     SQLALCHEMY_ENGINE_OPTIONS: dict | None = None
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     # No X-RateLimit-* headers: they would tell a ballot-stuffer how many sends are left, and
-    # reading the window for them costs a storage call on every request (the RouteLimiter
-    # refuses them). The 429 page says what a person needs to know.
+    # reading the window for them costs a storage call on every request. The 429 page says
+    # what a person needs to know.
     RATELIMIT_HEADERS_ENABLED = False
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

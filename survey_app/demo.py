@@ -12,22 +12,20 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 
 from analysis.synthetic import synthetic_responses
 from analysis.text.coding import code_comments, theme_lists
-from analysis.text.redaction import redact
 from analysis.text.samples import DEMO_COMMENTS
 from instruments import Definitions
 from instruments.codebook import RedactionSettings
 
 from . import clock
-from .comments.flags import flag_comments
 from .comments.queries import coding_sample, save_coding, text_questions
 from .definitions import load_instruments
 from .extensions import db
+from .ingestion import Submission, insert_responses, text_question_ids, validate
 from .models import (
-    Answer,
     Event,
     FlagStatus,
     InstrumentVersion,
@@ -184,10 +182,10 @@ def _make_wave(version: InstrumentVersion, label: str, opens: dt.date, plan: Pla
 
 def _store_responses(frame: pd.DataFrame, instrument, waves: dict[str, Wave], rng,
                      redaction: RedactionSettings) -> tuple[int, int]:
-    attribute_ids = [a.id for a in instrument.attributes]
-    question_ids = [q.id for q in instrument.questions]
-    text_ids = {q.id for q in instrument.questions if q.type == "text"}
-    responses, answers = [], []
+    """The synthetic responses, through the same door as every answer (validated, comments
+    redacted, safeguarding flags opened), one insert per wave."""
+    known = [q.id for q in instrument.questions] + [a.id for a in instrument.attributes]
+    by_wave: dict[str, tuple[list[str], list[Submission]]] = {}
     frame = frame.astype(object).where(frame.notna(), None)
     for row in frame.itertuples(index=False):
         record = row._asdict()
@@ -195,19 +193,18 @@ def _store_responses(frame: pd.DataFrame, instrument, waves: dict[str, Wave], rn
         event_id = None
         if wave.events:
             event_id = wave.events[int(rng.integers(0, len(wave.events)))].id
-        responses.append({
-            "id": record["response_id"], "wave_id": wave.id, "event_id": event_id,
-            "submitted_on": dt.date.fromisoformat(record["submitted_on"]),
-            "attributes": {a: record[a] for a in attribute_ids if record[a] is not None},
-            "weight": None,
-        })
-        answers += [{"response_id": record["response_id"], "question_id": q,
-                     "value": redact(record[q], redaction.names) if q in text_ids else record[q]}
-                    for q in question_ids if record[q] is not None]
-    db.session.execute(insert(Response), responses)
-    db.session.execute(insert(Answer), answers)
-    flag_comments([r["id"] for r in responses], redaction.safeguarding)
-    return len(responses), len(answers)
+        questions, attributes = validate(instrument, {f: record[f] for f in known if record[f] is not None})
+        ids, submissions = by_wave.setdefault(record["wave"], ([], []))
+        ids.append(record["response_id"])
+        submissions.append(Submission(questions, attributes, dt.date.fromisoformat(record["submitted_on"]),
+                                      event_id=event_id))
+    connection = db.session.connection()
+    text_ids = text_question_ids(instrument)
+    for label, (ids, submissions) in by_wave.items():
+        insert_responses(connection, waves[label].id, submissions, text_ids, ids=ids,
+                         signals=redaction.safeguarding)
+    return (sum(len(ids) for ids, _ in by_wave.values()),
+            sum(len(s.questions) for _, subs in by_wave.values() for s in subs))
 
 
 def _make_invitations(wave: Wave, count: int, used: int = 0) -> list[Invitation]:

@@ -1,5 +1,6 @@
 """Flask extensions, created once here and bound to an app in :func:`survey_app.create_app`."""
 
+from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -7,8 +8,6 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
-
-from .ratelimit import RouteLimiter
 
 # Named constraints keep Alembic migrations portable (SQLite batch mode needs names).
 NAMING_CONVENTION = {
@@ -28,4 +27,4 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 csrf = CSRFProtect()
 login_manager = LoginManager()
-limiter = RouteLimiter(key_func=get_remote_address)
+limiter = Limiter(key_func=get_remote_address)

@@ -2,7 +2,10 @@
 
 Anonymity is a property of this schema, not a setting: the response tables hold no token,
 user, address, user agent or time finer than a day; response ids are random; an invitation
-records only whether it was used, never when.
+records only whether it was used, never when. The tables a submission passes through have no
+hidden insertion-ordered key: on SQLite they are ``WITHOUT ROWID`` (rows live in the order
+of their random primary keys, and there is no ``rowid`` to sort by), on PostgreSQL no
+serial ids (release order is shuffled, see ``survey_app/ingestion/holding.py``).
 """
 
 from __future__ import annotations
@@ -40,6 +43,11 @@ from .extensions import db, login_manager
 def random_id() -> str:
     """A random 128-bit id: nothing about a response can be read from its key."""
     return secrets.token_hex(16)
+
+
+#: ``__table_args__`` entry: on SQLite, no hidden ``rowid`` (which counts up in insertion
+#: order); ignored by PostgreSQL.
+NO_ROWID = {"sqlite_with_rowid": False}
 
 
 def utcnow() -> dt.datetime:
@@ -167,7 +175,7 @@ class Response(db.Model):
     """One anonymous response. No token, user, address, agent or time finer than a day."""
 
     __tablename__ = "response"
-    __table_args__ = (CheckConstraint("weight IS NULL OR weight > 0", name="weight_positive"),)
+    __table_args__ = (CheckConstraint("weight IS NULL OR weight > 0", name="weight_positive"), NO_ROWID)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=random_id)
     wave_id: Mapped[int] = mapped_column(ForeignKey("wave.id"), index=True)
@@ -188,6 +196,7 @@ class Answer(db.Model):
     (redacted) free text. Unanswered questions have no row."""
 
     __tablename__ = "answer"
+    __table_args__ = NO_ROWID
 
     response_id: Mapped[str] = mapped_column(
         ForeignKey("response.id", ondelete="CASCADE"), primary_key=True
@@ -318,18 +327,35 @@ def load_user(user_id: str) -> User | None:
 
 
 class HeldSubmission(db.Model):
-    """An invite submission waiting to be released into ``response``/``answer``.
+    """A submission waiting to be released into ``response``/``answer``: every web
+    submission (invite, open and event) is held first.
 
-    Written in the transaction that marks the invitation used, and released later in shuffled
-    batches (``survey.store.release_held``), so neither insertion order nor transaction ids
-    pair a response with an invitation. Holds the answers and the day only."""
+    ``sealed`` is the submission (answers, attributes, day, event, invitation) encrypted and
+    authenticated with a key derived from the server secret, padded to a fixed size
+    (``survey_app/crypto.py``): the database holds no answer in clear and a row's length says
+    nothing. Released later in shuffled random batches (``survey_app/ingestion/holding.py``),
+    so neither insertion order nor transaction ids pair a response with a person."""
 
     __tablename__ = "held_submission"
+    __table_args__ = NO_ROWID
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=random_id)
     wave_id: Mapped[int] = mapped_column(ForeignKey("wave.id", ondelete="CASCADE"), index=True)
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    held_on: Mapped[dt.date] = mapped_column(Date)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class InviteTag(db.Model):
+    """``HMAC(server secret, token)`` of every personal link that has been used: its primary
+    key lets one submission per token be held, under concurrency, on both databases. Written
+    in the transaction that holds the submission; the invitation itself is marked used
+    later, in the shuffled release. Without the server secret a tag cannot be matched to an
+    invitation (tokens are not stored, only their SHA-256)."""
+
+    __tablename__ = "invite_tag"
+    __table_args__ = NO_ROWID
+
+    tag: Mapped[str] = mapped_column(String(64), primary_key=True)
+    wave_id: Mapped[int] = mapped_column(ForeignKey("wave.id", ondelete="CASCADE"), index=True)
 
 
 class SubmissionKey(db.Model):
@@ -337,6 +363,7 @@ class SubmissionKey(db.Model):
     refused by the primary key. Says nothing about who answered or what."""
 
     __tablename__ = "submission_key"
+    __table_args__ = NO_ROWID
 
     key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     used_on: Mapped[dt.date] = mapped_column(Date)

@@ -1,8 +1,10 @@
 """Rate limits. Counters live in the rate-limit storage (``RATELIMIT_STORAGE_URI``: memory for
 one process, Redis for several workers).
 
-* Route limits are Flask-Limiter decorators (``@limiter.limit``) on a
-  :class:`RouteLimiter`.
+* Route limits are Flask-Limiter decorators (``@limiter.limit``) on a plain
+  ``flask_limiter.Limiter``. (An earlier subclass removed Flask-Limiter's per-request hooks
+  through its private hook lists, for about 4% of a submit's CPU: under the 5% that would
+  justify depending on a library's internals, so it is gone.)
 * Failed sign-ins (auth/throttle.py) count through the ``limits`` library that
   Flask-Limiter is built on, used directly.
 * Survey submissions count through a :class:`BatchedCounter`: on the survey's hot path a
@@ -17,8 +19,7 @@ from collections import Counter
 from collections.abc import Callable
 from functools import lru_cache
 
-from flask import Flask, current_app
-from flask_limiter import Limiter
+from flask import current_app
 from limits import RateLimitItem, parse
 from limits.storage import RedisStorage, Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
@@ -119,28 +120,44 @@ class BatchedCounter:
                 for name, count in zip(keys, batch.values(), strict=True)]
 
 
-# Settings that only Flask-Limiter's per-request hooks would apply.
-_NEEDS_REQUEST_HOOKS = ("RATELIMIT_DEFAULT", "RATELIMIT_APPLICATION", "RATELIMIT_META",
-                        "RATELIMIT_HEADERS_ENABLED")
+# --------------------------------------------------------------------------- the submit brake
+
+#: Sends from one address into one wave (and one roadshow event): room for a roadshow of
+#: 300 people on one Wi-Fi answering within ten minutes, twice over.
+DEFAULT_SUBMIT_LIMIT = "600 per 10 minutes"
+#: Sends into one wave from every address together: a flood from many addresses stops here.
+DEFAULT_WAVE_SUBMIT_LIMIT = "3000 per 10 minutes"
 
 
-class RouteLimiter(Limiter):
-    """Flask-Limiter for route decorators only. A decorated route checks its limits in its
-    own wrapper; the hooks Flask-Limiter adds to every request serve default, application
-    and meta limits, rate-limit headers and conditional deductions, none of which this app
-    uses, and cost about 4% of a survey submit's CPU. So they are not installed, and a
-    setting that would need them is refused."""
+def _counter(setting: str, default: str, namespace: str,
+             on_failure: Callable[[Exception], None] | None) -> BatchedCounter:
+    allowed = current_app.config.get(setting) or default
+    counters = current_app.extensions.setdefault("pulse_submit_counters", {})
+    key = (namespace, allowed)
+    if key not in counters:
+        counters[key] = BatchedCounter(limit(allowed), namespace, on_failure=on_failure)
+    return counters[key]
 
-    def init_app(self, app: Flask) -> None:
-        wanted = [name for name in _NEEDS_REQUEST_HOOKS if app.config.get(name)]
-        if self.limit_manager.default_limits or self.limit_manager.application_limits:
-            wanted.append("default or application limits")
-        if wanted:
-            raise ValueError("RouteLimiter applies route decorators only; remove "
-                             + ", ".join(wanted))
-        hooks = (app.before_request_funcs, app.after_request_funcs, app.teardown_request_funcs)
-        kept = [{scope: list(funcs) for scope, funcs in registry.items()} for registry in hooks]
-        super().init_app(app)
-        for registry, before in zip(hooks, kept, strict=True):
-            registry.clear()
-            registry.update(before)
+
+def submit_allowed(wave_id: int, event_id: int | None, address: str,
+                   on_failure: Callable[[Exception], None] | None = None) -> bool:
+    """Count one survey send against the brake; whether it may go ahead.
+
+    Two limits, both counted without storing who sent (counters in the rate-limit storage
+    only, keyed by wave, event and address, expiring with their window):
+
+    * per address **within one wave and one event** (``SURVEY_SUBMIT_RATE_LIMIT``, default
+      600 per 10 minutes): a roadshow hall or a council office shares one address, and
+      the brake of one wave or event never stops another's respondents;
+    * per wave over every address (``SURVEY_WAVE_SUBMIT_RATE_LIMIT``, default 3000 per 10
+      minutes): a flood spread over many addresses is still refused.
+
+    A send refused by the first is not counted by the second."""
+    scope = f"{wave_id}/{event_id if event_id is not None else '-'}"
+    per_address = _counter("SURVEY_SUBMIT_RATE_LIMIT", DEFAULT_SUBMIT_LIMIT,
+                           "survey-submit", on_failure)
+    if not per_address.hit(storage(), f"{scope}/{address}"):
+        return False
+    per_wave = _counter("SURVEY_WAVE_SUBMIT_RATE_LIMIT", DEFAULT_WAVE_SUBMIT_LIMIT,
+                        "survey-submit-wave", on_failure)
+    return per_wave.hit(storage(), str(wave_id))

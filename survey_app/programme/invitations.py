@@ -20,6 +20,7 @@ from sqlalchemy import func, select, update
 from ..audit import record
 from ..extensions import db
 from ..imports import Importer, ImportRefused, register_importer
+from ..ingestion import invite_tag, tagged
 from ..links import public_url
 from ..models import Invitation, Wave
 from ..security import hash_token
@@ -130,9 +131,15 @@ def existing_addresses(wave: Wave) -> set[str]:
 
 
 def unused_with_contact(wave: Wave) -> list[Invitation]:
-    return list(db.session.scalars(select(Invitation).where(
+    """Invitations with contact details whose link has not been used: not marked used, and
+    no submission held under the link's tag (an invitation is marked used only when its
+    answers are released, so a held one would otherwise get a reminder)."""
+    candidates = list(db.session.scalars(select(Invitation).where(
         Invitation.wave_id == wave.id, Invitation.used.is_(False), Invitation.email.is_not(None))
         .order_by(Invitation.id)))
+    tags = {invitation.id: invite_tag(token_for(invitation)) for invitation in candidates}
+    sent = tagged(list(tags.values()))
+    return [invitation for invitation in candidates if tags[invitation.id] not in sent]
 
 
 def purge_contacts(wave: Wave) -> int:

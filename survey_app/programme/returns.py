@@ -20,7 +20,6 @@ from instruments import Instrument
 from .. import clock
 from ..audit import record
 from ..auth.roles import ANALYST_ROLES, role_required
-from ..comments.flags import flag_comments
 from ..extensions import db
 from ..imports import (
     Importer,
@@ -29,9 +28,9 @@ from ..imports import (
     register_importer,
     start_import,
 )
-from ..models import Answer, Channel, Response, Wave
+from ..ingestion import NotSaved, Submission, store_returns, store_submission, validate
+from ..models import Channel, Wave
 from ..survey.forms import Page, check_answers, page_form
-from ..survey.store import NotSaved, split_answers, store_submission
 from ..uploads import CsvUploadError, read_csv_upload
 from . import bp
 from .forms import DayMonthYearField
@@ -102,8 +101,8 @@ class ReturnsUploadForm(FlaskForm):
     submit = SubmitField("Import returns", widget=GovSubmitInput())
 
 
-def parse_returns(data: bytes, instrument: Instrument) -> tuple[list[dict], list[str]]:
-    """Rows as validated stored values; every problem with its row number."""
+def parse_returns(data: bytes, instrument: Instrument) -> tuple[list[Submission], list[str]]:
+    """Rows as validated, redacted submissions; every problem with its row number."""
     try:
         upload = read_csv_upload(data, MAX_ROWS)
     except CsvUploadError as exc:
@@ -135,32 +134,24 @@ def parse_returns(data: bytes, instrument: Instrument) -> tuple[list[dict], list
         if found:
             problems += [f"Row {number}, {p.field_id}: {p.message}" for p in found]
             continue
-        questions, attributes = split_answers(instrument, answers)
-        rows.append({"channel": Channel(channel), "received_on": received, "answers": questions,
-                     "attributes": attributes})
+        questions, attributes = validate(instrument, answers)
+        rows.append(Submission(questions, attributes, received, channel=Channel(channel)))
     if not rows and not problems:
         problems.append("The file has no returns under the column names")
     return rows, problems
 
 
-def _check_returns(instrument: Instrument, data: bytes) -> list[dict]:
+def _check_returns(instrument: Instrument, data: bytes) -> list[Submission]:
     rows, problems = parse_returns(data, instrument)
     if problems:
         raise ImportRefused(problems)
     return rows
 
 
-def _store_returns(wave: Wave, rows: list[dict], user_id: int | None) -> int:
-    """Add every checked return with its safeguarding flags (the caller commits)."""
-    added = []
-    for row in rows:
-        response = Response(wave_id=wave.id, submitted_on=row["received_on"], channel=row["channel"],
-                            attributes=row["attributes"])
-        response.answers = [Answer(question_id=q, value=v) for q, v in row["answers"].items()]
-        added.append(response)
-    db.session.add_all(added)
-    db.session.flush()  # assigns the random ids the flags refer to
-    flag_comments([r.id for r in added])
+def _store_returns(wave: Wave, rows: list[Submission], user_id: int | None) -> int:
+    """Add every checked return through the ingestion service, with its safeguarding flags
+    (the caller commits)."""
+    store_returns(wave.id, wave.instrument_version.instrument, rows)
     record("returns imported", user_id=user_id, wave=wave.id, count=len(rows))
     return len(rows)
 

@@ -34,7 +34,7 @@ from instruments import Instrument
 from .. import clock, drafts
 from ..extensions import db
 from ..models import Event, InstrumentVersion, Invitation, Wave, WaveMode
-from ..ratelimit import BatchedCounter, limit, storage
+from ..ratelimit import submit_allowed
 from ..security import hash_token
 from . import bp, progress
 from .forms import (
@@ -57,7 +57,7 @@ from .store import (
     WaveNotOpen,
     forget_wave,
     last_known_wave_facts,
-    release_held,
+    link_used,
     store_submission,
     submission_stored,
     wave_facts,
@@ -70,24 +70,15 @@ AUDIENCE_TEXT = {
     "partners": "organisations that work with the council",
     "commissioners": "the commissioners appointed to the council",
 }
-# Ballot-stuffing brake without storing who: counters per address in the rate-limit storage
-# only. Generous, because a roadshow hall or a council office shares one address.
-DEFAULT_SUBMIT_LIMIT = "100 per 10 minutes"
 
 
-def _over_submit_limit() -> bool:
-    """Counts a send against its address's limit; whether the address is over it. The
-    counts reach the rate-limit storage in batches (:class:`~survey_app.ratelimit.BatchedCounter`):
-    a round trip to Redis for every send cost about a tenth of a send's CPU. If the
-    storage is unreachable the send goes ahead: losing a brake for a while is better than
-    losing answers."""
-    allowed = current_app.config.get("SURVEY_SUBMIT_RATE_LIMIT") or DEFAULT_SUBMIT_LIMIT
-    counters = current_app.extensions.setdefault("pulse_submit_counters", {})
-    counter = counters.get(allowed)
-    if counter is None:
-        counter = counters[allowed] = BatchedCounter(
-            limit(allowed), "survey-submit", on_failure=_submit_counts_not_shared)
-    return not counter.hit(storage(), get_remote_address())
+def _over_submit_limit(wave: WaveFacts, event_id: int | None) -> bool:
+    """Counts a send against the brake of its wave and event (see
+    :func:`~survey_app.ratelimit.submit_allowed`); whether it is over. If the storage is
+    unreachable the send goes ahead: losing a brake for a while is better than losing
+    answers."""
+    return not submit_allowed(wave.id, event_id, get_remote_address(),
+                              on_failure=_submit_counts_not_shared)
 
 
 def _submit_counts_not_shared(_error: Exception) -> None:
@@ -215,7 +206,7 @@ def unused_invitation_or_message(token: str) -> tuple[Invitation, Wave] | Any:
                         "The link may have been copied wrongly. Check that you used the whole "
                         "link from your email.",
                         "If it still does not work, contact the team that sent it to you.")
-    if invitation.used:
+    if invitation.used or link_used(token):  # sent, and held or released
         return _message(200, "This link has already been used",
                         "Answers have already been sent from this personal link, and each link "
                         "can only be used once. Thank you for taking part.",
@@ -436,11 +427,11 @@ def check(slug: str):
         # is out of date, say that it closed rather than that nothing was answered.
         forget_wave(slug)
         _open_wave(slug)
-    if _over_submit_limit():
-        return _too_many_sends(wave, instrument, answers)
     record = progress.entry(slug)
     token = record.get("tok") if wave.mode is WaveMode.INVITE else None
     event_id = record.get("ev") if wave.mode is WaveMode.EVENT else None
+    if _over_submit_limit(wave, event_id):
+        return _too_many_sends(wave, instrument, answers)
     handle = progress.handle(slug)
     try:
         store_submission(wave, instrument, answers, submission_key=key, token=token,
@@ -466,12 +457,6 @@ def check(slug: str):
         current_app.logger.exception("a survey submission could not be stored")
         return _render_check(wave, instrument, answers, status=503, notice=NOT_SAVED_NOTICE)
     progress.mark_sent(slug, key)
-    if token is not None:
-        try:
-            release_held(wave.id)
-        except Exception:
-            db.session.rollback()
-            current_app.logger.exception("releasing held submissions failed")
     return redirect(url_for("survey.done", slug=slug), 303)
 
 
@@ -525,6 +510,6 @@ def csrf_failed(error: CSRFError):
 def _too_many_sends(wave: WaveFacts, instrument: Instrument, answers: dict[str, str]):
     """Too many submissions from one address: the answers stay, with a plain message."""
     return _render_check(wave, instrument, answers, status=429, notice=(
-        "A lot of answers have been sent from your internet connection in the last few "
-        "minutes, so these have not been sent yet. Your answers are still here: wait a few "
+        "A lot of answers to this survey have been sent in the last few minutes, so these "
+        "have not been sent yet. Your answers are still here: wait a few "
         "minutes and select Send my answers again."))

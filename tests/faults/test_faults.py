@@ -18,11 +18,9 @@ resending. No wall-clock time is asserted; the load is bounded by count and dead
 from __future__ import annotations
 
 import os
-import shutil
+import secrets
 import signal
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -31,64 +29,18 @@ import pytest
 import requests
 from sqlalchemy import create_engine, text
 
+from survey_app import create_app
+from survey_app.extensions import db
+from survey_app.survey.store import release_held
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 import loadgen
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
-PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
 THREADS = 4
 PER_THREAD = 10
 DEADLINE_S = 120  # a hard cap on the whole load, not an assertion
-
-
-class Cluster:
-    """A PostgreSQL cluster in a temporary folder, on a free port."""
-
-    def __init__(self) -> None:
-        if not (PG_BIN / "initdb").exists():
-            pytest.skip(f"no initdb in {PG_BIN} (set PG_BIN)")
-        self.root = Path(tempfile.mkdtemp(prefix="pulse-faults-"))
-        self.data = self.root / "data"
-        self.port = loadgen.free_port()
-        self.as_postgres = os.geteuid() == 0
-        if self.as_postgres:
-            shutil.chown(self.root, "postgres", "postgres")
-        self.run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres",
-                 "--no-sync", "-E", "UTF8")
-        self.start()
-        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
-
-    def run(self, tool: str, *args: str) -> None:
-        command = [str(PG_BIN / tool), *args]
-        if self.as_postgres:
-            command = ["runuser", "-u", "postgres", "--", *command]
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                       timeout=120, cwd=self.root)
-
-    def start(self) -> None:
-        self.run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "log"), "-w", "start",
-                 "-o", f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
-                 "-c fsync=on -c max_connections=100")
-
-    def stop(self) -> None:
-        self.run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
-
-    def destroy(self) -> None:
-        try:
-            self.stop()
-        except subprocess.CalledProcessError:
-            pass
-        shutil.rmtree(self.root, ignore_errors=True)
-
-
-@pytest.fixture
-def cluster():
-    made = Cluster()
-    try:
-        yield made
-    finally:
-        made.destroy()
 
 
 def _to_check_page(base: str, plan: loadgen.Plan, marker: str):
@@ -109,12 +61,45 @@ def _to_check_page(base: str, plan: loadgen.Plan, marker: str):
                   "submission_key": loadgen._hidden(loadgen._KEY, check.text)}
 
 
+# A release waiting to insert into ``response``: nothing else in the app writes to it.
+RELEASE_WAITING = text(
+    "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'response'::regclass")
+
+
+def _wait_for_workers(master_pid: int, n: int, deadline: float) -> list[int]:
+    while time.monotonic() < deadline:
+        pids = loadgen.worker_pids(master_pid)
+        if len(pids) == n:
+            return pids
+        time.sleep(0.1)
+    return loadgen.worker_pids(master_pid)
+
+
+def _kill_workers_mid_release(engine, master_pid: int, deadline: float) -> int:
+    """Hold a lock on ``response`` until a release is waiting on it, SIGKILL every worker,
+    let go; how many releases were caught waiting."""
+    with engine.connect() as locker:
+        locker.execute(text("LOCK TABLE response IN SHARE MODE"))  # INSERTs wait for it
+        waiting = 0
+        with engine.connect() as watcher:
+            while not waiting and time.monotonic() < deadline:
+                waiting = watcher.execute(RELEASE_WAITING).scalar_one()
+                time.sleep(0.05)
+        for pid in loadgen.worker_pids(master_pid):
+            os.kill(pid, signal.SIGKILL)
+        locker.rollback()
+    return waiting
+
+
 def test_nothing_acknowledged_is_lost_under_worker_kill_and_database_restart(cluster, tmp_path):
     plan = loadgen.prepare(cluster.url)
     assert plan.text_field, "the survey needs a free-text question to carry the marker"
     log = tmp_path / "gunicorn.log"
+    secret = secrets.token_hex(32)  # shared with the release at the end: it opens held rows
     server, base = loadgen.start_gunicorn(cluster.url, workers=2, threads=4, log=log,
-                                          GUNICORN_TIMEOUT="20", GUNICORN_ACCESSLOG="-")
+                                          GUNICORN_TIMEOUT="20", GUNICORN_ACCESSLOG="-",
+                                          SECRET_KEY=secret)
+    engine = create_engine(cluster.url, pool_pre_ping=True)  # outlives the restart below
     outcomes: list[loadgen.Outcome] = []
     lock = threading.Lock()
     deadline = time.monotonic() + DEADLINE_S
@@ -140,12 +125,16 @@ def test_nothing_acknowledged_is_lost_under_worker_kill_and_database_restart(clu
         for thread in load:
             thread.start()
 
+        caught = _kill_workers_mid_release(engine, server.pid, deadline)
+        assert caught, "no release was caught between the two commits"
+        _wait_for_workers(server.pid, 2, deadline)
+
         wait_for(6)
-        workers_before = loadgen.worker_pids(server.pid)
+        workers_before = _wait_for_workers(server.pid, 2, deadline)
         assert len(workers_before) == 2
         os.kill(workers_before[0], signal.SIGKILL)
 
-        wait_for(14)
+        wait_for(max(14, confirmed() + 4))
         probe_marker = loadgen.new_marker()
         probe, form = _to_check_page(base, plan, probe_marker)
         felt = loadgen.faults_seen()
@@ -181,13 +170,19 @@ def test_nothing_acknowledged_is_lost_under_worker_kill_and_database_restart(clu
     finally:
         loadgen.stop_gunicorn(server)
 
-    engine = create_engine(cluster.url)
+    released_app = create_app({"SQLALCHEMY_DATABASE_URI": cluster.url, "SECRET_KEY": secret})
+    with released_app.app_context():  # the rest, as the daily `survey release --all` would
+        release_held(force=True)
+        db.session.remove()
+        db.engine.dispose()
     with engine.connect() as connection:
         stored = dict(connection.execute(text(
             "SELECT value, count(*) FROM answer WHERE question_id = :q GROUP BY value"),
             {"q": plan.text_field}).all())
         responses = connection.execute(text("SELECT count(*) FROM response")).scalar_one()
+        still_held = connection.execute(text("SELECT count(*) FROM held_submission")).scalar_one()
     engine.dispose()
+    assert still_held == 0
 
     done = [o for o in outcomes if o.confirmed]
     failed = [o.error for o in outcomes if not o.confirmed]

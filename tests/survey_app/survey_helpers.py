@@ -105,3 +105,12 @@ def answer_pages(client, slug: str, instrument, answers: dict[str, Any]) -> str:
 def send(client, slug: str, check_page: str):
     return client.post(f"/s/{slug}/check", data={
         "csrf_token": csrf_of(check_page), "submission_key": key_of(check_page)})
+
+
+def release_all(app) -> int:
+    """Release everything held (as ``survey release --all`` does): web submissions reach
+    ``response`` only through the shuffled release."""
+    from survey_app.survey.store import release_held
+
+    with app.app_context():
+        return release_held(force=True)

@@ -8,6 +8,7 @@ import datetime as dt
 import html
 import re
 
+import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import OperationalError
 
@@ -23,13 +24,12 @@ from survey_app.models import (
     Response,
     Role,
     SafeguardingFlag,
-    SubmissionKey,
 )
 from survey_app.results import compute_results
 
 from ..conftest import make_app
 from .helpers import add_user, audit_actions, csrf, member_wave_with, sign_in
-from .survey_helpers import answer_pages, full_answers, make_wave, send
+from .survey_helpers import answer_pages, full_answers, make_wave, release_all, send
 
 FLAGGED = "I was bullied by my manager and I am afraid to report it"
 CODEBOOK = load_definitions().codebook
@@ -125,7 +125,7 @@ def test_admin_can_give_the_safeguarding_role(app, client) -> None:
     assert nav.index("Safeguarding review") < nav.index("Scorecard")  # first in the navigation
 
 
-def test_flags_are_made_on_open_submission_and_on_release_of_held_ones(db_app) -> None:
+def test_flags_are_made_when_held_submissions_are_released(db_app) -> None:
     respondent = db_app.test_client()
     with db_app.app_context():
         wave = make_wave("staff-pulse")
@@ -136,27 +136,18 @@ def test_flags_are_made_on_open_submission_and_on_release_of_held_ones(db_app) -
     sent = send(respondent, slug, answer_pages(respondent, slug, instrument, answers))
     assert sent.status_code == 303
     with db_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(SafeguardingFlag)) == 0  # held
+    result = db_app.test_cli_runner().invoke(args=["survey", "release", "--all"])
+    assert result.exit_code == 0, result.output
+    with db_app.app_context():
         flags = db.session.scalars(select(SafeguardingFlag)).all()
         assert [(f.question_id, f.signals, f.status) for f in flags] == [(text_id, ["whistleblowing"], FlagStatus.OPEN)]
 
-        member = make_wave("member-pulse", label="2026-Q1")
-        member_id = member.id
-        db.session.add(HeldSubmission(wave_id=member.id, held_on=dt.date.today(),
-                                      payload={"answers": {"M01": "4", "M90": "Harassment in group meetings"},
-                                               "attributes": {}}))
-        db.session.commit()
-    result = db_app.test_cli_runner().invoke(args=["survey", "release", "--wave", str(member_id), "--all"])
-    assert result.exit_code == 0, result.output
-    with db_app.app_context():
-        released = db.session.scalar(select(Response.id).where(Response.wave_id == member_id))
-        flag = db.session.get(SafeguardingFlag, (released, "M90"))
-        assert flag is not None and flag.signals == ["harassment"]
 
-
-def test_a_flagged_submission_is_stored_with_its_flag_or_not_at_all(cached_app) -> None:
-    """Pages served from the process's copy of the wave: the submission is stored on a
-    connection of its own, and its flag goes in the same transaction. If the flag cannot be
-    stored, neither is the response (nor its key: sending again works)."""
+def test_a_flagged_submission_is_released_with_its_flag_or_not_at_all(cached_app) -> None:
+    """If the flag cannot be stored, the release stores nothing: the submission stays held
+    (the respondent was told it was sent, and it was), and the next release takes it with
+    its flag."""
     app, respondent = cached_app, cached_app.test_client()
     with app.app_context():
         wave = make_wave("staff-pulse")
@@ -164,7 +155,7 @@ def test_a_flagged_submission_is_stored_with_its_flag_or_not_at_all(cached_app) 
         text_id = next(q.id for q in instrument.questions if q.type == "text")
         engine = db.engine
     answers = full_answers(instrument) | {text_id: "Whistleblowing here gets you moved on"}
-    check = answer_pages(respondent, slug, instrument, answers)
+    assert send(respondent, slug, answer_pages(respondent, slug, instrument, answers)).status_code == 303
 
     def refuse_flags(conn, cursor, statement, *args) -> None:
         if "INSERT INTO safeguarding_flag" in statement:
@@ -172,14 +163,14 @@ def test_a_flagged_submission_is_stored_with_its_flag_or_not_at_all(cached_app) 
 
     event.listen(engine, "before_cursor_execute", refuse_flags)
     try:
-        failed = send(respondent, slug, check)
+        with pytest.raises(OperationalError):
+            release_all(app)
     finally:
         event.remove(engine, "before_cursor_execute", refuse_flags)
-    assert failed.status_code == 503 and "moved on" in failed.get_data(as_text=True)
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Response)) == 0
-        assert db.session.scalar(select(func.count()).select_from(SubmissionKey)) == 0
-    assert send(respondent, slug, failed.get_data(as_text=True)).status_code == 303
+        assert db.session.scalar(select(func.count()).select_from(HeldSubmission)) == 1
+    assert release_all(app) == 1
     with app.app_context():
         stored = db.session.scalar(select(Response.id))
         flag = db.session.get(SafeguardingFlag, (stored, text_id))
@@ -237,9 +228,9 @@ def test_flagged_comment_is_withheld_from_coding_and_quotes_until_actioned(db_ap
 
 
 def _agreement_row(page: str, label: str) -> list[str]:
-    row = re.search(rf"<tr[^>]*>\s*<t[dh][^>]*>{re.escape(label)}</t[dh]>(.*?)</tr>", page, re.S).group(1)
+    row = re.search(rf"<tr[^>]*>\s*<t[dh][^>]*>{re.escape(label)}</t[dh]>(.*?)</tr>", page, re.DOTALL).group(1)
     return [html.unescape(re.sub(r"<[^>]+>", "", cell)).strip()
-            for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+            for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.DOTALL)]
 
 
 def test_two_coders_code_independently_and_their_agreement_is_reported(db_app) -> None:

@@ -7,7 +7,7 @@ import datetime as dt
 import io
 import re
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from werkzeug.datastructures import MultiDict
 
 from instruments import load_definitions
@@ -19,6 +19,7 @@ from survey_app.security import hash_token
 
 from ..conftest import make_app
 from .helpers import add_user, audit_actions, bodies, csrf, sign_in
+from .survey_helpers import answer_pages, send
 
 TODAY = clock.today()  # the app's day (Europe/London), not the server's
 
@@ -165,13 +166,25 @@ def test_invitations_and_reminders_reach_only_non_responders(tmp_path, smtp) -> 
         db.session.commit()
         stored = set(db.session.scalars(select(Invitation.token_hash)))
     assert {hash_token(t) for t in links.values()} == stored  # only hashes of the emailed tokens
+    # Cat sends her answers: they are held (her invitation is marked used only when they
+    # are released), and her link's tag tells reminders to skip her
+    cat = app.test_client()
+    assert cat.get(f"/i/{links['cat@council.example']}").status_code == 303
+    with app.app_context():
+        slug, instrument = db.session.get(Wave, wave_id).slug, db.session.get(Wave, wave_id).instrument_version.instrument
+    assert send(cat, slug, answer_pages(cat, slug, instrument, {"M01": "4"})).status_code == 303
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Invitation).where(Invitation.used.is_(True))) == 1
     mailbox.messages.clear()
     client.post(f"/programme/waves/{wave_id}/invitations/send", data={"csrf_token": token, "kind": "reminder"})
-    assert sorted(m.rcpt_tos[0] for m in mailbox.messages) == ["ann@council.example", "cat@council.example"]
+    assert sorted(m.rcpt_tos[0] for m in mailbox.messages) == ["ann@council.example"]
     reminder = bodies(mailbox)[0]
     assert "reminder" in reminder and links[mailbox.messages[0].rcpt_tos[0]] in reminder  # the same link again
     merge = client.get(f"/programme/waves/{wave_id}/invitations.csv").get_data(as_text=True).splitlines()
-    assert merge[0] == "name,email,link" and len(merge) == 3
+    assert merge[0] == "name,email,link" and len(merge) == 2
+    # and a second send from the used link is refused at once, before any page is answered
+    again = app.test_client().get(f"/i/{links['cat@council.example']}")
+    assert again.status_code == 200 and "already been used" in again.get_data(as_text=True)
     actions = audit_actions(app)
     assert {"invitations uploaded", "invitations sent", "reminders sent", "mail-merge file downloaded"} <= set(actions)
 

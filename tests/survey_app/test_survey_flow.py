@@ -13,7 +13,15 @@ from survey_app.security import hash_token
 from survey_app.survey.forms import pages_of
 from survey_app.survey.store import release_held
 
-from .survey_helpers import answer_pages, csrf_of, full_answers, make_tokens, make_wave, send
+from .survey_helpers import (
+    answer_pages,
+    csrf_of,
+    full_answers,
+    make_tokens,
+    make_wave,
+    release_all,
+    send,
+)
 
 INSTRUMENTS = ["member-pulse", "partner-survey", "staff-pulse", "resident-perception",
                "staff-roadshow"]
@@ -57,12 +65,15 @@ def test_each_instrument_is_answered_end_to_end_in_its_mode(db_app, instrument_i
     assert done.status_code == 200 and "Answers sent" in done.get_data(as_text=True)
 
     with db_app.app_context():
+        # every mode is held first; an invitation is marked used only when released
+        if mode is WaveMode.INVITE:
+            assert db.session.scalar(select(Invitation.used)) is False
+        assert db.session.scalar(select(func.count()).select_from(Response)) == 0
+        assert db.session.scalar(select(func.count()).select_from(HeldSubmission)) == 1
+        assert release_held(wave_id) == 0  # a small pool and the wave is open
+        assert release_held(wave_id, force=True) == 1
         if mode is WaveMode.INVITE:
             assert db.session.scalar(select(Invitation.used)) is True
-            assert db.session.scalar(select(func.count()).select_from(Response)) == 0
-            assert db.session.scalar(select(func.count()).select_from(HeldSubmission)) == 1
-            assert release_held(wave_id) == 0  # fewer than five held and the wave is open
-            assert release_held(wave_id, force=True) == 1
         response = db.session.scalar(select(Response))
         assert response.wave_id == wave_id and response.event_id == event_id
         stored = dict(db.session.execute(select(Answer.question_id, Answer.value)).all())
@@ -87,6 +98,7 @@ def test_answers_survive_going_back_and_changing(app, client) -> None:
     assert posted.headers["Location"] == f"/s/{slug}/check"
     check = client.get(f"/s/{slug}/check").get_data(as_text=True)
     assert send(client, slug, check).status_code == 303
+    assert release_all(app) == 1
     with app.app_context():
         assert db.session.scalar(select(Answer.value).where(Answer.question_id == "S01")) == "5"
 
@@ -98,6 +110,7 @@ def test_optional_questions_may_be_left_and_dont_know_is_stored_as_dk(app, clien
     check = answer_pages(client, slug, instrument, {"P01": "dk", "P90": "  "})
     assert "Not answered" in check and ("Don&#39;t know" in check or "Don't know" in check)
     assert send(client, slug, check).status_code == 303
+    assert release_all(app) == 1
     with app.app_context():
         assert dict(db.session.execute(select(Answer.question_id, Answer.value)).all()) == {"P01": "dk"}
         assert db.session.scalar(select(Response.attributes)) == {}
@@ -110,6 +123,7 @@ def test_free_text_is_redacted_at_ingest(app, client) -> None:
     text = "Ask jo.bloggs@example.org or call 01375 652 652, I live at RM17 6SL. Cllr Whitfield knows."
     check = answer_pages(client, slug, instrument, {"R90": text})
     send(client, slug, check)
+    assert release_all(app) == 1
     with app.app_context():
         stored = db.session.scalar(select(Answer.value).where(Answer.question_id == "R90"))
     assert "example.org" not in stored and "652" not in stored and "RM17" not in stored
@@ -206,6 +220,7 @@ def test_bursts_of_identical_submissions_are_listed_for_review(app, runner) -> N
         client = app.test_client()
         answers = stuffed if i < 5 else {**stuffed, "R90": "Something else"}
         send(client, slug, answer_pages(client, slug, instrument, answers))
+    assert release_all(app) == 6  # bursts are found among released responses
     result = runner.invoke(args=["survey", "bursts", "--wave", str(wave_id)])
     assert result.exit_code == 0, result.output
     assert "5 identical submissions with identical free text" in result.output

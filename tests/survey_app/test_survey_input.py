@@ -222,7 +222,7 @@ def test_database_failure_at_submit_keeps_the_answers(cached_app) -> None:
     check = answer_pages(client, slug, instrument, answers)
 
     def fail(conn, cursor, statement, *args):
-        if "INSERT INTO RESPONSE" in statement.upper():  # PostgreSQL's is inside one statement
+        if "INSERT INTO HELD_SUBMISSION" in statement.upper():  # PostgreSQL's is inside one statement
             raise OperationalError(statement, {}, Exception("disk I/O error"))
 
     failed = _send_with_fault(app, client, slug, check, "before_cursor_execute", fail)
@@ -245,7 +245,7 @@ def test_a_failed_store_logs_no_answer(cached_app, caplog) -> None:
     answers["S90"] = "Private words about my manager"
     check = answer_pages(client, slug, instrument, answers)
     with app.app_context():
-        db.session.execute(text("DROP TABLE answer"))  # a real failure, raised by the database
+        db.session.execute(text("DROP TABLE held_submission"))  # a real failure, raised by the database
         db.session.commit()
     failed = send(client, slug, check)
     assert failed.status_code == 503 and answers["S90"] in failed.get_data(as_text=True)

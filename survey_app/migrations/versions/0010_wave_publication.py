@@ -1,7 +1,7 @@
 """wave publication: the figures viewers see, per wave
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = '0008'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
