@@ -36,6 +36,7 @@ from .holding import (
     MIN_BATCH,
     HoldRequest,
     InTransaction,
+    held_count,
     hold,
     invite_tag,
     received_total,
@@ -48,6 +49,7 @@ from .responses import Submission, insert_responses, text_question_ids, validate
 
 __all__ = [
     "MIN_BATCH",
+    "held_count",
     "AlreadyUsed",
     "Duplicate",
     "InTransaction",

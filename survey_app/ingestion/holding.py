@@ -473,3 +473,8 @@ def received_total(wave_id: int) -> int:
         .scalar_subquery()
     )
     return int(db.session.execute(select(held + released)).scalar_one())
+
+
+def held_count(wave_id: int) -> int:
+    """Submissions of a wave still held back (not yet released into ``response``)."""
+    return int(db.session.execute(_pool_size_statement(), {"wave_id": wave_id}).scalar_one())

@@ -24,6 +24,7 @@ from ..ingestion import (
     Invalid,
     NotSaved,
     WaveNotOpen,
+    held_count,
     link_used,
     received_total,
     store_submission,
@@ -39,7 +40,7 @@ from ..models import Wave, WaveMode
 
 __all__ = [
     "MIN_BATCH", "AlreadyUsed", "Duplicate", "Invalid", "NotSaved", "WaveFacts", "WaveNotOpen",
-    "forget_wave", "last_known_wave_facts", "link_used", "purge_closed_drafts", "received_total",
+    "forget_wave", "held_count", "last_known_wave_facts", "link_used", "purge_closed_drafts", "received_total",
     "release_held", "split_answers", "store_submission", "submission_stored", "wave_facts",
 ]
 

@@ -18,11 +18,11 @@ from sqlalchemy.exc import OperationalError
 
 from instruments import Instrument
 from survey_app.extensions import db
-from survey_app.models import Draft, Response, Role
+from survey_app.models import Draft, HeldSubmission, Response, Role
 from survey_app.programme.invitations import Contact, add_invitations
 
 from .helpers import add_user, sign_in
-from .survey_helpers import answer_pages, csrf_of, make_wave, send
+from .survey_helpers import answer_pages, csrf_of, make_wave, release_all, send
 
 LONG = Instrument.model_validate(
     {
@@ -103,6 +103,7 @@ def test_long_comments_live_in_a_sealed_draft_not_the_cookie(db_app, database_ur
         sizes = sorted(len(s) for s in db.session.scalars(select(Draft.sealed)))
     assert sizes[0] == 2048 + 28 and sizes[1] == 131072 + 28  # pad class + nonce and tag
     assert send(long, slug, check).status_code == 303
+    assert release_all(db_app) == 1  # held, sealed, until a release
     with db_app.app_context():
         stored = dict(
             db.session.execute(
@@ -161,7 +162,7 @@ def test_a_respondent_idle_for_two_hours_loses_nothing(app, client, monkeypatch)
     assert "Yes" in check and "Written after lunch" in check
     assert send(client, slug, check).status_code == 303
     with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(Response)) == 1
+        assert db.session.scalar(select(func.count()).select_from(Response)) + db.session.scalar(select(func.count()).select_from(HeldSubmission)) == 1
 
 
 def test_a_staff_session_still_ends_after_its_idle_limit(app, monkeypatch) -> None:
@@ -193,11 +194,11 @@ def test_the_draft_is_deleted_in_the_transaction_that_stores_the_answers(db_app)
         event.remove(engine, "before_cursor_execute", fail_the_draft_delete)
     assert failed.status_code == 503 and "Keep me" in failed.get_data(as_text=True)
     with db_app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(Response)) == 0
+        assert db.session.scalar(select(func.count()).select_from(Response)) + db.session.scalar(select(func.count()).select_from(HeldSubmission)) == 0
     assert _drafts(db_app) == 1
     assert send(client, slug, failed.get_data(as_text=True)).status_code == 303
     with db_app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(Response)) == 1
+        assert db.session.scalar(select(func.count()).select_from(Response)) + db.session.scalar(select(func.count()).select_from(HeldSubmission)) == 1
     assert _drafts(db_app) == 0
 
 
