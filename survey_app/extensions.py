@@ -1,5 +1,7 @@
 """Flask extensions, created once here and bound to an app in :func:`survey_app.create_app`."""
 
+from typing import TYPE_CHECKING
+
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -25,6 +27,17 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+# ``db.Model`` is built at runtime, so mypy cannot use it as a base class. Models subclass
+# this alias instead: to mypy it is the declarative base, at runtime it is ``db.Model``.
+if TYPE_CHECKING:
+
+    class Model(Base):
+        __abstract__ = True
+
+else:
+    Model = db.Model
+
 migrate = Migrate()
 csrf = CSRFProtect()
 login_manager = LoginManager()
