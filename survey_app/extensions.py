@@ -1,13 +1,13 @@
 """Flask extensions, created once here and bound to an app in :func:`survey_app.create_app`."""
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, Table
 from sqlalchemy.orm import DeclarativeBase
 
 from .ratelimit import RouteLimiter
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
     class Model(Base):
         __abstract__ = True
+        __table__: ClassVar[Table]  # every model maps one table (DeclarativeBase says FromClause)
 
 else:
     Model = db.Model
