@@ -11,7 +11,7 @@ config = context.config
 # Logging from alembic.ini only when nothing has set it up yet (``flask db upgrade``): a host
 # process that migrates in-process (the demo, pytest's log capture) keeps its own handlers,
 # which fileConfig would otherwise remove from the root logger.
-if not logging.getLogger().handlers:
+if config.config_file_name is not None and not logging.getLogger().handlers:
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger('alembic.env')
 
