@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         population = read_population(args.population) if args.population else None
         waves = [w.strip() for w in args.waves.split(",") if w.strip()] if args.waves else None
         if args.out.exists() and not args.out.is_dir():
-            raise ValueError(f"--out {args.out} exists and is not a folder")
+            raise ValueError(f"--out {args.out} exists and is not a folder")  # noqa: TRY301 - reported like every input error
         # a live status line only where the wait is long enough to need one
         status = console.status("analysing") if len(responses) >= LARGE_INPUT else None
         with status or contextlib.nullcontext():

@@ -81,7 +81,7 @@ def weigh_waves(
         notes: list[str] = []
         try:
             if wave in unknown_rows:
-                raise ValueError(
+                raise ValueError(  # noqa: TRY301 - the wave fails like any other that cannot be weighted
                     f"respondents with a category not in the population margins of raking variable(s) "
                     f"{', '.join(margins or {})} at {unknown_rows[wave]} "
                     "(fix them, or pass --drop-incomplete to leave them out)"

@@ -59,7 +59,7 @@ def _as_1d_float(x: Any, name: str, *, allow_nan: bool = True) -> np.ndarray:
     try:
         if isinstance(x, pd.Series):
             if isinstance(x.dtype, pd.CategoricalDtype):
-                raise TypeError("categorical")
+                raise TypeError("categorical")  # noqa: TRY301 - becomes the "must be numeric" error below
             arr = x.to_numpy(dtype="float64", na_value=np.nan)
         else:
             arr = np.asarray(x)
@@ -68,7 +68,7 @@ def _as_1d_float(x: Any, name: str, *, allow_nan: bool = True) -> np.ndarray:
                     arr = pd.Series(arr.ravel()).to_numpy(dtype="float64", na_value=np.nan)
                     arr = arr.reshape(np.shape(x))
                 else:
-                    raise TypeError(arr.dtype)
+                    raise TypeError(arr.dtype)  # noqa: TRY301 - becomes the "must be numeric" error below
             arr = arr.astype("float64", copy=False)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} must be numeric") from exc
@@ -533,10 +533,7 @@ def _prepare_groups(n: int, design: Any, domain: Any) -> dict[str, Any]:
 def _item_stats(
     y: np.ndarray, w: np.ndarray, prepared: dict[str, Any], missing: str
 ) -> dict[str, np.ndarray]:
-    if missing == "exclude":
-        in_design = ~np.isnan(y)
-    else:
-        in_design = np.ones(y.shape[0], dtype=bool)
+    in_design = ~np.isnan(y) if missing == "exclude" else np.ones(y.shape[0], dtype=bool)
     return _cell_stats(
         y,
         w,

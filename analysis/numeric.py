@@ -21,7 +21,7 @@ def float_array(x: Any, name: str) -> np.ndarray:
                 flat = pd.to_numeric(pd.Series(arr.ravel(), dtype=object), errors="raise")
                 arr = flat.to_numpy(dtype="float64", na_value=np.nan).reshape(arr.shape)
             elif arr.dtype.kind not in "biuf":
-                raise TypeError(arr.dtype)
+                raise TypeError(arr.dtype)  # noqa: TRY301 - becomes the "must be numeric" error below
             arr = arr.astype("float64")
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} must be numeric") from exc

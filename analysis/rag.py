@@ -56,9 +56,9 @@ def rate(
         raise ValueError("amber_margin cannot be negative")
     if suppressed:
         return Rag("grey", "Too few responses to report (suppressed to protect anonymity)")
-    if _missing(estimate):
+    if estimate is None or _missing(estimate):
         return Rag("grey", "No responses or values yet")
-    if _missing(target):
+    if target is None or _missing(target):
         return Rag("grey", "No target set")
     shortfall = (target - estimate) if direction == "higher" else (estimate - target)
     units = "" if unit == "%" else f" {unit}"

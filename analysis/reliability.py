@@ -36,7 +36,7 @@ def _numeric_matrix(items: Any) -> np.ndarray:
         for col in items.columns:
             dtype = items[col].dtype
             if not (pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)):
-                if dtype == object:
+                if dtype == np.dtype(object):
                     try:
                         pd.to_numeric(items[col], errors="raise")
                         continue

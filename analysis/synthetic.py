@@ -102,6 +102,7 @@ def synthetic_responses(
             out[question.id] = values
             continue
         if question.type == "choice":
+            assert question.choices is not None  # the schema requires them for type: choice
             values = np.asarray(question.choices, dtype=object)[
                 rng.integers(0, len(question.choices), n)
             ]

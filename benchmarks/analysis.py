@@ -52,9 +52,9 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(ROOT))
 
-from analysis.estimators import grouped_means
-from analysis.synthetic import EXPORT_FIXED, synthetic_responses
-from instruments import Instrument, version_of
+from analysis.estimators import grouped_means  # noqa: E402 - after the sys.path fix above
+from analysis.synthetic import EXPORT_FIXED, synthetic_responses  # noqa: E402
+from instruments import Instrument, version_of  # noqa: E402
 
 # Bump when the generated data change, so cached files are not reused.
 GENERATOR_VERSION = 3

@@ -305,14 +305,14 @@ class Respondent:
                 if NOT_SAVED in sent.text and outcome.marker in sent.text:
                     outcome.not_saved_kept_answers += 1
                 if not self.retry or time.monotonic() > self.deadline:
-                    raise RuntimeError("submit: not saved (503)")
+                    raise RuntimeError("submit: not saved (503)")  # noqa: TRY301 - recorded as the outcome below
                 page_text = sent.text
                 time.sleep(0.2)
             self._expect(sent, 303)
             done = self._call(outcome, "done", "GET", f"/s/{slug}/done")
             self._expect(done, 200)
             if DONE not in done.text:
-                raise RuntimeError("done: no confirmation on the page")
+                raise RuntimeError("done: no confirmation on the page")  # noqa: TRY301 - recorded as the outcome below
             outcome.confirmed = True
         except Exception as exc:  # noqa: BLE001 - every failure is a recorded outcome
             outcome.error = str(exc)[:200]

@@ -54,7 +54,7 @@ from sqlalchemy.engine import make_url
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
-import loadgen
+import loadgen  # noqa: E402 - after the sys.path lines above
 
 FORM_TYPE = "application/x-www-form-urlencoded"
 

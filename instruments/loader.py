@@ -128,13 +128,13 @@ def _check_structure(text: str, name: str) -> None:
         if isinstance(event, yaml.AliasEvent):
             raise DefinitionsError([DefinitionError(
                 name, "", "YAML aliases (*name) are not allowed in definition files: write the value out",
-                event.start_mark.line + 1)])
+                event.start_mark.line + 1 if event.start_mark else None)])
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_NESTING:
                 raise DefinitionsError([DefinitionError(
                     name, "", f"nested more than {MAX_NESTING} levels deep (the format needs at most 9)",
-                    event.start_mark.line + 1)])
+                    event.start_mark.line + 1 if event.start_mark else None)])
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
 

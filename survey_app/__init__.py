@@ -94,6 +94,7 @@ def create_app(config: str | type[Config] | dict[str, Any] | None = None) -> Fla
 
 
 def _init_templates(app: Flask) -> None:
+    assert app.jinja_loader is not None  # Flask's loader for survey_app/templates
     app.jinja_loader = ChoiceLoader(
         [
             app.jinja_loader,
@@ -166,7 +167,7 @@ def _register_security_headers(app: Flask) -> None:
     hsts = f"max-age={hsts_seconds}; includeSubDomains" if hsts_seconds else None
 
     @app.after_request
-    def _headers(response):  # type: ignore[no-untyped-def]
+    def _headers(response):
         # One pass over the response's headers instead of a lookup per header: a view that
         # set one of them itself keeps its own.
         present = {name.lower() for name in response.headers.keys()}  # noqa: SIM118 - pairs otherwise
@@ -202,12 +203,12 @@ def _register_request_log(app: Flask) -> None:
     and for respondents' pages no duration either, since it varies with the answers."""
 
     @app.before_request
-    def _start():  # type: ignore[no-untyped-def]
+    def _start():
         g.request_id = _request_id()
         g.request_started = time.perf_counter()
 
     @app.after_request
-    def _log(response):  # type: ignore[no-untyped-def]
+    def _log(response):
         request_id = g.get("request_id") or _request_id()
         response.headers["X-Request-ID"] = request_id
         if REQUEST_LOG.isEnabledFor(logging.INFO):

@@ -286,7 +286,7 @@ def bursts_command(wave_id: int | None, minimum: int) -> None:
     if not bursts:
         click.echo(f"No group of {minimum} or more identical submissions on one day.")
     for burst in bursts:
-        wave = db.session.get(Wave, burst.wave_id)
+        wave = db.session.get_one(Wave, burst.wave_id)  # the burst was read from its responses
         note = " with identical free text" if burst.has_text else ""
         click.echo(f"{wave.instrument_id} {wave.label} {burst.day}: {burst.count} identical "
                    f"submissions{note}: {burst.answers}")
@@ -335,10 +335,12 @@ def results_command(if_stale: bool) -> None:
     from .results import latest_results, note_count
 
     latest, stale = latest_results()
-    if if_stale and not stale:
+    if if_stale and not stale and latest is not None:  # not stale: there are results
         click.echo(f"Results from {latest.computed_at:%Y-%m-%d %H:%M} UTC are up to date.")
         return
     state = compute_here()
+    if state is None:
+        raise click.ClickException("the computation left no job record")
     if state.active:
         raise click.ClickException(
             f"a computation is already {state.status} (job {state.id}, asked for at "
@@ -346,6 +348,8 @@ def results_command(if_stale: bool) -> None:
     if state.status == "failed":
         raise click.ClickException(f"the computation failed: {state.error}")
     stored, _ = latest_results()
+    if stored is None:
+        raise click.ClickException("the computation stored no results")
     notes = note_count(stored)
     click.echo(f"Computed results for {stored.responses:,} responses "
                f"({len(stored.tables['indicators']):,} indicator rows, {notes:,} note{'s' if notes != 1 else ''}).")

@@ -53,16 +53,16 @@ def csrf_expired_page():
 
 def register(app: Flask) -> None:
     for code in (400, 403, 404, 405, 429):
-        app.register_error_handler(code, lambda error, code=code: error_page(code))
+        app.register_error_handler(code, lambda _error, code=code: error_page(code))
     # Survey pages have their own CSRF handler that keeps answers; this serves the rest.
-    app.register_error_handler(CSRFError, lambda error: csrf_expired_page())
+    app.register_error_handler(CSRFError, lambda _error: csrf_expired_page())
     # A link that would leave the service (QR poster, invitation) with no BASE_URL set:
     # the page says what the administrator must set, rather than guessing the address.
     app.register_error_handler(BaseUrlNotSet, lambda error: error_page(
         503, heading="Sorry, this service is not set up to do that yet", advice=str(error)))
 
     @app.errorhandler(500)
-    def server_error(error):
+    def server_error(_error):
         db.session.rollback()
         return error_page(500)
 

@@ -1,12 +1,14 @@
 """Flask extensions, created once here and bound to an app in :func:`survey_app.create_app`."""
 
+from typing import TYPE_CHECKING, ClassVar
+
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, Table
 from sqlalchemy.orm import DeclarativeBase
 
 # Named constraints keep Alembic migrations portable (SQLite batch mode needs names).
@@ -24,6 +26,18 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+# ``db.Model`` is built at runtime, so mypy cannot use it as a base class. Models subclass
+# this alias instead: to mypy it is the declarative base, at runtime it is ``db.Model``.
+if TYPE_CHECKING:
+
+    class Model(Base):
+        __abstract__ = True
+        __table__: ClassVar[Table]  # every model maps one table (DeclarativeBase says FromClause)
+
+else:
+    Model = db.Model
+
 migrate = Migrate()
 csrf = CSRFProtect()
 login_manager = LoginManager()

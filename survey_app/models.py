@@ -37,7 +37,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from instruments import Instrument
 
 from . import clock
-from .extensions import db, login_manager
+from .extensions import Model, db, login_manager
 
 
 def random_id() -> str:
@@ -82,7 +82,7 @@ def _enum(kind: type[enum.Enum], name: str) -> Enum:
                 values_callable=lambda members: [m.value for m in members])
 
 
-class InstrumentVersion(db.Model):
+class InstrumentVersion(Model):
     """One version of an instrument: the validated definition and its content hash."""
 
     __tablename__ = "instrument_version"
@@ -109,7 +109,7 @@ class InstrumentVersion(db.Model):
         return self.version[:12]
 
 
-class Wave(db.Model):
+class Wave(Model):
     """An instrument version fielded to one audience between two dates, in one mode."""
 
     __tablename__ = "wave"
@@ -142,7 +142,7 @@ class Wave(db.Model):
         return self.opens_on <= today <= self.closes_on
 
 
-class Event(db.Model):
+class Event(Model):
     """A roadshow session under an event wave, with its own short link and QR code."""
 
     __tablename__ = "event"
@@ -156,7 +156,7 @@ class Event(db.Model):
     wave: Mapped[Wave] = relationship(back_populates="events")
 
 
-class Invitation(db.Model):
+class Invitation(Model):
     """A one-time personal link. Only a hash of the token is kept, and only a *flag* that it
     was used: no date, so nothing can time a use against a response."""
 
@@ -171,7 +171,7 @@ class Invitation(db.Model):
     name: Mapped[str | None] = mapped_column(String(200))
 
 
-class Response(db.Model):
+class Response(Model):
     """One anonymous response. No token, user, address, agent or time finer than a day."""
 
     __tablename__ = "response"
@@ -191,7 +191,7 @@ class Response(db.Model):
     )
 
 
-class Answer(db.Model):
+class Answer(Model):
     """One answer: a scale position ("1".."k"), "dk" for don't know, a choice label, or
     (redacted) free text. Unanswered questions have no row."""
 
@@ -207,7 +207,7 @@ class Answer(db.Model):
     response: Mapped[Response] = relationship(back_populates="answers")
 
 
-class PopulationMargin(db.Model):
+class PopulationMargin(Model):
     """A population total for one category of a raking variable (e.g. residents by ward)."""
 
     __tablename__ = "population_margin"
@@ -223,7 +223,7 @@ class PopulationMargin(db.Model):
     population: Mapped[float] = mapped_column(Float)
 
 
-class SecondFactor(db.Model):
+class SecondFactor(Model):
     """A staff user's confirmed authenticator app (TOTP, RFC 6238). The shared secret is
     sealed with a key derived from ``SECRET_KEY`` (``survey_app.two_factor``), so a database
     reader cannot make codes. ``enrolment`` is random per set-up: remembered-browser cookies
@@ -244,7 +244,7 @@ class SecondFactor(db.Model):
     )
 
 
-class RecoveryCode(db.Model):
+class RecoveryCode(Model):
     """One single-use recovery code of a second factor, as an argon2id hash only; the row is
     deleted when the code is used."""
 
@@ -257,7 +257,7 @@ class RecoveryCode(db.Model):
     second_factor: Mapped[SecondFactor] = relationship(back_populates="recovery_codes")
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     __tablename__ = "user_account"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -285,7 +285,7 @@ class User(UserMixin, db.Model):
         self.session_version += 1
 
 
-class KpiValue(db.Model):
+class KpiValue(Model):
     """A KPI reading for one period, with where it came from and who recorded it."""
 
     __tablename__ = "kpi_value"
@@ -301,7 +301,7 @@ class KpiValue(db.Model):
     recorded_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
-class AuditEntry(db.Model):
+class AuditEntry(Model):
     """Append-only record of staff actions: who, what, when."""
 
     __tablename__ = "audit_log"
@@ -326,7 +326,7 @@ def load_user(user_id: str) -> User | None:
     return user
 
 
-class HeldSubmission(db.Model):
+class HeldSubmission(Model):
     """A submission waiting to be released into ``response``/``answer``: every web
     submission (invite, open and event) is held first.
 
@@ -344,7 +344,7 @@ class HeldSubmission(db.Model):
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
 
 
-class InviteTag(db.Model):
+class InviteTag(Model):
     """``HMAC(server secret, token)`` of every personal link that has been used: its primary
     key lets one submission per token be held, under concurrency, on both databases. Written
     in the transaction that holds the submission; the invitation itself is marked used
@@ -358,7 +358,7 @@ class InviteTag(db.Model):
     wave_id: Mapped[int] = mapped_column(ForeignKey("wave.id", ondelete="CASCADE"), index=True)
 
 
-class SubmissionKey(db.Model):
+class SubmissionKey(Model):
     """The hash of a form's random idempotency key: a second post of the same form is
     refused by the primary key. Says nothing about who answered or what."""
 
@@ -369,7 +369,7 @@ class SubmissionKey(db.Model):
     used_on: Mapped[dt.date] = mapped_column(Date)
 
 
-class Draft(db.Model):
+class Draft(Model):
     """Answers in progress, for every wave mode, sealed so that only the respondent's browser
     can open them (see ``survey_app.drafts``).
 
@@ -388,7 +388,7 @@ class Draft(db.Model):
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
 
 
-class MeasureTarget(db.Model):
+class MeasureTarget(Model):
     """A change to a measure's baseline, target, date, direction or amber margin. The
     framework file gives the starting values; every change is a new row (who, when, why), and
     the newest row is in force."""
@@ -407,7 +407,7 @@ class MeasureTarget(db.Model):
     changed_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
-class AnalysisResult(db.Model):
+class AnalysisResult(Model):
     """The analysis tables for one version of the data (responses, KPIs, targets), so pages
     read stored results and never recompute per request. ``fingerprint`` identifies the data
     they were computed from; a newer fingerprint means the results are out of date."""
@@ -427,7 +427,7 @@ class FlagStatus(enum.StrEnum):
     ACTIONED = "actioned"
 
 
-class SafeguardingFlag(db.Model):
+class SafeguardingFlag(Model):
     """A comment that matched configured safeguarding or whistleblowing signals, for the
     safeguarding reviewer. Keyed by the comment itself (no sequence, no creation time), so a
     flag adds nothing that orders or times a response; only the reviewer's action is dated,
@@ -449,7 +449,7 @@ class SafeguardingFlag(db.Model):
     response: Mapped[Response] = relationship()
 
 
-class CommentCoding(db.Model):
+class CommentCoding(Model):
     """One coder's themes for one comment, and whether they judged it safe to quote. Coders
     code independently; agreement compares two coders' rows."""
 
@@ -474,7 +474,7 @@ class JobStatus(enum.StrEnum):
     FAILED = "failed"
 
 
-class Job(db.Model):
+class Job(Model):
     """A background job (see ``survey_app.jobs``). Its state lives here, not in the queue, so
     every process and every page can read it. ``active_key`` holds the job's key while it is
     queued or running and is cleared when it ends: the unique constraint on it is what makes
@@ -499,7 +499,7 @@ class ImportStatus(enum.StrEnum):
     REFUSED = "refused"
 
 
-class UploadImport(db.Model):
+class UploadImport(Model):
     """One uploaded file being imported (invitation list, typed-up returns) by a background
     job (``survey_app.imports``). ``key`` is unique: the same form sent again with the same
     file finds this row instead of importing twice. The outcome (rows stored, or every
@@ -520,7 +520,7 @@ class UploadImport(db.Model):
     requested_on: Mapped[dt.date] = mapped_column(Date, default=clock.today)
 
 
-class WavePublication(db.Model):
+class WavePublication(Model):
     """A wave's figures as viewers see them: the wave's rows of the stored analysis tables,
     copied when it was published. Viewers never see a live wave's figures, and a published
     wave's figures change only by a new publication (an analyst's audited re-publish, e.g.

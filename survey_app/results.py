@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Any, cast
 
 import pandas as pd
-from sqlalchemy import Row, delete, func, select, text
+from sqlalchemy import CursorResult, Row, delete, func, select, text
 
 import analysis
 from instruments import Definitions
@@ -83,7 +84,8 @@ def prune_results(keep: int = KEEP_RESULTS) -> int:
     kept = db.session.scalars(select(AnalysisResult.id).order_by(AnalysisResult.id.desc()).limit(keep)).all()
     if len(kept) < keep:
         return 0
-    return db.session.execute(delete(AnalysisResult).where(AnalysisResult.id < min(kept))).rowcount
+    # a DELETE's result is a CursorResult (it has rowcount); Session.execute is typed as Result
+    return cast(CursorResult[Any], db.session.execute(delete(AnalysisResult).where(AnalysisResult.id < min(kept)))).rowcount
 
 
 def _population() -> pd.DataFrame | None:
@@ -123,7 +125,7 @@ def compute_results() -> AnalysisResult:
     # takes it, see database.py) is not held while the analysis runs in the background.
     db.session.commit()
     if frame.empty:
-        tables = {name: [] for name in TABLES}
+        tables: dict[str, list[dict]] = {name: [] for name in TABLES}
         wave_order: list[str] = []
     else:
         results = analysis.run(frame, definitions, population=population, by=breakdowns)

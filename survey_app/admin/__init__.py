@@ -5,4 +5,4 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-from . import instruments, retention, routes, two_factor  # noqa: F401  (routes register themselves on bp)
+from . import instruments, retention, routes, two_factor  # noqa: E402, F401  (after bp: routes register themselves on it)

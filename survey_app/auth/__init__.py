@@ -5,5 +5,5 @@ from flask import Blueprint
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
-from . import routes  # noqa: F401
-from .mfa import routes as mfa_routes  # noqa: F401
+from . import routes  # noqa: E402, F401  (after bp: routes register themselves on it)
+from .mfa import routes as mfa_routes  # noqa: E402, F401

@@ -95,6 +95,6 @@ def not_withheld():
 def withheld_comments() -> list[tuple[str, str]]:
     """(response id, question id) of every comment with an open safeguarding flag: the
     comments every export writes as :data:`analysis.text.WITHHELD` until the reviewer acts."""
-    return [tuple(row) for row in db.session.execute(
+    return [(rid, qid) for rid, qid in db.session.execute(
         select(SafeguardingFlag.response_id, SafeguardingFlag.question_id)
         .where(SafeguardingFlag.status == FlagStatus.OPEN))]

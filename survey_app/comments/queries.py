@@ -123,7 +123,7 @@ def coders(wave: Wave, question_id: str) -> list[tuple[User, int]]:
 def agreement(wave: Wave, question_id: str, coder_a: int, coder_b: int) -> pd.DataFrame:
     """Per-theme and overall agreement of two coders on the comments both coded (columns of
     :func:`analysis.text.agreement.theme_agreement`)."""
-    theme_ids = (codebook().theme_ids if codebook() else [])
+    theme_ids = (book.theme_ids if (book := codebook()) else [])
     matrices = []
     for coder in (coder_a, coder_b):
         rows = db.session.execute(

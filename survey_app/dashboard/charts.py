@@ -8,6 +8,7 @@ gaps, and a break in comparability (a question reworded or rescaled) splits the 
 from __future__ import annotations
 
 import io
+import math
 import re
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
@@ -31,6 +32,11 @@ class ChartPoint:
 
 
 _STYLE = re.compile(r'style="([^"]*)"')
+
+
+def _number(value: float | None) -> float:
+    """A missing figure as matplotlib's gap (NaN): it cannot read None in a band."""
+    return math.nan if value is None else value
 
 
 def _presentation_attributes(svg: str) -> str:
@@ -66,9 +72,9 @@ def trend_svg(points: list[ChartPoint], title: str, description: str, breaks: fr
     if segment:
         segments.append(segment)
     for part in segments:
-        ax.fill_between(part, [points[i].low for i in part], [points[i].high for i in part], color=BAND,
+        ax.fill_between(part, [_number(points[i].low) for i in part], [_number(points[i].high) for i in part], color=BAND,
                         alpha=0.6, linewidth=0, label="95% confidence interval" if part is segments[0] else None)
-        ax.plot(part, [points[i].estimate for i in part], color=LINE, marker="o", linewidth=2,
+        ax.plot(part, [_number(points[i].estimate) for i in part], color=LINE, marker="o", linewidth=2,
                 label="Estimate" if part is segments[0] else None)
     for i, p in enumerate(points):
         if p.wave in breaks and i:

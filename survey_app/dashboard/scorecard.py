@@ -103,8 +103,7 @@ def _survey_row(measure: Measure, outcome: Outcome, indicators: pd.DataFrame, ch
         comparable = found.empty or "comparable" not in found or bool(found.iloc[0]["comparable"])
         if not comparable:
             note = f"not compared: {found.iloc[0]['note']}"
-        elif _value(found.iloc[0]["change"]) is not None:
-            change = _value(found.iloc[0]["change"])
+        elif (change := _value(found.iloc[0]["change"])) is not None:
             significant = bool(found.iloc[0]["significant"])
             note = "significant" if significant else "no significant change"
             better = change > 0 if target.direction == "higher" else change < 0
@@ -121,7 +120,7 @@ def _kpi_row(measure: Measure, values: list[KpiValue]) -> MeasureRow:
     target = current_target(measure)
     series = [Point(v.period, v.value) for v in values]
     latest = series[-1] if series else None
-    change = series[-1].value - series[-2].value if len(series) >= 2 else None
+    change = values[-1].value - values[-2].value if len(values) >= 2 else None
     status = rate(latest.value if latest else None, target.target, direction=target.direction,
                   amber_margin=target.amber_margin, unit=measure.unit)
     return MeasureRow(measure, measure_label(measure), target, latest, change,

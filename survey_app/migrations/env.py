@@ -11,7 +11,7 @@ config = context.config
 # Logging from alembic.ini only when nothing has set it up yet (``flask db upgrade``): a host
 # process that migrates in-process (the demo, pytest's log capture) keeps its own handlers,
 # which fileConfig would otherwise remove from the root logger.
-if not logging.getLogger().handlers:
+if config.config_file_name is not None and not logging.getLogger().handlers:
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger('alembic.env')
 
@@ -75,7 +75,7 @@ def run_migrations_online():
     # this callback is used to prevent an auto-migration from being generated
     # when there are no changes to the schema
     # reference: http://alembic.zzzcomputing.com/en/latest/cookbook.html
-    def process_revision_directives(context, revision, directives):
+    def process_revision_directives(_context, _revision, directives):
         if getattr(config.cmd_opts, 'autogenerate', False):
             script = directives[0]
             if script.upgrade_ops.is_empty():

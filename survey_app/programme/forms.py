@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
@@ -123,6 +124,7 @@ class NumberField(DecimalField):
     message that names the field rather than WTForms' "Not a valid decimal value"."""
 
     widget = GovTextInput()
+    data: Decimal | None  # WTForms is untyped: without this, mypy takes the None below as the type
 
     def __init__(self, label: str, **kwargs) -> None:
         super().__init__(label, places=None, **kwargs)

@@ -12,10 +12,11 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from typing import Any, cast
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 
 from ..audit import record
 from ..extensions import db
@@ -127,7 +128,7 @@ def add_invitations(wave: Wave, contacts: list[Contact]) -> list[Invitation]:
 
 def existing_addresses(wave: Wave) -> set[str]:
     return {e.lower() for e in db.session.scalars(
-        select(Invitation.email).where(Invitation.wave_id == wave.id, Invitation.email.is_not(None)))}
+        select(Invitation.email).where(Invitation.wave_id == wave.id, Invitation.email.is_not(None))) if e is not None}
 
 
 def unused_with_contact(wave: Wave) -> list[Invitation]:
@@ -144,8 +145,9 @@ def unused_with_contact(wave: Wave) -> list[Invitation]:
 
 def purge_contacts(wave: Wave) -> int:
     """Remove names and e-mail addresses, keeping the invitations (and so the counts)."""
-    result = db.session.execute(update(Invitation).where(
-        Invitation.wave_id == wave.id, Invitation.email.is_not(None)).values(email=None, name=None))
+    # an UPDATE's result is a CursorResult (it has rowcount); Session.execute is typed as Result
+    result = cast(CursorResult[Any], db.session.execute(update(Invitation).where(
+        Invitation.wave_id == wave.id, Invitation.email.is_not(None)).values(email=None, name=None)))
     return result.rowcount or 0
 
 

@@ -111,6 +111,7 @@ def measure_target(measure_id: str):
     form = TargetForm(data={"baseline": now.baseline, "target": now.target, "target_date": now.target_date,
                             "direction": now.direction, "amber_margin": now.amber_margin})
     if form.validate_on_submit():
+        assert form.amber_margin.data is not None  # InputRequired, and the form validated
         change = MeasureTarget(
             measure_id=measure.id,
             baseline=None if form.baseline.data is None else float(form.baseline.data),

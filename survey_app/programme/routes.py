@@ -164,6 +164,8 @@ def edit_wave(wave_id: int):
                       "version": found.instrument_version.version}
             found.label, found.instrument_version = label, version
             found.mode = WaveMode(form.mode.data)
+            # both InputRequired: form.validate() passed, so both are dates
+            assert form.opens_on.data is not None and form.closes_on.data is not None
             found.opens_on, found.closes_on = form.opens_on.data, form.closes_on.data
             found.audience_size = form.audience_size.data
             record("wave changed", wave=found.id, before=before,
@@ -317,7 +319,8 @@ def send_invitations(wave_id: int):
     form.validate_on_submit() or abort(400)
     title = found.instrument_version.title
     subject = f"{'Reminder: ' if reminder else ''}{title}"
-    messages = [(i.email, subject, _invitation_text(i, title, found, reminder)) for i in unused_with_contact(found)]
+    messages = [(i.email, subject, _invitation_text(i, title, found, reminder)) for i in unused_with_contact(found)
+                if i.email is not None]  # all of them: unused_with_contact() has only those with an address
     try:
         sent = send(messages)
     except MailNotConfigured:

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("public", __name__)
 
-from . import routes  # noqa: F401  (routes register themselves on bp)
+from . import routes  # noqa: E402, F401  (after bp: routes register themselves on it)

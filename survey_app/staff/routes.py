@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Sequence
 
 import pandas as pd
 from flask import abort, render_template, request, send_file
@@ -64,7 +65,7 @@ def export_responses(fmt: str):
                      mimetype=spreadsheet.EXCEL_MIME)
 
 
-def _codebook(waves: list[Wave]) -> pd.DataFrame:
+def _codebook(waves: Sequence[Wave]) -> pd.DataFrame:
     """One row per question of the versions the export's waves fielded (all when none chosen)."""
     versions = {v.id: v for v in db.session.scalars(select(InstrumentVersion))}
     fielded = {w.instrument_version_id for w in waves} or set(versions)

@@ -6,4 +6,4 @@ from flask import Blueprint
 
 bp = Blueprint("survey", __name__)
 
-from . import resume, routes  # noqa: F401  (routes register themselves on bp)
+from . import resume, routes  # noqa: E402, F401  (after bp: routes register themselves on it)

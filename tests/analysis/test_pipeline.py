@@ -156,7 +156,9 @@ def test_index_change_is_welch_on_respondent_scores(one_item) -> None:
                          {"Q1": list(q1), "Q2": [None if x == 0 else x for x in q2]})
     results = analysis.run(frame, one_item, min_n=1)
     change = results.changes.query("level == 'index'").iloc[0]
-    score = lambda p: (p - 1) / 4 * 100
+    def score(p):
+        return (p - 1) / 4 * 100
+
     per_respondent = np.where(q2 == 0, score(q1), (score(q1) + score(q2)) / 2)
     expected = stats.ttest_ind(per_respondent[70:], per_respondent[:70], equal_var=False)
     assert change["statistic"] == pytest.approx(expected.statistic, rel=1e-9)
@@ -330,7 +332,7 @@ def test_cli_writes_every_table(tmp_path, one_item) -> None:
     assert list(dict.fromkeys(indicators["wave"])) == ["2025-Q4", "2025-Q1", "2025-Q2"]
     assert set(indicators["suppressed"]) == {"false"}
     changes = pd.read_csv(out / "changes.csv", dtype=str)
-    assert set(zip(changes["wave_from"], changes["wave_to"])) == {("2025-Q4", "2025-Q1"), ("2025-Q1", "2025-Q2")}
+    assert set(zip(changes["wave_from"], changes["wave_to"], strict=True)) == {("2025-Q4", "2025-Q1"), ("2025-Q1", "2025-Q2")}
 
 
 def test_cli_bad_input_exits_non_zero_with_the_row(tmp_path, one_item) -> None:

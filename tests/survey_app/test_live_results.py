@@ -213,9 +213,11 @@ def test_a_thin_live_wave_is_noted_and_leaves_closed_waves_unchanged(db_app) -> 
 
         result, _ = latest_results()
         after, notes = table(result, "indicators"), table(result, "notes")
-    closed = lambda t: t[
-        ~((t["instrument"] == "resident-perception") & (t["wave"] == "2026-Q4"))
-    ].reset_index(drop=True)
+    def closed(t):
+        return t[
+            ~((t["instrument"] == "resident-perception") & (t["wave"] == "2026-Q4"))
+        ].reset_index(drop=True)
+
     pd.testing.assert_frame_equal(closed(before), closed(after))
     live_notes = " | ".join(
         notes.loc[

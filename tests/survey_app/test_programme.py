@@ -159,7 +159,7 @@ def test_invitations_and_reminders_reach_only_non_responders(tmp_path, smtp) -> 
     token = csrf(client, f"/programme/waves/{wave_id}")
     assert client.post(f"/programme/waves/{wave_id}/invitations/send", data={"csrf_token": token}).status_code == 302
     assert sorted(m.rcpt_tos[0] for m in mailbox.messages) == [f"{n}@council.example" for n in ("ann", "bob", "cat")]
-    links = {m.rcpt_tos[0]: re.search(r"/i/(\S+)", body).group(1) for m, body in zip(mailbox.messages, bodies(mailbox))}
+    links = {m.rcpt_tos[0]: re.search(r"/i/(\S+)", body).group(1) for m, body in zip(mailbox.messages, bodies(mailbox), strict=True)}
     with app.app_context():  # Bob answers: his link's token marks his invitation used
         db.session.execute(update(Invitation).where(Invitation.token_hash == hash_token(links["bob@council.example"]))
                            .values(used=True))

@@ -176,11 +176,11 @@ CHANGES = {
         )
         .values(weight=2.0)
     ),
-    "a wave's label": lambda wave_id: db.session.execute(update(Wave).values(label="2026-Q3b")),
-    "a wave's closing date": lambda wave_id: db.session.execute(
+    "a wave's label": lambda _wave_id: db.session.execute(update(Wave).values(label="2026-Q3b")),
+    "a wave's closing date": lambda _wave_id: db.session.execute(
         update(Wave).values(closes_on=dt.date(2026, 8, 1))
     ),
-    "a wave's audience size": lambda wave_id: db.session.execute(
+    "a wave's audience size": lambda _wave_id: db.session.execute(
         update(Wave).values(audience_size=49)
     ),
     "an instrument version": _new_version,

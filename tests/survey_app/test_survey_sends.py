@@ -13,7 +13,15 @@ from survey_app.extensions import db
 from survey_app.models import Draft, HeldSubmission, Response
 
 from .helpers import bodies
-from .survey_helpers import answer_pages, csrf_of, full_answers, make_tokens, make_wave, release_all, send
+from .survey_helpers import (
+    answer_pages,
+    csrf_of,
+    full_answers,
+    make_tokens,
+    make_wave,
+    release_all,
+    send,
+)
 
 SENT = "Your answers have been sent"
 NEXT_PERSON = "Start again for the next person"

@@ -107,7 +107,7 @@ def require_verified_session() -> Response | None:
         return None  # respondents and signed-out visitors: no database look-up
     if not current_user.is_authenticated:
         return None
-    user: User = current_user._get_current_object()  # type: ignore[attr-defined]
+    user: User = current_user._get_current_object()
     factor = two_factor.factor_of(user.id)
     if factor is not None and session.get(VERIFIED_KEY) == factor.enrolment:
         return None

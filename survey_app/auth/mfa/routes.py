@@ -45,7 +45,7 @@ bp.before_app_request(require_verified_session)
 
 
 @bp.record_once
-def _check_configuration(state) -> None:  # type: ignore[no-untyped-def]
+def _check_configuration(state) -> None:
     # A mistyped role or an over-long remember time stops the app at start-up, not at sign-in.
     two_factor.parse_required_roles(state.app.config.get("MFA_REQUIRED_ROLES", ""))
     remember_seconds(state.app.config)
@@ -56,12 +56,12 @@ def _sign_in_again():
     return redirect(url_for("auth.sign_in"))
 
 
-def _too_many(template: str, form, title: str, **context):  # type: ignore[no-untyped-def]
+def _too_many(template: str, form, title: str, **context):
     form.code.errors = [TOO_MANY]
     return render_template(template, form=form, title=title, **context), 429
 
 
-def _wrong(pending: PendingSignIn, form, message: str) -> None:  # type: ignore[no-untyped-def]
+def _wrong(pending: PendingSignIn, form, message: str) -> None:
     attempts.record_failure(pending.user.id)
     record("second factor failed", user_id=pending.user.id)
     db.session.commit()
@@ -143,7 +143,7 @@ def mfa_recovery():
 
 def _who_is_setting_up() -> tuple[User | None, PendingSignIn | None]:
     if current_user.is_authenticated:
-        return current_user._get_current_object(), None  # type: ignore[attr-defined]
+        return current_user._get_current_object(), None
     pending = pending_sign_in()
     return (pending.user if pending else None), pending
 
@@ -178,7 +178,7 @@ def mfa_setup():
     )
 
 
-def _show_recovery_codes(user: User, pending: PendingSignIn | None, codes: list[str]):  # type: ignore[no-untyped-def]
+def _show_recovery_codes(user: User, pending: PendingSignIn | None, codes: list[str]):
     """The new recovery codes, shown in this response only (never stored in clear, never
     put in a cookie); the sign-in completes here when it was pending."""
     factor: SecondFactor = two_factor.factor_of(user.id)  # type: ignore[assignment]
