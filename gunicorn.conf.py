@@ -100,7 +100,7 @@ class SafeAccessLogger(Logger):
         if self.access_log.isEnabledFor(logging.INFO):
             super().access(resp, req, environ, request_time)
 
-    def atoms(self, resp, req, environ, request_time):  # type: ignore[no-untyped-def]
+    def atoms(self, resp, req, environ, request_time):  # type: ignore[no-untyped-def]  # noqa: ARG002 (gunicorn's signature)
         status = resp.status.split(None, 1)[0] if isinstance(resp.status, str) else resp.status
         method = environ.get("REQUEST_METHOD", "-")
         protocol = environ.get("SERVER_PROTOCOL", "-")

@@ -27,10 +27,10 @@ import datetime as dt
 import json
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import Connection, Date, bindparam, delete, select, update
+from sqlalchemy import Connection, CursorResult, Date, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from . import clock
@@ -220,10 +220,13 @@ def rekey(
         return None
     fresh = DraftHandle.new()
     try:
-        gone = db.session.execute(
-            delete(Draft)
-            .where(Draft.lookup == handle.lookup)
-            .execution_options(synchronize_session=False)
+        gone = cast(
+            "CursorResult[Any]",
+            db.session.execute(
+                delete(Draft)
+                .where(Draft.lookup == handle.lookup)
+                .execution_options(synchronize_session=False)
+            ),
         ).rowcount
         if gone != 1:  # used at the same moment elsewhere: that one has it
             db.session.rollback()
@@ -255,4 +258,4 @@ def purge_closed(today: dt.date | None = None) -> int:
         delete(Draft).where(Draft.wave_id.in_(closed)).execution_options(synchronize_session=False)
     )
     db.session.commit()
-    return gone.rowcount or 0
+    return cast("CursorResult[Any]", gone).rowcount or 0

@@ -17,7 +17,7 @@ import io
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import pandas as pd
 from sqlalchemy import Text, cast, func, select
@@ -100,7 +100,10 @@ def _read(query) -> pd.DataFrame:
         return _columns(connection.execute(query))
     sql = str(query.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
     buffer = io.BytesIO()
-    cursor = connection.connection.dbapi_connection.cursor()
+    raw = connection.connection.dbapi_connection
+    if raw is None:  # a pooled connection is always open here; mypy cannot know it
+        raise RuntimeError("the database connection was closed")
+    cursor: Any = raw.cursor()  # psycopg's cursor: a context manager with copy()
     with cursor, cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv, HEADER)") as copy:
         for block in copy:
             buffer.write(block)

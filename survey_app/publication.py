@@ -35,8 +35,16 @@ from .response_counts import fieldwork_over
 from .results import TABLES, data_fingerprint, latest_results
 
 # Tables whose rows belong to one wave by their "wave" column; changes belong to the wave
-# they lead to. Trends span every wave of an instrument and are on no viewer page.
-_BY_WAVE = {"indicators": "wave", "reliability": "wave", "themes": "wave", "changes": "wave_to"}
+# they lead to. Trends span every wave of an instrument and are on no viewer page. A wave's
+# notes and design (why a figure is blank, how it was weighted) go with its figures.
+_BY_WAVE = {
+    "indicators": "wave",
+    "reliability": "wave",
+    "themes": "wave",
+    "changes": "wave_to",
+    "notes": "wave",
+    "designs": "wave",
+}
 # The fingerprint of the published figures put together for viewers (never stored); the
 # pages' results note (templates/macros/results_note.html) tells them apart by it.
 PUBLISHED = "published figures"

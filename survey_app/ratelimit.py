@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from functools import lru_cache
+from typing import cast
 
 from flask import current_app
 from limits import RateLimitItem, parse
@@ -31,7 +32,7 @@ def storage() -> Storage:
     if found is None:
         found = storage_from_string(current_app.config["RATELIMIT_STORAGE_URI"])
         current_app.extensions["pulse_ratelimit_storage"] = found
-    return found
+    return cast(Storage, found)  # a synchronous URI (memory://, redis://) gives a Storage
 
 
 def moving_window() -> MovingWindowRateLimiter:
@@ -110,7 +111,7 @@ class BatchedCounter:
         """Add ``batch`` to the shared counts; each slot's new total, in ``batch``'s order."""
         keys = [f"{self.namespace}/{window}/{key}" for window, key in batch]
         if isinstance(storage, RedisStorage):
-            pipeline = storage.get_connection().pipeline(transaction=False)
+            pipeline = storage.get_connection().pipeline(transaction=False)  # type: ignore[attr-defined]  # redis.Redis; limits types it as a protocol
             for name, count in zip(keys, batch.values(), strict=True):
                 name = storage.prefixed_key(name)
                 pipeline.set(name, 0, ex=self._window_seconds, nx=True)

@@ -71,7 +71,8 @@ __all__ = [
 
 
 class HasWaveId(Protocol):
-    id: int
+    @property
+    def id(self) -> int: ...
 
 
 def store_submission(

@@ -51,7 +51,7 @@ def return_form(instrument: Instrument) -> type[FlaskForm]:
                 attributes=tuple(instrument.attributes))
     base = page_form(instrument, page, submit_text="Save this return")
 
-    def validate_received_on(form, field) -> None:
+    def validate_received_on(form, field) -> None:  # noqa: ARG001 (WTForms' inline-validator signature)
         if field.data and field.data > clock.today():
             raise ValidationError("The date received cannot be in the future")
 

@@ -21,6 +21,7 @@ from ..links import public_url
 from ..mail import MailNotConfigured, send
 from ..models import Event, HeldSubmission, InstrumentVersion, Response, Wave, WaveMode
 from ..publication import NotPublishable, current_publications, fresh_results, publish
+from ..recompute import request_recompute
 from ..response_counts import fieldwork_over, response_rate, wave_total
 from ..survey.qr import qr_code
 from ..survey.store import forget_wave
@@ -214,8 +215,10 @@ def close_now(wave_id: int):
         record("wave closed", wave=found.id, closes_on=today.isoformat())
         db.session.commit()
         forget_wave(found.slug)
+        # its closing date is part of what the results depend on: bring them up to date
+        request_recompute(only_if_stale=True, requested_by=current_user.id)
         flash(f"Wave {found.label} closes at the end of today, {today:%-d %B %Y} (midnight, London "
-              "time).", "success")
+              "time). The results are being recomputed in the background.", "success")
         return redirect(url_for("programme.wave", wave_id=found.id))
     way_in = {WaveMode.INVITE: "personal links", WaveMode.OPEN: "the public link",
               WaveMode.EVENT: "the roadshow links and QR codes"}[found.mode]

@@ -176,8 +176,7 @@ def redact_text_answers(instrument: Instrument, answers: dict[str, str]) -> dict
     return {k: _redacted(v) if k in text_ids else v for k, v in answers.items()}
 
 
-def redact_for_draft(instrument: Instrument, page: Page, answers: dict[str, str]
-                     ) -> tuple[dict[str, str], list[Problem]]:
+def redact_for_draft(page: Page, answers: dict[str, str]) -> tuple[dict[str, str], list[Problem]]:
     """A page's posted answers as they enter the draft: free text redacted (so the check
     page, the draft and the response all hold the redacted text, never the original), and
     a problem for any text that redaction made longer than its question allows."""
@@ -243,7 +242,7 @@ def clean_answers(instrument: Instrument, answers: dict[str, Any]
 class _StripRequired(InputRequired):
     """Required, with a message that names the question (GOV.UK error message style)."""
 
-    def __call__(self, form, field):  # type: ignore[no-untyped-def]
+    def __call__(self, form, field):  # noqa: ARG002 (WTForms' validator signature)
         if not field.raw_data or not str(field.raw_data[0]).strip():
             field.errors[:] = []
             raise StopValidation(self.message)
@@ -279,7 +278,7 @@ def quoted(text: str, limit: int = 70) -> str:
 class SurveyRadios(GovRadioInput):
     """GOV.UK radios with an "or" divider before a don't-know or prefer-not-to-say option."""
 
-    def map_gov_params(self, field, **kwargs):  # type: ignore[no-untyped-def]
+    def map_gov_params(self, field, **kwargs):
         params = super().map_gov_params(field, **kwargs)
         items = params["items"]
         for position, item in enumerate(items):

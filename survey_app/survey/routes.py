@@ -104,7 +104,7 @@ def _instrument(wave: Wave | WaveFacts) -> Instrument:
     definition never changes), looked up by key so that no request loads it again."""
     cache, version_id = _instrument_cache(), wave.instrument_version_id
     if version_id not in cache:
-        cache[version_id] = db.session.get(InstrumentVersion, version_id).instrument
+        cache[version_id] = db.session.get_one(InstrumentVersion, version_id).instrument
     return cache[version_id]
 
 
@@ -321,7 +321,7 @@ def page(slug: str, number: int):
         return _render_page(wave, instrument, current, pages, form, status=400, problems=problems)
     if not form.validate():
         return _render_page(wave, instrument, current, pages, form)
-    entered, problems = redact_for_draft(instrument, current, form.answers())
+    entered, problems = redact_for_draft(current, form.answers())
     if problems:
         for problem in problems:  # shown by the field as well as in the summary
             form[problem.field_id].errors.append(problem.message)
@@ -401,12 +401,12 @@ def check(slug: str):
         if request.method != "POST":
             raise
         snapshot = last_known_wave_facts(slug)
-        instrument = _cached_instrument(snapshot) if snapshot is not None else None
-        if instrument is None:
+        cached = _cached_instrument(snapshot) if snapshot is not None else None
+        if snapshot is None or cached is None:
             return _message(503, "Your answers were not saved, please try again",
                             "We could not reach our database just now. Your answers so far are "
                             "kept: go back and select Send my answers again in a minute.")
-        return _render_check(snapshot, instrument, None, status=503, notice=UNREACHABLE_NOTICE)
+        return _render_check(snapshot, cached, None, status=503, notice=UNREACHABLE_NOTICE)
     if request.method == "GET":
         return _render_check(wave, instrument, answers)
     if g.get("csrf_failed"):

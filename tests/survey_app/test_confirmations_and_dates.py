@@ -28,7 +28,7 @@ from survey_app.models import (
 
 from ..conftest import make_app
 from .helpers import add_user, audit_actions, csrf, sign_in
-from .survey_helpers import answer_pages, full_answers, send
+from .survey_helpers import answer_pages, full_answers, release_all, send
 
 # 29 March 2026 01:00 UTC: clocks go forward. 23:30 UTC that evening is 00:30 on 30 March.
 SPRING = dt.datetime(2026, 3, 29, 23, 30, tzinfo=dt.UTC)
@@ -126,6 +126,7 @@ def test_a_wave_opening_today_in_london_opens_and_answers_carry_the_london_day(a
     assert "Start now" in respondent.get(f"/s/{slug}").get_data(as_text=True)
     check = answer_pages(respondent, slug, instrument, full_answers(instrument))
     assert send(respondent, slug, check).status_code in (302, 303)
+    assert release_all(app) == 1  # held first, like every web submission
     with app.app_context():
         days = db.session.scalars(
             select(Response.submitted_on).where(Response.wave_id == wave_id)

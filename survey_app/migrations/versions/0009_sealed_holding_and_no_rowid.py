@@ -70,7 +70,7 @@ def _rebuild(table: str, with_rowid: bool) -> None:
 
 
 def _create_held(sealed: bool) -> None:
-    columns = [
+    columns: list[sa.Column] = [
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("wave_id", sa.Integer(), nullable=False),
     ]
