@@ -16,7 +16,7 @@ from survey_app.models import Response, Role
 from survey_app.programme.invitations import Contact, add_invitations
 
 from ..survey_app.helpers import PASSWORD, add_user
-from ..survey_app.survey_helpers import make_wave
+from ..survey_app.survey_helpers import make_wave, release_all
 from ..survey_app.test_survey_drafts import LONG, _long_comment
 from .accessibility import audit
 
@@ -50,6 +50,7 @@ def test_several_long_comments_arrive_whole(app, live_server, page, output_dir) 
     audit(page, output_dir, "long-comments-check", problems)
     page.click("button:has-text('Send my answers')")
     page.wait_for_url(f"**/s/{slug}/done")
+    assert release_all(app) == 1  # web submissions reach `answer` only when released
     with app.app_context():
         stored = dict(
             db.session.execute(
@@ -110,6 +111,7 @@ def test_back_after_a_send_shows_it_was_sent_and_a_kiosk_keeps_its_event(
     page.click("button:has-text('Send my answers')")
     page.wait_for_url(f"**/s/{slug}/done")
     audit(page, output_dir, "done-next-person", problems)
+    assert release_all(app) == 2  # web submissions reach `response` only when released
     with app.app_context():
         assert db.session.scalars(select(Response.event_id)).all() == [event_id, event_id]
     assert problems == {}, _problems_report(problems)

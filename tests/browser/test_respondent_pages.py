@@ -13,7 +13,7 @@ from survey_app.security import hash_token
 from survey_app.survey.forms import pages_of
 from survey_app.survey.store import release_held
 
-from ..survey_app.survey_helpers import make_tokens, make_wave
+from ..survey_app.survey_helpers import make_tokens, make_wave, release_all
 from ..survey_app.test_survey_input import REQUIRED
 from .accessibility import audit, axe_violations, check_reflow, focus_visible, tab_to  # noqa: F401
 
@@ -42,6 +42,7 @@ def test_roadshow_survey_is_completed_with_the_keyboard_only(app, live_server, p
     page.keyboard.press("Enter")
     page.wait_for_url(f"**/s/{slug}/done")
     assert "Answers sent" in page.locator("h1").inner_text()
+    assert release_all(app) == 1  # web submissions reach `response` only when released
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Response)) == 1
         values = dict(db.session.execute(select(Answer.question_id, Answer.value)).all())
@@ -131,6 +132,8 @@ def test_every_respondent_page_passes_axe_and_reflows(app, live_server, page, ou
     assert "Member pulse survey" in page.locator("h1").inner_text()
 
     assert problems == {}, "\n".join(f"{name}: {v}" for name, vs in problems.items() for v in vs)
+    # every web submission is held until a release: the one send here, and nothing else
+    assert release_all(app) == 1
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(HeldSubmission)) == 0
 

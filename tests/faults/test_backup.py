@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 from survey_app.definitions import current_definitions
 from survey_app.extensions import db
 from tests.conftest import make_app
-from tests.survey_app.survey_helpers import answer_pages, full_answers, make_wave, send
+from tests.survey_app.survey_helpers import answer_pages, full_answers, make_wave, release_all, send
 
 TABLES = ("instrument_version", "wave", "response", "answer", "submission_key")
 
@@ -55,6 +55,7 @@ def test_backup_restores_into_a_fresh_database(database_url, fresh_database_url,
         client.get(f"/s/{slug}")
         check = answer_pages(client, slug, instrument, full_answers(instrument, seed))
         assert send(client, slug, check).status_code == 303
+    assert release_all(source) == 3  # web submissions are held until a release (holding)
     before = _counts(source)
     assert before["response"] == 3
 

@@ -20,7 +20,7 @@ from survey_app.extensions import db
 from survey_app.models import InstrumentVersion, Wave
 from tests.conftest import REPO
 
-from .survey_helpers import answer_pages, full_answers, send
+from .survey_helpers import answer_pages, full_answers, release_all, send
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
 SECTION = README[README.index("### Worked example on the demo data") :]
@@ -60,6 +60,7 @@ def _answer_the_live_resident_wave(app) -> None:
             send(respondent, slug, answer_pages(respondent, slug, instrument, answers)).status_code
             == 303
         )
+    release_all(app)  # web answers are held until a release (the `holding` branch)
 
 
 @pytest.fixture
