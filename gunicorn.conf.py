@@ -60,8 +60,9 @@ control_socket_disable = True
 # app and gunicorn (for its own X-Forwarded-Proto handling) believe the headers only from
 # those peers; with TRUSTED_PROXIES=0 (the default) neither believes anyone.
 trusted_proxies = int(os.environ.get("TRUSTED_PROXIES") or "0")
-forwarded_allow_ips = (os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
-                       if trusted_proxies else "")
+forwarded_allow_ips = (
+    os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1") if trusted_proxies else ""
+)
 
 accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")  # "" or "none" to switch it off
 if accesslog.lower() in {"", "none"}:
@@ -106,13 +107,33 @@ class SafeAccessLogger(Logger):
         protocol = environ.get("SERVER_PROTOCOL", "-")
         path = safe_path(environ.get("PATH_INFO", ""))
         atoms = {
-            "h": "-", "l": "-", "u": "-", "t": self.now(), "r": f"{method} {path} {protocol}",
-            "s": status, "m": method, "U": path, "q": "", "H": protocol,
-            "b": "-", "B": "-", "f": "-", "a": "-", "T": "-", "D": "-", "M": "-", "L": "-",
+            "h": "-",
+            "l": "-",
+            "u": "-",
+            "t": self.now(),
+            "r": f"{method} {path} {protocol}",
+            "s": status,
+            "m": method,
+            "U": path,
+            "q": "",
+            "H": protocol,
+            "b": "-",
+            "B": "-",
+            "f": "-",
+            "a": "-",
+            "T": "-",
+            "D": "-",
+            "M": "-",
+            "L": "-",
             "p": f"<{os.getpid()}>",
         }
-        atoms.update({f"{{{name.lower()}}}o": value for name, value in resp.headers
-                      if name.lower() in _LOGGABLE_HEADERS})
+        atoms.update(
+            {
+                f"{{{name.lower()}}}o": value
+                for name, value in resp.headers
+                if name.lower() in _LOGGABLE_HEADERS
+            }
+        )
         return atoms
 
 
@@ -126,22 +147,38 @@ def on_starting(server):  # type: ignore[no-untyped-def]
     if workers > 1 and storage.startswith("memory://"):
         server.log.warning(
             "RATELIMIT_STORAGE_URI is %s with %d workers: rate limits count per worker, "
-            "%d times as lenient; set RATELIMIT_STORAGE_URI=redis://...", storage, workers, workers)
+            "%d times as lenient; set RATELIMIT_STORAGE_URI=redis://...",
+            storage,
+            workers,
+            workers,
+        )
+
 
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain",
-                            "stream": "ext://sys.stderr"}},
+    "handlers": {
+        "stderr": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "stream": "ext://sys.stderr",
+        }
+    },
     "root": {"level": "WARNING", "handlers": ["stderr"]},
     "loggers": {
-        "survey_app": {"level": os.environ.get("PULSE_LOGLEVEL", "INFO"),
-                       "handlers": ["stderr"], "propagate": False},
+        "survey_app": {
+            "level": os.environ.get("PULSE_LOGLEVEL", "INFO"),
+            "handlers": ["stderr"],
+            "propagate": False,
+        },
         "gunicorn.error": {"level": loglevel.upper(), "handlers": ["stderr"], "propagate": False},
         # WARNING switches the access log off: with a logging config gunicorn would log
         # access lines even with accesslog unset
-        "gunicorn.access": {"level": "INFO" if accesslog else "WARNING", "handlers": ["stderr"],
-                            "propagate": False},
+        "gunicorn.access": {
+            "level": "INFO" if accesslog else "WARNING",
+            "handlers": ["stderr"],
+            "propagate": False,
+        },
     },
 }

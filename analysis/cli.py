@@ -1,9 +1,9 @@
 """``pulse-analysis``: the analysis package from the command line.
 
-    pulse-analysis indicators --responses FILE.csv --instruments DIR [--population FILE.csv]
-                              [--by COLUMN ...] [--min-n N | --min-n AUDIENCE=N ...]
-                              [--waves W1,W2,...] [--drop-incomplete] [--no-fpc]
-                              [--trim-weights LOWER,UPPER] --out OUTDIR
+pulse-analysis indicators --responses FILE.csv --instruments DIR [--population FILE.csv]
+                          [--by COLUMN ...] [--min-n N | --min-n AUDIENCE=N ...]
+                          [--waves W1,W2,...] [--drop-incomplete] [--no-fpc]
+                          [--trim-weights LOWER,UPPER] --out OUTDIR
 """
 
 from __future__ import annotations
@@ -36,7 +36,9 @@ def _min_n(values: list[str] | None) -> int | dict[str, int] | None:
             return int(plain[-1])
         return {k: int(n) for k, n in per_audience.items()}
     except ValueError:
-        raise ValueError(f"--min-n takes N or AUDIENCE=N with whole numbers, not {' '.join(values)}") from None
+        raise ValueError(
+            f"--min-n takes N or AUDIENCE=N with whole numbers, not {' '.join(values)}"
+        ) from None
 
 
 def _trim(value: str | None) -> tuple[float, float] | None:
@@ -51,23 +53,49 @@ def _trim(value: str | None) -> tuple[float, float] | None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="pulse-analysis", description="Improvement Pulse analysis.")
+    parser = argparse.ArgumentParser(
+        prog="pulse-analysis", description="Improvement Pulse analysis."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     ind = sub.add_parser("indicators", help="indicators, changes, trends and reliability tables")
     ind.add_argument("--responses", required=True, type=Path, help="the export CSV")
-    ind.add_argument("--instruments", required=True, type=Path,
-                     help="definitions folder with framework.yaml and instrument files")
-    ind.add_argument("--population", type=Path, help="population margins CSV (audience, variable, category, population)")
-    ind.add_argument("--by", nargs="+", action="extend", default=[], metavar="COLUMN", help="breakdown column(s)")
-    ind.add_argument("--min-n", nargs="+", action="extend", metavar="N|AUDIENCE=N",
-                     help="minimum group size (default: framework.yaml, else 10)")
+    ind.add_argument(
+        "--instruments",
+        required=True,
+        type=Path,
+        help="definitions folder with framework.yaml and instrument files",
+    )
+    ind.add_argument(
+        "--population",
+        type=Path,
+        help="population margins CSV (audience, variable, category, population)",
+    )
+    ind.add_argument(
+        "--by", nargs="+", action="extend", default=[], metavar="COLUMN", help="breakdown column(s)"
+    )
+    ind.add_argument(
+        "--min-n",
+        nargs="+",
+        action="extend",
+        metavar="N|AUDIENCE=N",
+        help="minimum group size (default: framework.yaml, else 10)",
+    )
     ind.add_argument("--waves", help="comma-separated waves to analyse, in order")
-    ind.add_argument("--drop-incomplete", action="store_true",
-                     help="leave out respondents with blank or unknown raking categories")
-    ind.add_argument("--no-fpc", action="store_true",
-                     help="no finite population correction for waves with an audience_size")
-    ind.add_argument("--trim-weights", metavar="LOWER,UPPER",
-                     help="trim final weights to LOWER and UPPER x the audience-wave's mean weight")
+    ind.add_argument(
+        "--drop-incomplete",
+        action="store_true",
+        help="leave out respondents with blank or unknown raking categories",
+    )
+    ind.add_argument(
+        "--no-fpc",
+        action="store_true",
+        help="no finite population correction for waves with an audience_size",
+    )
+    ind.add_argument(
+        "--trim-weights",
+        metavar="LOWER,UPPER",
+        help="trim final weights to LOWER and UPPER x the audience-wave's mean weight",
+    )
     ind.add_argument("--out", required=True, type=Path, help="folder for the CSV tables")
     return parser
 
@@ -86,10 +114,18 @@ def main(argv: list[str] | None = None) -> int:
         # a live status line only where the wait is long enough to need one
         status = console.status("analysing") if len(responses) >= LARGE_INPUT else None
         with status or contextlib.nullcontext():
-            results = run(responses, definitions, population, by=args.by, min_n=_min_n(args.min_n),
-                          waves=waves, drop_incomplete=args.drop_incomplete, fpc=not args.no_fpc,
-                          trim_weights=_trim(args.trim_weights),
-                          progress=(lambda m: status.update(f"analysing {m}")) if status else None)
+            results = run(
+                responses,
+                definitions,
+                population,
+                by=args.by,
+                min_n=_min_n(args.min_n),
+                waves=waves,
+                drop_incomplete=args.drop_incomplete,
+                fpc=not args.no_fpc,
+                trim_weights=_trim(args.trim_weights),
+                progress=(lambda m: status.update(f"analysing {m}")) if status else None,
+            )
         written = results.write(args.out)
     except DefinitionsError as exc:
         for error in exc.errors:
@@ -102,7 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _summary(console: Console, results: Results, n_rows: int, written: list[Path], seconds: float) -> None:
+def _summary(
+    console: Console, results: Results, n_rows: int, written: list[Path], seconds: float
+) -> None:
     ind = results.indicators
     significant = results.changes["significant"].eq(True).sum()
     console.print(
@@ -111,12 +149,19 @@ def _summary(console: Console, results: Results, n_rows: int, written: list[Path
         f"{len(results.changes):,} changes ({int(significant):,} significant after BH), "
         f"{len(results.trends):,} trends, {len(results.reliability):,} reliability rows, "
         f"{len(results.notes):,} notes",
-        markup=False, highlight=False,
+        markup=False,
+        highlight=False,
     )
     for note in results.notes.itertuples(index=False):
-        where = " ".join(str(v) for v in (note.instrument, note.wave, note.level, note.id) if isinstance(v, str))
+        where = " ".join(
+            str(v) for v in (note.instrument, note.wave, note.level, note.id) if isinstance(v, str)
+        )
         console.print(f"note: {where}: {note.note}", markup=False, highlight=False)
-    console.print(f"wrote {', '.join(str(p) for p in written)} in {seconds:.1f} s", markup=False, highlight=False)
+    console.print(
+        f"wrote {', '.join(str(p) for p in written)} in {seconds:.1f} s",
+        markup=False,
+        highlight=False,
+    )
 
 
 if __name__ == "__main__":

@@ -453,14 +453,20 @@ def grouped_means(
         wv = _weights(w, n)
         prepared = _prepare_groups(n, design, domain)
         # All items in numpy, then one indexed frame: a frame per item costs more than the sums.
-        stats = [_item_stats(_as_1d_float(y[item], f"y[{item!r}]"), wv, prepared, missing) for item in items]
+        stats = [
+            _item_stats(_as_1d_float(y[item], f"y[{item!r}]"), wv, prepared, missing)
+            for item in items
+        ]
         index = prepared["index"]
         levels = [index.get_level_values(i) for i in range(index.nlevels)]
         full_index = pd.MultiIndex.from_arrays(
-            [np.repeat(np.asarray(items, dtype=object), len(index))] + [np.tile(lvl, len(items)) for lvl in levels],
+            [np.repeat(np.asarray(items, dtype=object), len(index))]
+            + [np.tile(lvl, len(items)) for lvl in levels],
             names=["item", *index.names],
         )
-        out = pd.DataFrame({k: np.concatenate([s[k] for s in stats]) for k in GROUPED_COLUMNS}, index=full_index)
+        out = pd.DataFrame(
+            {k: np.concatenate([s[k] for s in stats]) for k in GROUPED_COLUMNS}, index=full_index
+        )
         out["n"] = out["n"].astype("int64")
         out["design_n"] = out["design_n"].astype("int64")
         return out[out["n"] > 0]

@@ -68,16 +68,80 @@ from .versions import breaks, version_groups
 
 Z95 = 1.959964
 LEVELS = ("item", "index", "outcome")
-INDICATOR_COLUMNS = ["instrument", "audience", "wave", "level", "id", "by", "group", "n", "estimate",
-                     "se", "ci_low", "ci_high", "mean_score", "deff", "n_eff", "fpc", "suppressed"]
-CHANGE_COLUMNS = ["instrument", "audience", "level", "id", "by", "group", "wave_from", "wave_to",
-                  "estimate_from", "estimate_to", "change", "statistic", "p_value", "p_adj",
-                  "significant", "mdc", "comparable", "note"]
-DESIGN_COLUMNS = ["instrument", "audience", "wave", "respondents", "audience_size", "fpc", "weighting",
-                  "trimmed", "deff_min", "deff_max"]
-TREND_COLUMNS = ["instrument", "audience", "level", "id", "by", "group", "waves", "statistic", "p_value"]
-RELIABILITY_COLUMNS = ["instrument", "audience", "wave", "index", "k", "n", "alpha", "ci_low",
-                       "ci_high", "suppressed"]
+INDICATOR_COLUMNS = [
+    "instrument",
+    "audience",
+    "wave",
+    "level",
+    "id",
+    "by",
+    "group",
+    "n",
+    "estimate",
+    "se",
+    "ci_low",
+    "ci_high",
+    "mean_score",
+    "deff",
+    "n_eff",
+    "fpc",
+    "suppressed",
+]
+CHANGE_COLUMNS = [
+    "instrument",
+    "audience",
+    "level",
+    "id",
+    "by",
+    "group",
+    "wave_from",
+    "wave_to",
+    "estimate_from",
+    "estimate_to",
+    "change",
+    "statistic",
+    "p_value",
+    "p_adj",
+    "significant",
+    "mdc",
+    "comparable",
+    "note",
+]
+DESIGN_COLUMNS = [
+    "instrument",
+    "audience",
+    "wave",
+    "respondents",
+    "audience_size",
+    "fpc",
+    "weighting",
+    "trimmed",
+    "deff_min",
+    "deff_max",
+]
+TREND_COLUMNS = [
+    "instrument",
+    "audience",
+    "level",
+    "id",
+    "by",
+    "group",
+    "waves",
+    "statistic",
+    "p_value",
+]
+RELIABILITY_COLUMNS = [
+    "instrument",
+    "audience",
+    "wave",
+    "index",
+    "k",
+    "n",
+    "alpha",
+    "ci_low",
+    "ci_high",
+    "suppressed",
+]
 ESTIMATE_COLUMNS = ["estimate", "se", "ci_low", "ci_high", "mean_score", "deff", "n_eff", "fpc"]
 TEST_COLUMNS = ["statistic", "p_value", "p_adj", "significant", "mdc"]
 
@@ -106,7 +170,11 @@ class Results:
         for name in self.TABLES:
             table = getattr(self, name).copy()
             for column in table.columns:
-                if table[column].dtype == bool or column in ("suppressed", "significant", "comparable"):
+                if table[column].dtype == bool or column in (
+                    "suppressed",
+                    "significant",
+                    "comparable",
+                ):
                     table[column] = table[column].map({True: "true", False: "false"})
             path = outdir / f"{name}.csv"
             partial = path.with_name(path.name + ".partial")
@@ -218,16 +286,27 @@ def run(
         break_parts.append(breaks(groups, rank))
         for group in groups:  # each version's responses scored with that version's definition
             instrument = group.instrument
-            prepared = prepare(group.rows, instrument, margins=margins.get(instrument.audience), by=by,
-                               drop_incomplete=drop_incomplete, names=definitions.redaction.names, trim=trim)
+            prepared = prepare(
+                group.rows,
+                instrument,
+                margins=margins.get(instrument.audience),
+                by=by,
+                drop_incomplete=drop_incomplete,
+                names=definitions.redaction.names,
+                trim=trim,
+            )
             notes += prepared.notes
             sizes = _fpc_sizes(prepared, fpc, notes)
             try:
                 table, aux = _indicators(prepared, by, sizes)
                 common = _common_item_estimates(prepared, by, sizes, rank)
                 reliability_part = _reliability(prepared)
-            except ValueError as exc:  # one instrument that cannot be estimated never stops the others
-                notes.append(Note(instrument.id, instrument.audience, None, f"could not be estimated: {exc}"))
+            except (
+                ValueError
+            ) as exc:  # one instrument that cannot be estimated never stops the others
+                notes.append(
+                    Note(instrument.id, instrument.audience, None, f"could not be estimated: {exc}")
+                )
                 continue
             if codebook is not None:
                 theme_parts.append(theme_counts(prepared, codebook, by))
@@ -238,25 +317,50 @@ def run(
             reliability_parts.append(reliability_part)
             design_parts.append(_designs(prepared, sizes))
 
-    indicators = pd.concat(indicator_parts, ignore_index=True) if indicator_parts else _empty(INDICATOR_COLUMNS)
+    indicators = (
+        pd.concat(indicator_parts, ignore_index=True)
+        if indicator_parts
+        else _empty(INDICATOR_COLUMNS)
+    )
     aux = pd.concat(aux_parts, ignore_index=True) if aux_parts else pd.DataFrame()
-    indicators = suppress(indicators, thresholds, family=["instrument", "audience", "wave", "level", "id", "by"],
-                          group_column="group", blank=ESTIMATE_COLUMNS)
+    indicators = suppress(
+        indicators,
+        thresholds,
+        family=["instrument", "audience", "wave", "level", "id", "by"],
+        group_column="group",
+        blank=ESTIMATE_COLUMNS,
+    )
     # blank rows of the waves that could not be weighted: not suppressed, their notes say why
-    failed = pd.concat(failed_parts, ignore_index=True) if failed_parts else _empty(INDICATOR_COLUMNS)
+    failed = (
+        pd.concat(failed_parts, ignore_index=True) if failed_parts else _empty(INDICATOR_COLUMNS)
+    )
     if len(failed):
         indicators = pd.concat([indicators, failed], ignore_index=True)
-        aux = pd.concat([aux, pd.DataFrame({"_weighted": False, "_fpc": False, "_n_eff": np.nan, "_sd": np.nan},
-                                           index=range(len(failed)))], ignore_index=True)
+        aux = pd.concat(
+            [
+                aux,
+                pd.DataFrame(
+                    {"_weighted": False, "_fpc": False, "_n_eff": np.nan, "_sd": np.nan},
+                    index=range(len(failed)),
+                ),
+            ],
+            ignore_index=True,
+        )
     indicators = _sorted(indicators, rank)
     aux = aux.loc[indicators.index] if len(aux) else aux
     indicators = indicators.reset_index(drop=True)
     aux = aux.reset_index(drop=True)
 
-    reliability = pd.concat(reliability_parts, ignore_index=True) if reliability_parts else _empty(RELIABILITY_COLUMNS)
+    reliability = (
+        pd.concat(reliability_parts, ignore_index=True)
+        if reliability_parts
+        else _empty(RELIABILITY_COLUMNS)
+    )
     reliability = suppress(reliability, thresholds, blank=["alpha", "ci_low", "ci_high"])
     reliability["wave_rank"] = reliability["wave"].map(rank)
-    reliability = reliability.sort_values(["instrument", "index", "wave_rank"]).drop(columns="wave_rank")
+    reliability = reliability.sort_values(["instrument", "index", "wave_rank"]).drop(
+        columns="wave_rank"
+    )
     common = pd.concat(common_parts, ignore_index=True) if common_parts else pd.DataFrame()
     not_comparable = pd.concat(break_parts, ignore_index=True) if break_parts else pd.DataFrame()
 
@@ -278,10 +382,14 @@ def _trim_bounds(trim_weights: tuple[float, float] | None) -> tuple[float, float
     try:
         lower, upper = (float(b) for b in trim_weights)
     except (TypeError, ValueError):
-        raise ValueError(f"trim_weights must be two numbers LOWER,UPPER, not {trim_weights!r}") from None
+        raise ValueError(
+            f"trim_weights must be two numbers LOWER,UPPER, not {trim_weights!r}"
+        ) from None
     if not (0 <= lower <= 1 <= upper) or not np.isfinite(upper) or lower == upper:
-        raise ValueError(f"trim_weights needs 0 <= LOWER <= 1 <= UPPER (multiples of the mean weight), "
-                         f"not {lower:g},{upper:g}")
+        raise ValueError(
+            f"trim_weights needs 0 <= LOWER <= 1 <= UPPER (multiples of the mean weight), "
+            f"not {lower:g},{upper:g}"
+        )
     return lower, upper
 
 
@@ -294,9 +402,15 @@ def _fpc_sizes(prepared: Prepared, use_fpc: bool, notes: list[Note]) -> dict[str
         if design.audience_size is None:
             continue
         if design.respondents > design.audience_size:
-            notes.append(Note(prepared.instrument.id, prepared.audience, wave,
-                              f"{design.respondents} respondents but an audience size of "
-                              f"{design.audience_size:g}: no finite population correction"))
+            notes.append(
+                Note(
+                    prepared.instrument.id,
+                    prepared.audience,
+                    wave,
+                    f"{design.respondents} respondents but an audience size of "
+                    f"{design.audience_size:g}: no finite population correction",
+                )
+            )
             continue
         sizes[wave] = design.audience_size
     return sizes
@@ -307,26 +421,60 @@ def _failed_rows(prepared: Prepared) -> pd.DataFrame:
     instrument = prepared.instrument
     units = [("item", q.id) for q in instrument.scale_questions]
     units += [("index", index) for index in INDEXES if instrument.index_questions(index)]
-    units += [("outcome", o) for o in dict.fromkeys(o for q in instrument.scale_questions for o in q.outcomes)]
-    rows = [{"instrument": instrument.id, "audience": prepared.audience, "wave": wave, "level": level,
-             "id": identifier, "by": None, "group": None, "n": np.nan, "suppressed": False}
-            for wave in prepared.failed for level, identifier in units]
+    units += [
+        ("outcome", o)
+        for o in dict.fromkeys(o for q in instrument.scale_questions for o in q.outcomes)
+    ]
+    rows = [
+        {
+            "instrument": instrument.id,
+            "audience": prepared.audience,
+            "wave": wave,
+            "level": level,
+            "id": identifier,
+            "by": None,
+            "group": None,
+            "n": np.nan,
+            "suppressed": False,
+        }
+        for wave in prepared.failed
+        for level, identifier in units
+    ]
     return pd.DataFrame(rows, columns=INDICATOR_COLUMNS).astype({"suppressed": bool})
 
 
 def _designs(prepared: Prepared, sizes: Mapping[str, float]) -> pd.DataFrame:
-    rows = [{"instrument": prepared.instrument.id, "audience": prepared.audience, "wave": wave,
-             "respondents": d.respondents, "audience_size": d.audience_size,
-             "fpc": d.respondents / sizes[wave] if wave in sizes else np.nan,
-             "weighting": d.weighting, "trimmed": d.trimmed}
-            for wave, d in prepared.designs.items()]
-    rows += [{"instrument": prepared.instrument.id, "audience": prepared.audience, "wave": wave,
-              "weighting": f"not estimated ({reason})"} for wave, reason in prepared.failed.items()]
+    rows = [
+        {
+            "instrument": prepared.instrument.id,
+            "audience": prepared.audience,
+            "wave": wave,
+            "respondents": d.respondents,
+            "audience_size": d.audience_size,
+            "fpc": d.respondents / sizes[wave] if wave in sizes else np.nan,
+            "weighting": d.weighting,
+            "trimmed": d.trimmed,
+        }
+        for wave, d in prepared.designs.items()
+    ]
+    rows += [
+        {
+            "instrument": prepared.instrument.id,
+            "audience": prepared.audience,
+            "wave": wave,
+            "weighting": f"not estimated ({reason})",
+        }
+        for wave, reason in prepared.failed.items()
+    ]
     return pd.DataFrame(rows, columns=DESIGN_COLUMNS[:-2])
 
 
-def _design_table(parts: list[pd.DataFrame], indicators: pd.DataFrame, thresholds: Mapping[str, int],
-                  rank: Mapping[str, int]) -> pd.DataFrame:
+def _design_table(
+    parts: list[pd.DataFrame],
+    indicators: pd.DataFrame,
+    thresholds: Mapping[str, int],
+    rank: Mapping[str, int],
+) -> pd.DataFrame:
     """Per audience-wave: respondents, FPC, weighting, trimming and the range of the design
     effects of its whole-audience estimates (the methodology sections read this)."""
     if not parts:
@@ -337,8 +485,11 @@ def _design_table(parts: list[pd.DataFrame], indicators: pd.DataFrame, threshold
     keys = pd.MultiIndex.from_frame(table[["instrument", "wave"]])
     table["deff_min"] = deffs["min"].reindex(keys).to_numpy()
     table["deff_max"] = deffs["max"].reindex(keys).to_numpy()
-    table = suppress(table.rename(columns={"respondents": "n"}), thresholds,
-                     blank=["fpc", "deff_min", "deff_max"]).rename(columns={"n": "respondents"})
+    table = suppress(
+        table.rename(columns={"respondents": "n"}),
+        thresholds,
+        blank=["fpc", "deff_min", "deff_max"],
+    ).rename(columns={"n": "respondents"})
     table["wave_rank"] = table["wave"].map(rank)
     table = table.sort_values(["instrument", "wave_rank"], kind="stable")
     return table[DESIGN_COLUMNS].reset_index(drop=True)
@@ -349,20 +500,22 @@ def _empty(columns: list[str]) -> pd.DataFrame:
 
 
 def _sorted(indicators: pd.DataFrame, rank: Mapping[str, int]) -> pd.DataFrame:
-    keys = pd.DataFrame({
-        "instrument": indicators["instrument"],
-        "level": indicators["level"].map({lvl: i for i, lvl in enumerate(LEVELS)}),
-        "id": indicators["id"].map(_natural_key),
-        "by": indicators["by"].astype(object).fillna(""),
-        "group": indicators["group"].astype(object).fillna(""),
-        "wave": indicators["wave"].map(rank),
-    })
+    keys = pd.DataFrame(
+        {
+            "instrument": indicators["instrument"],
+            "level": indicators["level"].map({lvl: i for i, lvl in enumerate(LEVELS)}),
+            "id": indicators["id"].map(_natural_key),
+            "by": indicators["by"].astype(object).fillna(""),
+            "group": indicators["group"].astype(object).fillna(""),
+            "wave": indicators["wave"].map(rank),
+        }
+    )
     return indicators.loc[keys.sort_values(list(keys.columns), kind="stable").index]
 
 
 def _natural_key(identifier: str) -> str:
     head = identifier.rstrip("0123456789")
-    tail = identifier[len(head):]
+    tail = identifier[len(head) :]
     return f"{head}{int(tail):09d}" if tail else identifier
 
 
@@ -378,11 +531,16 @@ def _index_items(prepared: Prepared) -> dict[str, tuple[str, list[str]]]:
         if items:
             sets[f"index:{index}"] = ("index", items)
     for outcome in dict.fromkeys(o for q in instrument.scale_questions for o in q.outcomes):
-        sets[f"outcome:{outcome}"] = ("outcome", [q.id for q in instrument.outcome_questions(outcome)])
+        sets[f"outcome:{outcome}"] = (
+            "outcome",
+            [q.id for q in instrument.outcome_questions(outcome)],
+        )
     return sets
 
 
-def _respondent_score(prepared: Prepared, level: str, items: list[str], rows=slice(None)) -> pd.Series:
+def _respondent_score(
+    prepared: Prepared, level: str, items: list[str], rows=slice(None)
+) -> pd.Series:
     """Per-respondent index score (mean 0-100 item score) or outcome score (% of the answered
     items positive); NaN where fewer than half of ``items`` were answered."""
     values = prepared.score[items] if level == "index" else prepared.positive[items] * 100.0
@@ -391,13 +549,16 @@ def _respondent_score(prepared: Prepared, level: str, items: list[str], rows=sli
 
 def _respondent_scores(prepared: Prepared) -> pd.DataFrame:
     """Per-respondent index and outcome scores, by column ``level:id``."""
-    columns = {key: _respondent_score(prepared, level, items)
-               for key, (level, items) in _index_items(prepared).items()}
+    columns = {
+        key: _respondent_score(prepared, level, items)
+        for key, (level, items) in _index_items(prepared).items()
+    }
     return pd.DataFrame(columns, index=prepared.frame.index)
 
 
-def _indicators(prepared: Prepared, by: Sequence[str],
-                sizes: Mapping[str, float]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _indicators(
+    prepared: Prepared, by: Sequence[str], sizes: Mapping[str, float]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Indicator rows for one instrument and auxiliary columns the tests of change need."""
     waves = prepared.waves.astype(str).rename("wave")
     weight = prepared.weight
@@ -409,8 +570,16 @@ def _indicators(prepared: Prepared, by: Sequence[str],
         domain = None if column is None else breakdown_labels(prepared.frame, column)
         items = grouped_means(prepared.positive, weight, design=waves, domain=domain)
         scores = grouped_means(prepared.score, weight, design=waves, domain=domain)
-        tables.append(_rows(prepared, items, "item", column, sizes,
-                            mean_score=scores["mean"].reindex(items.index)))
+        tables.append(
+            _rows(
+                prepared,
+                items,
+                "item",
+                column,
+                sizes,
+                mean_score=scores["mean"].reindex(items.index),
+            )
+        )
         if not respondent.empty:
             combined = grouped_means(respondent, weight, design=waves, domain=domain)
             tables.append(_rows(prepared, combined, None, column, sizes))
@@ -418,8 +587,14 @@ def _indicators(prepared: Prepared, by: Sequence[str],
     return table[INDICATOR_COLUMNS], table.drop(columns=INDICATOR_COLUMNS)
 
 
-def _rows(prepared: Prepared, stats: pd.DataFrame, level: str | None, by: str | None,
-          sizes: Mapping[str, float], mean_score: pd.Series | None = None) -> pd.DataFrame:
+def _rows(
+    prepared: Prepared,
+    stats: pd.DataFrame,
+    level: str | None,
+    by: str | None,
+    sizes: Mapping[str, float],
+    mean_score: pd.Series | None = None,
+) -> pd.DataFrame:
     index = stats.index.to_frame(index=False)
     item_ids = index.iloc[:, 0].astype(str)
     if level is None:
@@ -454,37 +629,47 @@ def _rows(prepared: Prepared, stats: pd.DataFrame, level: str | None, by: str | 
     # (se^2 = N/(N-1) * SS / n^2 with w = 1), for Welch's test.
     sd = np.full(n.shape, np.nan)
     enough = (n > 1) & (design_n > 1) & np.isfinite(se)
-    sd[enough] = np.sqrt(se[enough] ** 2 * n[enough] ** 2 * (design_n[enough] - 1)
-                         / design_n[enough] / (n[enough] - 1))
-    return pd.DataFrame({
-        "instrument": prepared.instrument.id,
-        "audience": prepared.audience,
-        "wave": index["wave"].to_numpy(),
-        "level": levels.to_numpy(),
-        "id": ids.to_numpy(),
-        "by": pd.Series(by, index=index.index, dtype=object),
-        "group": index.iloc[:, 2].astype(object) if by is not None else pd.Series(None, index=index.index, dtype=object),
-        "n": n,
-        # Every estimate is a percentage or a 0-100 score: a weighted mean of values that
-        # are all 100 can come out of floating-point summation as 100.00000000000001.
-        "estimate": np.clip(mean * scale, 0.0, 100.0),
-        "se": se_fpc * scale,
-        "ci_low": ci_low,
-        "ci_high": ci_high,
-        "mean_score": mean_score.to_numpy() if mean_score is not None else np.nan,
-        "deff": stats["deff"].to_numpy() * keep,
-        "n_eff": n_eff,
-        "fpc": np.where(corrected, f, np.nan),
-        "suppressed": False,
-        "_weighted": weighted,
-        "_fpc": corrected,
-        "_n_eff": kish,  # trends use the Kish n without the FPC (the issue keeps trends unchanged)
-        "_sd": sd * scale,
-    })
+    sd[enough] = np.sqrt(
+        se[enough] ** 2
+        * n[enough] ** 2
+        * (design_n[enough] - 1)
+        / design_n[enough]
+        / (n[enough] - 1)
+    )
+    return pd.DataFrame(
+        {
+            "instrument": prepared.instrument.id,
+            "audience": prepared.audience,
+            "wave": index["wave"].to_numpy(),
+            "level": levels.to_numpy(),
+            "id": ids.to_numpy(),
+            "by": pd.Series(by, index=index.index, dtype=object),
+            "group": index.iloc[:, 2].astype(object)
+            if by is not None
+            else pd.Series(None, index=index.index, dtype=object),
+            "n": n,
+            # Every estimate is a percentage or a 0-100 score: a weighted mean of values that
+            # are all 100 can come out of floating-point summation as 100.00000000000001.
+            "estimate": np.clip(mean * scale, 0.0, 100.0),
+            "se": se_fpc * scale,
+            "ci_low": ci_low,
+            "ci_high": ci_high,
+            "mean_score": mean_score.to_numpy() if mean_score is not None else np.nan,
+            "deff": stats["deff"].to_numpy() * keep,
+            "n_eff": n_eff,
+            "fpc": np.where(corrected, f, np.nan),
+            "suppressed": False,
+            "_weighted": weighted,
+            "_fpc": corrected,
+            "_n_eff": kish,  # trends use the Kish n without the FPC (the issue keeps trends unchanged)
+            "_sd": sd * scale,
+        }
+    )
 
 
-def _common_item_estimates(prepared: Prepared, by: Sequence[str], sizes: Mapping[str, float],
-                           rank: Mapping[str, int]) -> pd.DataFrame:
+def _common_item_estimates(
+    prepared: Prepared, by: Sequence[str], sizes: Mapping[str, float], rank: Mapping[str, int]
+) -> pd.DataFrame:
     """Index and outcome estimates of consecutive wave pairs on the items both waves have.
 
     When an item of an index or outcome has no valid answer in one wave of a pair, the
@@ -500,13 +685,18 @@ def _common_item_estimates(prepared: Prepared, by: Sequence[str], sizes: Mapping
         notes = {}
         for key, (level, items) in _index_items(prepared).items():
             common = [q for q in items if answered.loc[first, q] and answered.loc[second, q]]
-            left_out = [q for q in items if q not in common and (answered.loc[first, q] or answered.loc[second, q])]
+            left_out = [
+                q
+                for q in items
+                if q not in common and (answered.loc[first, q] or answered.loc[second, q])
+            ]
             if not left_out or not common:
                 continue
             columns[key] = _respondent_score(prepared, level, common, rows)
             absent = {q: second if answered.loc[first, q] else first for q in left_out}
             notes[key] = "on the items in both waves; left out " + ", ".join(
-                f"{q} (no valid answers in {w})" for q, w in absent.items())
+                f"{q} (no valid answers in {w})" for q, w in absent.items()
+            )
         if not columns:
             continue
         pair = _pair_prepared(prepared, rows)
@@ -518,14 +708,22 @@ def _common_item_estimates(prepared: Prepared, by: Sequence[str], sizes: Mapping
             stats = grouped_means(scores, pair.weight, design=waves_of_pair, domain=domain)
             table = _rows(pair, stats, None, column, sizes)
             table["wave_from"], table["wave_to"] = first, second
-            table["note"] = [notes[f"{lvl}:{i}"] for lvl, i in zip(table["level"], table["id"], strict=True)]
+            table["note"] = [
+                notes[f"{lvl}:{i}"] for lvl, i in zip(table["level"], table["id"], strict=True)
+            ]
             parts.append(table)
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
 def _pair_prepared(prepared: Prepared, rows: np.ndarray) -> Prepared:
-    return Prepared(prepared.instrument, prepared.frame.loc[rows], prepared.weight[rows],
-                    prepared.weighted_waves, prepared.positive.loc[rows], prepared.score.loc[rows])
+    return Prepared(
+        prepared.instrument,
+        prepared.frame.loc[rows],
+        prepared.weight[rows],
+        prepared.weighted_waves,
+        prepared.positive.loc[rows],
+        prepared.score.loc[rows],
+    )
 
 
 # --------------------------------------------------------------------------- reliability
@@ -541,9 +739,19 @@ def _reliability(prepared: Prepared) -> pd.DataFrame:
         scores = prepared.score[items].to_numpy(dtype=float)  # once per index, sliced per wave
         for wave, positions in waves.items():
             result = cronbach_alpha(scores[positions])
-            rows.append({"instrument": prepared.instrument.id, "audience": prepared.audience,
-                         "wave": str(wave), "index": index, "k": result.k, "n": result.n,
-                         "alpha": result.alpha, "ci_low": result.ci_low, "ci_high": result.ci_high})
+            rows.append(
+                {
+                    "instrument": prepared.instrument.id,
+                    "audience": prepared.audience,
+                    "wave": str(wave),
+                    "index": index,
+                    "k": result.k,
+                    "n": result.n,
+                    "alpha": result.alpha,
+                    "ci_low": result.ci_low,
+                    "ci_high": result.ci_high,
+                }
+            )
     return pd.DataFrame(rows, columns=RELIABILITY_COLUMNS[:-1])
 
 
@@ -560,17 +768,32 @@ def _series(indicators: pd.DataFrame, aux: pd.DataFrame, rank: Mapping[str, int]
     return table
 
 
-def _changes(indicators: pd.DataFrame, aux: pd.DataFrame, rank: Mapping[str, int],
-             common: pd.DataFrame, thresholds: Mapping[str, int], not_comparable: pd.DataFrame) -> pd.DataFrame:
+def _changes(
+    indicators: pd.DataFrame,
+    aux: pd.DataFrame,
+    rank: Mapping[str, int],
+    common: pd.DataFrame,
+    thresholds: Mapping[str, int],
+    not_comparable: pd.DataFrame,
+) -> pd.DataFrame:
     if indicators.empty:
         return _empty(CHANGE_COLUMNS)
     table = _series(indicators, aux, rank)
     # consecutive = consecutive among the waves present for the instrument
     present = table.groupby("instrument")["wave_rank"].apply(lambda r: sorted(set(r)))
-    next_rank = {(inst, r): ranks[i + 1] for inst, ranks in present.items() for i, r in enumerate(ranks[:-1])}
-    table["next_rank"] = [next_rank.get((i, r), -1) for i, r in zip(table["instrument"], table["wave_rank"], strict=True)]
-    pairs = table.merge(table, left_on=_SERIES_KEYS + ["next_rank"], right_on=_SERIES_KEYS + ["wave_rank"],
-                        suffixes=("_1", "_2"))
+    next_rank = {
+        (inst, r): ranks[i + 1] for inst, ranks in present.items() for i, r in enumerate(ranks[:-1])
+    }
+    table["next_rank"] = [
+        next_rank.get((i, r), -1)
+        for i, r in zip(table["instrument"], table["wave_rank"], strict=True)
+    ]
+    pairs = table.merge(
+        table,
+        left_on=_SERIES_KEYS + ["next_rank"],
+        right_on=_SERIES_KEYS + ["wave_rank"],
+        suffixes=("_1", "_2"),
+    )
     if pairs.empty:
         return _empty(CHANGE_COLUMNS)
     pairs["note"] = None
@@ -580,24 +803,38 @@ def _changes(indicators: pd.DataFrame, aux: pd.DataFrame, rank: Mapping[str, int
     se1, se2 = pairs["se_1"].to_numpy(float), pairs["se_2"].to_numpy(float)
     n1, n2 = pairs["n_1"].to_numpy(float), pairs["n_2"].to_numpy(float)
     # weighted or finite-population-corrected on either side: z on the (corrected) SEs
-    by_se = (pairs["_weighted_1"] | pairs["_weighted_2"] | pairs["_fpc_1"] | pairs["_fpc_2"]).to_numpy()
+    by_se = (
+        pairs["_weighted_1"] | pairs["_weighted_2"] | pairs["_fpc_1"] | pairs["_fpc_2"]
+    ).to_numpy()
     is_item = (pairs["level"] == "item").to_numpy()
     z_prop = two_proportion_ztest(est1 / 100 * n1, n1, est2 / 100 * n2, n2)
-    welch = welch_ttest_from_stats(est1, pairs["_sd_1"].to_numpy(float), n1,
-                                   est2, pairs["_sd_2"].to_numpy(float), n2)
+    welch = welch_ttest_from_stats(
+        est1, pairs["_sd_1"].to_numpy(float), n1, est2, pairs["_sd_2"].to_numpy(float), n2
+    )
     with np.errstate(divide="ignore", invalid="ignore"):
         z_weighted = weighted_change_z(est1, se1, est2, se2)
     statistic = np.where(by_se, z_weighted.z, np.where(is_item, z_prop.z, welch.t))
     p_value = np.where(by_se, z_weighted.p_value, np.where(is_item, z_prop.p_value, welch.p_value))
-    changes = pd.DataFrame({
-        "instrument": pairs["instrument"], "audience": pairs["audience"], "level": pairs["level"],
-        "id": pairs["id"], "by": pairs["by"].replace("", np.nan), "group": pairs["group"].replace("", np.nan),
-        "wave_from": pairs["wave_1"], "wave_to": pairs["wave_2"],
-        "estimate_from": est1, "estimate_to": est2, "change": est2 - est1,
-        "statistic": statistic, "p_value": p_value,
-        "mdc": np.asarray(minimum_detectable_change(se1, se2), dtype=float),
-        "comparable": True, "note": pairs["note"].to_numpy(),
-    })
+    changes = pd.DataFrame(
+        {
+            "instrument": pairs["instrument"],
+            "audience": pairs["audience"],
+            "level": pairs["level"],
+            "id": pairs["id"],
+            "by": pairs["by"].replace("", np.nan),
+            "group": pairs["group"].replace("", np.nan),
+            "wave_from": pairs["wave_1"],
+            "wave_to": pairs["wave_2"],
+            "estimate_from": est1,
+            "estimate_to": est2,
+            "change": est2 - est1,
+            "statistic": statistic,
+            "p_value": p_value,
+            "mdc": np.asarray(minimum_detectable_change(se1, se2), dtype=float),
+            "comparable": True,
+            "note": pairs["note"].to_numpy(),
+        }
+    )
     if not not_comparable.empty:  # a breaking difference between the versions the two waves fielded
         key = ["instrument", "level", "id", "wave_from", "wave_to"]
         flagged = changes[key].merge(not_comparable, on=key, how="left")["note"].to_numpy()
@@ -606,11 +843,14 @@ def _changes(indicators: pd.DataFrame, aux: pd.DataFrame, rank: Mapping[str, int
         changes.loc[broken, "note"] = flagged[broken]
     blank_when_hidden = ["estimate_from", "estimate_to", "change", "statistic", "p_value", "mdc"]
     changes.loc[hidden.to_numpy(), blank_when_hidden] = np.nan
-    changes.loc[~changes["comparable"].astype(bool), TEST_COLUMNS[:2] + ["mdc"]] = np.nan  # out of the BH family
+    changes.loc[~changes["comparable"].astype(bool), TEST_COLUMNS[:2] + ["mdc"]] = (
+        np.nan
+    )  # out of the BH family
     family = ["instrument", "audience", "by", "group", "wave_from", "wave_to"]
     keys = [changes[c].fillna("") for c in family]
     changes["p_adj"] = changes.groupby(keys, sort=False)["p_value"].transform(
-        lambda p: pd.Series(benjamini_hochberg(p.to_numpy(float)), index=p.index))
+        lambda p: pd.Series(benjamini_hochberg(p.to_numpy(float)), index=p.index)
+    )
     changes["significant"] = (changes["p_adj"] < 0.05).where(changes["p_adj"].notna())
     changes["significant"] = changes["significant"].astype(object)
     order = pairs["wave_rank_1"].to_numpy()
@@ -622,18 +862,23 @@ def _changes(indicators: pd.DataFrame, aux: pd.DataFrame, rank: Mapping[str, int
 _PAIR_VALUES = ["n", "estimate", "se", "suppressed", "_weighted", "_fpc", "_n_eff", "_sd"]
 
 
-def _with_common_items(pairs: pd.DataFrame, common: pd.DataFrame, thresholds: Mapping[str, int]) -> pd.DataFrame:
+def _with_common_items(
+    pairs: pd.DataFrame, common: pd.DataFrame, thresholds: Mapping[str, int]
+) -> pd.DataFrame:
     """Replace both sides of a pair by its common-item estimates where an index or outcome
     lost an item in one of the two waves; a side under the minimum group size stays hidden."""
     if common.empty:
         return pairs
-    common = common.assign(by=common["by"].astype(object).fillna(""),
-                           group=common["group"].astype(object).fillna(""))
+    common = common.assign(
+        by=common["by"].astype(object).fillna(""), group=common["group"].astype(object).fillna("")
+    )
     keys = _SERIES_KEYS + ["wave_1", "wave_2"]
     side = {}
     for number, wave_column in ((1, "wave_from"), (2, "wave_to")):
         part = common[common["wave"] == common[wave_column]]
-        side[number] = part.rename(columns={"wave_from": "wave_1", "wave_to": "wave_2"}).set_index(keys)
+        side[number] = part.rename(columns={"wave_from": "wave_1", "wave_to": "wave_2"}).set_index(
+            keys
+        )
     indexed = pairs.set_index(keys)
     both = side[1].index.intersection(side[2].index).intersection(indexed.index)
     for number in (1, 2):
@@ -642,15 +887,21 @@ def _with_common_items(pairs: pd.DataFrame, common: pd.DataFrame, thresholds: Ma
             if column == "suppressed":
                 audiences = pd.Series(values.index.get_level_values("audience"))
                 small = values["n"].to_numpy(float) < min_n_for(audiences, thresholds)
-                indexed.loc[both, f"suppressed_{number}"] = indexed.loc[both, f"suppressed_{number}"].to_numpy() | small
+                indexed.loc[both, f"suppressed_{number}"] = (
+                    indexed.loc[both, f"suppressed_{number}"].to_numpy() | small
+                )
             else:
                 indexed.loc[both, f"{column}_{number}"] = values[column].to_numpy()
     indexed.loc[both, "note"] = side[1].loc[both, "note"].to_numpy()
     return indexed.reset_index()
 
 
-def _trends(indicators: pd.DataFrame, aux: pd.DataFrame, rank: Mapping[str, int],
-            not_comparable: pd.DataFrame) -> pd.DataFrame:
+def _trends(
+    indicators: pd.DataFrame,
+    aux: pd.DataFrame,
+    rank: Mapping[str, int],
+    not_comparable: pd.DataFrame,
+) -> pd.DataFrame:
     table = _series(indicators, aux, rank)
     table = table[table["level"] == "item"].sort_values("wave_rank", kind="stable")
     # a trend runs only over the waves after the last break of its item
@@ -660,7 +911,10 @@ def _trends(indicators: pd.DataFrame, aux: pd.DataFrame, rank: Mapping[str, int]
             key = (row.instrument, row.id)
             last_break[key] = max(last_break.get(key, -1), rank[row.wave_to])
     if last_break:
-        start = [last_break.get((i, q), -1) for i, q in zip(table["instrument"], table["id"], strict=True)]
+        start = [
+            last_break.get((i, q), -1)
+            for i, q in zip(table["instrument"], table["id"], strict=True)
+        ]
         table = table[table["wave_rank"].to_numpy() >= np.asarray(start)]
     rows = []
     for key, series in table.groupby(_SERIES_KEYS, sort=False):
@@ -674,8 +928,10 @@ def _trends(indicators: pd.DataFrame, aux: pd.DataFrame, rank: Mapping[str, int]
             x = series["estimate"].to_numpy(float) / 100 * n
             result = cochran_armitage(x, n)
             statistic, p_value = float(result.chi2), float(result.p_value)
-        rows.append(dict(zip(_SERIES_KEYS, key, strict=True)) | {"waves": waves, "statistic": statistic,
-                                                                "p_value": p_value})
+        rows.append(
+            dict(zip(_SERIES_KEYS, key, strict=True))
+            | {"waves": waves, "statistic": statistic, "p_value": p_value}
+        )
     trends = pd.DataFrame(rows, columns=TREND_COLUMNS)
     trends["by"] = trends["by"].replace("", np.nan)
     trends["group"] = trends["group"].replace("", np.nan)

@@ -30,8 +30,12 @@ class Rag:
 
     @property
     def label(self) -> str:
-        return {"green": "On target", "amber": "Close to target", "red": "Off target",
-                "grey": "No rating"}[self.colour]
+        return {
+            "green": "On target",
+            "amber": "Close to target",
+            "red": "Off target",
+            "grey": "No rating",
+        }[self.colour]
 
 
 def _missing(value: float | None) -> bool:
@@ -65,9 +69,15 @@ def rate(
     if shortfall <= 0:
         return Rag("green", f"Meets the target of {target:g}{units}")
     if shortfall <= amber_margin:
-        return Rag("amber", f"{shortfall:.1f}{units or ' points'} short of the target, within the amber margin")
+        return Rag(
+            "amber",
+            f"{shortfall:.1f}{units or ' points'} short of the target, within the amber margin",
+        )
     if improved_significantly:
-        return Rag("amber", f"{shortfall:.1f}{units or ' points'} short of the target, but significantly improved")
+        return Rag(
+            "amber",
+            f"{shortfall:.1f}{units or ' points'} short of the target, but significantly improved",
+        )
     return Rag("red", f"{shortfall:.1f}{units or ' points'} short of the target")
 
 

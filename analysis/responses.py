@@ -25,8 +25,18 @@ from .text.redaction import redact_series
 
 REQUIRED_COLUMNS = ("instrument", "audience", "wave")
 KNOWN_COLUMNS = frozenset(
-    {"response_id", "instrument", "version", "audience", "wave", "submitted_on", "weight",
-     "audience_size", "channel", "event"}
+    {
+        "response_id",
+        "instrument",
+        "version",
+        "audience",
+        "wave",
+        "submitted_on",
+        "weight",
+        "audience_size",
+        "channel",
+        "event",
+    }
 )
 # A weight this many times the median is kept but named in a note (its cost shows in deff).
 ABSURD_WEIGHT_RATIO = 1000
@@ -66,8 +76,12 @@ def read_responses(path: str | Path) -> pd.DataFrame:
 def read_population(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     try:
-        frame = read_csv(path, dtype={"audience": str, "variable": str, "category": str},
-                         keep_default_na=False, na_values=[""])
+        frame = read_csv(
+            path,
+            dtype={"audience": str, "variable": str, "category": str},
+            keep_default_na=False,
+            na_values=[""],
+        )
     except FileNotFoundError:
         raise ValueError(f"{path}: no such file") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
@@ -86,13 +100,19 @@ def population_margins(population: pd.DataFrame | None) -> dict[str, dict[str, d
     totals = pd.to_numeric(population["population"], errors="coerce")
     bad = population.index[totals.isna() | (totals < 0)]
     if len(bad):
-        raise ValueError(f"population file: column population must be a number >= 0 at {describe_rows(bad)}")
+        raise ValueError(
+            f"population file: column population must be a number >= 0 at {describe_rows(bad)}"
+        )
     blank = population.index[population[["audience", "variable", "category"]].isna().any(axis=1)]
     if len(blank):
-        raise ValueError(f"population file: blank audience, variable or category at {describe_rows(blank)}")
+        raise ValueError(
+            f"population file: blank audience, variable or category at {describe_rows(blank)}"
+        )
     margins: dict[str, dict[str, dict[str, float]]] = {}
     for (audience, variable, category), total in zip(
-        population[["audience", "variable", "category"]].itertuples(index=False), totals, strict=True
+        population[["audience", "variable", "category"]].itertuples(index=False),
+        totals,
+        strict=True,
     ):
         categories = margins.setdefault(audience, {}).setdefault(variable, {})
         if category in categories:
@@ -149,8 +169,10 @@ def check_frame(frame: pd.DataFrame, definitions: Definitions) -> None:
         ids = frame["response_id"]
         duplicated = frame.index[ids.notna() & ids.duplicated(keep=False)]
         if len(duplicated):
-            raise ValueError(f"responses: column response_id is duplicated at {describe_rows(duplicated)} "
-                             f"(e.g. {ids[duplicated[0]]!r})")
+            raise ValueError(
+                f"responses: column response_id is duplicated at {describe_rows(duplicated)} "
+                f"(e.g. {ids[duplicated[0]]!r})"
+            )
 
 
 def _scale_positions(values: pd.Series, k: int, column: str) -> np.ndarray:
@@ -178,7 +200,9 @@ def _scale_positions(values: pd.Series, k: int, column: str) -> np.ndarray:
             problem = f"codes outside the scale 1-{k}"
         else:
             problem = f"codes that are not scale positions 1-{k} or '{DONT_KNOW}'"
-        raise ValueError(f"responses: column {column} has {problem} at {describe_rows(bad)} (e.g. {example!r})")
+        raise ValueError(
+            f"responses: column {column} has {problem} at {describe_rows(bad)} (e.g. {example!r})"
+        )
     return lookup[categorical.codes]
 
 
@@ -190,7 +214,9 @@ def _is_number(value: object) -> bool:
     return True
 
 
-def _check_unknown_questions(frame: pd.DataFrame, instrument: Instrument, allowed: set[str]) -> None:
+def _check_unknown_questions(
+    frame: pd.DataFrame, instrument: Instrument, allowed: set[str]
+) -> None:
     """A column with scale-like codes for this instrument's rows that the instrument does not
     define is an unknown question id (other columns are taken as respondent attributes)."""
     for column in frame.columns:
@@ -260,19 +286,34 @@ def prepare(
             blank |= unstated
             unknown |= ~unstated & ~frame[variable].isin(list(categories))
         if not drop_incomplete:  # a wave with a category the margins lack cannot be raked
-            unknown_rows = {str(w): describe_rows(rows)
-                            for w, rows in frame.index[unknown].groupby(frame.loc[unknown, "wave"]).items()}
+            unknown_rows = {
+                str(w): describe_rows(rows)
+                for w, rows in frame.index[unknown].groupby(frame.loc[unknown, "wave"]).items()
+            }
         incomplete = unknown | blank if drop_incomplete else pd.Series(False, index=frame.index)
         if incomplete.any():
             dropped = int(incomplete.sum())
-            notes.append(Note(instrument.id, audience, None,
-                              f"left out {dropped} respondents with incomplete raking variables"))
+            notes.append(
+                Note(
+                    instrument.id,
+                    audience,
+                    None,
+                    f"left out {dropped} respondents with incomplete raking variables",
+                )
+            )
             frame = frame.loc[~incomplete]
 
     weight = _start_weights(frame)
     notes += _absurd_weight_notes(frame, weight, instrument)
-    weights = weigh_waves(frame, weight, instrument, margins=margins, trim=trim, unknown_rows=unknown_rows,
-                          sizes=_audience_sizes(frame))
+    weights = weigh_waves(
+        frame,
+        weight,
+        instrument,
+        margins=margins,
+        trim=trim,
+        unknown_rows=unknown_rows,
+        sizes=_audience_sizes(frame),
+    )
     notes += weights.notes
     if weights.failed:
         keep = ~frame["wave"].astype(str).isin(list(weights.failed)).to_numpy()
@@ -281,21 +322,42 @@ def prepare(
         weight = weights.weight
 
     positions = {
-        q.id: _scale_positions(frame[q.id], instrument.scale_of(q).k, q.id) if q.id in frame
+        q.id: _scale_positions(frame[q.id], instrument.scale_of(q).k, q.id)
+        if q.id in frame
         else np.full(len(frame), np.nan)
         for q in scale_questions
     }
     positive = pd.DataFrame(
-        {q.id: is_positive(positions[q.id], instrument.scale_of(q).positive,
-                           instrument.scale_of(q).k, q.reverse) for q in scale_questions},
+        {
+            q.id: is_positive(
+                positions[q.id],
+                instrument.scale_of(q).positive,
+                instrument.scale_of(q).k,
+                q.reverse,
+            )
+            for q in scale_questions
+        },
         index=frame.index,
     )
     score = pd.DataFrame(
-        {q.id: item_score(positions[q.id], instrument.scale_of(q).k, q.reverse) for q in scale_questions},
+        {
+            q.id: item_score(positions[q.id], instrument.scale_of(q).k, q.reverse)
+            for q in scale_questions
+        },
         index=frame.index,
     )
-    return Prepared(instrument, frame, weight, weights.weighted_waves, positive, score, dropped, notes,
-                    weights.designs, weights.failed)
+    return Prepared(
+        instrument,
+        frame,
+        weight,
+        weights.weighted_waves,
+        positive,
+        score,
+        dropped,
+        notes,
+        weights.designs,
+        weights.failed,
+    )
 
 
 def _start_weights(frame: pd.DataFrame) -> np.ndarray:
@@ -305,25 +367,39 @@ def _start_weights(frame: pd.DataFrame) -> np.ndarray:
     blank = frame["weight"].isna() | frame["weight"].astype(str).str.strip().eq("")
     if blank.any() and not blank.all():
         instrument = frame["instrument"].iloc[0]
-        raise ValueError(f"responses: column weight is blank at {describe_rows(frame.index[blank])} "
-                         f"while other {instrument} rows have a weight (give every row a weight, or none)")
+        raise ValueError(
+            f"responses: column weight is blank at {describe_rows(frame.index[blank])} "
+            f"while other {instrument} rows have a weight (give every row a weight, or none)"
+        )
     weight = pd.to_numeric(frame["weight"], errors="coerce")
-    bad = frame.index[frame["weight"].notna() & (weight.isna() | ~np.isfinite(weight) | (weight <= 0))]
+    bad = frame.index[
+        frame["weight"].notna() & (weight.isna() | ~np.isfinite(weight) | (weight <= 0))
+    ]
     if len(bad):
-        raise ValueError(f"responses: column weight must be a finite positive number at {describe_rows(bad)}")
+        raise ValueError(
+            f"responses: column weight must be a finite positive number at {describe_rows(bad)}"
+        )
     return np.array(weight.fillna(1.0), dtype=float)  # a writable copy: raking fills it per wave
 
 
-def _absurd_weight_notes(frame: pd.DataFrame, weight: np.ndarray, instrument: Instrument) -> list[Note]:
+def _absurd_weight_notes(
+    frame: pd.DataFrame, weight: np.ndarray, instrument: Instrument
+) -> list[Note]:
     """A warning (not an error) for weights over ABSURD_WEIGHT_RATIO times the wave's median."""
     notes = []
     for wave, rows in frame.groupby("wave", sort=False).indices.items():
         median = float(np.median(weight[rows]))
         huge = rows[weight[rows] > ABSURD_WEIGHT_RATIO * median]
         if len(huge):
-            notes.append(Note(instrument.id, instrument.audience, str(wave),
-                              f"weight over {ABSURD_WEIGHT_RATIO:,} times the median ({median:g}) at "
-                              f"{describe_rows(frame.index[huge])}; see n_eff and deff for its cost"))
+            notes.append(
+                Note(
+                    instrument.id,
+                    instrument.audience,
+                    str(wave),
+                    f"weight over {ABSURD_WEIGHT_RATIO:,} times the median ({median:g}) at "
+                    f"{describe_rows(frame.index[huge])}; see n_eff and deff for its cost",
+                )
+            )
     return notes
 
 
@@ -336,14 +412,18 @@ def _audience_sizes(frame: pd.DataFrame) -> dict[str, float | None]:
     size = pd.to_numeric(raw, errors="coerce")
     bad = frame.index[raw.notna() & (size.isna() | (size <= 0) | (size % 1 != 0))]
     if len(bad):
-        raise ValueError(f"responses: column audience_size must be a positive whole number or blank at "
-                         f"{describe_rows(bad)}")
+        raise ValueError(
+            f"responses: column audience_size must be a positive whole number or blank at "
+            f"{describe_rows(bad)}"
+        )
     sizes: dict[str, float | None] = {}
     for wave, values in size.groupby(frame["wave"].astype(str), sort=False, dropna=False):
         distinct = values.unique()
         if len(distinct) > 1:
-            raise ValueError(f"responses: column audience_size differs within wave {wave} at "
-                             f"{describe_rows(values.index)}")
+            raise ValueError(
+                f"responses: column audience_size differs within wave {wave} at "
+                f"{describe_rows(values.index)}"
+            )
         sizes[str(wave)] = None if pd.isna(distinct[0]) else float(distinct[0])
     return sizes
 

@@ -158,13 +158,17 @@ def write_definitions(folder: Path) -> dict[str, Instrument]:
     folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.glob("*.yaml"):
         stale.unlink()
-    shutil.copyfile(ROOT / "instruments" / "definitions" / "framework.yaml",
-                    folder / "framework.yaml")
+    shutil.copyfile(
+        ROOT / "instruments" / "definitions" / "framework.yaml", folder / "framework.yaml"
+    )
     instruments = {}
     for audience in AUDIENCES:
         instrument = build_instrument(audience)
-        text = yaml.safe_dump(instrument.model_dump(mode="json", exclude_none=True),
-                              sort_keys=False, allow_unicode=True)
+        text = yaml.safe_dump(
+            instrument.model_dump(mode="json", exclude_none=True),
+            sort_keys=False,
+            allow_unicode=True,
+        )
         (folder / f"{instrument.id}.yaml").write_text(text, encoding="utf-8")
         instruments[audience] = instrument
     return instruments
@@ -172,8 +176,7 @@ def write_definitions(folder: Path) -> dict[str, Instrument]:
 
 def write_population(path: Path) -> None:
     rows = [
-        {"audience": "residents", "variable": variable, "category": category,
-         "population": total}
+        {"audience": "residents", "variable": variable, "category": category, "population": total}
         for variable, margin in POPULATION.items()
         for category, total in margin.items()
     ]
@@ -212,22 +215,40 @@ def generate_responses(path: Path, n: int, seed: int, instruments: dict[str, Ins
         if audience == "residents":
             chunks = []
             for band in AGE_BANDS:
-                sizes = [_split(k, list(SAMPLE_AGE_SHARE.values()))[AGE_BANDS.index(band)]
-                         for k in per_wave]
+                sizes = [
+                    _split(k, list(SAMPLE_AGE_SHARE.values()))[AGE_BANDS.index(band)]
+                    for k in per_wave
+                ]
                 chunk_seed += 1
-                chunks.append(synthetic_responses(
-                    instrument, WAVES, sizes, seed=chunk_seed, version=version, trends=TRENDS,
-                    baseline=AGE_BASELINE[band],
-                    attribute_weights={"age_band": [float(b == band) for b in AGE_BANDS],
-                                       "sex": SAMPLE_SEX_WEIGHTS},
-                    wave_days=wave_days,
-                ))
+                chunks.append(
+                    synthetic_responses(
+                        instrument,
+                        WAVES,
+                        sizes,
+                        seed=chunk_seed,
+                        version=version,
+                        trends=TRENDS,
+                        baseline=AGE_BASELINE[band],
+                        attribute_weights={
+                            "age_band": [float(b == band) for b in AGE_BANDS],
+                            "sex": SAMPLE_SEX_WEIGHTS,
+                        },
+                        wave_days=wave_days,
+                    )
+                )
             frame = pd.concat(chunks, ignore_index=True)
             del chunks
         else:
             chunk_seed += 1
-            frame = synthetic_responses(instrument, WAVES, per_wave, seed=chunk_seed,
-                                        version=version, trends=TRENDS, wave_days=wave_days)
+            frame = synthetic_responses(
+                instrument,
+                WAVES,
+                per_wave,
+                seed=chunk_seed,
+                version=version,
+                trends=TRENDS,
+                wave_days=wave_days,
+            )
         frame = frame.reindex(columns=columns)
         frame.to_csv(tmp, index=False, mode="w" if first else "a", header=first)
         first = False
@@ -241,23 +262,30 @@ def definitions_key(instruments: dict[str, Instrument]) -> str:
     return hashlib.sha256(versions.encode() + framework).hexdigest()[:12]
 
 
-def ensure_responses(workdir: Path, n: int, seed: int, instruments: dict[str, Instrument],
-                     regenerate: bool) -> tuple[Path, float | None]:
+def ensure_responses(
+    workdir: Path, n: int, seed: int, instruments: dict[str, Instrument], regenerate: bool
+) -> tuple[Path, float | None]:
     """Cached responses CSV for (n, seed); returns the path and the generation time (None if
     it came from the cache)."""
     data_dir = workdir / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     path = data_dir / f"responses-{n}-seed{seed}.csv"
     meta_path = path.with_suffix(".json")
-    meta = {"n": n, "seed": seed, "generator": GENERATOR_VERSION,
-            "definitions": definitions_key(instruments)}
+    meta = {
+        "n": n,
+        "seed": seed,
+        "generator": GENERATOR_VERSION,
+        "definitions": definitions_key(instruments),
+    }
     if not regenerate and path.exists() and meta_path.exists():
         try:
             if json.loads(meta_path.read_text()) == meta:
                 return path, None
         except json.JSONDecodeError:
             pass
-    log(f"generating {n:,} responses -> {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    log(
+        f"generating {n:,} responses -> {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}"
+    )
     started = time.perf_counter()
     generate_responses(path, n, seed, instruments)
     elapsed = time.perf_counter() - started
@@ -277,9 +305,11 @@ def run_measured(cmd: Sequence[str], log_prefix: Path, timeout: float | None) ->
         timer = None
         timed_out = threading.Event()
         if timeout:
+
             def kill() -> None:
                 timed_out.set()
                 proc.kill()
+
             timer = threading.Timer(timeout, kill)
             timer.start()
         try:
@@ -321,15 +351,33 @@ def find_cli(explicit: str | None) -> str | None:
     return shutil.which("pulse-analysis")
 
 
-def run_cli(cli: str, responses: Path, definitions: Path, population: Path, out: Path,
-            logs: Path, repeat: int, timeout: float | None) -> dict[str, Any]:
+def run_cli(
+    cli: str,
+    responses: Path,
+    definitions: Path,
+    population: Path,
+    out: Path,
+    logs: Path,
+    repeat: int,
+    timeout: float | None,
+) -> dict[str, Any]:
     """Best (minimum wall time) of ``repeat`` runs of `pulse-analysis indicators`."""
     runs = []
     for attempt in range(repeat):
         if out.exists():
             shutil.rmtree(out)
-        cmd = [cli, "indicators", "--responses", str(responses), "--instruments",
-               str(definitions), "--population", str(population), "--out", str(out)]
+        cmd = [
+            cli,
+            "indicators",
+            "--responses",
+            str(responses),
+            "--instruments",
+            str(definitions),
+            "--population",
+            str(population),
+            "--out",
+            str(out),
+        ]
         result = run_measured(cmd, logs / f"{out.name}-run{attempt + 1}", timeout)
         runs.append(result)
         if result["returncode"] != 0:
@@ -358,8 +406,11 @@ def ensure_r() -> tuple[str | None, str]:
     rscript = shutil.which("Rscript")
 
     def has_survey(path: str) -> bool:
-        check = subprocess.run([path, "-e", "suppressPackageStartupMessages(library(survey))"],
-                               capture_output=True, check=False)
+        check = subprocess.run(
+            [path, "-e", "suppressPackageStartupMessages(library(survey))"],
+            capture_output=True,
+            check=False,
+        )
         return check.returncode == 0
 
     if rscript and has_survey(rscript):
@@ -368,11 +419,13 @@ def ensure_r() -> tuple[str | None, str]:
         return None, "not available (Rscript with the survey package is missing; not root)"
     log("installing R from Debian: " + " ".join(R_PACKAGES))
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    update = subprocess.run(["apt-get", "update", "-qq"], capture_output=True, env=env,
-                            check=False)
+    update = subprocess.run(["apt-get", "update", "-qq"], capture_output=True, env=env, check=False)
     install = subprocess.run(
         ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *R_PACKAGES],
-        capture_output=True, env=env, check=False)
+        capture_output=True,
+        env=env,
+        check=False,
+    )
     rscript = shutil.which("Rscript")
     if update.returncode or install.returncode or not rscript or not has_survey(rscript):
         detail = (install.stderr or update.stderr).decode(errors="replace").strip()[-300:]
@@ -382,15 +435,20 @@ def ensure_r() -> tuple[str | None, str]:
 
 def run_r(rscript: str, responses: Path, workdir: Path, timeout: float | None) -> dict[str, Any]:
     estimates = workdir / f"r-estimates-{responses.stem}.csv"
-    result = run_measured([rscript, str(ROOT / "benchmarks" / "analysis_r.R"), str(responses),
-                           str(estimates)], workdir / "logs" / "r", timeout)
+    result = run_measured(
+        [rscript, str(ROOT / "benchmarks" / "analysis_r.R"), str(responses), str(estimates)],
+        workdir / "logs" / "r",
+        timeout,
+    )
     if result["returncode"] != 0:
         result["stderr_tail"] = tail(result["stderr"])
         return result
     for line in Path(result["stdout"]).read_text().splitlines():
         key, _, value = line.partition("=")
         try:
-            result[key] = float(value) if key.endswith("seconds") or key in ("rows", "items") else value
+            result[key] = (
+                float(value) if key.endswith("seconds") or key in ("rows", "items") else value
+            )
         except ValueError:
             result[key] = value
     result["estimates"] = str(estimates)
@@ -409,9 +467,12 @@ def positive_indicators(positions: pd.DataFrame) -> pd.DataFrame:
 def time_grouped_means(responses: Path, repeat: int) -> tuple[dict[str, Any], pd.DataFrame]:
     """In-process like-for-like of the R script: read, indicators, grouped_means."""
     started = time.perf_counter()
-    frame = pd.read_csv(responses, usecols=["wave", "audience", *ITEM_IDS],
-                        dtype={"wave": str, "audience": str, **dict.fromkeys(ITEM_IDS, float)},
-                        na_values=["dk"])
+    frame = pd.read_csv(
+        responses,
+        usecols=["wave", "audience", *ITEM_IDS],
+        dtype={"wave": str, "audience": str, **dict.fromkeys(ITEM_IDS, float)},
+        na_values=["dk"],
+    )
     read = time.perf_counter() - started
     started = time.perf_counter()
     positives = positive_indicators(frame)
@@ -435,8 +496,13 @@ def time_grouped_means(responses: Path, repeat: int) -> tuple[dict[str, Any], pd
 def agreement(ours: pd.DataFrame, r_estimates: Path) -> dict[str, float]:
     theirs = pd.read_csv(r_estimates, dtype={"wave": str, "audience": str, "item": str})
     mine = ours.reset_index()[["item", "wave", "audience", "mean", "se"]]
-    merged = mine.merge(theirs, on=["item", "wave", "audience"], suffixes=("_ours", "_r"),
-                        how="outer", indicator=True)
+    merged = mine.merge(
+        theirs,
+        on=["item", "wave", "audience"],
+        suffixes=("_ours", "_r"),
+        how="outer",
+        indicator=True,
+    )
     both = merged[merged["_merge"] == "both"]
     return {
         "groups_compared": len(both),
@@ -446,14 +512,14 @@ def agreement(ours: pd.DataFrame, r_estimates: Path) -> dict[str, float]:
     }
 
 
-def raking_shift(indicators_csv: Path, unweighted: pd.DataFrame,
-                 instruments: dict[str, Instrument]) -> dict[str, Any] | None:
+def raking_shift(
+    indicators_csv: Path, unweighted: pd.DataFrame, instruments: dict[str, Instrument]
+) -> dict[str, Any] | None:
     """How far raking moved the residents' item estimates: the CLI's (raked) % positive
     against the unweighted share from grouped_means, over the items that are not reversed."""
     try:
         cli = pd.read_csv(indicators_csv, dtype={"wave": str, "id": str, "by": str})
-        rows = cli[(cli["audience"] == "residents") & (cli["level"] == "item")
-                   & cli["by"].isna()]
+        rows = cli[(cli["audience"] == "residents") & (cli["level"] == "item") & cli["by"].isna()]
         plain = {q.id for q in instruments["residents"].scale_questions if not q.reverse}
         rows = rows[rows["id"].isin(plain)]
         base = unweighted.xs("residents", level="audience").reset_index()
@@ -463,10 +529,12 @@ def raking_shift(indicators_csv: Path, unweighted: pd.DataFrame,
         return {"error": f"{type(exc).__name__}: {exc}"}
     if merged.empty:
         return None
-    return {"estimates_compared": len(merged),
-            "mean_shift_points": float(shift.mean()),
-            "mean_abs_shift_points": float(shift.abs().mean()),
-            "max_abs_shift_points": float(shift.abs().max())}
+    return {
+        "estimates_compared": len(merged),
+        "mean_shift_points": float(shift.mean()),
+        "mean_abs_shift_points": float(shift.abs().mean()),
+        "max_abs_shift_points": float(shift.abs().max()),
+    }
 
 
 def time_read_csv(responses: Path) -> float:
@@ -511,15 +579,26 @@ def print_report(results: dict[str, Any]) -> None:
     console = Console(width=max(Console().width, 120))
     table = Table(title="pulse-analysis indicators, end to end (child process)")
     startup = results.get("cli_startup_seconds")
-    for column in ("respondents", "file MB", "read_csv s", "CLI wall s", "CLI / read_csv",
-                   "wall - start-up s", "user+sys s", "peak RSS MB", "exit"):
+    for column in (
+        "respondents",
+        "file MB",
+        "read_csv s",
+        "CLI wall s",
+        "CLI / read_csv",
+        "wall - start-up s",
+        "user+sys s",
+        "peak RSS MB",
+        "exit",
+    ):
         table.add_column(column, justify="right")
     for size in results["sizes"]:
         row = results["cli"].get(str(size), {})
         data = results["data"][str(size)]
         wall = row.get("wall_seconds")
         table.add_row(
-            f"{size:,}", f"{data['file_mb']:.0f}", f"{data['read_csv_seconds']:.2f}",
+            f"{size:,}",
+            f"{data['file_mb']:.0f}",
+            f"{data['read_csv_seconds']:.2f}",
             f"{wall:.2f}" if wall is not None else "-",
             f"{wall / data['read_csv_seconds']:.1f}x" if wall else "-",
             f"{wall - startup:.2f}" if wall and startup else "-",
@@ -538,37 +617,66 @@ def print_report(results: dict[str, Any]) -> None:
     summary.add_column("", justify="left")
     s = results["summary"]
     if s.get("scaling_ratio") is not None:
-        summary.add_row(f"time {s['scaling_label']}", f"{s['scaling_ratio']:.2f}",
-                        f"<= {s['scaling_target']:.1f}", verdict(s["scaling_ok"]))
-        summary.add_row("time ratio / size ratio", f"{s['scaling_ratio'] / s['size_ratio']:.2f}",
-                        "<= 1.1", "")
+        summary.add_row(
+            f"time {s['scaling_label']}",
+            f"{s['scaling_ratio']:.2f}",
+            f"<= {s['scaling_target']:.1f}",
+            verdict(s["scaling_ok"]),
+        )
+        summary.add_row(
+            "time ratio / size ratio", f"{s['scaling_ratio'] / s['size_ratio']:.2f}", "<= 1.1", ""
+        )
         if s.get("scaling_ratio_without_startup"):
-            summary.add_row(f"time less start-up {s['scaling_label']}",
-                            f"{s['scaling_ratio_without_startup']:.2f}", "", "")
-        summary.add_row(f"CPU time (user+sys) {s['scaling_label']}", f"{s['cpu_scaling_ratio']:.2f}",
-                        "", "less sensitive to load")
-        summary.add_row(f"read_csv time {s['scaling_label']}", f"{s['read_csv_ratio']:.2f}",
-                        "", "baseline")
+            summary.add_row(
+                f"time less start-up {s['scaling_label']}",
+                f"{s['scaling_ratio_without_startup']:.2f}",
+                "",
+                "",
+            )
+        summary.add_row(
+            f"CPU time (user+sys) {s['scaling_label']}",
+            f"{s['cpu_scaling_ratio']:.2f}",
+            "",
+            "less sensitive to load",
+        )
+        summary.add_row(
+            f"read_csv time {s['scaling_label']}", f"{s['read_csv_ratio']:.2f}", "", "baseline"
+        )
     if s.get("largest_wall_seconds") is not None:
-        summary.add_row(f"CLI wall at {s['largest_size']:,} (s)", f"{s['largest_wall_seconds']:.1f}",
-                        f"< {TARGETS['largest_seconds_max']:.0f}", verdict(s["largest_time_ok"]))
-        summary.add_row(f"CLI peak RSS at {s['largest_size']:,} (MB)",
-                        f"{s['largest_peak_mb']:.0f}", f"< {TARGETS['largest_peak_mb_max']:.0f}",
-                        verdict(s["largest_memory_ok"]))
+        summary.add_row(
+            f"CLI wall at {s['largest_size']:,} (s)",
+            f"{s['largest_wall_seconds']:.1f}",
+            f"< {TARGETS['largest_seconds_max']:.0f}",
+            verdict(s["largest_time_ok"]),
+        )
+        summary.add_row(
+            f"CLI peak RSS at {s['largest_size']:,} (MB)",
+            f"{s['largest_peak_mb']:.0f}",
+            f"< {TARGETS['largest_peak_mb_max']:.0f}",
+            verdict(s["largest_memory_ok"]),
+        )
     r = results.get("r", {})
     if r.get("status") == "ran":
-        summary.add_row(f"R svyby estimation / ours grouped_means ({r['size']:,})",
-                        f"{s['r_over_ours_estimator']:.0f}x", f">= {TARGETS['r_over_ours_min']:.0f}x",
-                        verdict(s["r_estimator_ok"]))
-        summary.add_row(f"Rscript wall / ours CLI end to end ({r['size']:,})",
-                        f"{s['r_over_ours_end_to_end']:.1f}x", f">= {TARGETS['r_over_ours_min']:.0f}x",
-                        verdict(s["r_end_to_end_ok"]))
+        summary.add_row(
+            f"R svyby estimation / ours grouped_means ({r['size']:,})",
+            f"{s['r_over_ours_estimator']:.0f}x",
+            f">= {TARGETS['r_over_ours_min']:.0f}x",
+            verdict(s["r_estimator_ok"]),
+        )
+        summary.add_row(
+            f"Rscript wall / ours CLI end to end ({r['size']:,})",
+            f"{s['r_over_ours_end_to_end']:.1f}x",
+            f">= {TARGETS['r_over_ours_min']:.0f}x",
+            verdict(s["r_end_to_end_ok"]),
+        )
         agree = r.get("agreement", {})
         if agree:
-            summary.add_row("max |mean_R - mean_ours| / |se_R - se_ours|",
-                            f"{agree['max_abs_diff_mean']:.1e} / {agree['max_abs_diff_se']:.1e}",
-                            "< 1e-6", verdict(agree["max_abs_diff_mean"] < 1e-6
-                                              and agree["max_abs_diff_se"] < 1e-6))
+            summary.add_row(
+                "max |mean_R - mean_ours| / |se_R - se_ours|",
+                f"{agree['max_abs_diff_mean']:.1e} / {agree['max_abs_diff_se']:.1e}",
+                "< 1e-6",
+                verdict(agree["max_abs_diff_mean"] < 1e-6 and agree["max_abs_diff_se"] < 1e-6),
+            )
     else:
         summary.add_row("R survey", r.get("status", "skipped"), "", "")
     console.print(summary)
@@ -578,23 +686,35 @@ def print_report(results: dict[str, Any]) -> None:
         detail = Table(title=f"R survey vs ours on {r['size']:,} respondents (seconds)")
         for column in ("", "read CSV", "indicators + design", "estimation", "whole"):
             detail.add_column(column, justify="right")
-        detail.add_row("R survey", f"{r['read_seconds']:.2f}", f"{r['prepare_seconds']:.2f}",
-                       f"{r['estimate_seconds']:.2f}", f"{r['wall_seconds']:.2f} (Rscript)")
+        detail.add_row(
+            "R survey",
+            f"{r['read_seconds']:.2f}",
+            f"{r['prepare_seconds']:.2f}",
+            f"{r['estimate_seconds']:.2f}",
+            f"{r['wall_seconds']:.2f} (Rscript)",
+        )
         cli = results["cli"].get(str(r["size"]), {})
-        detail.add_row("ours", f"{ours['read_seconds']:.2f}", f"{ours['prepare_seconds']:.3f}",
-                       f"{ours['estimate_seconds']:.4f}",
-                       f"{cli.get('wall_seconds', float('nan')):.2f} (CLI, all indicators)")
+        detail.add_row(
+            "ours",
+            f"{ours['read_seconds']:.2f}",
+            f"{ours['prepare_seconds']:.3f}",
+            f"{ours['estimate_seconds']:.4f}",
+            f"{cli.get('wall_seconds', float('nan')):.2f} (CLI, all indicators)",
+        )
         console.print(detail)
     for size, row in results["cli"].items():
         if row.get("returncode"):
-            console.print(f"[red]CLI failed at {int(size):,}[/red]: {row['command']}\n"
-                          f"{row.get('stderr_tail', '')}")
+            console.print(
+                f"[red]CLI failed at {int(size):,}[/red]: {row['command']}\n"
+                f"{row.get('stderr_tail', '')}"
+            )
     shift = results.get("raking_shift")
     if shift and "mean_abs_shift_points" in shift:
         console.print(
             f"raking check: the CLI's raked residents' item estimates differ from the unweighted "
             f"ones by {shift['mean_shift_points']:+.1f} points on average "
-            f"(max |{shift['max_abs_shift_points']:.1f}|, {shift['estimates_compared']} estimates)")
+            f"(max |{shift['max_abs_shift_points']:.1f}|, {shift['estimates_compared']} estimates)"
+        )
     console.print(f"results: {results['results_file']} (total {results['total_seconds']:.0f} s)")
 
 
@@ -607,23 +727,30 @@ def summarise(results: dict[str, Any]) -> dict[str, Any]:
         small, large = ok_sizes[0], ok_sizes[-1]
         ratio = cli[str(large)]["wall_seconds"] / cli[str(small)]["wall_seconds"]
         size_ratio = large / small
-        s.update(scaling_label=f"{large:,}/{small:,}", scaling_ratio=ratio, size_ratio=size_ratio,
-                 scaling_target=TARGETS["linear_ratio_max"] * size_ratio / 10,
-                 read_csv_ratio=results["data"][str(large)]["read_csv_seconds"]
-                 / results["data"][str(small)]["read_csv_seconds"])
+        s.update(
+            scaling_label=f"{large:,}/{small:,}",
+            scaling_ratio=ratio,
+            size_ratio=size_ratio,
+            scaling_target=TARGETS["linear_ratio_max"] * size_ratio / 10,
+            read_csv_ratio=results["data"][str(large)]["read_csv_seconds"]
+            / results["data"][str(small)]["read_csv_seconds"],
+        )
         s["scaling_ok"] = ratio <= s["scaling_target"]
         startup = results.get("cli_startup_seconds")
         if startup:
-            s["scaling_ratio_without_startup"] = (
-                (cli[str(large)]["wall_seconds"] - startup)
-                / (cli[str(small)]["wall_seconds"] - startup))
+            s["scaling_ratio_without_startup"] = (cli[str(large)]["wall_seconds"] - startup) / (
+                cli[str(small)]["wall_seconds"] - startup
+            )
         s["cpu_scaling_ratio"] = (
-            (cli[str(large)]["user_seconds"] + cli[str(large)]["system_seconds"])
-            / (cli[str(small)]["user_seconds"] + cli[str(small)]["system_seconds"]))
+            cli[str(large)]["user_seconds"] + cli[str(large)]["system_seconds"]
+        ) / (cli[str(small)]["user_seconds"] + cli[str(small)]["system_seconds"])
     if ok_sizes:
         large = ok_sizes[-1]
-        s.update(largest_size=large, largest_wall_seconds=cli[str(large)]["wall_seconds"],
-                 largest_peak_mb=cli[str(large)]["peak_rss_mb"])
+        s.update(
+            largest_size=large,
+            largest_wall_seconds=cli[str(large)]["wall_seconds"],
+            largest_peak_mb=cli[str(large)]["peak_rss_mb"],
+        )
         s["largest_time_ok"] = s["largest_wall_seconds"] < TARGETS["largest_seconds_max"]
         s["largest_memory_ok"] = s["largest_peak_mb"] < TARGETS["largest_peak_mb_max"]
     r = results.get("r", {})
@@ -645,22 +772,35 @@ def summarise(results: dict[str, Any]) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", type=parse_sizes, default=[100_000, 1_000_000],
-                        help="comma-separated respondent counts (100k, 1M accepted); "
-                             "default 100000,1000000")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--sizes",
+        type=parse_sizes,
+        default=[100_000, 1_000_000],
+        help="comma-separated respondent counts (100k, 1M accepted); default 100000,1000000",
+    )
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
-    parser.add_argument("--regenerate", action="store_true",
-                        help="regenerate the responses even if cached")
+    parser.add_argument(
+        "--regenerate", action="store_true", help="regenerate the responses even if cached"
+    )
     parser.add_argument("--skip-r", action="store_true", help="do not run R survey")
-    parser.add_argument("--repeat", type=int, default=None,
-                        help="CLI runs per size; the fastest is reported (default: 3 below "
-                             "500,000 respondents, else 1)")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=None,
+        help="CLI runs per size; the fastest is reported (default: 3 below "
+        "500,000 respondents, else 1)",
+    )
     parser.add_argument("--cli", help="pulse-analysis executable (default: the venv's)")
-    parser.add_argument("--timeout", type=float, default=900.0,
-                        help="seconds before a child process is killed (default 900)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=900.0,
+        help="seconds before a child process is killed (default 900)",
+    )
     args = parser.parse_args(argv)
 
     workdir: Path = args.workdir.resolve()
@@ -668,15 +808,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     results: dict[str, Any] = {
         "started_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "load_average_at_start": os.getloadavg(),
-                    "python": platform.python_version(), "pandas": pd.__version__,
-                    "numpy": np.__version__, "platform": platform.platform()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "load_average_at_start": os.getloadavg(),
+            "python": platform.python_version(),
+            "pandas": pd.__version__,
+            "numpy": np.__version__,
+            "platform": platform.platform(),
+        },
         "seed": args.seed,
         "sizes": args.sizes,
-        "design": {"waves": WAVES, "items": N_ITEMS,
-                   "audiences": {a: s for a, (_, _, s) in AUDIENCES.items()},
-                   "raking": "residents per wave on age_band and sex"},
-        "data": {}, "cli": {}, "targets": TARGETS,
+        "design": {
+            "waves": WAVES,
+            "items": N_ITEMS,
+            "audiences": {a: s for a, (_, _, s) in AUDIENCES.items()},
+            "raking": "residents per wave on age_band and sex",
+        },
+        "data": {},
+        "cli": {},
+        "targets": TARGETS,
     }
 
     definitions = workdir / "definitions"
@@ -688,14 +838,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     for n in args.sizes:
         path, generated = ensure_responses(workdir, n, args.seed, instruments, args.regenerate)
         files[n] = path
-        results["data"][str(n)] = {"path": str(path), "file_mb": path.stat().st_size / 1e6,
-                                   "generated_seconds": generated}
+        results["data"][str(n)] = {
+            "path": str(path),
+            "file_mb": path.stat().st_size / 1e6,
+            "generated_seconds": generated,
+        }
 
     cli = find_cli(args.cli)
     if cli is not None:
         log("baseline: pulse-analysis start-up (indicators --help), best of 3")
-        startup = [run_measured([cli, "indicators", "--help"], workdir / "logs" / "startup", 60)
-                   for _ in range(3)]
+        startup = [
+            run_measured([cli, "indicators", "--help"], workdir / "logs" / "startup", 60)
+            for _ in range(3)
+        ]
         results["cli_startup_seconds"] = min(r["wall_seconds"] for r in startup)
     for n in args.sizes:
         log(f"baseline: pandas.read_csv of {n:,} rows")
@@ -704,13 +859,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             results["cli"][str(n)] = {"returncode": None, "error": "pulse-analysis not found"}
             continue
         log(f"pulse-analysis indicators on {n:,} respondents")
-        row = run_cli(cli, files[n], definitions, population, workdir / "out" / f"n{n}",
-                      workdir / "logs", repeats_for(n, args.repeat), args.timeout)
+        row = run_cli(
+            cli,
+            files[n],
+            definitions,
+            population,
+            workdir / "out" / f"n{n}",
+            workdir / "logs",
+            repeats_for(n, args.repeat),
+            args.timeout,
+        )
         results["cli"][str(n)] = row
         if row["returncode"] == 0:
             log(f"  {row['wall_seconds']:.2f} s, peak {row['peak_rss_mb']:.0f} MB")
         else:
-            log(f"  FAILED (exit {row['returncode']}): {row['command']}\n{row.get('stderr_tail', '')}")
+            log(
+                f"  FAILED (exit {row['returncode']}): {row['command']}\n{row.get('stderr_tail', '')}"
+            )
 
     smallest = args.sizes[0]
     log(f"ours in process: grouped_means on {smallest:,} respondents")
@@ -733,7 +898,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             if r["returncode"] == 0:
                 r["status"] = "ran"
                 r["agreement"] = agreement(ours_estimates, Path(r["estimates"]))
-                log(f"  estimation {r['estimate_seconds']:.2f} s, Rscript {r['wall_seconds']:.2f} s")
+                log(
+                    f"  estimation {r['estimate_seconds']:.2f} s, Rscript {r['wall_seconds']:.2f} s"
+                )
             else:
                 r["status"] = f"failed (exit {r['returncode']})"
                 log(f"  R failed: {r.get('stderr_tail', '')}")

@@ -32,8 +32,9 @@ def create_app() -> Flask:
     @app.post("/write")
     def write():
         with engine.begin() as connection:
-            connection.execute(text("INSERT INTO bench_write (payload) VALUES (:p)"),
-                               {"p": secrets.token_hex(16)})
+            connection.execute(
+                text("INSERT INTO bench_write (payload) VALUES (:p)"), {"p": secrets.token_hex(16)}
+            )
         return "stored", 201
 
     return app

@@ -70,12 +70,20 @@ def prepare(database_url: str) -> Plan:
         load_instruments(definitions)
         instrument = definitions.instrument(INSTRUMENT)
         version = db.session.scalar(
-            select(InstrumentVersion).where(InstrumentVersion.instrument_id == INSTRUMENT)
-            .order_by(InstrumentVersion.id.desc()).limit(1))
+            select(InstrumentVersion)
+            .where(InstrumentVersion.instrument_id == INSTRUMENT)
+            .order_by(InstrumentVersion.id.desc())
+            .limit(1)
+        )
         today = dt.date.today()
-        wave = Wave(label="2026-LOAD", instrument_version=version, audience=version.audience,
-                    mode=WaveMode.OPEN, opens_on=today - dt.timedelta(days=3),
-                    closes_on=today + dt.timedelta(days=10))
+        wave = Wave(
+            label="2026-LOAD",
+            instrument_version=version,
+            audience=version.audience,
+            mode=WaveMode.OPEN,
+            opens_on=today - dt.timedelta(days=3),
+            closes_on=today + dt.timedelta(days=10),
+        )
         db.session.add(wave)
         db.session.commit()
         slug = wave.slug
@@ -112,31 +120,50 @@ _SECRET_KEY = secrets.token_hex(32)
 
 def gunicorn_env(database_url: str, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
-    env.update({
-        "DATABASE_URL": database_url, "SECRET_KEY": _SECRET_KEY,
-        "PULSE_CONFIG": "production", "SESSION_COOKIE_SECURE": "false",
-        "SURVEY_SUBMIT_RATE_LIMIT": "1000000 per minute",
-        "SURVEY_WAVE_SUBMIT_RATE_LIMIT": "1000000 per minute", "GUNICORN_ACCESSLOG": "none",
-        "PULSE_LOGLEVEL": "WARNING", "PULSE_INSTANCE_PATH": str(REPO / "instance"),
-    })
+    env.update(
+        {
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": _SECRET_KEY,
+            "PULSE_CONFIG": "production",
+            "SESSION_COOKIE_SECURE": "false",
+            "SURVEY_SUBMIT_RATE_LIMIT": "1000000 per minute",
+            "SURVEY_WAVE_SUBMIT_RATE_LIMIT": "1000000 per minute",
+            "GUNICORN_ACCESSLOG": "none",
+            "PULSE_LOGLEVEL": "WARNING",
+            "PULSE_INSTANCE_PATH": str(REPO / "instance"),
+        }
+    )
     env.update(extra)
     return env
 
 
-def start_gunicorn(database_url: str, *, workers: int = 2, threads: int = 4,
-                   app: str | None = None, log: Path | None = None, **extra: str):
+def start_gunicorn(
+    database_url: str,
+    *,
+    workers: int = 2,
+    threads: int = 4,
+    app: str | None = None,
+    log: Path | None = None,
+    **extra: str,
+):
     """gunicorn with ``gunicorn.conf.py`` on a free loopback port; returns (process, base
     URL) once ``/healthz`` (or ``/bare`` for a baseline app) answers."""
     port = free_port()
-    env = gunicorn_env(database_url, WEB_CONCURRENCY=str(workers),
-                       GUNICORN_THREADS=str(threads), GUNICORN_BIND=f"127.0.0.1:{port}", **extra)
+    env = gunicorn_env(
+        database_url,
+        WEB_CONCURRENCY=str(workers),
+        GUNICORN_THREADS=str(threads),
+        GUNICORN_BIND=f"127.0.0.1:{port}",
+        **extra,
+    )
     command = [sys.executable, "-m", "gunicorn", "--config", str(REPO / "gunicorn.conf.py")]
     if app:
         command.append(app)
     out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115
     try:
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=out,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            command, cwd=REPO, env=env, stdout=out, stderr=out, start_new_session=True
+        )
     finally:
         if log:
             out.close()
@@ -195,9 +222,9 @@ class Outcome:
     confirmed: bool = False
     error: str | None = None
     timings: dict[str, list[float]] = field(default_factory=dict)
-    not_saved_pages: int = 0          # 503 "not saved, try again" pages seen at submit
-    not_saved_kept_answers: int = 0   # ... of which showed the answers again
-    retried_errors: int = 0           # 5xx pages or connection errors retried
+    not_saved_pages: int = 0  # 503 "not saved, try again" pages seen at submit
+    not_saved_kept_answers: int = 0  # ... of which showed the answers again
+    retried_errors: int = 0  # 5xx pages or connection errors retried
 
 
 _faults_lock = threading.Lock()
@@ -233,8 +260,16 @@ class Respondent:
     ``think`` seconds (on average; uniformly 0.5 to 1.5 times it) pass before every request
     after the first, as a person reads a page before answering it; 0 sends at once."""
 
-    def __init__(self, base: str, plan: Plan, *, retry: bool = False,
-                 deadline: float | None = None, timeout: float = 30, think: float = 0.0):
+    def __init__(
+        self,
+        base: str,
+        plan: Plan,
+        *,
+        retry: bool = False,
+        deadline: float | None = None,
+        timeout: float = 30,
+        think: float = 0.0,
+    ):
         self.base, self.plan, self.retry, self.timeout = base, plan, retry, timeout
         self.deadline = deadline or time.monotonic() + 300
         self.think = think
@@ -248,15 +283,17 @@ class Respondent:
         while True:
             started = time.perf_counter()
             try:
-                response = self.http.request(method, self.base + path, timeout=self.timeout,
-                                             allow_redirects=False, **kwargs)
+                response = self.http.request(
+                    method, self.base + path, timeout=self.timeout, allow_redirects=False, **kwargs
+                )
             except requests.RequestException as exc:
                 response, failure = None, type(exc).__name__
             else:
                 failure = None if response.status_code < 500 else f"HTTP {response.status_code}"
                 outcome.timings.setdefault(step, []).append(time.perf_counter() - started)
-            if failure is None or (step == "submit" and response is not None
-                                   and response.status_code == 503):
+            if failure is None or (
+                step == "submit" and response is not None and response.status_code == 503
+            ):
                 return response
             if not self.retry or time.monotonic() > self.deadline:
                 raise RuntimeError(f"{step}: {failure}")
@@ -277,14 +314,18 @@ class Respondent:
             self._expect(page, 200)
             data = {"csrf_token": _hidden(_CSRF, page.text)}
             data.update({f: answers[f] for f in fields if f in answers})
-            self._expect(self._call(outcome, "page_post", "POST", f"/s/{slug}/{number}",
-                                    data=data), 303)
+            self._expect(
+                self._call(outcome, "page_post", "POST", f"/s/{slug}/{number}", data=data), 303
+            )
 
     def check_form(self, outcome: Outcome) -> dict[str, str]:
         """GET the check page; the submit form it carries (CSRF token, idempotency key)."""
         check = self._call(outcome, "check", "GET", f"/s/{self.plan.slug}/check")
         self._expect(check, 200)
-        return {"csrf_token": _hidden(_CSRF, check.text), "submission_key": _hidden(_KEY, check.text)}
+        return {
+            "csrf_token": _hidden(_CSRF, check.text),
+            "submission_key": _hidden(_KEY, check.text),
+        }
 
     def run(self, marker: str | None = None) -> Outcome:
         outcome = Outcome(marker=marker or new_marker())
@@ -295,8 +336,10 @@ class Respondent:
             self._expect(check, 200)
             page_text = check.text
             while True:
-                form = {"csrf_token": _hidden(_CSRF, page_text),
-                        "submission_key": _hidden(_KEY, page_text)}
+                form = {
+                    "csrf_token": _hidden(_CSRF, page_text),
+                    "submission_key": _hidden(_KEY, page_text),
+                }
                 sent = self._call(outcome, "submit", "POST", f"/s/{slug}/check", data=form)
                 if sent.status_code != 503:
                     break

@@ -24,8 +24,13 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]  # this
 sys.path.insert(0, str(ROOT))
 
 WAVES = [f"{year}-Q{q}" for year in (2025, 2026) for q in (1, 2, 3, 4)]
-SHARE = {"member-pulse": 0.01, "staff-pulse": 0.35, "staff-roadshow": 0.1, "resident-perception": 0.5,
-         "partner-survey": 0.04}
+SHARE = {
+    "member-pulse": 0.01,
+    "staff-pulse": 0.35,
+    "staff-roadshow": 0.1,
+    "resident-perception": 0.5,
+    "partner-survey": 0.04,
+}
 
 
 def seed(app, responses: int) -> None:
@@ -43,27 +48,49 @@ def seed(app, responses: int) -> None:
         load_instruments(definitions)
         for offset, (instrument_id, share) in enumerate(SHARE.items()):
             instrument = definitions.instrument(instrument_id)
-            version = db.session.query(InstrumentVersion).filter_by(instrument_id=instrument_id).one()
+            version = (
+                db.session.query(InstrumentVersion).filter_by(instrument_id=instrument_id).one()
+            )
             waves = {}
             for i, label in enumerate(WAVES):
                 opens = dt.date(2025, 1, 1) + dt.timedelta(days=91 * i)
-                waves[label] = Wave(label=label, instrument_version=version, audience=instrument.audience,
-                                    mode=WaveMode.OPEN, opens_on=opens, closes_on=opens + dt.timedelta(days=27))
+                waves[label] = Wave(
+                    label=label,
+                    instrument_version=version,
+                    audience=instrument.audience,
+                    mode=WaveMode.OPEN,
+                    opens_on=opens,
+                    closes_on=opens + dt.timedelta(days=27),
+                )
                 db.session.add(waves[label])
             db.session.flush()
             per_wave = max(int(responses * share / len(WAVES)), 12)
-            frame = synthetic_responses(instrument, WAVES, per_wave, seed=offset, version=version.version)
+            frame = synthetic_responses(
+                instrument, WAVES, per_wave, seed=offset, version=version.version
+            )
             frame = frame.astype(object).where(frame.notna(), None)
             attribute_ids = [a.id for a in instrument.attributes]
             question_ids = [q.id for q in instrument.questions]
             rows, answers = [], []
             for record in frame.to_dict("records"):
                 wave = waves[record["wave"]]
-                rows.append({"id": record["response_id"], "wave_id": wave.id, "event_id": None,
-                             "submitted_on": wave.opens_on, "attributes":
-                             {a: record[a] for a in attribute_ids if record[a] is not None}, "weight": None})
-                answers += [{"response_id": record["response_id"], "question_id": q, "value": record[q]}
-                            for q in question_ids if record[q] is not None]
+                rows.append(
+                    {
+                        "id": record["response_id"],
+                        "wave_id": wave.id,
+                        "event_id": None,
+                        "submitted_on": wave.opens_on,
+                        "attributes": {
+                            a: record[a] for a in attribute_ids if record[a] is not None
+                        },
+                        "weight": None,
+                    }
+                )
+                answers += [
+                    {"response_id": record["response_id"], "question_id": q, "value": record[q]}
+                    for q in question_ids
+                    if record[q] is not None
+                ]
             db.session.execute(insert(Response), rows)
             db.session.execute(insert(Answer), answers)
             db.session.commit()
@@ -101,10 +128,13 @@ def main() -> int:
         if result is None or stale:
             started = time.perf_counter()
             result = compute_results()
-            print(f"computed stored results ({result.responses:,} responses) in {time.perf_counter() - started:.1f} s")
+            print(
+                f"computed stored results ({result.responses:,} responses) in {time.perf_counter() - started:.1f} s"
+            )
         started = time.perf_counter()
-        HTML(string="<html lang='en'><title>x</title><p>One page.</p></html>").write_pdf(pdf_variant="pdf/ua-1",
-                                                                                      pdf_tags=True)
+        HTML(string="<html lang='en'><title>x</title><p>One page.</p></html>").write_pdf(
+            pdf_variant="pdf/ua-1", pdf_tags=True
+        )
         baseline = time.perf_counter() - started
         started = time.perf_counter()
         report = build_report(result)
@@ -114,12 +144,18 @@ def main() -> int:
         pdf_s = time.perf_counter() - started
     (args.workdir / f"quarterly-{report.wave}.pdf").write_bytes(pdf)
     total = html_s + pdf_s
-    print(f"\nquarterly report for {report.wave}: {result.responses:,} responses, "
-          f"{len(result.tables['indicators']):,} indicator rows, {len(WAVES)} waves, 5 instruments")
+    print(
+        f"\nquarterly report for {report.wave}: {result.responses:,} responses, "
+        f"{len(result.tables['indicators']):,} indicator rows, {len(WAVES)} waves, 5 instruments"
+    )
     print(f"  HTML built:          {html_s:6.2f} s")
     print(f"  PDF rendered:        {pdf_s:6.2f} s  ({len(pdf) / 1024:.0f} KB)")
-    print(f"  HTML + PDF:          {total:6.2f} s  (target < 15 s: {'met' if total < 15 else 'NOT met'})")
-    print(f"  baseline one-page PDF {baseline:5.2f} s; report = {total / baseline:.0f}x the baseline")
+    print(
+        f"  HTML + PDF:          {total:6.2f} s  (target < 15 s: {'met' if total < 15 else 'NOT met'})"
+    )
+    print(
+        f"  baseline one-page PDF {baseline:5.2f} s; report = {total / baseline:.0f}x the baseline"
+    )
     return 0
 
 

@@ -67,7 +67,9 @@ def _analysis_benchmark():
 bench = _analysis_benchmark()
 
 DEFAULT_WORKDIR = ROOT / "benchmarks" / "output" / "results"
-DEFAULT_SERVER = os.environ.get("TEST_DATABASE_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+DEFAULT_SERVER = (
+    os.environ.get("TEST_DATABASE_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 TARGETS = {"db_over_cli_max": 2.0, "peak_mb_max_at_1m": 3072.0}
 BREAKDOWNS = ["age_band", "sex"]  # the generated instruments' "about you" attributes
 READ_PROBE = """
@@ -121,8 +123,13 @@ def _copy(cursor, statement: str, frame: pd.DataFrame) -> None:
         copy.write(buffer.getvalue())
 
 
-def load_database(url: str, responses_csv: Path, definitions: Path, population_csv: Path,
-                  chunk_rows: int = 100_000) -> dict[str, Any]:
+def load_database(
+    url: str,
+    responses_csv: Path,
+    definitions: Path,
+    population_csv: Path,
+    chunk_rows: int = 100_000,
+) -> dict[str, Any]:
     """Schema by migration, then instrument versions, waves and margins through the app's
     models, then responses and answers by COPY in chunks (as the app stores them: a scale
     answer is its position, don't know is ``dk``, an unanswered question has no row)."""
@@ -144,34 +151,67 @@ def load_database(url: str, responses_csv: Path, definitions: Path, population_c
         for instrument_id, version in sorted(versions.items()):
             for label in bench.WAVES:
                 opens, closes = _quarter_dates(label)
-                wave = Wave(label=label, instrument_version=version, audience=version.audience,
-                            mode=WaveMode.OPEN, opens_on=opens, closes_on=closes)
+                wave = Wave(
+                    label=label,
+                    instrument_version=version,
+                    audience=version.audience,
+                    mode=WaveMode.OPEN,
+                    opens_on=opens,
+                    closes_on=closes,
+                )
                 db.session.add(wave)
                 db.session.flush()
                 wave_ids[(instrument_id, label)] = wave.id
         for row in pd.read_csv(population_csv).itertuples():
-            db.session.add(PopulationMargin(audience=row.audience, variable=row.variable,
-                                            category=row.category, population=row.population))
+            db.session.add(
+                PopulationMargin(
+                    audience=row.audience,
+                    variable=row.variable,
+                    category=row.category,
+                    population=row.population,
+                )
+            )
         db.session.commit()
         engine = db.engine
         raw = engine.raw_connection()
         responses = answers = 0
         try:
             cursor = raw.cursor()
-            for chunk in pd.read_csv(responses_csv, dtype=str, keep_default_na=False, chunksize=chunk_rows):
+            for chunk in pd.read_csv(
+                responses_csv, dtype=str, keep_default_na=False, chunksize=chunk_rows
+            ):
                 keys = list(zip(chunk["instrument"], chunk["wave"], strict=True))
-                attributes = [json.dumps({k: v for k, v in zip(BREAKDOWNS, values, strict=True) if v})
-                              for values in zip(*(chunk[c] for c in BREAKDOWNS), strict=True)]
-                rows = pd.DataFrame({
-                    "id": chunk["response_id"], "wave_id": [wave_ids[k] for k in keys],
-                    "submitted_on": chunk["submitted_on"], "channel": "web", "attributes": attributes,
-                })
-                _copy(cursor, "COPY response (id, wave_id, submitted_on, channel, attributes) "
-                              "FROM STDIN (FORMAT csv)", rows)
-                items = chunk.melt(id_vars=["response_id"], value_vars=bench.ITEM_IDS,
-                                   var_name="question_id", value_name="value")
+                attributes = [
+                    json.dumps({k: v for k, v in zip(BREAKDOWNS, values, strict=True) if v})
+                    for values in zip(*(chunk[c] for c in BREAKDOWNS), strict=True)
+                ]
+                rows = pd.DataFrame(
+                    {
+                        "id": chunk["response_id"],
+                        "wave_id": [wave_ids[k] for k in keys],
+                        "submitted_on": chunk["submitted_on"],
+                        "channel": "web",
+                        "attributes": attributes,
+                    }
+                )
+                _copy(
+                    cursor,
+                    "COPY response (id, wave_id, submitted_on, channel, attributes) "
+                    "FROM STDIN (FORMAT csv)",
+                    rows,
+                )
+                items = chunk.melt(
+                    id_vars=["response_id"],
+                    value_vars=bench.ITEM_IDS,
+                    var_name="question_id",
+                    value_name="value",
+                )
                 items = items[items["value"] != ""]
-                _copy(cursor, "COPY answer (response_id, question_id, value) FROM STDIN (FORMAT csv)", items)
+                _copy(
+                    cursor,
+                    "COPY answer (response_id, question_id, value) FROM STDIN (FORMAT csv)",
+                    items,
+                )
                 responses += len(rows)
                 answers += len(items)
             raw.commit()
@@ -181,19 +221,31 @@ def load_database(url: str, responses_csv: Path, definitions: Path, population_c
             raw.close()
         db.session.remove()
         engine.dispose()
-    return {"responses": responses, "answers": answers, "load_seconds": time.perf_counter() - started}
+    return {
+        "responses": responses,
+        "answers": answers,
+        "load_seconds": time.perf_counter() - started,
+    }
 
 
 # --------------------------------------------------------------------------- measuring
 
 
 def _env(url: str, definitions: Path) -> dict[str, str]:
-    return {**os.environ, "DATABASE_URL": url, "INSTRUMENTS_DIR": str(definitions),
-            "SECRET_KEY": "benchmark-only-" + secrets.token_hex(8), "PULSE_CONFIG": "production",
-            "PYTHONPATH": str(ROOT), "PULSE_INSTANCE_PATH": str(DEFAULT_WORKDIR / "instance")}
+    return {
+        **os.environ,
+        "DATABASE_URL": url,
+        "INSTRUMENTS_DIR": str(definitions),
+        "SECRET_KEY": "benchmark-only-" + secrets.token_hex(8),
+        "PULSE_CONFIG": "production",
+        "PYTHONPATH": str(ROOT),
+        "PULSE_INSTANCE_PATH": str(DEFAULT_WORKDIR / "instance"),
+    }
 
 
-def run_child(cmd: Sequence[str], env: dict[str, str], log_prefix: Path, timeout: float) -> dict[str, Any]:
+def run_child(
+    cmd: Sequence[str], env: dict[str, str], log_prefix: Path, timeout: float
+) -> dict[str, Any]:
     saved = dict(os.environ)
     os.environ.clear()
     os.environ.update(env)
@@ -207,7 +259,9 @@ def run_child(cmd: Sequence[str], env: dict[str, str], log_prefix: Path, timeout
 def stored_indicators(url: str) -> pd.DataFrame:
     engine = create_engine(url)
     with engine.connect() as connection:
-        tables = connection.execute(text("SELECT tables FROM analysis_result ORDER BY id DESC LIMIT 1")).scalar_one()
+        tables = connection.execute(
+            text("SELECT tables FROM analysis_result ORDER BY id DESC LIMIT 1")
+        ).scalar_one()
     engine.dispose()
     return pd.DataFrame.from_records(tables["indicators"])
 
@@ -222,32 +276,65 @@ def compare(stored: pd.DataFrame, cli_csv: Path) -> dict[str, Any]:
             frame[key] = frame[key].astype(str)
     merged = stored.merge(cli, on=keys, how="outer", suffixes=("_db", "_cli"), indicator=True)
     both = merged[merged["_merge"] == "both"]
-    diffs = {c: float(np.nanmax(np.abs(both[f"{c}_db"].astype(float) - both[f"{c}_cli"].astype(float))))
-             if len(both) else None for c in ("estimate", "se") if f"{c}_db" in both}
-    return {"rows_db": len(stored), "rows_cli": len(cli), "rows_only_one_side": int((merged["_merge"] != "both").sum()),
-            "max_abs_diff": diffs}
+    diffs = {
+        c: float(np.nanmax(np.abs(both[f"{c}_db"].astype(float) - both[f"{c}_cli"].astype(float))))
+        if len(both)
+        else None
+        for c in ("estimate", "se")
+        if f"{c}_db" in both
+    }
+    return {
+        "rows_db": len(stored),
+        "rows_cli": len(cli),
+        "rows_only_one_side": int((merged["_merge"] != "both").sum()),
+        "max_abs_diff": diffs,
+    }
 
 
 def measure_size(n: int, args, instruments, definitions: Path, population: Path) -> dict[str, Any]:
     workdir = args.workdir
     logs = workdir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    responses_csv, generated = bench.ensure_responses(workdir, n, args.seed, instruments, args.regenerate)
+    responses_csv, generated = bench.ensure_responses(
+        workdir, n, args.seed, instruments, args.regenerate
+    )
     url = create_database(args.server)
-    result: dict[str, Any] = {"n": n, "generated_seconds": generated, "database": make_url(url).database}
+    result: dict[str, Any] = {
+        "n": n,
+        "generated_seconds": generated,
+        "database": make_url(url).database,
+    }
     try:
         log(f"loading {n:,} responses into {make_url(url).database}")
         result["load"] = load_database(url, responses_csv, definitions, population)
-        log(f"  loaded {result['load']['answers']:,} answers in {result['load']['load_seconds']:.0f} s")
+        log(
+            f"  loaded {result['load']['answers']:,} answers in {result['load']['load_seconds']:.0f} s"
+        )
         env = _env(url, definitions)
         flask = [sys.executable, "-m", "flask", "--app", "survey_app"]
         export_csv = workdir / f"export-{n}.csv"
-        result["export"] = run_child([*flask, "export", "responses", "--out", str(export_csv)], env,
-                                     logs / f"export-{n}", args.timeout)
+        result["export"] = run_child(
+            [*flask, "export", "responses", "--out", str(export_csv)],
+            env,
+            logs / f"export-{n}",
+            args.timeout,
+        )
         out = workdir / f"out-{n}"
-        cli = [bench.find_cli(None), "indicators", "--responses", str(export_csv), "--instruments",
-               str(definitions), "--population", str(population), "--by", *BREAKDOWNS,
-               "--drop-incomplete", "--out", str(out)]
+        cli = [
+            bench.find_cli(None),
+            "indicators",
+            "--responses",
+            str(export_csv),
+            "--instruments",
+            str(definitions),
+            "--population",
+            str(population),
+            "--by",
+            *BREAKDOWNS,
+            "--drop-incomplete",
+            "--out",
+            str(out),
+        ]
         cli_runs, db_runs = [], []
         for round_ in range(args.repeat):
             order = [("cli", cli, cli_runs), ("db", [*flask, "results"], db_runs)]
@@ -255,18 +342,25 @@ def measure_size(n: int, args, instruments, definitions: Path, population: Path)
                 if name == "cli" and out.exists():
                     shutil.rmtree(out)
                 log(f"  {name} round {round_ + 1}")
-                runs.append(run_child(cmd, env, logs / f"{name}-{n}-round{round_ + 1}", args.timeout))
+                runs.append(
+                    run_child(cmd, env, logs / f"{name}-{n}-round{round_ + 1}", args.timeout)
+                )
                 if runs[-1]["returncode"] != 0:
                     log(f"  {name} failed: {bench.tail(runs[-1]['stderr'])}")
         result["cli"], result["db"] = _best(cli_runs), _best(db_runs)
         probe = run_child([sys.executable, "-c", READ_PROBE], env, logs / f"read-{n}", args.timeout)
         probe_out = Path(probe["stdout"]).read_text().strip().splitlines()
-        result["read"] = {**json.loads(probe_out[-1]), "peak_rss_mb": probe["peak_rss_mb"]} if probe_out else probe
+        result["read"] = (
+            {**json.loads(probe_out[-1]), "peak_rss_mb": probe["peak_rss_mb"]}
+            if probe_out
+            else probe
+        )
         if result["db"]["returncode"] == 0 and result["cli"]["returncode"] == 0:
             result["agreement"] = compare(stored_indicators(url), out / "indicators.csv")
             result["db_over_cli"] = result["db"]["wall_seconds"] / result["cli"]["wall_seconds"]
-            result["db_over_cli_cpu"] = ((result["db"]["user_seconds"] + result["db"]["system_seconds"])
-                                         / (result["cli"]["user_seconds"] + result["cli"]["system_seconds"]))
+            result["db_over_cli_cpu"] = (
+                result["db"]["user_seconds"] + result["db"]["system_seconds"]
+            ) / (result["cli"]["user_seconds"] + result["cli"]["system_seconds"])
     finally:
         if not args.keep_databases:
             drop_database(args.server, url)
@@ -281,32 +375,46 @@ def _best(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def print_report(sizes: list[dict[str, Any]]) -> None:
-    print(f"\n{'size':>10} {'flask results':>14} {'CLI':>8} {'ratio':>6} {'CPU ratio':>9} "
-          f"{'read':>7} {'fingerprint':>11} {'peak MB db':>10} {'peak MB cli':>11} {'export':>7}  target")
+    print(
+        f"\n{'size':>10} {'flask results':>14} {'CLI':>8} {'ratio':>6} {'CPU ratio':>9} "
+        f"{'read':>7} {'fingerprint':>11} {'peak MB db':>10} {'peak MB cli':>11} {'export':>7}  target"
+    )
     for r in sizes:
         if "db_over_cli" not in r:
-            print(f"{r['n']:>10,} failed: see {r.get('db', {}).get('stderr')} / {r.get('cli', {}).get('stderr')}")
+            print(
+                f"{r['n']:>10,} failed: see {r.get('db', {}).get('stderr')} / {r.get('cli', {}).get('stderr')}"
+            )
             continue
         ok = r["db_over_cli"] <= TARGETS["db_over_cli_max"]
         if r["n"] >= 1_000_000:
             ok = ok and r["db"]["peak_rss_mb"] < TARGETS["peak_mb_max_at_1m"]
-        print(f"{r['n']:>10,} {r['db']['wall_seconds']:>12.1f} s {r['cli']['wall_seconds']:>6.1f} s "
-              f"{r['db_over_cli']:>6.2f} {r['db_over_cli_cpu']:>9.2f} {r['read'].get('read_seconds', float('nan')):>5.1f} s "
-              f"{r['read'].get('fingerprint_seconds', float('nan')):>9.2f} s {r['db']['peak_rss_mb']:>10.0f} "
-              f"{r['cli']['peak_rss_mb']:>11.0f} {r['export']['wall_seconds']:>5.1f} s  {'met' if ok else 'NOT met'}")
+        print(
+            f"{r['n']:>10,} {r['db']['wall_seconds']:>12.1f} s {r['cli']['wall_seconds']:>6.1f} s "
+            f"{r['db_over_cli']:>6.2f} {r['db_over_cli_cpu']:>9.2f} {r['read'].get('read_seconds', float('nan')):>5.1f} s "
+            f"{r['read'].get('fingerprint_seconds', float('nan')):>9.2f} s {r['db']['peak_rss_mb']:>10.0f} "
+            f"{r['cli']['peak_rss_mb']:>11.0f} {r['export']['wall_seconds']:>5.1f} s  {'met' if ok else 'NOT met'}"
+        )
         agreement = r["agreement"]
-        print(f"{'':>10} stored vs CLI indicators: {agreement['rows_db']:,} / {agreement['rows_cli']:,} rows, "
-              f"{agreement['rows_only_one_side']} on one side only, max |diff| {agreement['max_abs_diff']}")
-    print(f"\ntargets: flask results <= {TARGETS['db_over_cli_max']}x the CLI at every size; "
-          f"its peak RSS < {TARGETS['peak_mb_max_at_1m']:.0f} MB at 1M")
+        print(
+            f"{'':>10} stored vs CLI indicators: {agreement['rows_db']:,} / {agreement['rows_cli']:,} rows, "
+            f"{agreement['rows_only_one_side']} on one side only, max |diff| {agreement['max_abs_diff']}"
+        )
+    print(
+        f"\ntargets: flask results <= {TARGETS['db_over_cli_max']}x the CLI at every size; "
+        f"its peak RSS < {TARGETS['peak_mb_max_at_1m']:.0f} MB at 1M"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="100000,1000000", type=bench.parse_sizes)
     parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--repeat", type=int, default=2, help="alternating rounds of each contender (best of)")
-    parser.add_argument("--server", default=DEFAULT_SERVER, help="PostgreSQL server to create the databases on")
+    parser.add_argument(
+        "--repeat", type=int, default=2, help="alternating rounds of each contender (best of)"
+    )
+    parser.add_argument(
+        "--server", default=DEFAULT_SERVER, help="PostgreSQL server to create the databases on"
+    )
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
     parser.add_argument("--regenerate", action="store_true")
     parser.add_argument("--keep-databases", action="store_true")
@@ -320,8 +428,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = {"at": dt.datetime.now(dt.UTC).isoformat(), "load_average": os.getloadavg()}
     sizes = [measure_size(n, args, instruments, definitions, population) for n in args.sizes]
     print_report(sizes)
-    (args.workdir / "results.json").write_text(json.dumps({"started": started, "targets": TARGETS,
-                                                          "sizes": sizes}, indent=2, default=str))
+    (args.workdir / "results.json").write_text(
+        json.dumps({"started": started, "targets": TARGETS, "sizes": sizes}, indent=2, default=str)
+    )
     return 0 if all("db_over_cli" in r for r in sizes) else 1
 
 

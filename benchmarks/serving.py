@@ -67,9 +67,12 @@ def pct(values: list[float], q: float) -> float | None:
 
 
 def summary(values: list[float]) -> dict:
-    return {"n": len(values), "p50_ms": pct(values, 50), "p95_ms": pct(values, 95),
-            "p99_ms": pct(values, 99)}
-
+    return {
+        "n": len(values),
+        "p50_ms": pct(values, 50),
+        "p95_ms": pct(values, 95),
+        "p99_ms": pct(values, 99),
+    }
 
 
 def run_users(user, users: int) -> float:
@@ -119,8 +122,13 @@ def back_to_back(users: int, seconds: float, new_sender, succeeded, cap: int | N
 
 def measured(timings: list[float], seconds: float, failures: Counter[str]) -> dict:
     """Rate, errors by reason and latency percentiles of ``timings`` over ``seconds``."""
-    return {"requests_per_s": len(timings) / seconds, "seconds": seconds,
-            "errors": sum(failures.values()), "error_reasons": dict(failures), **summary(timings)}
+    return {
+        "requests_per_s": len(timings) / seconds,
+        "seconds": seconds,
+        "errors": sum(failures.values()),
+        "error_reasons": dict(failures),
+        **summary(timings),
+    }
 
 
 def combine(rounds: list[dict]) -> dict:
@@ -128,9 +136,13 @@ def combine(rounds: list[dict]) -> dict:
     failures: Counter[str] = Counter()
     for r in rounds:
         failures.update(r["error_reasons"])
-    return {**measured([t for r in rounds for t in r["timings"]],
-                       sum(r["seconds"] for r in rounds), failures),
-            "rounds": len(rounds), "per_round": [round(r["requests_per_s"], 1) for r in rounds]}
+    return {
+        **measured(
+            [t for r in rounds for t in r["timings"]], sum(r["seconds"] for r in rounds), failures
+        ),
+        "rounds": len(rounds),
+        "per_round": [round(r["requests_per_s"], 1) for r in rounds],
+    }
 
 
 def hammer(base: str, method: str, path: str, users: int, seconds: float, cap: int) -> dict:
@@ -143,8 +155,9 @@ def hammer(base: str, method: str, path: str, users: int, seconds: float, cap: i
     return back_to_back(users, seconds, new_sender, lambda r: r.status < 400, cap)
 
 
-def survey_load(base: str, plan: loadgen.Plan, users: int, seconds: float, cap: int,
-                think: float = 0.0) -> dict:
+def survey_load(
+    base: str, plan: loadgen.Plan, users: int, seconds: float, cap: int, think: float = 0.0
+) -> dict:
     """``users`` respondents, each answering the whole survey and then starting again as a
     new respondent, pausing ``think`` seconds on average before each request."""
     outcomes: list[loadgen.Outcome] = []
@@ -168,15 +181,19 @@ def survey_load(base: str, plan: loadgen.Plan, users: int, seconds: float, cap: 
     completed = sum(o.confirmed for o in outcomes)
     errors = [o.error for o in outcomes if o.error]
     return {
-        "seconds": elapsed, "completed_surveys": completed,
+        "seconds": elapsed,
+        "completed_surveys": completed,
         "surveys_per_s": completed / elapsed,
         "submit_per_s": len(steps.get("submit", [])) / elapsed,
-        "errors": len(errors), "error_examples": sorted(set(errors))[:3],
+        "errors": len(errors),
+        "error_examples": sorted(set(errors))[:3],
         "steps": {step: summary(values) for step, values in steps.items()},
     }
 
 
-def prepare_submits(base: str, plan: loadgen.Plan, count: int, users: int) -> list[tuple[dict, bytes]]:
+def prepare_submits(
+    base: str, plan: loadgen.Plan, count: int, users: int
+) -> list[tuple[dict, bytes]]:
     """``count`` respondents brought to the check page (not timed): each answers every page
     (answers in progress are a sealed draft per browser, so a copy of another respondent's
     cookie would share, and be emptied by, that one's draft) and GETs the check page for its
@@ -199,16 +216,18 @@ def prepare_submits(base: str, plan: loadgen.Plan, count: int, users: int) -> li
             form = respondent.check_form(loadgen.Outcome(marker=""))
             cookies = "; ".join(f"{k}={v}" for k, v in respondent.http.cookies.get_dict().items())
             with lock:
-                prepared.append(({"Cookie": cookies, "Content-Type": FORM_TYPE},
-                                 urlencode(form).encode()))
+                prepared.append(
+                    ({"Cookie": cookies, "Content-Type": FORM_TYPE}, urlencode(form).encode())
+                )
             respondent.http.close()
 
     run_users(prepare, min(users, 20))
     return prepared
 
 
-def submit_capacity(base: str, plan: loadgen.Plan, users: int, seconds: float,
-                    prepared: list[tuple[dict, bytes]]) -> dict:
+def submit_capacity(
+    base: str, plan: loadgen.Plan, users: int, seconds: float, prepared: list[tuple[dict, bytes]]
+) -> dict:
     """The submit endpoint's own throughput: ``users`` threads POST the ``prepared``
     respondents' submits one after another, with nothing else in between, for at most
     ``seconds`` (or until none is left: ``ran_out``). Each POST does everything a real one
@@ -243,8 +262,9 @@ def keep_alive(base: str) -> urllib3.HTTPConnectionPool:
     (copying it, parsing its Set-Cookie into a cookie jar) on every submit (a 303), work on
     the shared cores that no baseline request (a 200) causes. No retries: a failure counts."""
     url = urllib3.util.parse_url(base)
-    return urllib3.HTTPConnectionPool(url.host, url.port, maxsize=1, block=True, retries=False,
-                                      timeout=30)
+    return urllib3.HTTPConnectionPool(
+        url.host, url.port, maxsize=1, block=True, retries=False, timeout=30
+    )
 
 
 def serving_settings(args) -> dict[str, str]:
@@ -260,8 +280,7 @@ def serving_settings(args) -> dict[str, str]:
     return settings
 
 
-def measure_rounds(app_base: str, baseline_base: str, plan: loadgen.Plan, users: int,
-                   args) -> dict:
+def measure_rounds(app_base: str, baseline_base: str, plan: loadgen.Plan, users: int, args) -> dict:
     """Submit alone, bare and write, ``--rounds`` times each for ``--seconds / --rounds``,
     interleaved (the order turns each round), so that a change in the shared machine's load
     during the run weighs on all three alike. Before each round enough respondents are
@@ -274,12 +293,14 @@ def measure_rounds(app_base: str, baseline_base: str, plan: loadgen.Plan, users:
         prepared = prepare_submits(app_base, plan, count, users)
         runs = {
             "submit": partial(submit_capacity, app_base, plan, users, per_round, prepared),
-            "bare": partial(hammer, baseline_base, "GET", "/bare", users, per_round,
-                            args.max_requests),
-            "write": partial(hammer, baseline_base, "POST", "/write", users, per_round,
-                             args.max_requests),
+            "bare": partial(
+                hammer, baseline_base, "GET", "/bare", users, per_round, args.max_requests
+            ),
+            "write": partial(
+                hammer, baseline_base, "POST", "/write", users, per_round, args.max_requests
+            ),
         }
-        order = list(runs)[number % 3:] + list(runs)[:number % 3]
+        order = list(runs)[number % 3 :] + list(runs)[: number % 3]
         for name in order:
             rounds[name].append(runs[name]())
         submit = rounds["submit"][-1]
@@ -293,18 +314,26 @@ def run_level(database_url: str, plan: loadgen.Plan, users: int, args, log: Path
     result: dict = {"users": users, "think": args.think}
     settings = serving_settings(args)
     baseline, baseline_base = loadgen.start_gunicorn(
-        database_url, workers=args.workers, threads=args.threads, log=log,
-        app="baseline_app:create_app()", PYTHONPATH=f"{HERE}{os.pathsep}{HERE.parent}", **settings)
+        database_url,
+        workers=args.workers,
+        threads=args.threads,
+        log=log,
+        app="baseline_app:create_app()",
+        PYTHONPATH=f"{HERE}{os.pathsep}{HERE.parent}",
+        **settings,
+    )
     try:
-        server, base = loadgen.start_gunicorn(database_url, workers=args.workers,
-                                              threads=args.threads, log=log, **settings)
+        server, base = loadgen.start_gunicorn(
+            database_url, workers=args.workers, threads=args.threads, log=log, **settings
+        )
         try:
             # Warm-up, not measured: every worker imports templates and definitions on first use.
             hammer(baseline_base, "GET", "/bare", users, 1, args.workers * 20)
             hammer(baseline_base, "POST", "/write", users, 1, args.workers * 20)
             survey_load(base, plan, args.workers * 2, 60, args.workers * 4)
-            result["survey"] = survey_load(base, plan, users, args.seconds, args.max_surveys,
-                                           think=args.think)
+            result["survey"] = survey_load(
+                base, plan, users, args.seconds, args.max_surveys, think=args.think
+            )
             result.update(measure_rounds(base, baseline_base, plan, users, args))
         finally:
             loadgen.stop_gunicorn(server)
@@ -319,25 +348,41 @@ def run_level(database_url: str, plan: loadgen.Plan, users: int, args, log: Path
 def print_level(database: str, r: dict) -> None:
     s = r["survey"]
     print(f"\n{database}, {r['users']} concurrent users")
-    print(f"  respondents answering the survey ({s['seconds']:.0f} s, think {r['think']} s):"
-          f" surveys completed/s {s['surveys_per_s']:.1f}, submit POST/s {s['submit_per_s']:.1f},"
-          f" errors {s['errors']} {s['error_examples'] or ''}")
-    print(f"  submit alone, bare and write: {r['submit']['rounds']} interleaved rounds of"
-          f" {r['submit']['seconds'] / r['submit']['rounds']:.1f} s each"
-          + (f" (submits ran out in {r['submit']['ran_out_rounds']})"
-             if r["submit"]["ran_out_rounds"] else ""))
-    for name, label in (("submit", "submit alone"), ("bare", "baseline bare"),
-                        ("write", "baseline write")):
+    print(
+        f"  respondents answering the survey ({s['seconds']:.0f} s, think {r['think']} s):"
+        f" surveys completed/s {s['surveys_per_s']:.1f}, submit POST/s {s['submit_per_s']:.1f},"
+        f" errors {s['errors']} {s['error_examples'] or ''}"
+    )
+    print(
+        f"  submit alone, bare and write: {r['submit']['rounds']} interleaved rounds of"
+        f" {r['submit']['seconds'] / r['submit']['rounds']:.1f} s each"
+        + (
+            f" (submits ran out in {r['submit']['ran_out_rounds']})"
+            if r["submit"]["ran_out_rounds"]
+            else ""
+        )
+    )
+    for name, label in (
+        ("submit", "submit alone"),
+        ("bare", "baseline bare"),
+        ("write", "baseline write"),
+    ):
         b = r[name]
-        print(f"  {label:<14} req/s {b['requests_per_s']:8.1f}   p50 {b['p50_ms'] or 0:6.1f} ms"
-              f"  p95 {b['p95_ms'] or 0:6.1f}  p99 {b['p99_ms'] or 0:6.1f}   errors {b['errors']}"
-              f" {b['error_reasons'] or ''}  (rounds: {', '.join(map(str, b['per_round']))})")
-    print(f"  submit/bare {r['submit_vs_bare']:.3f}   submit/write {r['submit_vs_write']:.3f}"
-          "  (target >= 0.5 of write)")
+        print(
+            f"  {label:<14} req/s {b['requests_per_s']:8.1f}   p50 {b['p50_ms'] or 0:6.1f} ms"
+            f"  p95 {b['p95_ms'] or 0:6.1f}  p99 {b['p99_ms'] or 0:6.1f}   errors {b['errors']}"
+            f" {b['error_reasons'] or ''}  (rounds: {', '.join(map(str, b['per_round']))})"
+        )
+    print(
+        f"  submit/bare {r['submit_vs_bare']:.3f}   submit/write {r['submit_vs_write']:.3f}"
+        "  (target >= 0.5 of write)"
+    )
     print("  per step while answering the survey:")
     for step, t in s["steps"].items():
-        print(f"    {step:<9} n={t['n']:<6} p50 {t['p50_ms']:7.1f} ms  p95 {t['p95_ms']:7.1f}"
-              f"  p99 {t['p99_ms']:7.1f}")
+        print(
+            f"    {step:<9} n={t['n']:<6} p50 {t['p50_ms']:7.1f} ms  p95 {t['p95_ms']:7.1f}"
+            f"  p99 {t['p99_ms']:7.1f}"
+        )
 
 
 def prepare_database(url: str) -> loadgen.Plan:
@@ -352,40 +397,77 @@ def prepare_database(url: str) -> loadgen.Plan:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--server-url", default=os.environ.get(
-        "TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    parser.add_argument(
+        "--server-url",
+        default=os.environ.get(
+            "TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+        ),
+    )
     parser.add_argument("--levels", default="10,50,200")
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--max-surveys", type=int, default=20_000)
     parser.add_argument("--max-requests", type=int, default=200_000)
-    parser.add_argument("--think", type=float, default=1.0,
-                        help="mean seconds a respondent spends on a page before the next request")
-    parser.add_argument("--submits", type=int, default=3000,
-                        help="respondents brought to the check page for the first submit-alone "
-                             "round (later rounds: enough for 1.5 times the last round's rate)")
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="interleaved rounds of submit alone, bare and write")
-    parser.add_argument("--workers", type=int, default=(os.cpu_count() or 1) + 1,
-                        help="gunicorn workers (default as gunicorn.conf.py: cores + 1)")
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=1.0,
+        help="mean seconds a respondent spends on a page before the next request",
+    )
+    parser.add_argument(
+        "--submits",
+        type=int,
+        default=3000,
+        help="respondents brought to the check page for the first submit-alone "
+        "round (later rounds: enough for 1.5 times the last round's rate)",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="interleaved rounds of submit alone, bare and write"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=(os.cpu_count() or 1) + 1,
+        help="gunicorn workers (default as gunicorn.conf.py: cores + 1)",
+    )
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--sqlite-level", type=int, default=10, help="0 to skip SQLite")
-    parser.add_argument("--ratelimit-storage", default="redis://127.0.0.1:6379",
-                        help="RATELIMIT_STORAGE_URI for the app (memory:// is per worker)")
-    parser.add_argument("--quiet-logs", action="store_true",
-                        help="no access log and no request log (production logs both)")
+    parser.add_argument(
+        "--ratelimit-storage",
+        default="redis://127.0.0.1:6379",
+        help="RATELIMIT_STORAGE_URI for the app (memory:// is per worker)",
+    )
+    parser.add_argument(
+        "--quiet-logs",
+        action="store_true",
+        help="no access log and no request log (production logs both)",
+    )
     parser.add_argument("--out", type=Path, default=HERE / "output" / "serving")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%S")
     log = args.out / f"gunicorn-{stamp}.log"
-    report = {"cores": os.cpu_count(), "workers": args.workers, "threads": args.threads,
-              "seconds_per_run": args.seconds, "settings": serving_settings(args),
-              "note": "load generator (threaded Python) runs on the same machine", "runs": []}
-    print(f"{os.cpu_count()} cores; gunicorn {args.workers} workers x {args.threads} threads; "
-          "the load generator shares the machine")
-    print("logs: " + ("none (--quiet-logs)" if args.quiet_logs else
-                      "gunicorn access log and the app's request log, as in production")
-          + f"; rate-limit storage {args.ratelimit_storage}")
+    report = {
+        "cores": os.cpu_count(),
+        "workers": args.workers,
+        "threads": args.threads,
+        "seconds_per_run": args.seconds,
+        "settings": serving_settings(args),
+        "note": "load generator (threaded Python) runs on the same machine",
+        "runs": [],
+    }
+    print(
+        f"{os.cpu_count()} cores; gunicorn {args.workers} workers x {args.threads} threads; "
+        "the load generator shares the machine"
+    )
+    print(
+        "logs: "
+        + (
+            "none (--quiet-logs)"
+            if args.quiet_logs
+            else "gunicorn access log and the app's request log, as in production"
+        )
+        + f"; rate-limit storage {args.ratelimit_storage}"
+    )
 
     server = make_url(args.server_url)
     name = f"pulse_bench_{secrets.token_hex(6)}"

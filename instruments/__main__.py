@@ -13,9 +13,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m instruments", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     validate = sub.add_parser("validate", help="validate definition folders or files")
-    validate.add_argument("paths", nargs="*", type=Path,
-                          help="folders holding framework.yaml and instruments, or single files "
-                               "(default: INSTRUMENTS_DIR or the shipped definitions)")
+    validate.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        help="folders holding framework.yaml and instruments, or single files "
+        "(default: INSTRUMENTS_DIR or the shipped definitions)",
+    )
     args = parser.parse_args(argv)
     return run_validate(args.paths)
 

@@ -39,7 +39,7 @@ def _keyword_body(pattern: str) -> str:
 def pattern_regex(pattern: str) -> str:
     """The regular expression (without flags) that one codebook pattern stands for."""
     if pattern.startswith(REGEX_PREFIX):
-        return pattern[len(REGEX_PREFIX):].strip()
+        return pattern[len(REGEX_PREFIX) :].strip()
     return r"(?<!\w)" + _keyword_body(pattern) + r"(?!\w)"
 
 
@@ -56,8 +56,13 @@ def split_patterns(patterns: list[str]) -> tuple[re.Pattern | None, re.Pattern |
     case-insensitive on the original text. A comment matches when either matches."""
     keywords = [p for p in patterns if not p.startswith(REGEX_PREFIX)]
     regexes = [p for p in patterns if p.startswith(REGEX_PREFIX)]
-    keyword_re = (re.compile(r"(?<!\w)(?:" + "|".join(_keyword_body(p.lower()) for p in keywords) + r")(?!\w)")
-                  if keywords else None)
+    keyword_re = (
+        re.compile(
+            r"(?<!\w)(?:" + "|".join(_keyword_body(p.lower()) for p in keywords) + r")(?!\w)"
+        )
+        if keywords
+        else None
+    )
     return keyword_re, compile_patterns(regexes)
 
 
@@ -73,7 +78,8 @@ def _check_patterns(patterns: list[str]) -> list[str]:
             raise LocatedError((position,), f"bad regular expression {pattern!r}: {exc}") from None
         if compiled.search(""):
             raise LocatedError(
-                (position,), f"pattern {pattern!r} matches empty text, so it would match every comment"
+                (position,),
+                f"pattern {pattern!r} matches empty text, so it would match every comment",
             )
     seen: set[str] = set()
     for position, pattern in enumerate(patterns):
@@ -83,8 +89,10 @@ def _check_patterns(patterns: list[str]) -> list[str]:
     try:
         compile_patterns(patterns)
     except re.error as exc:
-        raise ValueError(f"patterns cannot be combined into one expression ({exc}); "
-                         "move inline flags such as (?i) out of them") from None
+        raise ValueError(
+            f"patterns cannot be combined into one expression ({exc}); "
+            "move inline flags such as (?i) out of them"
+        ) from None
     return patterns
 
 

@@ -107,12 +107,18 @@ def _read_yaml(path: Path) -> tuple[Any, Callable[[], yaml.Node | None]]:
     name = path.name
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
-            raise DefinitionsError([DefinitionError(name, "", f"file is larger than {MAX_FILE_BYTES} bytes")])
+            raise DefinitionsError(
+                [DefinitionError(name, "", f"file is larger than {MAX_FILE_BYTES} bytes")]
+            )
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise DefinitionsError([DefinitionError(name, "", f"not UTF-8 text ({exc.reason})")]) from None
+        raise DefinitionsError(
+            [DefinitionError(name, "", f"not UTF-8 text ({exc.reason})")]
+        ) from None
     except OSError as exc:
-        raise DefinitionsError([DefinitionError(name, "", f"cannot read file: {exc.strerror}")]) from None
+        raise DefinitionsError(
+            [DefinitionError(name, "", f"cannot read file: {exc.strerror}")]
+        ) from None
     return _parse_yaml(text, name)
 
 
@@ -126,15 +132,29 @@ def _check_structure(text: str, name: str) -> None:
     depth = 0
     for event in yaml.parse(text, Loader=_Loader):
         if isinstance(event, yaml.AliasEvent):
-            raise DefinitionsError([DefinitionError(
-                name, "", "YAML aliases (*name) are not allowed in definition files: write the value out",
-                event.start_mark.line + 1 if event.start_mark else None)])
+            raise DefinitionsError(
+                [
+                    DefinitionError(
+                        name,
+                        "",
+                        "YAML aliases (*name) are not allowed in definition files: write the value out",
+                        event.start_mark.line + 1 if event.start_mark else None,
+                    )
+                ]
+            )
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_NESTING:
-                raise DefinitionsError([DefinitionError(
-                    name, "", f"nested more than {MAX_NESTING} levels deep (the format needs at most 9)",
-                    event.start_mark.line + 1 if event.start_mark else None)])
+                raise DefinitionsError(
+                    [
+                        DefinitionError(
+                            name,
+                            "",
+                            f"nested more than {MAX_NESTING} levels deep (the format needs at most 9)",
+                            event.start_mark.line + 1 if event.start_mark else None,
+                        )
+                    ]
+                )
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
 
@@ -145,7 +165,9 @@ def _parse_yaml(text: str, name: str) -> tuple[Any, Callable[[], yaml.Node | Non
 
     The text is first checked for its size, aliases and depth (module docstring)."""
     if len(text) > MAX_FILE_BYTES or len(text.encode("utf-8")) > MAX_FILE_BYTES:
-        raise DefinitionsError([DefinitionError(name, "", f"file is larger than {MAX_FILE_BYTES} bytes")])
+        raise DefinitionsError(
+            [DefinitionError(name, "", f"file is larger than {MAX_FILE_BYTES} bytes")]
+        )
     try:
         _check_structure(text, name)
         data = yaml.load(text, Loader=_Loader)
@@ -157,12 +179,20 @@ def _parse_yaml(text: str, name: str) -> tuple[Any, Callable[[], yaml.Node | Non
         problem = " ".join(p for p in (exc.context, exc.problem) if p)
         raise DefinitionsError([DefinitionError(name, "", f"bad YAML: {problem}", line)]) from None
     except yaml.YAMLError as exc:
-        raise DefinitionsError([DefinitionError(name, "", f"bad YAML: {_shorten(str(exc))}")]) from None
-    except ValueError as exc:  # a value YAML can parse but Python cannot hold, e.g. a 5,000-digit number
-        raise DefinitionsError([DefinitionError(name, "", f"bad YAML value: {_shorten(str(exc))}")]) from None
+        raise DefinitionsError(
+            [DefinitionError(name, "", f"bad YAML: {_shorten(str(exc))}")]
+        ) from None
+    except (
+        ValueError
+    ) as exc:  # a value YAML can parse but Python cannot hold, e.g. a 5,000-digit number
+        raise DefinitionsError(
+            [DefinitionError(name, "", f"bad YAML value: {_shorten(str(exc))}")]
+        ) from None
     if not isinstance(data, dict):
         kind = "empty" if data is None else f"a {type(data).__name__}"
-        raise DefinitionsError([DefinitionError(name, "", f"expected a mapping of keys, found {kind}", 1)])
+        raise DefinitionsError(
+            [DefinitionError(name, "", f"expected a mapping of keys, found {kind}", 1)]
+        )
     return data, lambda: yaml.compose(text, Loader=_Loader)
 
 
@@ -174,8 +204,12 @@ def _line_of(node: yaml.Node | None, loc: tuple[str | int, ...]) -> int | None:
             match = next((v for k, v in node.value if getattr(k, "value", None) == str(step)), None)
             if match is None:
                 # an unknown key is reported on the key itself
-                match = next((k for k, _ in node.value if getattr(k, "value", None) == str(step)), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
+                match = next(
+                    (k for k, _ in node.value if getattr(k, "value", None) == str(step)), None
+                )
+        elif (
+            isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value)
+        ):
             match = node.value[step]
         else:
             match = None
@@ -192,7 +226,11 @@ def _quoted(value: Any) -> str:
     if isinstance(value, str) and len(value) > MAX_QUOTED:
         value = value[:MAX_QUOTED]
         return repr(value)[:-1] + "..." + repr(value)[-1]
-    text = repr(value) if isinstance(value, (str, int, float, bool, type(None))) else f"a {type(value).__name__}"
+    text = (
+        repr(value)
+        if isinstance(value, (str, int, float, bool, type(None)))
+        else f"a {type(value).__name__}"
+    )
     return text if len(text) <= MAX_QUOTED else text[:MAX_QUOTED] + "..."
 
 
@@ -208,7 +246,9 @@ def _format_loc(loc: tuple[str | int, ...]) -> str:
     return text
 
 
-def _errors_from(exc: ValidationError, name: str, nodes: Callable[[], yaml.Node | None]) -> list[DefinitionError]:
+def _errors_from(
+    exc: ValidationError, name: str, nodes: Callable[[], yaml.Node | None]
+) -> list[DefinitionError]:
     errors = []
     node = nodes()
     found = exc.errors(include_url=False)
@@ -229,9 +269,10 @@ def _errors_from(exc: ValidationError, name: str, nodes: Callable[[], yaml.Node 
         message = _shorten(message.removeprefix("Value error, "))
         errors.append(DefinitionError(name, _format_loc(loc), message, _line_of(node, loc)))
     if len(found) > MAX_ERRORS:
-        errors.append(DefinitionError(name, "", f"and {len(found) - MAX_ERRORS} more errors not listed"))
+        errors.append(
+            DefinitionError(name, "", f"and {len(found) - MAX_ERRORS} more errors not listed")
+        )
     return errors
-
 
 
 # --------------------------------------------------------------------------- loading
@@ -252,7 +293,9 @@ def load_instrument(path: Path, framework: Framework | None = None) -> Instrumen
 
 
 def parse_instrument(
-    data: Any, name: str, framework: Framework | None,
+    data: Any,
+    name: str,
+    framework: Framework | None,
     nodes: Callable[[], yaml.Node | None] = lambda: None,
 ) -> Instrument:
     context = {"outcomes": set(framework.outcome_ids)} if framework is not None else None
@@ -303,7 +346,8 @@ def load_redaction(path: Path | str) -> RedactionSettings:
 
 def instrument_files(folder: Path) -> list[Path]:
     return sorted(
-        p for p in folder.iterdir()
+        p
+        for p in folder.iterdir()
         if p.suffix in (".yaml", ".yml") and p.name not in RESERVED_FILES and p.is_file()
     )
 
@@ -338,7 +382,11 @@ def load_definitions(folder: Path | str | None = None, *, versions: bool = False
             continue
         if instrument.id in definitions.instruments and not versions:
             other = definitions.files[instrument.id].name
-            errors.append(DefinitionError(path.name, "id", f"instrument id {instrument.id!r} is also used by {other}", 1))
+            errors.append(
+                DefinitionError(
+                    path.name, "id", f"instrument id {instrument.id!r} is also used by {other}", 1
+                )
+            )
             continue
         definitions.instruments[instrument.id] = instrument
         definitions.files[instrument.id] = path
@@ -366,9 +414,15 @@ def validate_paths(paths: list[Path]) -> tuple[list[str], list[DefinitionError]]
         try:
             if path.is_dir():
                 loaded = load_definitions(path)
-                themes = f", codebook with {len(loaded.codebook.themes)} themes" if loaded.codebook else ""
-                checked.append(f"{path}: framework with {len(loaded.framework.outcomes)} outcomes, "
-                               f"{len(loaded.instruments)} instruments{themes}")
+                themes = (
+                    f", codebook with {len(loaded.codebook.themes)} themes"
+                    if loaded.codebook
+                    else ""
+                )
+                checked.append(
+                    f"{path}: framework with {len(loaded.framework.outcomes)} outcomes, "
+                    f"{len(loaded.instruments)} instruments{themes}"
+                )
             elif not path.exists():
                 errors.append(DefinitionError(str(path), "", "no such file or folder"))
             elif path.name == FRAMEWORK_FILE:
@@ -376,18 +430,26 @@ def validate_paths(paths: list[Path]) -> tuple[list[str], list[DefinitionError]]
                 checked.append(f"{path}: framework with {len(framework.outcomes)} outcomes")
             elif path.name == CODEBOOK_FILE:
                 beside = path.parent / FRAMEWORK_FILE
-                framework = load_framework(beside if beside.is_file() else SHIPPED_DIR / FRAMEWORK_FILE)
+                framework = load_framework(
+                    beside if beside.is_file() else SHIPPED_DIR / FRAMEWORK_FILE
+                )
                 codebook = load_codebook(path, framework)
                 checked.append(f"{path}: codebook with {len(codebook.themes)} themes")
             elif path.name == REDACTION_FILE:
                 settings = load_redaction(path)
-                checked.append(f"{path}: {len(settings.names)} names, "
-                               f"{len(settings.safeguarding)} safeguarding signals")
+                checked.append(
+                    f"{path}: {len(settings.names)} names, "
+                    f"{len(settings.safeguarding)} safeguarding signals"
+                )
             else:
                 beside = path.parent / FRAMEWORK_FILE
-                framework = load_framework(beside if beside.is_file() else SHIPPED_DIR / FRAMEWORK_FILE)
+                framework = load_framework(
+                    beside if beside.is_file() else SHIPPED_DIR / FRAMEWORK_FILE
+                )
                 instrument = load_instrument(path, framework)
-                checked.append(f"{path}: instrument {instrument.id} with {len(instrument.questions)} questions")
+                checked.append(
+                    f"{path}: instrument {instrument.id} with {len(instrument.questions)} questions"
+                )
         except DefinitionsError as exc:
             errors.extend(exc.errors)
     return checked, errors

@@ -168,7 +168,9 @@ class Instrument(_Strict):
         seen: set[str] = set()
         for position, question in enumerate(self.questions):
             if question.id in seen:
-                raise _located(("questions", position, "id"), f"duplicate question id {question.id!r}")
+                raise _located(
+                    ("questions", position, "id"), f"duplicate question id {question.id!r}"
+                )
             seen.add(question.id)
             if question.type == "scale" and question.scale not in self.scales:
                 raise _located(
@@ -223,7 +225,7 @@ def _located(loc: tuple[str | int, ...], message: str) -> LocatedError:
 
 def _natural(identifier: str) -> tuple[str, int]:
     head = identifier.rstrip("0123456789")
-    tail = identifier[len(head):]
+    tail = identifier[len(head) :]
     return head, int(tail) if tail else -1
 
 

@@ -17,7 +17,10 @@ from .schema import Instrument, Question
 
 def canonical_json(instrument: BaseModel) -> str:
     return json.dumps(
-        instrument.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        instrument.model_dump(mode="json"),
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
     )
 
 

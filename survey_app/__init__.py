@@ -115,7 +115,9 @@ def _init_templates(app: Flask) -> None:
     def has_endpoint(name: str) -> bool:
         return name in app.view_functions
 
-    app.jinja_env.globals.update(csp_nonce=csp_nonce, has_endpoint=has_endpoint, public_url=public_url)
+    app.jinja_env.globals.update(
+        csp_nonce=csp_nonce, has_endpoint=has_endpoint, public_url=public_url
+    )
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -129,14 +131,25 @@ def _register_blueprints(app: Flask) -> None:
     from .staff import bp as staff_bp
     from .survey import bp as survey_bp
 
-    for blueprint in (public_bp, survey_bp, auth_bp, staff_bp, dashboard_bp, programme_bp, admin_bp, comments_bp):
+    for blueprint in (
+        public_bp,
+        survey_bp,
+        auth_bp,
+        staff_bp,
+        dashboard_bp,
+        programme_bp,
+        admin_bp,
+        comments_bp,
+    ):
         app.register_blueprint(blueprint)
     errors.register(app)
 
 
-_CSP = ("default-src 'self'; script-src {script}; style-src 'self'; img-src 'self' data:; "
-        "font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
-        "frame-ancestors 'none'")
+_CSP = (
+    "default-src 'self'; script-src {script}; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
 _FIXED_SECURITY_HEADERS = (
     ("X-Content-Type-Options", "nosniff"),
     ("Referrer-Policy", "no-referrer"),
@@ -144,8 +157,10 @@ _FIXED_SECURITY_HEADERS = (
     ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
 )
 # Most responses run no script of their own: their headers are built once, not per response.
-_SECURITY_HEADERS_WITHOUT_NONCE = (("Content-Security-Policy", _CSP.format(script="'self'")),
-                                   *_FIXED_SECURITY_HEADERS)
+_SECURITY_HEADERS_WITHOUT_NONCE = (
+    ("Content-Security-Policy", _CSP.format(script="'self'")),
+    *_FIXED_SECURITY_HEADERS,
+)
 
 
 def security_headers(nonce: str | None) -> tuple[tuple[str, str], ...]:
@@ -154,8 +169,10 @@ def security_headers(nonce: str | None) -> tuple[tuple[str, str], ...]:
     referrer, no framing, no camera, microphone or location."""
     if not nonce:
         return _SECURITY_HEADERS_WITHOUT_NONCE
-    return (("Content-Security-Policy", _CSP.format(script=f"'self' 'nonce-{nonce}'")),
-            *_FIXED_SECURITY_HEADERS)
+    return (
+        ("Content-Security-Policy", _CSP.format(script=f"'self' 'nonce-{nonce}'")),
+        *_FIXED_SECURITY_HEADERS,
+    )
 
 
 # Respondents' pages and static files; every other endpoint is a staff page.

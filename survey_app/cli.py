@@ -25,7 +25,9 @@ from .models import InstrumentVersion, Role, User, Wave
 
 instruments_cli = AppGroup("instruments", help="Validate, inspect and load instrument definitions.")
 export_cli = AppGroup("export", help="Export anonymous responses in the analysis file format.")
-survey_cli = AppGroup("survey", help="Respondent side: release held invite submissions, event QR codes.")
+survey_cli = AppGroup(
+    "survey", help="Respondent side: release held invite submissions, event QR codes."
+)
 
 
 def _definitions_or_exit():
@@ -92,7 +94,9 @@ def diff_command(first: str, second: str | None) -> None:
             raise click.BadParameter(str(exc.args[0]), param_hint="ID") from None
         stored = latest_version(first)
         if stored is None:
-            raise click.ClickException(f"no version of {first} is stored yet: run `instruments load`")
+            raise click.ClickException(
+                f"no version of {first} is stored yet: run `instruments load`"
+            )
         old = stored.instrument
     diff = diff_instruments(old, new)
     for line in diff.lines():
@@ -119,8 +123,12 @@ def _demo_base_url() -> str:
 @with_appcontext
 @click.option("--seed", default=2026, show_default=True, help="Random seed for the synthetic data.")
 @click.option("--reset", is_flag=True, help="Drop all data and seed again.")
-@click.option("--base-url", default=_demo_base_url, show_default="http://127.0.0.1:$PORT (5000)",
-              help="Where the demo is served, for the addresses printed.")
+@click.option(
+    "--base-url",
+    default=_demo_base_url,
+    show_default="http://127.0.0.1:$PORT (5000)",
+    help="Where the demo is served, for the addresses printed.",
+)
 def demo_command(seed: int, reset: bool, base_url: str) -> None:
     """Seed the configured database with the demo council (creating the schema if needed)
     and print its sign-ins and the addresses of its live surveys."""
@@ -143,7 +151,9 @@ def demo_command(seed: int, reset: bool, base_url: str) -> None:
             connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
     upgrade()
     if is_seeded():
-        click.echo("The database already holds waves: demo data not added (use --reset to start again).")
+        click.echo(
+            "The database already holds waves: demo data not added (use --reset to start again)."
+        )
     else:
         click.echo("Seeding the demo council and computing its results (about 20 seconds)...")
         started = time.monotonic()
@@ -164,9 +174,11 @@ def demo_command(seed: int, reset: bool, base_url: str) -> None:
     if current_app.config.get("MFA_CODE_COMMAND"):
         needing = ensure_demo_second_factors()
         if needing:
-            click.echo(f"{', '.join(needing)} also need a 6-digit code after the password (two-factor "
-                       "sign-in). Without an authenticator app, print the current one in another terminal:\n"
-                       f"  PULSE_CONFIG=development .venv/bin/flask --app survey_app users totp-code {needing[0]}")
+            click.echo(
+                f"{', '.join(needing)} also need a 6-digit code after the password (two-factor "
+                "sign-in). Without an authenticator app, print the current one in another terminal:\n"
+                f"  PULSE_CONFIG=development .venv/bin/flask --app survey_app users totp-code {needing[0]}"
+            )
     links = demo_links()
     if links:
         click.echo("\nAnswer a live survey:")
@@ -177,11 +189,18 @@ def demo_command(seed: int, reset: bool, base_url: str) -> None:
 @export_cli.command("responses")
 @click.option("--wave", "wave_label", help="Only waves with this label (e.g. 2026-Q3).")
 @click.option("--instrument", "instrument_id", help="Only waves of this instrument.")
-@click.option("--out", "out", default="-", show_default=True, help="CSV file to write, or - for stdout.")
-@click.option("--definitions", "definitions_folder", type=click.Path(file_okay=False, path_type=Path),
-              help="Also write every instrument version answered, and framework.yaml, into this folder.")
-def export_responses_command(wave_label: str | None, instrument_id: str | None, out: str,
-                             definitions_folder: Path | None) -> None:
+@click.option(
+    "--out", "out", default="-", show_default=True, help="CSV file to write, or - for stdout."
+)
+@click.option(
+    "--definitions",
+    "definitions_folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also write every instrument version answered, and framework.yaml, into this folder.",
+)
+def export_responses_command(
+    wave_label: str | None, instrument_id: str | None, out: str, definitions_folder: Path | None
+) -> None:
     """Export anonymous responses (all waves unless filtered) as the analysis CSV."""
     from .definitions import write_definitions
     from .export import responses_frame, write_csv
@@ -196,7 +215,9 @@ def export_responses_command(wave_label: str | None, instrument_id: str | None, 
         raise click.BadParameter("no wave matches", param_hint="--wave/--instrument")
     frame = responses_frame(wave_ids)
     if definitions_folder is not None:
-        written = write_definitions(zip(frame["instrument"], frame["version"], strict=True), definitions_folder)
+        written = write_definitions(
+            zip(frame["instrument"], frame["version"], strict=True), definitions_folder
+        )
         click.echo(f"Wrote {len(written)} definition files to {definitions_folder}", err=True)
     if out == "-":
         write_csv(frame, sys.stdout)
@@ -212,14 +233,29 @@ def export_responses_command(wave_label: str | None, instrument_id: str | None, 
 
 @survey_cli.command("release")
 @click.option("--wave", "wave_id", type=int, help="Only this wave (its database id).")
-@click.option("--all", "release_all", is_flag=True,
-              help="Release every held submission, even batches smaller than the minimum.")
-@click.option("--min-batch", default=5, show_default=True, type=click.IntRange(min=1),
-              help="Smallest batch released from a wave that is still open.")
-@click.option("--recompute/--no-recompute", default=True, show_default=True,
-              help="Then recompute the stored results if the data changed (queued for the "
-                   "worker when JOBS_REDIS_URL is set, else computed here).")
-def release_command(wave_id: int | None, release_all: bool, min_batch: int, recompute: bool) -> None:
+@click.option(
+    "--all",
+    "release_all",
+    is_flag=True,
+    help="Release every held submission, even batches smaller than the minimum.",
+)
+@click.option(
+    "--min-batch",
+    default=5,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Smallest batch released from a wave that is still open.",
+)
+@click.option(
+    "--recompute/--no-recompute",
+    default=True,
+    show_default=True,
+    help="Then recompute the stored results if the data changed (queued for the "
+    "worker when JOBS_REDIS_URL is set, else computed here).",
+)
+def release_command(
+    wave_id: int | None, release_all: bool, min_batch: int, recompute: bool
+) -> None:
     """Move held invite submissions into the response table in shuffled batches (all of a
     closed wave's, and an open wave's once at least --min-batch are held), then bring the
     stored results up to date."""
@@ -247,10 +283,17 @@ def _report_recompute(state) -> None:
 
 @survey_cli.command("qr")
 @click.argument("code")
-@click.option("--base-url", help="The service's public address, e.g. https://pulse.example.gov.uk "
-                                   "(default: BASE_URL)")
-@click.option("--out", "out", required=True, type=click.Path(path_type=Path),
-              help="File to write: .svg or .png")
+@click.option(
+    "--base-url",
+    help="The service's public address, e.g. https://pulse.example.gov.uk (default: BASE_URL)",
+)
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="File to write: .svg or .png",
+)
 def qr_command(code: str, base_url: str | None, out: Path) -> None:
     """Write the QR code of a roadshow event's short link, for a poster or slide."""
     from flask import current_app
@@ -273,23 +316,34 @@ def qr_command(code: str, base_url: str | None, out: Path) -> None:
 
 @survey_cli.command("bursts")
 @click.option("--wave", "wave_id", type=int, help="Only this wave (its database id).")
-@click.option("--min", "minimum", default=5, show_default=True, type=click.IntRange(min=2),
-              help="Smallest group of identical submissions on one day to list.")
+@click.option(
+    "--min",
+    "minimum",
+    default=5,
+    show_default=True,
+    type=click.IntRange(min=2),
+    help="Smallest group of identical submissions on one day to list.",
+)
 def bursts_command(wave_id: int | None, minimum: int) -> None:
     """List groups of identical submissions (same wave, day, answers) for review."""
     from .survey.review import identical_bursts
 
     text_ids = frozenset(
-        q.id for version in db.session.scalars(select(InstrumentVersion))
-        for q in version.instrument.questions if q.type == "text")
+        q.id
+        for version in db.session.scalars(select(InstrumentVersion))
+        for q in version.instrument.questions
+        if q.type == "text"
+    )
     bursts = identical_bursts(wave_id, minimum, text_ids)
     if not bursts:
         click.echo(f"No group of {minimum} or more identical submissions on one day.")
     for burst in bursts:
         wave = db.session.get_one(Wave, burst.wave_id)  # the burst was read from its responses
         note = " with identical free text" if burst.has_text else ""
-        click.echo(f"{wave.instrument_id} {wave.label} {burst.day}: {burst.count} identical "
-                   f"submissions{note}: {burst.answers}")
+        click.echo(
+            f"{wave.instrument_id} {wave.label} {burst.day}: {burst.count} identical "
+            f"submissions{note}: {burst.answers}"
+        )
 
 
 users_cli = AppGroup("users", help="Staff accounts.")
@@ -298,9 +352,19 @@ users_cli = AppGroup("users", help="Staff accounts.")
 @users_cli.command("create")
 @click.option("--email", required=True, help="The person's e-mail address (their sign-in name).")
 @click.option("--name", required=True, help="Their full name.")
-@click.option("--role", type=click.Choice([r.value for r in Role]), default=Role.ADMIN.value, show_default=True)
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
-              help="Asked for when not given (never put a real password on a command line).")
+@click.option(
+    "--role",
+    type=click.Choice([r.value for r in Role]),
+    default=Role.ADMIN.value,
+    show_default=True,
+)
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="Asked for when not given (never put a real password on a command line).",
+)
 def create_user_command(email: str, name: str, role: str, password: str) -> None:
     """Create a staff account: the first admin, or anyone when no one can sign in."""
     from email_validator import EmailNotValidError, validate_email
@@ -314,10 +378,14 @@ def create_user_command(email: str, name: str, role: str, password: str) -> None
     except EmailNotValidError as exc:
         raise click.BadParameter(str(exc), param_hint="--email") from None
     if len(password) < MIN_PASSWORD:
-        raise click.BadParameter(f"must be at least {MIN_PASSWORD} characters", param_hint="--password")
+        raise click.BadParameter(
+            f"must be at least {MIN_PASSWORD} characters", param_hint="--password"
+        )
     if db.session.scalar(select(User).where(db.func.lower(User.email) == email.lower())):
         raise click.ClickException(f"there is already an account for {email}")
-    user = User(email=email, name=name.strip(), role=Role(role), password_hash=hash_password(password))
+    user = User(
+        email=email, name=name.strip(), role=Role(role), password_hash=hash_password(password)
+    )
     db.session.add(user)
     db.session.flush()
     record("user created", target=user.id, role=role, via="command line")
@@ -344,15 +412,18 @@ def results_command(if_stale: bool) -> None:
     if state.active:
         raise click.ClickException(
             f"a computation is already {state.status} (job {state.id}, asked for at "
-            f"{state.enqueued_at:%Y-%m-%d %H:%M} UTC); it was not started again")
+            f"{state.enqueued_at:%Y-%m-%d %H:%M} UTC); it was not started again"
+        )
     if state.status == "failed":
         raise click.ClickException(f"the computation failed: {state.error}")
     stored, _ = latest_results()
     if stored is None:
         raise click.ClickException("the computation stored no results")
     notes = note_count(stored)
-    click.echo(f"Computed results for {stored.responses:,} responses "
-               f"({len(stored.tables['indicators']):,} indicator rows, {notes:,} note{'s' if notes != 1 else ''}).")
+    click.echo(
+        f"Computed results for {stored.responses:,} responses "
+        f"({len(stored.tables['indicators']):,} indicator rows, {notes:,} note{'s' if notes != 1 else ''})."
+    )
 
 
 # --------------------------------------------------------------------------- backups
@@ -397,8 +468,13 @@ def _has_tables() -> bool:
 
 
 @click.command("db-backup")
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Backup file to write (PostgreSQL: pg_dump custom format; SQLite: a copy).")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Backup file to write (PostgreSQL: pg_dump custom format; SQLite: a copy).",
+)
 @with_appcontext
 def db_backup_command(out: Path) -> None:
     """Back up the configured database (DATABASE_URL) to a file, consistently, while the
@@ -410,15 +486,24 @@ def db_backup_command(out: Path) -> None:
         _sqlite_copy(url.database, out)
     else:
         dsn, env = _libpq(url)
-        subprocess.run(["pg_dump", "--format=custom", "--no-owner", "--no-privileges",
-                        f"--file={out}", f"--dbname={dsn}"], check=True, env=env)
+        subprocess.run(
+            [
+                "pg_dump",
+                "--format=custom",
+                "--no-owner",
+                "--no-privileges",
+                f"--file={out}",
+                f"--dbname={dsn}",
+            ],
+            check=True,
+            env=env,
+        )
     click.echo(f"Backed up {url.render_as_string(hide_password=True)} to {out}")
 
 
 @click.command("db-restore")
 @click.argument("backup", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--force", is_flag=True,
-              help="Replace the tables of a database that is not empty.")
+@click.option("--force", is_flag=True, help="Replace the tables of a database that is not empty.")
 @with_appcontext
 def db_restore_command(backup: Path, force: bool) -> None:
     """Restore a db-backup file into the configured database (DATABASE_URL). Refuses to
@@ -427,8 +512,11 @@ def db_restore_command(backup: Path, force: bool) -> None:
 
     url = _database_url()
     if _has_tables() and not force:
-        click.echo(f"{url.render_as_string(hide_password=True)} is not empty: restore into an "
-                   "empty database, or add --force to replace its tables.", err=True)
+        click.echo(
+            f"{url.render_as_string(hide_password=True)} is not empty: restore into an "
+            "empty database, or add --force to replace its tables.",
+            err=True,
+        )
         raise click.exceptions.Exit(1)
     db.session.remove()
     db.engine.dispose()
@@ -436,8 +524,14 @@ def db_restore_command(backup: Path, force: bool) -> None:
         _sqlite_copy(backup, url.database)
     else:
         dsn, env = _libpq(url)
-        command = ["pg_restore", "--no-owner", "--no-privileges", "--exit-on-error",
-                   "--single-transaction", f"--dbname={dsn}"]
+        command = [
+            "pg_restore",
+            "--no-owner",
+            "--no-privileges",
+            "--exit-on-error",
+            "--single-transaction",
+            f"--dbname={dsn}",
+        ]
         if force:
             command += ["--clean", "--if-exists"]
         subprocess.run([*command, str(backup)], check=True, env=env)
@@ -449,7 +543,9 @@ report_cli = AppGroup("report", help="Reports built from the stored results.")
 
 @report_cli.command("quarterly")
 @click.option("--wave", help="The wave the report is for (default: the latest with results).")
-@click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Folder to write into.")
+@click.option(
+    "--out", "out", required=True, type=click.Path(path_type=Path), help="Folder to write into."
+)
 def quarterly_report_command(wave: str | None, out: Path) -> None:
     """Write the quarterly progress report as HTML and a tagged PDF."""
     from rich.progress import Progress
@@ -470,7 +566,9 @@ def quarterly_report_command(wave: str | None, out: Path) -> None:
         html_path, pdf_path = write_report(report, out)
         progress.update(task, advance=2)
     if stale:
-        click.echo("Note: the data changed after these results were computed; run `flask results` to refresh.")
+        click.echo(
+            "Note: the data changed after these results were computed; run `flask results` to refresh."
+        )
     click.echo(f"Wrote {html_path} and {pdf_path}")
 
 

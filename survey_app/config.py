@@ -42,18 +42,22 @@ class Config:
     PRIVACY_PURPOSE = os.environ.get(
         "PRIVACY_PURPOSE",
         "We run these surveys to measure whether the council's improvement and recovery plan is "
-        "making a difference, as we have promised members, commissioners, residents and partners.")
+        "making a difference, as we have promised members, commissioners, residents and partners.",
+    )
     PRIVACY_LAWFUL_BASIS = os.environ.get(
         "PRIVACY_LAWFUL_BASIS",
         "Public task (UK GDPR Article 6(1)(e)): monitoring the council's performance and its duty "
-        "of best value under the Local Government Act 1999.")
+        "of best value under the Local Government Act 1999.",
+    )
     PRIVACY_RETENTION = os.environ.get(
         "PRIVACY_RETENTION",
         "Answers are kept for six years and then deleted. Names and email addresses used to send "
-        "invitations are deleted when the survey closes.")
+        "invitations are deleted when the survey closes.",
+    )
     PRIVACY_CONTACT = os.environ.get(
         "PRIVACY_CONTACT",
-        "The council's Data Protection Officer, through the council's website or main switchboard.")
+        "The council's Data Protection Officer, through the council's website or main switchboard.",
+    )
     SERVICE_NAME = "Improvement Pulse"
     INSTRUMENTS_DIR = os.environ.get("INSTRUMENTS_DIR")  # None = the shipped definitions
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL")
@@ -181,12 +185,16 @@ def check_secret_key(key: str | bytes, fallbacks: list[str | bytes] | None = Non
     """Refuse a ``SECRET_KEY`` (or an old key in ``SECRET_KEY_FALLBACKS``) shorter than
     :data:`MIN_SECRET_KEY_BYTES`: sessions, CSRF tokens, reset links and personal-link tokens
     are all HMACs keyed with it, and a short key can be guessed offline from one cookie."""
-    for name, value in [("SECRET_KEY", key), *(("SECRET_KEY_FALLBACKS entry", f) for f in fallbacks or ())]:
+    for name, value in [
+        ("SECRET_KEY", key),
+        *(("SECRET_KEY_FALLBACKS entry", f) for f in fallbacks or ()),
+    ]:
         size = len(value.encode("utf-8") if isinstance(value, str) else value)
         if size < MIN_SECRET_KEY_BYTES:
             raise ConfigError(
                 f"{name} is {size} bytes long; it must be at least {MIN_SECRET_KEY_BYTES} bytes. "
-                "Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'")
+                "Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
 
 
 def check_base_url(value: str | None) -> str | None:
@@ -196,19 +204,25 @@ def check_base_url(value: str | None) -> str | None:
         return None
     parts = urlsplit(value.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"BASE_URL={value!r} must be the service's public address, "
-                          "like https://pulse.example.gov.uk")
+        raise ConfigError(
+            f"BASE_URL={value!r} must be the service's public address, "
+            "like https://pulse.example.gov.uk"
+        )
     if parts.query or parts.fragment or parts.username or parts.password:
         raise ConfigError(f"BASE_URL={value!r} must not contain a query, fragment or user name")
     return value.strip().rstrip("/")
 
 
-def check_trusted_proxies(hops: object, allowed: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+def check_trusted_proxies(
+    hops: object, allowed: str
+) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     """The networks a forwarding proxy may connect from, after checking ``TRUSTED_PROXIES``
     is a whole number of hops (0 or more) and ``FORWARDED_ALLOW_IPS`` a list of addresses
     or networks (``*`` for any, as gunicorn reads it)."""
     if not isinstance(hops, int) or isinstance(hops, bool) or hops < 0:
-        raise ConfigError(f"TRUSTED_PROXIES={hops!r} must be 0 or a positive whole number of proxies")
+        raise ConfigError(
+            f"TRUSTED_PROXIES={hops!r} must be 0 or a positive whole number of proxies"
+        )
     networks = []
     for item in (part.strip() for part in allowed.split(",")):
         if not item:
@@ -218,7 +232,9 @@ def check_trusted_proxies(hops: object, allowed: str) -> list[ipaddress.IPv4Netw
         try:
             networks.append(ipaddress.ip_network(item))
         except ValueError:
-            raise ConfigError(f"FORWARDED_ALLOW_IPS: {item!r} is not an IP address or network") from None
+            raise ConfigError(
+                f"FORWARDED_ALLOW_IPS: {item!r} is not an IP address or network"
+            ) from None
     return networks
 
 

@@ -21,9 +21,17 @@ def engine_options(database_uri: str) -> dict[str, Any]:
     # Statement parameters are answers: never put them in an error message or a log line.
     private = {"hide_parameters": True}
     if url.get_backend_name() == "sqlite":
-        return {**private,
-                "connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}}
-    return {**private, "pool_pre_ping": True, "pool_size": 10, "max_overflow": 10, "pool_recycle": 1800}
+        return {
+            **private,
+            "connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+        }
+    return {
+        **private,
+        "pool_pre_ping": True,
+        "pool_size": 10,
+        "max_overflow": 10,
+        "pool_recycle": 1800,
+    }
 
 
 def configure_engine(engine: Engine) -> None:

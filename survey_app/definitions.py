@@ -46,8 +46,13 @@ def fielded_definitions() -> Definitions:
         instrument = stored.instrument
         versions.setdefault(stored.instrument_id, {})[stored.version] = instrument
         instruments[stored.instrument_id] = instrument
-    return Definitions(framework=folder.framework, instruments=instruments, codebook=folder.codebook,
-                       redaction=folder.redaction, versions=versions)
+    return Definitions(
+        framework=folder.framework,
+        instruments=instruments,
+        codebook=folder.codebook,
+        redaction=folder.redaction,
+        versions=versions,
+    )
 
 
 def write_definitions(answered: Iterable[tuple[str, str]], folder: Path) -> list[Path]:
@@ -63,12 +68,20 @@ def write_definitions(answered: Iterable[tuple[str, str]], folder: Path) -> list
             shutil.copyfile(source / name, folder / name)
             written.append(folder / name)
     for instrument_id, version in sorted(set(answered)):
-        stored = db.session.scalar(select(InstrumentVersion).where(
-            InstrumentVersion.instrument_id == instrument_id, InstrumentVersion.version == version).limit(1))
+        stored = db.session.scalar(
+            select(InstrumentVersion)
+            .where(
+                InstrumentVersion.instrument_id == instrument_id,
+                InstrumentVersion.version == version,
+            )
+            .limit(1)
+        )
         if stored is None:
             continue
         path = folder / f"{instrument_id}@{version[:12]}.yaml"
-        path.write_text(yaml.safe_dump(stored.definition, sort_keys=False, allow_unicode=True), encoding="utf-8")
+        path.write_text(
+            yaml.safe_dump(stored.definition, sort_keys=False, allow_unicode=True), encoding="utf-8"
+        )
         written.append(path)
     return written
 

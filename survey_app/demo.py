@@ -57,15 +57,23 @@ DEMO_USERS = (
     DemoUser(DEMO_ADMIN_EMAIL, DEMO_ADMIN_PASSWORD, "Demo administrator", Role.ADMIN),
     DemoUser("analyst@demo.example", "pulse-demo-analyst", "Demo analyst", Role.ANALYST),
     DemoUser("analyst2@demo.example", "pulse-demo-analyst2", "Second demo analyst", Role.ANALYST),
-    DemoUser("safeguarding@demo.example", "pulse-demo-safeguarding", "Demo safeguarding reviewer",
-             Role.SAFEGUARDING),
+    DemoUser(
+        "safeguarding@demo.example",
+        "pulse-demo-safeguarding",
+        "Demo safeguarding reviewer",
+        Role.SAFEGUARDING,
+    ),
     # A councillor reads the scorecard and reports and changes nothing: the viewer role.
     DemoUser("councillor@demo.example", "pulse-demo-councillor", "Councillor Demo", Role.VIEWER),
 )
 CODED_WAVE = "2026-Q3"  # the wave whose comment sample the two demo analysts have coded
 CODING_SAMPLE = 20
-QUARTERS = [("2025-Q4", dt.date(2025, 10, 6)), ("2026-Q1", dt.date(2026, 1, 12)),
-            ("2026-Q2", dt.date(2026, 4, 13)), ("2026-Q3", dt.date(2026, 7, 13))]
+QUARTERS = [
+    ("2025-Q4", dt.date(2025, 10, 6)),
+    ("2026-Q1", dt.date(2026, 1, 12)),
+    ("2026-Q2", dt.date(2026, 4, 13)),
+    ("2026-Q3", dt.date(2026, 7, 13)),
+]
 FIELDWORK_DAYS = 28
 
 # Latent movement per wave by outcome: most improve, O10 (the budget) falls, O7 is flat.
@@ -87,13 +95,18 @@ COMMENTS = {audience: tuple(texts) for audience, texts in DEMO_COMMENTS.items()}
 
 PLANS = {
     "member-pulse": Plan(WaveMode.INVITE, 49, (29, 33, 36, 38), {}, COMMENTS["members"]),
-    "staff-pulse": Plan(WaveMode.OPEN, 1850, (412, 486, 530, 575),
-                        {"grade": [0.7, 0.25, 0.05]}, COMMENTS["staff"]),
+    "staff-pulse": Plan(
+        WaveMode.OPEN, 1850, (412, 486, 530, 575), {"grade": [0.7, 0.25, 0.05]}, COMMENTS["staff"]
+    ),
     "staff-roadshow": Plan(WaveMode.EVENT, 1850, (118, 142, 135, 150), {}, COMMENTS["staff"]),
     "resident-perception": Plan(
-        WaveMode.OPEN, 128_000, (540, 610, 585, 640),
+        WaveMode.OPEN,
+        128_000,
+        (540, 610, 585, 640),
         # older residents answer surveys more readily: the sample needs weighting
-        {"age_band": [0.2, 0.35, 0.45], "sex": [0.58, 0.42], "ward": [0.3, 0.14, 0.22, 0.2, 0.14]}, COMMENTS["residents"]),
+        {"age_band": [0.2, 0.35, 0.45], "sex": [0.58, 0.42], "ward": [0.3, 0.14, 0.22, 0.2, 0.14]},
+        COMMENTS["residents"],
+    ),
     "partner-survey": Plan(WaveMode.INVITE, 60, (31, 27, 34, 36), {}, COMMENTS["partners"]),
 }
 
@@ -101,8 +114,13 @@ PLANS = {
 RESIDENT_MARGINS = {
     "age_band": {"16-34": 41_000, "35-54": 45_000, "55 and over": 42_000},
     "sex": {"Female": 65_500, "Male": 62_500},
-    "ward": {"Grays and Chafford": 36_000, "Tilbury and Riverside": 22_000,
-             "Stanford and Corringham": 27_000, "Aveley and Ockendon": 24_000, "Rural East": 19_000},
+    "ward": {
+        "Grays and Chafford": 36_000,
+        "Tilbury and Riverside": 22_000,
+        "Stanford and Corringham": 27_000,
+        "Aveley and Ockendon": 24_000,
+        "Rural East": 19_000,
+    },
 }
 
 KPI_SERIES = {
@@ -118,7 +136,9 @@ def is_seeded() -> bool:
     return bool(db.session.scalar(select(func.count()).select_from(Wave)))
 
 
-def seed_demo(definitions: Definitions, seed: int = 2026, today: dt.date | None = None) -> dict[str, int]:
+def seed_demo(
+    definitions: Definitions, seed: int = 2026, today: dt.date | None = None
+) -> dict[str, int]:
     """Seed the demo council into an empty database; returns counts of what was made."""
     today = today or clock.today()
     rng = np.random.default_rng(seed)
@@ -136,21 +156,36 @@ def seed_demo(definitions: Definitions, seed: int = 2026, today: dt.date | None 
         waves = [_make_wave(version, label, opens, plan) for label, opens in QUARTERS]
         db.session.flush()
         frame = synthetic_responses(
-            instrument, [w.label for w in waves], list(plan.sizes), seed=seed + offset,
-            version=version.version, trends=TRENDS, attribute_weights=plan.attribute_weights,
+            instrument,
+            [w.label for w in waves],
+            list(plan.sizes),
+            seed=seed + offset,
+            version=version.version,
+            trends=TRENDS,
+            attribute_weights=plan.attribute_weights,
             comments=plan.comments,
-            wave_days={w.label: [(w.opens_on + dt.timedelta(days=d)).isoformat()
-                                 for d in range(FIELDWORK_DAYS)] for w in waves},
+            wave_days={
+                w.label: [
+                    (w.opens_on + dt.timedelta(days=d)).isoformat() for d in range(FIELDWORK_DAYS)
+                ]
+                for w in waves
+            },
         )
-        made = _store_responses(frame, instrument, {w.label: w for w in waves}, rng,
-                                definitions.redaction)
+        made = _store_responses(
+            frame, instrument, {w.label: w for w in waves}, rng, definitions.redaction
+        )
         counts["responses"] += made[0]
         counts["answers"] += made[1]
         counts["waves"] += len(waves)
         if plan.mode is WaveMode.INVITE:
             counts["invitations"] += _make_used_invitations(waves, frame, plan)
-        current = _make_wave(version, "2026-Q4", today - dt.timedelta(days=14), plan,
-                             closes=today + dt.timedelta(days=45))
+        current = _make_wave(
+            version,
+            "2026-Q4",
+            today - dt.timedelta(days=14),
+            plan,
+            closes=today + dt.timedelta(days=45),
+        )
         counts["waves"] += 1
         if plan.mode is WaveMode.INVITE:
             db.session.flush()
@@ -164,24 +199,39 @@ def seed_demo(definitions: Definitions, seed: int = 2026, today: dt.date | None 
     return counts
 
 
-def _make_wave(version: InstrumentVersion, label: str, opens: dt.date, plan: Plan,
-               closes: dt.date | None = None) -> Wave:
-    wave = Wave(label=label, instrument_version=version, audience=version.audience, mode=plan.mode,
-                opens_on=opens, closes_on=closes or opens + dt.timedelta(days=FIELDWORK_DAYS - 1),
-                audience_size=plan.audience_size)
+def _make_wave(
+    version: InstrumentVersion,
+    label: str,
+    opens: dt.date,
+    plan: Plan,
+    closes: dt.date | None = None,
+) -> Wave:
+    wave = Wave(
+        label=label,
+        instrument_version=version,
+        audience=version.audience,
+        mode=plan.mode,
+        opens_on=opens,
+        closes_on=closes or opens + dt.timedelta(days=FIELDWORK_DAYS - 1),
+        audience_size=plan.audience_size,
+    )
     if plan.mode is WaveMode.EVENT:
         places = ["Civic Offices, Grays", "Tilbury Hub", "Corringham Library"]
         wave.events = [
-            Event(code=f"{label.replace('-', '').lower()}{i + 1}", place=place,
-                  held_on=opens + dt.timedelta(days=7 * i))
+            Event(
+                code=f"{label.replace('-', '').lower()}{i + 1}",
+                place=place,
+                held_on=opens + dt.timedelta(days=7 * i),
+            )
             for i, place in enumerate(places)
         ]
     db.session.add(wave)
     return wave
 
 
-def _store_responses(frame: pd.DataFrame, instrument, waves: dict[str, Wave], rng,
-                     redaction: RedactionSettings) -> tuple[int, int]:
+def _store_responses(
+    frame: pd.DataFrame, instrument, waves: dict[str, Wave], rng, redaction: RedactionSettings
+) -> tuple[int, int]:
     """The synthetic responses, through the same door as every answer (validated, comments
     redacted, safeguarding flags opened), one insert per wave."""
     known = [q.id for q in instrument.questions] + [a.id for a in instrument.attributes]
@@ -193,23 +243,41 @@ def _store_responses(frame: pd.DataFrame, instrument, waves: dict[str, Wave], rn
         event_id = None
         if wave.events:
             event_id = wave.events[int(rng.integers(0, len(wave.events)))].id
-        questions, attributes = validate(instrument, {f: record[f] for f in known if record[f] is not None})
+        questions, attributes = validate(
+            instrument, {f: record[f] for f in known if record[f] is not None}
+        )
         ids, submissions = by_wave.setdefault(record["wave"], ([], []))
         ids.append(record["response_id"])
-        submissions.append(Submission(questions, attributes, dt.date.fromisoformat(record["submitted_on"]),
-                                      event_id=event_id))
+        submissions.append(
+            Submission(
+                questions,
+                attributes,
+                dt.date.fromisoformat(record["submitted_on"]),
+                event_id=event_id,
+            )
+        )
     connection = db.session.connection()
     text_ids = text_question_ids(instrument)
     for label, (ids, submissions) in by_wave.items():
-        insert_responses(connection, waves[label].id, submissions, text_ids, ids=ids,
-                         signals=redaction.safeguarding)
-    return (sum(len(ids) for ids, _ in by_wave.values()),
-            sum(len(s.questions) for _, subs in by_wave.values() for s in subs))
+        insert_responses(
+            connection,
+            waves[label].id,
+            submissions,
+            text_ids,
+            ids=ids,
+            signals=redaction.safeguarding,
+        )
+    return (
+        sum(len(ids) for ids, _ in by_wave.values()),
+        sum(len(s.questions) for _, subs in by_wave.values() for s in subs),
+    )
 
 
 def _make_invitations(wave: Wave, count: int, used: int = 0) -> list[Invitation]:
-    invitations = [Invitation(wave_id=wave.id, token_hash=hash_token(new_token()), used=i < used)
-                   for i in range(count)]
+    invitations = [
+        Invitation(wave_id=wave.id, token_hash=hash_token(new_token()), used=i < used)
+        for i in range(count)
+    ]
     db.session.add_all(invitations)
     return invitations
 
@@ -218,20 +286,30 @@ def _make_used_invitations(waves: list[Wave], frame: pd.DataFrame, plan: Plan) -
     # Past invite waves: every member was invited, the respondents' invitations are used,
     # and contact details have been purged (data minimisation).
     responded = frame.groupby("wave").size()
-    return sum(len(_make_invitations(w, plan.audience_size, int(responded[w.label]))) for w in waves)
+    return sum(
+        len(_make_invitations(w, plan.audience_size, int(responded[w.label]))) for w in waves
+    )
 
 
 def _seed_margins() -> None:
     for variable, categories in RESIDENT_MARGINS.items():
         for category, population in categories.items():
-            db.session.add(PopulationMargin(audience="residents", variable=variable,
-                                            category=category, population=population))
+            db.session.add(
+                PopulationMargin(
+                    audience="residents",
+                    variable=variable,
+                    category=category,
+                    population=population,
+                )
+            )
 
 
 def _seed_kpis() -> None:
     for measure_id, (values, source) in KPI_SERIES.items():
         for (period, _), value in zip(QUARTERS, values, strict=True):
-            db.session.add(KpiValue(measure_id=measure_id, period=period, value=value, source=source))
+            db.session.add(
+                KpiValue(measure_id=measure_id, period=period, value=value, source=source)
+            )
 
 
 def ensure_demo_users() -> None:
@@ -243,8 +321,14 @@ def ensure_demo_users() -> None:
 def _seed_users() -> None:
     for demo in DEMO_USERS:
         if db.session.scalar(select(User).where(User.email == demo.email)) is None:
-            db.session.add(User(email=demo.email, name=demo.name, role=demo.role,
-                                password_hash=hash_password(demo.password)))
+            db.session.add(
+                User(
+                    email=demo.email,
+                    name=demo.name,
+                    role=demo.role,
+                    password_hash=hash_password(demo.password),
+                )
+            )
 
 
 def ensure_demo_second_factors() -> list[str]:
@@ -277,8 +361,9 @@ def _seed_reviews(definitions: Definitions, rng: np.random.Generator) -> None:
     codebook's suggestions, the second analyst disagreeing now and then, and the first
     marking the comments without placeholders as quotable so reports have quotes."""
     reviewer = _demo_user(Role.SAFEGUARDING)
-    for found in db.session.scalars(select(SafeguardingFlag).join(Response).join(Wave)
-                                    .where(Wave.label != CODED_WAVE)):
+    for found in db.session.scalars(
+        select(SafeguardingFlag).join(Response).join(Wave).where(Wave.label != CODED_WAVE)
+    ):
         found.status, found.actioned_by_id = FlagStatus.ACTIONED, reviewer.id
         found.actioned_on = found.response.wave.closes_on + dt.timedelta(days=3)
         found.action = "Passed to the designated safeguarding lead; no one is identifiable."
@@ -290,14 +375,19 @@ def _seed_reviews(definitions: Definitions, rng: np.random.Generator) -> None:
     for wave in db.session.scalars(select(Wave).where(Wave.label == CODED_WAVE)):
         for question in text_questions(wave):
             sample = coding_sample(wave, question.id, CODING_SAMPLE)
-            suggested = theme_lists(code_comments(pd.Series([a.value for a in sample], dtype=object),
-                                                  definitions.codebook))
+            suggested = theme_lists(
+                code_comments(
+                    pd.Series([a.value for a in sample], dtype=object), definitions.codebook
+                )
+            )
             for answer, themes in zip(sample, suggested, strict=True):
                 quotable = "[" not in answer.value and len(answer.value) > 30
                 save_coding(answer, first.id, themes, quotable, today=wave.closes_on)
                 if rng.random() < 0.25:  # the second coder sometimes adds or drops a theme
-                    themes = sorted(set(themes) ^ {theme_ids[int(rng.integers(len(theme_ids)))]},
-                                    key=theme_ids.index)
+                    themes = sorted(
+                        set(themes) ^ {theme_ids[int(rng.integers(len(theme_ids)))]},
+                        key=theme_ids.index,
+                    )
                 save_coding(answer, second.id, themes, False, today=wave.closes_on)
 
 
@@ -310,7 +400,8 @@ def demo_links(invites: int = 3, today: dt.date | None = None) -> list[tuple[str
     today = today or clock.today()
     links: list[tuple[str, str]] = []
     waves = db.session.scalars(
-        select(Wave).join(InstrumentVersion)
+        select(Wave)
+        .join(InstrumentVersion)
         .where(Wave.opens_on <= today, Wave.closes_on >= today)
         .order_by(InstrumentVersion.instrument_id, Wave.id)
     ).all()
@@ -322,8 +413,10 @@ def demo_links(invites: int = 3, today: dt.date | None = None) -> list[tuple[str
             links += [(f"{title} ({e.place})", f"/e/{e.code}") for e in wave.events]
         else:
             unused = db.session.scalars(
-                select(Invitation).where(Invitation.wave_id == wave.id, Invitation.used.is_(False))
-                .order_by(Invitation.id).limit(invites)
+                select(Invitation)
+                .where(Invitation.wave_id == wave.id, Invitation.used.is_(False))
+                .order_by(Invitation.id)
+                .limit(invites)
             ).all()
             for number, invitation in enumerate(unused, start=1):
                 token = new_token()

@@ -18,10 +18,14 @@ MESSAGES = {
     405: ("Page not found", "If you typed the address, check it is correct."),
     429: ("Too many requests", "Wait a few minutes and try again."),
     500: ("Sorry, there is a problem with the service", "Try again later."),
-    503: ("Not saved: the service is unavailable just now",
-          ("We could not reach our database, so nothing you sent was saved. Please try again in "
-           "a minute. If you were answering a survey, go back: your answers are still in this "
-           "browser.")),
+    503: (
+        "Not saved: the service is unavailable just now",
+        (
+            "We could not reach our database, so nothing you sent was saved. Please try again in "
+            "a minute. If you were answering a survey, go back: your answers are still in this "
+            "browser."
+        ),
+    ),
 }
 # How long a client is asked to wait before trying again after a 503.
 RETRY_AFTER_SECONDS = 30
@@ -30,8 +34,9 @@ RETRY_AFTER_SECONDS = 30
 def error_page(code: int, heading: str | None = None, advice: str | None = None):
     default_heading, default_advice = MESSAGES[code]
     heading = heading or default_heading
-    return render_template("errors/error.html", title=heading, heading=heading,
-                           advice=advice or default_advice), code
+    return render_template(
+        "errors/error.html", title=heading, heading=heading, advice=advice or default_advice
+    ), code
 
 
 def unavailable_page():
@@ -40,15 +45,24 @@ def unavailable_page():
     is down, so the template gets Flask's standard context by hand and no user."""
     heading, advice = MESSAGES[503]
     body = current_app.jinja_env.get_template("errors/error.html").render(
-        request=request, session=session, g=g, config=current_app.config,
-        title=heading, heading=heading, advice=advice)
+        request=request,
+        session=session,
+        g=g,
+        config=current_app.config,
+        title=heading,
+        heading=heading,
+        advice=advice,
+    )
     return body, 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
 
 def csrf_expired_page():
     """For a staff form whose CSRF token or session expired (survey pages keep answers)."""
-    return error_page(400, "Your form timed out",
-                      "For your security, forms expire. Go back, refresh the page and submit it again.")
+    return error_page(
+        400,
+        "Your form timed out",
+        "For your security, forms expire. Go back, refresh the page and submit it again.",
+    )
 
 
 def register(app: Flask) -> None:
@@ -58,8 +72,12 @@ def register(app: Flask) -> None:
     app.register_error_handler(CSRFError, lambda _error: csrf_expired_page())
     # A link that would leave the service (QR poster, invitation) with no BASE_URL set:
     # the page says what the administrator must set, rather than guessing the address.
-    app.register_error_handler(BaseUrlNotSet, lambda error: error_page(
-        503, heading="Sorry, this service is not set up to do that yet", advice=str(error)))
+    app.register_error_handler(
+        BaseUrlNotSet,
+        lambda error: error_page(
+            503, heading="Sorry, this service is not set up to do that yet", advice=str(error)
+        ),
+    )
 
     @app.errorhandler(500)
     def server_error(_error):
@@ -74,7 +92,8 @@ def register(app: Flask) -> None:
     @app.errorhandler(InterfaceError)
     def database_unavailable(error):
         logging.getLogger("survey_app.errors").warning(
-            "database unavailable: %s", type(getattr(error, "orig", error)).__name__)
+            "database unavailable: %s", type(getattr(error, "orig", error)).__name__
+        )
         try:
             db.session.rollback()
         except Exception:  # noqa: BLE001 - the connection is gone; the page must still be drawn

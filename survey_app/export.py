@@ -30,8 +30,16 @@ from .comments.flags import withheld_comments
 from .extensions import db
 from .models import Answer, Event, InstrumentVersion, Response, Wave
 
-FIXED_COLUMNS = ["response_id", "instrument", "version", "audience", "wave", "submitted_on", "weight",
-                 "audience_size"]
+FIXED_COLUMNS = [
+    "response_id",
+    "instrument",
+    "version",
+    "audience",
+    "wave",
+    "submitted_on",
+    "weight",
+    "audience_size",
+]
 RESPONSE_ATTRIBUTES = ["channel", "event"]
 
 
@@ -76,7 +84,9 @@ def responses_frame(wave_ids: Iterable[int] | None = None) -> pd.DataFrame:
         query = query.where(Wave.id.in_(wave_filter))
         fielded = fielded.where(Wave.id.in_(wave_filter))
     version_query = select(InstrumentVersion).where(InstrumentVersion.id.in_(fielded))
-    versions = sorted(db.session.scalars(version_query).all(), key=lambda v: (v.instrument_id, v.id))
+    versions = sorted(
+        db.session.scalars(version_query).all(), key=lambda v: (v.instrument_id, v.id)
+    )
     attribute_columns, question_columns = _column_order(v.instrument for v in versions)
     base = _base_frame(query, attribute_columns)
     extra_attributes = [c for c in base.columns if c not in FIXED_COLUMNS + attribute_columns]
@@ -88,7 +98,9 @@ def responses_frame(wave_ids: Iterable[int] | None = None) -> pd.DataFrame:
     frame = frame.reindex(columns=FIXED_COLUMNS + attribute_columns + question_columns)
     frame["weight"] = pd.to_numeric(frame["weight"], errors="coerce")
     frame["audience_size"] = frame["audience_size"].astype("Int64")  # a whole number, or blank
-    return frame.sort_values(["instrument", "wave", "response_id"], kind="stable").reset_index(drop=True)
+    return frame.sort_values(["instrument", "wave", "response_id"], kind="stable").reset_index(
+        drop=True
+    )
 
 
 def _read(query) -> pd.DataFrame:
@@ -120,7 +132,9 @@ def _columns(result) -> pd.DataFrame:
     names = list(result.keys())
     rows = result.fetchall()
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
-    return pd.DataFrame({name: list(values) for name, values in zip(names, columns, strict=True)}, columns=names)
+    return pd.DataFrame(
+        {name: list(values) for name, values in zip(names, columns, strict=True)}, columns=names
+    )
 
 
 def _base_frame(query, attribute_columns: list[str]) -> pd.DataFrame:
@@ -132,9 +146,13 @@ def _base_frame(query, attribute_columns: list[str]) -> pd.DataFrame:
     texts = raw.pop("attributes")
     decoded = json.loads("[" + ",".join(t if isinstance(t, str) else "null" for t in texts) + "]")
     wanted = [c for c in attribute_columns if c not in FIXED_COLUMNS]
-    attributes = pd.DataFrame.from_records([d or {} for d in decoded], columns=wanted, index=raw.index)
+    attributes = pd.DataFrame.from_records(
+        [d or {} for d in decoded], columns=wanted, index=raw.index
+    )
     base = raw.copy()
-    base["submitted_on"] = [day.isoformat() if hasattr(day, "isoformat") else day for day in base["submitted_on"]]
+    base["submitted_on"] = [
+        day.isoformat() if hasattr(day, "isoformat") else day for day in base["submitted_on"]
+    ]
     base["channel"] = [str(channel) for channel in base["channel"]]
     for column in RESPONSE_ATTRIBUTES:  # an attribute of that name, where given, wins
         stored = attributes.pop(column) if column in attributes else None
@@ -165,13 +183,23 @@ def _answers_wide(wave_filter: list[int] | None, question_ids: list[str]) -> pd.
 
 
 def _pivot(wave_filter: list[int] | None, question_ids: list[str]) -> pd.DataFrame:
-    others = func.count().filter(Answer.question_id.not_in(question_ids)) if question_ids else func.count()
-    query = select(Answer.response_id, others.label("others"), *(
-        func.max(Answer.value).filter(Answer.question_id == question_id).label(f"q{i}")
-        for i, question_id in enumerate(question_ids)
-    )).group_by(Answer.response_id)
+    others = (
+        func.count().filter(Answer.question_id.not_in(question_ids))
+        if question_ids
+        else func.count()
+    )
+    query = select(
+        Answer.response_id,
+        others.label("others"),
+        *(
+            func.max(Answer.value).filter(Answer.question_id == question_id).label(f"q{i}")
+            for i, question_id in enumerate(question_ids)
+        ),
+    ).group_by(Answer.response_id)
     if wave_filter is not None:
-        query = query.join(Response, Response.id == Answer.response_id).where(Response.wave_id.in_(wave_filter))
+        query = query.join(Response, Response.id == Answer.response_id).where(
+            Response.wave_id.in_(wave_filter)
+        )
     frame = _read(query)
     frame.columns = ["response_id", _OTHERS, *question_ids]
     frame.index = pd.Index(frame.pop("response_id"), dtype=object)  # as the response table's ids
@@ -184,7 +212,9 @@ def _other_question_ids(wave_filter: list[int] | None, known: list[str]) -> list
     if known:
         query = query.where(Answer.question_id.not_in(known))
     if wave_filter is not None:
-        query = query.join(Response, Response.id == Answer.response_id).where(Response.wave_id.in_(wave_filter))
+        query = query.join(Response, Response.id == Answer.response_id).where(
+            Response.wave_id.in_(wave_filter)
+        )
     return sorted(db.session.scalars(query).all())
 
 

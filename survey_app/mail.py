@@ -19,14 +19,18 @@ def send(messages: Iterable[tuple[str, str, str]]) -> int:
     if not config.get("MAIL_SERVER"):
         raise MailNotConfigured("MAIL_SERVER is not set: e-mail cannot be sent")
     sent = 0
-    with smtplib.SMTP(config["MAIL_SERVER"], int(config.get("MAIL_PORT") or 25), timeout=30) as smtp:
+    with smtplib.SMTP(
+        config["MAIL_SERVER"], int(config.get("MAIL_PORT") or 25), timeout=30
+    ) as smtp:
         if config.get("MAIL_USE_TLS"):
             smtp.starttls()
         if config.get("MAIL_USERNAME"):
             smtp.login(config["MAIL_USERNAME"], config.get("MAIL_PASSWORD") or "")
         for to, subject, body in messages:
             message = EmailMessage()
-            message["From"] = config.get("MAIL_SENDER") or f"improvement-pulse@{config['MAIL_SERVER']}"
+            message["From"] = (
+                config.get("MAIL_SENDER") or f"improvement-pulse@{config['MAIL_SERVER']}"
+            )
             message["To"] = to
             message["Subject"] = subject
             message.set_content(body)

@@ -78,8 +78,13 @@ class Channel(enum.StrEnum):
 def _enum(kind: type[enum.Enum], name: str) -> Enum:
     # Store values (not member names) and use a CHECK constraint rather than a native
     # PostgreSQL enum type, so migrations stay the same on both databases.
-    return Enum(kind, name=name, native_enum=False, length=16,
-                values_callable=lambda members: [m.value for m in members])
+    return Enum(
+        kind,
+        name=name,
+        native_enum=False,
+        length=16,
+        values_callable=lambda members: [m.value for m in members],
+    )
 
 
 class InstrumentVersion(Model):
@@ -116,19 +121,25 @@ class Wave(Model):
     __table_args__ = (
         UniqueConstraint("instrument_version_id", "label"),
         CheckConstraint("closes_on >= opens_on", name="dates_in_order"),
-        CheckConstraint("audience_size IS NULL OR audience_size > 0", name="audience_size_positive"),
+        CheckConstraint(
+            "audience_size IS NULL OR audience_size > 0", name="audience_size_positive"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     label: Mapped[str] = mapped_column(String(64))
-    instrument_version_id: Mapped[int] = mapped_column(ForeignKey("instrument_version.id"), index=True)
+    instrument_version_id: Mapped[int] = mapped_column(
+        ForeignKey("instrument_version.id"), index=True
+    )
     audience: Mapped[str] = mapped_column(String(16))
     mode: Mapped[WaveMode] = mapped_column(_enum(WaveMode, "wave_mode"))
     opens_on: Mapped[dt.date] = mapped_column(Date)
     closes_on: Mapped[dt.date] = mapped_column(Date)
     audience_size: Mapped[int | None] = mapped_column(Integer)
     # The public address of an open or event wave; unguessable so waves are not enumerable.
-    slug: Mapped[str] = mapped_column(String(32), unique=True, default=lambda: secrets.token_urlsafe(9))
+    slug: Mapped[str] = mapped_column(
+        String(32), unique=True, default=lambda: secrets.token_urlsafe(9)
+    )
 
     instrument_version: Mapped[InstrumentVersion] = relationship(back_populates="waves")
     events: Mapped[list[Event]] = relationship(back_populates="wave", cascade="all, delete-orphan")
@@ -175,7 +186,10 @@ class Response(Model):
     """One anonymous response. No token, user, address, agent or time finer than a day."""
 
     __tablename__ = "response"
-    __table_args__ = (CheckConstraint("weight IS NULL OR weight > 0", name="weight_positive"), NO_ROWID)
+    __table_args__ = (
+        CheckConstraint("weight IS NULL OR weight > 0", name="weight_positive"),
+        NO_ROWID,
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=random_id)
     wave_id: Mapped[int] = mapped_column(ForeignKey("wave.id"), index=True)
@@ -233,7 +247,9 @@ class SecondFactor(Model):
 
     __tablename__ = "second_factor"
 
-    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True
+    )
     secret_sealed: Mapped[bytes] = mapped_column(LargeBinary)
     enrolment: Mapped[str] = mapped_column(String(32), unique=True, default=random_id)
     last_step: Mapped[int | None] = mapped_column(BigInteger)
@@ -251,7 +267,9 @@ class RecoveryCode(Model):
     __tablename__ = "recovery_code"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("second_factor.user_id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("second_factor.user_id", ondelete="CASCADE"), index=True
+    )
     code_hash: Mapped[str] = mapped_column(String(255))
 
     second_factor: Mapped[SecondFactor] = relationship(back_populates="recovery_codes")
@@ -440,8 +458,9 @@ class SafeguardingFlag(Model):
     )
     question_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     signals: Mapped[list[str]] = mapped_column(JSON)
-    status: Mapped[FlagStatus] = mapped_column(_enum(FlagStatus, "flag_status"), default=FlagStatus.OPEN,
-                                               index=True)
+    status: Mapped[FlagStatus] = mapped_column(
+        _enum(FlagStatus, "flag_status"), default=FlagStatus.OPEN, index=True
+    )
     action: Mapped[str | None] = mapped_column(Text)
     actioned_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     actioned_on: Mapped[dt.date | None] = mapped_column(Date)
@@ -486,7 +505,9 @@ class Job(Model):
     key: Mapped[str | None] = mapped_column(String(200), index=True)
     active_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     function: Mapped[str] = mapped_column(String(255))
-    status: Mapped[JobStatus] = mapped_column(_enum(JobStatus, "job_status"), default=JobStatus.QUEUED)
+    status: Mapped[JobStatus] = mapped_column(
+        _enum(JobStatus, "job_status"), default=JobStatus.QUEUED
+    )
     error: Mapped[str | None] = mapped_column(Text)
     enqueued_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
     started_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
@@ -513,8 +534,9 @@ class UploadImport(Model):
     kind: Mapped[str] = mapped_column(String(20))
     wave_id: Mapped[int] = mapped_column(ForeignKey("wave.id", ondelete="CASCADE"), index=True)
     job_id: Mapped[str | None] = mapped_column(String(32))
-    status: Mapped[ImportStatus] = mapped_column(_enum(ImportStatus, "import_status"),
-                                                 default=ImportStatus.QUEUED)
+    status: Mapped[ImportStatus] = mapped_column(
+        _enum(ImportStatus, "import_status"), default=ImportStatus.QUEUED
+    )
     problems: Mapped[list[str]] = mapped_column(JSON, default=list)
     imported: Mapped[int] = mapped_column(Integer, default=0)
     requested_on: Mapped[dt.date] = mapped_column(Date, default=clock.today)

@@ -63,8 +63,13 @@ class BatchedCounter:
     ``on_failure`` is called.
     """
 
-    def __init__(self, item: RateLimitItem, namespace: str, interval: float = 0.02,
-                 on_failure: Callable[[Exception], None] | None = None):
+    def __init__(
+        self,
+        item: RateLimitItem,
+        namespace: str,
+        interval: float = 0.02,
+        on_failure: Callable[[Exception], None] | None = None,
+    ):
         self.item, self.namespace, self.interval = item, namespace, interval
         self.on_failure = on_failure
         self._window_seconds = item.get_expiry()
@@ -93,15 +98,17 @@ class BatchedCounter:
             totals = self._add(storage, batch)
         except Exception as exc:  # noqa: BLE001 - any storage failure (Redis down, timeout)
             with self._lock:  # kept for the next send, but not for windows that have passed
-                self._unsent.update({slot: count for slot, count in batch.items()
-                                     if slot[0] >= current_window})
+                self._unsent.update(
+                    {slot: count for slot, count in batch.items() if slot[0] >= current_window}
+                )
             if self.on_failure is not None:
                 self.on_failure(exc)
             return
         with self._lock:
             if current_window > self._learnt_window:  # once a window, not on every send
-                self._learnt = {slot: total for slot, total in self._learnt.items()
-                                if slot[0] >= current_window}
+                self._learnt = {
+                    slot: total for slot, total in self._learnt.items() if slot[0] >= current_window
+                }
                 self._learnt_window = current_window
             for slot, total in zip(batch, totals, strict=True):
                 if slot[0] >= current_window:
@@ -117,8 +124,10 @@ class BatchedCounter:
                 pipeline.set(name, 0, ex=self._window_seconds, nx=True)
                 pipeline.incrby(name, count)
             return [int(total) for total in pipeline.execute()[1::2]]
-        return [storage.incr(name, self._window_seconds, amount=count)
-                for name, count in zip(keys, batch.values(), strict=True)]
+        return [
+            storage.incr(name, self._window_seconds, amount=count)
+            for name, count in zip(keys, batch.values(), strict=True)
+        ]
 
 
 # --------------------------------------------------------------------------- the submit brake
@@ -130,8 +139,9 @@ DEFAULT_SUBMIT_LIMIT = "600 per 10 minutes"
 DEFAULT_WAVE_SUBMIT_LIMIT = "3000 per 10 minutes"
 
 
-def _counter(setting: str, default: str, namespace: str,
-             on_failure: Callable[[Exception], None] | None) -> BatchedCounter:
+def _counter(
+    setting: str, default: str, namespace: str, on_failure: Callable[[Exception], None] | None
+) -> BatchedCounter:
     allowed = current_app.config.get(setting) or default
     counters = current_app.extensions.setdefault("pulse_submit_counters", {})
     key = (namespace, allowed)
@@ -140,8 +150,12 @@ def _counter(setting: str, default: str, namespace: str,
     return counters[key]
 
 
-def submit_allowed(wave_id: int, event_id: int | None, address: str,
-                   on_failure: Callable[[Exception], None] | None = None) -> bool:
+def submit_allowed(
+    wave_id: int,
+    event_id: int | None,
+    address: str,
+    on_failure: Callable[[Exception], None] | None = None,
+) -> bool:
     """Count one survey send against the brake; whether it may go ahead.
 
     Two limits, both counted without storing who sent (counters in the rate-limit storage
@@ -155,10 +169,12 @@ def submit_allowed(wave_id: int, event_id: int | None, address: str,
 
     A send refused by the first is not counted by the second."""
     scope = f"{wave_id}/{event_id if event_id is not None else '-'}"
-    per_address = _counter("SURVEY_SUBMIT_RATE_LIMIT", DEFAULT_SUBMIT_LIMIT,
-                           "survey-submit", on_failure)
+    per_address = _counter(
+        "SURVEY_SUBMIT_RATE_LIMIT", DEFAULT_SUBMIT_LIMIT, "survey-submit", on_failure
+    )
     if not per_address.hit(storage(), f"{scope}/{address}"):
         return False
-    per_wave = _counter("SURVEY_WAVE_SUBMIT_RATE_LIMIT", DEFAULT_WAVE_SUBMIT_LIMIT,
-                        "survey-submit-wave", on_failure)
+    per_wave = _counter(
+        "SURVEY_WAVE_SUBMIT_RATE_LIMIT", DEFAULT_WAVE_SUBMIT_LIMIT, "survey-submit-wave", on_failure
+    )
     return per_wave.hit(storage(), str(wave_id))

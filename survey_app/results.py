@@ -45,24 +45,57 @@ def data_fingerprint() -> str:
     Every staff page view computes it: the response and answer tables are read as aggregates
     (one pass each, index-only on PostgreSQL); the other tables are small and read whole."""
     parts: list[object] = [
-        db.session.execute(select(func.count(), func.min(Response.id), func.max(Response.id),
-                                  func.max(Response.submitted_on), func.sum(Response.weight))).one(),
+        db.session.execute(
+            select(
+                func.count(),
+                func.min(Response.id),
+                func.max(Response.id),
+                func.max(Response.submitted_on),
+                func.sum(Response.weight),
+            )
+        ).one(),
         db.session.scalar(select(func.count()).select_from(Answer)),
-        db.session.execute(select(Wave.id, Wave.label, Wave.opens_on, Wave.closes_on, Wave.audience,
-                                  Wave.audience_size, Wave.instrument_version_id).order_by(Wave.id)).all(),
-        db.session.execute(select(InstrumentVersion.id, InstrumentVersion.instrument_id,
-                                  InstrumentVersion.version).order_by(InstrumentVersion.id)).all(),
-        db.session.execute(select(KpiValue.measure_id, KpiValue.period, KpiValue.value)
-                           .order_by(KpiValue.measure_id, KpiValue.period)).all(),
+        db.session.execute(
+            select(
+                Wave.id,
+                Wave.label,
+                Wave.opens_on,
+                Wave.closes_on,
+                Wave.audience,
+                Wave.audience_size,
+                Wave.instrument_version_id,
+            ).order_by(Wave.id)
+        ).all(),
+        db.session.execute(
+            select(
+                InstrumentVersion.id, InstrumentVersion.instrument_id, InstrumentVersion.version
+            ).order_by(InstrumentVersion.id)
+        ).all(),
+        db.session.execute(
+            select(KpiValue.measure_id, KpiValue.period, KpiValue.value).order_by(
+                KpiValue.measure_id, KpiValue.period
+            )
+        ).all(),
         db.session.execute(select(func.count(), func.max(MeasureTarget.id))).one(),
-        db.session.execute(select(PopulationMargin.audience, PopulationMargin.variable, PopulationMargin.category,
-                                  PopulationMargin.population).order_by(PopulationMargin.id)).all(),
-        db.session.scalar(select(func.count()).select_from(SafeguardingFlag)
-                          .where(SafeguardingFlag.status == FlagStatus.OPEN)),
+        db.session.execute(
+            select(
+                PopulationMargin.audience,
+                PopulationMargin.variable,
+                PopulationMargin.category,
+                PopulationMargin.population,
+            ).order_by(PopulationMargin.id)
+        ).all(),
+        db.session.scalar(
+            select(func.count())
+            .select_from(SafeguardingFlag)
+            .where(SafeguardingFlag.status == FlagStatus.OPEN)
+        ),
         db.session.scalar(text("SELECT version_num FROM alembic_version")),
         definitions_fingerprint(current_definitions()),
     ]
-    payload = json.dumps(parts, default=lambda value: list(value) if isinstance(value, Row) else str(value))
+    payload = json.dumps(
+        parts, default=lambda value: list(value) if isinstance(value, Row) else str(value)
+    )
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -71,7 +104,9 @@ def definitions_fingerprint(definitions: Definitions) -> str:
     sizes), every instrument, the codebook and the redaction lists."""
     content = {
         "framework": definitions.framework.model_dump(mode="json"),
-        "instruments": {iid: i.model_dump(mode="json") for iid, i in sorted(definitions.instruments.items())},
+        "instruments": {
+            iid: i.model_dump(mode="json") for iid, i in sorted(definitions.instruments.items())
+        },
         "codebook": definitions.codebook.model_dump(mode="json") if definitions.codebook else None,
         "redaction": definitions.redaction.model_dump(mode="json"),
     }
@@ -81,16 +116,27 @@ def definitions_fingerprint(definitions: Definitions) -> str:
 def prune_results(keep: int = KEEP_RESULTS) -> int:
     """Delete stored results older than the newest ``keep`` (the caller commits); returns how
     many were deleted."""
-    kept = db.session.scalars(select(AnalysisResult.id).order_by(AnalysisResult.id.desc()).limit(keep)).all()
+    kept = db.session.scalars(
+        select(AnalysisResult.id).order_by(AnalysisResult.id.desc()).limit(keep)
+    ).all()
     if len(kept) < keep:
         return 0
     # a DELETE's result is a CursorResult (it has rowcount); Session.execute is typed as Result
-    return cast(CursorResult[Any], db.session.execute(delete(AnalysisResult).where(AnalysisResult.id < min(kept)))).rowcount
+    return cast(
+        CursorResult[Any],
+        db.session.execute(delete(AnalysisResult).where(AnalysisResult.id < min(kept))),
+    ).rowcount
 
 
 def _population() -> pd.DataFrame | None:
-    rows = db.session.execute(select(PopulationMargin.audience, PopulationMargin.variable,
-                                     PopulationMargin.category, PopulationMargin.population)).all()
+    rows = db.session.execute(
+        select(
+            PopulationMargin.audience,
+            PopulationMargin.variable,
+            PopulationMargin.category,
+            PopulationMargin.population,
+        )
+    ).all()
     if not rows:
         return None
     return pd.DataFrame(rows, columns=["audience", "variable", "category", "population"])
@@ -131,7 +177,9 @@ def compute_results() -> AnalysisResult:
         results = analysis.run(frame, definitions, population=population, by=breakdowns)
         tables = {name: _records(getattr(results, name)) for name in TABLES}
         wave_order = results.wave_order
-    stored = AnalysisResult(fingerprint=fingerprint, responses=len(frame), wave_order=wave_order, tables=tables)
+    stored = AnalysisResult(
+        fingerprint=fingerprint, responses=len(frame), wave_order=wave_order, tables=tables
+    )
     db.session.add(stored)
     db.session.flush()
     prune_results()

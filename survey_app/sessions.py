@@ -79,8 +79,10 @@ class QuickSecureCookieSessionInterface(SecureCookieSessionInterface):
         cookie = request.cookies.get(self.get_cookie_name(app))
         if not cookie:
             return self.session_class()
-        longest = max(app.permanent_session_lifetime.total_seconds(),
-                      float(app.config.get("RESPONDENT_SESSION_LIFETIME") or 0))
+        longest = max(
+            app.permanent_session_lifetime.total_seconds(),
+            float(app.config.get("RESPONDENT_SESSION_LIFETIME") or 0),
+        )
         try:
             data, signed_at = signer.loads(cookie, max_age=int(longest), return_timestamp=True)
         except BadSignature:

@@ -35,20 +35,39 @@ def measure_label(measure: Measure) -> str:
     pulse survey)"."""
     if measure.title:
         return measure.title
-    what = {"outcome": "outcome score", "index": f"{measure.index} index",
-            "item": f"question {measure.item}"}[measure.level]
+    what = {
+        "outcome": "outcome score",
+        "index": f"{measure.index} index",
+        "item": f"question {measure.item}",
+    }[measure.level]
     instruments = current_definitions().instruments
-    source = f" ({instruments[measure.instrument].title})" if measure.instrument in instruments else ""
+    source = (
+        f" ({instruments[measure.instrument].title})" if measure.instrument in instruments else ""
+    )
     return f"{(measure.audience or '').capitalize()}: {what}{source}"
 
 
 def current_target(measure: Measure) -> Target:
-    latest = db.session.scalar(select(MeasureTarget).where(MeasureTarget.measure_id == measure.id)
-                               .order_by(MeasureTarget.id.desc()).limit(1))
+    latest = db.session.scalar(
+        select(MeasureTarget)
+        .where(MeasureTarget.measure_id == measure.id)
+        .order_by(MeasureTarget.id.desc())
+        .limit(1)
+    )
     if latest is None:
-        return Target(measure.baseline, measure.target, measure.target_date, measure.direction,
-                      measure.amber_margin, None)
-    return Target(latest.baseline, latest.target, latest.target_date, latest.direction,
-                  latest.amber_margin, latest)
-
-
+        return Target(
+            measure.baseline,
+            measure.target,
+            measure.target_date,
+            measure.direction,
+            measure.amber_margin,
+            None,
+        )
+    return Target(
+        latest.baseline,
+        latest.target,
+        latest.target_date,
+        latest.direction,
+        latest.amber_margin,
+        latest,
+    )

@@ -61,7 +61,9 @@ def postgres_database(postgres_server_url: str) -> Iterator[str]:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as exc:  # noqa: BLE001
         admin.dispose()
-        pytest.skip(f"cannot create a PostgreSQL test database at {server.render_as_string()}: {exc}")
+        pytest.skip(
+            f"cannot create a PostgreSQL test database at {server.render_as_string()}: {exc}"
+        )
     try:
         yield server.set(database=name).render_as_string(hide_password=False)
     finally:

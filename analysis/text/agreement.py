@@ -32,7 +32,9 @@ def cohen_kappa(coder_a: Sequence | np.ndarray, coder_b: Sequence | np.ndarray) 
     return float(cohen_kappa_score(a, b))
 
 
-def krippendorff_alpha(reliability_data, level: Literal["nominal", "ordinal", "interval", "ratio"] = "nominal") -> float:
+def krippendorff_alpha(
+    reliability_data, level: Literal["nominal", "ordinal", "interval", "ratio"] = "nominal"
+) -> float:
     """Krippendorff's alpha of a coders x units matrix (NaN = not coded); NaN if undefined."""
     data = np.asarray(reliability_data, dtype=float)
     values = np.unique(data[~np.isnan(data)])
@@ -48,8 +50,11 @@ def codes_matrix(codes: Mapping[str, Iterable[str]], themes: Sequence[str]) -> p
     if unknown:
         raise ValueError(f"unknown theme(s): {', '.join(unknown)}")
     ids = list(codes)
-    return pd.DataFrame({t: [t in set(codes[c]) for c in ids] for t in themes},
-                        index=pd.Index(ids, name="comment"), dtype=bool)
+    return pd.DataFrame(
+        {t: [t in set(codes[c]) for c in ids] for t in themes},
+        index=pd.Index(ids, name="comment"),
+        dtype=bool,
+    )
 
 
 def theme_agreement(coder_a: pd.DataFrame, coder_b: pd.DataFrame) -> pd.DataFrame:

@@ -20,7 +20,9 @@ from instruments.codebook import split_patterns
 def code_comments(comments: pd.Series | Iterable[str], codebook: Codebook) -> pd.DataFrame:
     """A boolean table: one row per comment (same index), one column per theme id, in
     codebook order. Blank comments (NaN, None, empty) get no theme."""
-    series = comments if isinstance(comments, pd.Series) else pd.Series(list(comments), dtype=object)
+    series = (
+        comments if isinstance(comments, pd.Series) else pd.Series(list(comments), dtype=object)
+    )
     text = series.astype(object).where(series.notna(), "").astype(str)
     # identical comments (common in paper returns and demo data) are matched once
     unique, inverse = np.unique(text.to_numpy(dtype=str), return_inverse=True)
@@ -35,21 +37,26 @@ def code_comments(comments: pd.Series | Iterable[str], codebook: Codebook) -> pd
     return pd.DataFrame(coded, index=series.index, columns=codebook.theme_ids, dtype=bool)
 
 
-def _matches(patterns: list[str], original: list[str], lower: list[str],
-             only: np.ndarray | None = None) -> np.ndarray:
+def _matches(
+    patterns: list[str], original: list[str], lower: list[str], only: np.ndarray | None = None
+) -> np.ndarray:
     keyword_re, regex_re = split_patterns(patterns)
     rows = range(len(original)) if only is None else np.flatnonzero(only).tolist()
     hit = np.zeros(len(original), dtype=bool)
     keyword = keyword_re.search if keyword_re is not None else None
     regex = regex_re.search if regex_re is not None else None
     for i in rows:
-        hit[i] = ((keyword is not None and keyword(lower[i]) is not None)
-                  or (regex is not None and regex(original[i]) is not None))
+        hit[i] = (keyword is not None and keyword(lower[i]) is not None) or (
+            regex is not None and regex(original[i]) is not None
+        )
     return hit
 
 
 def theme_lists(coded: pd.DataFrame) -> pd.Series:
     """The themes of each comment as a list of ids (codebook order)."""
     columns = list(coded.columns)
-    return pd.Series([[c for c, hit in zip(columns, row, strict=True) if hit]
-                      for row in coded.to_numpy()], index=coded.index, dtype=object)
+    return pd.Series(
+        [[c for c, hit in zip(columns, row, strict=True) if hit] for row in coded.to_numpy()],
+        index=coded.index,
+        dtype=object,
+    )

@@ -21,7 +21,17 @@ from instruments import Codebook
 from ..spreadsheet import read_csv
 from .coding import code_comments
 
-EVALUATION_COLUMNS = ["theme", "support", "predicted", "tp", "fp", "fn", "precision", "recall", "f1"]
+EVALUATION_COLUMNS = [
+    "theme",
+    "support",
+    "predicted",
+    "tp",
+    "fp",
+    "fn",
+    "precision",
+    "recall",
+    "f1",
+]
 
 
 def read_hand_coded(path: str | Path) -> pd.DataFrame:
@@ -38,8 +48,9 @@ def hand_coded_matrix(themes: pd.Series, theme_ids: list[str]) -> pd.DataFrame:
     unknown = sorted({t for ts in themes for t in ts} - set(theme_ids))
     if unknown:
         raise ValueError(f"hand codes use theme(s) not in the codebook: {', '.join(unknown)}")
-    return pd.DataFrame({t: themes.map(lambda ts, t=t: t in ts).astype(bool) for t in theme_ids},
-                        index=themes.index)
+    return pd.DataFrame(
+        {t: themes.map(lambda ts, t=t: t in ts).astype(bool) for t in theme_ids}, index=themes.index
+    )
 
 
 def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -56,18 +67,30 @@ def evaluate_codebook(sample: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
     tp = (truth & predicted).sum(axis=0).astype(float)
     fp = (~truth & predicted).sum(axis=0).astype(float)
     fn = (truth & ~predicted).sum(axis=0).astype(float)
-    table = pd.DataFrame({"theme": ids, "support": tp + fn, "predicted": tp + fp,
-                          "tp": tp, "fp": fp, "fn": fn})
-    micro = {"theme": "micro", **{c: table[c].sum() for c in ["support", "predicted", "tp", "fp", "fn"]}}
+    table = pd.DataFrame(
+        {"theme": ids, "support": tp + fn, "predicted": tp + fp, "tp": tp, "fp": fp, "fn": fn}
+    )
+    micro = {
+        "theme": "micro",
+        **{c: table[c].sum() for c in ["support", "predicted", "tp", "fp", "fn"]},
+    }
     table = pd.concat([table, pd.DataFrame([micro])], ignore_index=True)
     table["precision"] = _ratio(table["tp"].to_numpy(), (table["tp"] + table["fp"]).to_numpy())
     table["recall"] = _ratio(table["tp"].to_numpy(), (table["tp"] + table["fn"]).to_numpy())
     p, r = table["precision"].to_numpy(), table["recall"].to_numpy()
     table["f1"] = _ratio(2 * p * r, p + r)
     themes = table.iloc[: len(ids)]
-    macro = {"theme": "macro", "support": themes["support"].sum(), "predicted": themes["predicted"].sum(),
-             "tp": np.nan, "fp": np.nan, "fn": np.nan, "precision": themes["precision"].mean(),
-             "recall": themes["recall"].mean(), "f1": themes["f1"].mean()}
+    macro = {
+        "theme": "macro",
+        "support": themes["support"].sum(),
+        "predicted": themes["predicted"].sum(),
+        "tp": np.nan,
+        "fp": np.nan,
+        "fn": np.nan,
+        "precision": themes["precision"].mean(),
+        "recall": themes["recall"].mean(),
+        "f1": themes["f1"].mean(),
+    }
     table = pd.concat([table, pd.DataFrame([macro])], ignore_index=True)
     for column in ("support", "predicted", "tp", "fp", "fn"):
         table[column] = table[column].astype("Int64")
@@ -81,11 +104,17 @@ def main(argv: list[str] | None = None) -> int:
     from instruments import load_codebook
     from instruments.loader import definitions_dir
 
-    parser = argparse.ArgumentParser(prog="python -m analysis.text.evaluate", description=main.__doc__)
-    parser.add_argument("sample", type=Path, help="hand-coded CSV: comment, themes (ids separated by ;)")
+    parser = argparse.ArgumentParser(
+        prog="python -m analysis.text.evaluate", description=main.__doc__
+    )
+    parser.add_argument(
+        "sample", type=Path, help="hand-coded CSV: comment, themes (ids separated by ;)"
+    )
     parser.add_argument("definitions", type=Path, nargs="?", help="folder with codebook.yaml")
     args = parser.parse_args(argv)
-    table = evaluate_codebook(read_hand_coded(args.sample), load_codebook(args.definitions or definitions_dir()))
+    table = evaluate_codebook(
+        read_hand_coded(args.sample), load_codebook(args.definitions or definitions_dir())
+    )
     print(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     return 0
 

@@ -128,9 +128,14 @@ def redact_series(values: pd.Series, names: Iterable[str] = ()) -> pd.Series:
 @lru_cache(maxsize=64)
 def _signal_patterns(signals: tuple[str, ...]) -> tuple[tuple[str, re.Pattern], ...]:
     return tuple(
-        (s, re.compile(r"(?<!\w)" + r"\s+".join(re.escape(p) for p in s.split()) + r"(?!\w)",
-                       re.IGNORECASE))
-        for s in dict.fromkeys(signals) if s and s.strip()
+        (
+            s,
+            re.compile(
+                r"(?<!\w)" + r"\s+".join(re.escape(p) for p in s.split()) + r"(?!\w)", re.IGNORECASE
+            ),
+        )
+        for s in dict.fromkeys(signals)
+        if s and s.strip()
     )
 
 

@@ -29,7 +29,9 @@ def compound_score(text: str) -> float:
 
 def sentiment(comments: pd.Series | Iterable[str]) -> pd.Series:
     """Compound score per comment (same index); identical comments are scored once."""
-    series = comments if isinstance(comments, pd.Series) else pd.Series(list(comments), dtype=object)
+    series = (
+        comments if isinstance(comments, pd.Series) else pd.Series(list(comments), dtype=object)
+    )
     present = series.notna() & series.astype(str).str.strip().ne("")
     out = pd.Series(np.nan, index=series.index, dtype=float)
     if present.any():

@@ -36,8 +36,22 @@ from .coding import code_comments
 from .redaction import WITHHELD
 from .sentiment import sentiment
 
-THEME_COLUMNS = ["instrument", "audience", "wave", "by", "group", "theme", "label", "n_respondents",
-                 "n_comments", "count", "share", "sentiment_mean", "change_share", "suppressed"]
+THEME_COLUMNS = [
+    "instrument",
+    "audience",
+    "wave",
+    "by",
+    "group",
+    "theme",
+    "label",
+    "n_respondents",
+    "n_comments",
+    "count",
+    "share",
+    "sentiment_mean",
+    "change_share",
+    "suppressed",
+]
 BLANKED = ["n_comments", "count", "share", "sentiment_mean", "change_share"]
 
 
@@ -57,12 +71,23 @@ def comments_of(prepared: Prepared) -> pd.DataFrame:
         values = frame[question.id]
         text = values.astype(str).str.strip()
         present = values.notna() & text.ne("") & text.ne(WITHHELD)
-        parts.append(pd.DataFrame({"respondent": frame.index[present.to_numpy()],
-                                   "question": question.id,
-                                   "text": values[present].astype(str).to_numpy()}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "respondent": frame.index[present.to_numpy()],
+                    "question": question.id,
+                    "text": values[present].astype(str).to_numpy(),
+                }
+            )
+        )
     if not parts:
-        return pd.DataFrame({"respondent": pd.Series(dtype=object), "question": pd.Series(dtype=object),
-                             "text": pd.Series(dtype=object)})
+        return pd.DataFrame(
+            {
+                "respondent": pd.Series(dtype=object),
+                "question": pd.Series(dtype=object),
+                "text": pd.Series(dtype=object),
+            }
+        )
     return pd.concat(parts, ignore_index=True)
 
 
@@ -73,7 +98,11 @@ def theme_counts(prepared: Prepared, codebook: Codebook, by: Sequence[str] = ())
     coded = code_comments(comments["text"], codebook)
     scores = sentiment(comments["text"]).to_numpy(dtype=float)
     position = pd.Series(np.arange(len(frame)), index=frame.index)
-    at = position.loc[comments["respondent"]].to_numpy() if len(comments) else np.array([], dtype=int)
+    at = (
+        position.loc[comments["respondent"]].to_numpy()
+        if len(comments)
+        else np.array([], dtype=int)
+    )
     waves = frame["wave"].astype(str).to_numpy()
     filled = [c for c in by if c in frame and frame[c].notna().any()]
     theme_ids = codebook.theme_ids
@@ -81,8 +110,11 @@ def theme_counts(prepared: Prepared, codebook: Codebook, by: Sequence[str] = ())
     hits = coded.to_numpy(dtype=float)
     tables = []
     for column in [None, *filled]:
-        groups = (np.full(len(frame), "", dtype=object) if column is None
-                  else breakdown_labels(frame, column).to_numpy(dtype=object))
+        groups = (
+            np.full(len(frame), "", dtype=object)
+            if column is None
+            else breakdown_labels(frame, column).to_numpy(dtype=object)
+        )
         keys = pd.MultiIndex.from_arrays([waves, groups], names=["wave", "group"])
         respondents = pd.Series(1, index=keys).groupby(level=[0, 1], sort=True).size()
         comment_keys = pd.MultiIndex.from_arrays([waves[at], groups[at]], names=["wave", "group"])
@@ -95,20 +127,28 @@ def theme_counts(prepared: Prepared, codebook: Codebook, by: Sequence[str] = ())
         mean_sentiment = (weighted / scored.where(scored > 0)).reindex(respondents.index)
         for theme in theme_ids:
             count = counts[theme]
-            tables.append(pd.DataFrame({
-                "instrument": prepared.instrument.id,
-                "audience": prepared.audience,
-                "wave": respondents.index.get_level_values("wave"),
-                "by": column,
-                "group": respondents.index.get_level_values("group") if column is not None else None,
-                "theme": theme,
-                "label": labels[theme],
-                "n_respondents": respondents.to_numpy(dtype=float),
-                "n_comments": n_comments.to_numpy(dtype=float),
-                "count": count.to_numpy(dtype=float),
-                "share": (100.0 * count / n_comments.where(n_comments > 0)).to_numpy(dtype=float),
-                "sentiment_mean": mean_sentiment[theme].to_numpy(dtype=float),
-            }))
+            tables.append(
+                pd.DataFrame(
+                    {
+                        "instrument": prepared.instrument.id,
+                        "audience": prepared.audience,
+                        "wave": respondents.index.get_level_values("wave"),
+                        "by": column,
+                        "group": respondents.index.get_level_values("group")
+                        if column is not None
+                        else None,
+                        "theme": theme,
+                        "label": labels[theme],
+                        "n_respondents": respondents.to_numpy(dtype=float),
+                        "n_comments": n_comments.to_numpy(dtype=float),
+                        "count": count.to_numpy(dtype=float),
+                        "share": (100.0 * count / n_comments.where(n_comments > 0)).to_numpy(
+                            dtype=float
+                        ),
+                        "sentiment_mean": mean_sentiment[theme].to_numpy(dtype=float),
+                    }
+                )
+            )
     if not tables:
         return empty_theme_table()
     table = pd.concat(tables, ignore_index=True)
@@ -117,16 +157,26 @@ def theme_counts(prepared: Prepared, codebook: Codebook, by: Sequence[str] = ())
     return table
 
 
-def theme_table(parts: Sequence[pd.DataFrame], min_n: int | Mapping[str, int],
-                rank: Mapping[str, int], theme_order: Sequence[str] = ()) -> pd.DataFrame:
+def theme_table(
+    parts: Sequence[pd.DataFrame],
+    min_n: int | Mapping[str, int],
+    rank: Mapping[str, int],
+    theme_order: Sequence[str] = (),
+) -> pd.DataFrame:
     """Suppress, add the change in share between consecutive waves and sort."""
     parts = [p for p in parts if len(p)]
     if not parts:
         return empty_theme_table()
     table = pd.concat(parts, ignore_index=True)
     table["change_share"] = np.nan
-    table = suppress(table, min_n, family=["instrument", "audience", "wave", "by", "theme"],
-                     group_column="group", n_column="n_respondents", blank=BLANKED)
+    table = suppress(
+        table,
+        min_n,
+        family=["instrument", "audience", "wave", "by", "theme"],
+        group_column="group",
+        n_column="n_respondents",
+        blank=BLANKED,
+    )
     series = ["instrument", "by", "group", "theme"]
     keys = table[series].astype(object).fillna("")
     table["_rank"] = table["wave"].map(rank)
@@ -134,8 +184,12 @@ def theme_table(parts: Sequence[pd.DataFrame], min_n: int | Mapping[str, int],
     table = table.sort_values([f"_{c}" for c in series] + ["_rank"], kind="stable")
     # "consecutive" = consecutive among the waves present for the instrument
     present = table.groupby("instrument")["_rank"].apply(lambda r: sorted(set(r)))
-    previous = {(i, r): ranks[k - 1] for i, ranks in present.items() for k, r in enumerate(ranks) if k}
-    table["_previous"] = [previous.get((i, r), -1) for i, r in zip(table["instrument"], table["_rank"], strict=True)]
+    previous = {
+        (i, r): ranks[k - 1] for i, ranks in present.items() for k, r in enumerate(ranks) if k
+    }
+    table["_previous"] = [
+        previous.get((i, r), -1) for i, r in zip(table["instrument"], table["_rank"], strict=True)
+    ]
     before = table.set_index([f"_{c}" for c in series] + ["_rank"])["share"]
     lookup = pd.MultiIndex.from_arrays([table[f"_{c}"] for c in series] + [table["_previous"]])
     table["change_share"] = table["share"].to_numpy() - before.reindex(lookup).to_numpy(dtype=float)

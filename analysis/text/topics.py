@@ -34,15 +34,22 @@ def suggest_topics(
     """Topics as rows: ``topic`` (1..k), ``top_terms`` (list), ``n_comments`` (comments whose
     strongest topic it is) and ``examples`` (list of comments). Fewer topics than asked when
     there are too few comments or terms; an empty table when there are none."""
-    series = comments if isinstance(comments, pd.Series) else pd.Series(list(comments), dtype=object)
+    series = (
+        comments if isinstance(comments, pd.Series) else pd.Series(list(comments), dtype=object)
+    )
     text = series.dropna().astype(str)
     text = text[text.str.strip().ne("")]
     cleaned = text.str.replace(_PLACEHOLDER, " ", regex=True)
     if len(cleaned) < 2 or n_topics < 1:
         return pd.DataFrame(columns=TOPIC_COLUMNS)
-    vectorizer = TfidfVectorizer(stop_words="english", ngram_range=(1, 2), sublinear_tf=True,
-                                 min_df=2 if len(cleaned) >= 50 else 1, max_df=0.95,
-                                 token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z'-]+\b")
+    vectorizer = TfidfVectorizer(
+        stop_words="english",
+        ngram_range=(1, 2),
+        sublinear_tf=True,
+        min_df=2 if len(cleaned) >= 50 else 1,
+        max_df=0.95,
+        token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z'-]+\b",
+    )
     try:
         matrix = vectorizer.fit_transform(cleaned.tolist())
     except ValueError:  # nothing but stop words
@@ -62,6 +69,12 @@ def suggest_topics(
         top = [str(t) for t in terms[np.argsort(-weights, kind="stable")[:n_terms]]]
         order = np.argsort(-loadings[:, topic], kind="stable")[:n_examples]
         examples = [text.iloc[i] for i in order if loadings[i, topic] > 0]
-        rows.append({"topic": topic + 1, "top_terms": top, "n_comments": int((strongest == topic).sum()),
-                     "examples": examples})
+        rows.append(
+            {
+                "topic": topic + 1,
+                "top_terms": top,
+                "n_comments": int((strongest == topic).sum()),
+                "examples": examples,
+            }
+        )
     return pd.DataFrame(rows, columns=TOPIC_COLUMNS)

@@ -26,15 +26,31 @@ ROLE_CHOICES = [
 
 
 class UserForm(FlaskForm):
-    email = EmailField("Email address", widget=GovTextInput(),
-                       validators=[InputRequired(message="Enter an email address"), Length(max=320),
-                                   Email(message="Enter an email address like name@example.org",
-                                         check_deliverability=False)])
-    name = StringField("Full name", widget=GovTextInput(),
-                       validators=[InputRequired(message="Enter the person's name"), Length(max=200)])
-    role = RadioField("Role", widget=GovRadioInput(), choices=ROLE_CHOICES,
-                      validators=[InputRequired(message="Choose a role")])
-    active = BooleanField("Account is active (can sign in)", widget=GovCheckboxInput(), default=True)
+    email = EmailField(
+        "Email address",
+        widget=GovTextInput(),
+        validators=[
+            InputRequired(message="Enter an email address"),
+            Length(max=320),
+            Email(
+                message="Enter an email address like name@example.org", check_deliverability=False
+            ),
+        ],
+    )
+    name = StringField(
+        "Full name",
+        widget=GovTextInput(),
+        validators=[InputRequired(message="Enter the person's name"), Length(max=200)],
+    )
+    role = RadioField(
+        "Role",
+        widget=GovRadioInput(),
+        choices=ROLE_CHOICES,
+        validators=[InputRequired(message="Choose a role")],
+    )
+    active = BooleanField(
+        "Account is active (can sign in)", widget=GovCheckboxInput(), default=True
+    )
     submit = SubmitField("Save", widget=GovSubmitInput())
 
 
@@ -47,10 +63,13 @@ class ActionForm(FlaskForm):
 class AddressWaitForm(FlaskForm):
     """An address whose failed sign-ins an admin forgives (e.g. the office's own)."""
 
-    address = StringField("Lift the sign-in wait for an address", widget=GovTextInput(),
-                          description="The IP address shown to the person who cannot sign in, "
-                                      "for example 203.0.113.5",
-                          validators=[InputRequired(message="Enter an IP address"), Length(max=64)])
+    address = StringField(
+        "Lift the sign-in wait for an address",
+        widget=GovTextInput(),
+        description="The IP address shown to the person who cannot sign in, "
+        "for example 203.0.113.5",
+        validators=[InputRequired(message="Enter an IP address"), Length(max=64)],
+    )
     submit = SubmitField("Lift the wait for this address", widget=GovSubmitInput())
 
     def validate_address(self, field: StringField) -> None:
@@ -64,8 +83,13 @@ class AddressWaitForm(FlaskForm):
 
 
 class InstrumentUploadForm(FlaskForm):
-    file = FileField("Instrument file (YAML)", widget=GovFileInput(),
-                     description="A new version of an instrument, in the same format as the shipped files.",
-                     validators=[FileRequired(message="Choose a YAML file"),
-                                 FileAllowed(["yaml", "yml"], message="The file must be a .yaml or .yml file")])
+    file = FileField(
+        "Instrument file (YAML)",
+        widget=GovFileInput(),
+        description="A new version of an instrument, in the same format as the shipped files.",
+        validators=[
+            FileRequired(message="Choose a YAML file"),
+            FileAllowed(["yaml", "yml"], message="The file must be a .yaml or .yml file"),
+        ],
+    )
     submit = SubmitField("Check and load", widget=GovSubmitInput())

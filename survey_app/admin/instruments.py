@@ -28,16 +28,23 @@ class VersionRow:
 
 
 def library() -> dict[str, list[VersionRow]]:
-    waves = dict(db.session.execute(select(Wave.instrument_version_id, func.count())
-                                    .group_by(Wave.instrument_version_id)).all())
+    waves = dict(
+        db.session.execute(
+            select(Wave.instrument_version_id, func.count()).group_by(Wave.instrument_version_id)
+        ).all()
+    )
     grouped: dict[str, list[InstrumentVersion]] = defaultdict(list)
-    for version in db.session.scalars(select(InstrumentVersion).order_by(InstrumentVersion.instrument_id,
-                                                                         InstrumentVersion.id)):
+    for version in db.session.scalars(
+        select(InstrumentVersion).order_by(InstrumentVersion.instrument_id, InstrumentVersion.id)
+    ):
         grouped[version.instrument_id].append(version)
     return {
         instrument_id: [
-            VersionRow(v, waves.get(v.id, 0),
-                       diff_instruments(versions[i - 1].instrument, v.instrument) if i else None)
+            VersionRow(
+                v,
+                waves.get(v.id, 0),
+                diff_instruments(versions[i - 1].instrument, v.instrument) if i else None,
+            )
             for i, v in enumerate(versions)
         ][::-1]
         for instrument_id, versions in grouped.items()
@@ -62,8 +69,12 @@ def instruments():
         else:
             result = store_instrument_version(instrument, source=name)
             if result.created:
-                record("instrument version uploaded", instrument=instrument.id, version=result.version)
-                flash(f"Version {result.version[:12]} of {instrument.id} has been added.", "success")
+                record(
+                    "instrument version uploaded", instrument=instrument.id, version=result.version
+                )
+                flash(
+                    f"Version {result.version[:12]} of {instrument.id} has been added.", "success"
+                )
             else:
                 flash(f"That version of {instrument.id} is already in the library.", "info")
             db.session.commit()
@@ -71,5 +82,10 @@ def instruments():
         status = 400
     elif form.errors:
         status = 400
-    return render_template("admin/instruments.html", title="Instrument library", library=library(),
-                           form=form, problems=problems), status
+    return render_template(
+        "admin/instruments.html",
+        title="Instrument library",
+        library=library(),
+        form=form,
+        problems=problems,
+    ), status

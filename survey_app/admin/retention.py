@@ -38,8 +38,13 @@ def _expired_count() -> int:
 @bp.get("/retention")
 @role_required(Role.ADMIN)
 def retention():
-    return render_template("admin/retention.html", title="Retention", expired=_expired_count(),
-                           cutoff=cutoff(), years=current_app.config["RETENTION_YEARS"])
+    return render_template(
+        "admin/retention.html",
+        title="Retention",
+        expired=_expired_count(),
+        cutoff=cutoff(),
+        years=current_app.config["RETENTION_YEARS"],
+    )
 
 
 @bp.route("/retention/delete", methods=["GET", "POST"])
@@ -53,21 +58,41 @@ def delete_expired():
         return redirect(url_for("admin.retention"))
     if request.method == "POST":
         form.validate_on_submit() or abort(400)
-        db.session.execute(delete(Answer).where(Answer.response_id.in_(_expired()))
-                           .execution_options(synchronize_session=False))
-        db.session.execute(delete(Response).where(Response.submitted_on < cutoff())
-                           .execution_options(synchronize_session=False))
+        db.session.execute(
+            delete(Answer)
+            .where(Answer.response_id.in_(_expired()))
+            .execution_options(synchronize_session=False)
+        )
+        db.session.execute(
+            delete(Response)
+            .where(Response.submitted_on < cutoff())
+            .execution_options(synchronize_session=False)
+        )
         record("responses past retention deleted", count=expired, before=cutoff().isoformat())
         db.session.commit()
-        flash(f"{expired:,} responses from before {cutoff():%-d %B %Y} have been deleted.", "success")
+        flash(
+            f"{expired:,} responses from before {cutoff():%-d %B %Y} have been deleted.", "success"
+        )
         return redirect(url_for("admin.retention"))
-    return confirmation_page(Confirmation(
-        caption="Retention", heading=f"Delete {expired:,} responses past the retention period?",
-        consequences=[(f"{expired:,} responses submitted before {cutoff():%-d %B %Y}, and every answer "
-                      "in them, are deleted."),
-                      ("Results computed afterwards leave them out; figures already published stay "
-                      "until they are re-published."),
-                      "The deletion is recorded in the audit log."],
-        warning="This cannot be undone: the responses cannot be restored from the app.",
-        button=f"Delete {expired:,} responses", action=url_for("admin.delete_expired"),
-        cancel=url_for("admin.retention")), form)
+    return confirmation_page(
+        Confirmation(
+            caption="Retention",
+            heading=f"Delete {expired:,} responses past the retention period?",
+            consequences=[
+                (
+                    f"{expired:,} responses submitted before {cutoff():%-d %B %Y}, and every answer "
+                    "in them, are deleted."
+                ),
+                (
+                    "Results computed afterwards leave them out; figures already published stay "
+                    "until they are re-published."
+                ),
+                "The deletion is recorded in the audit log.",
+            ],
+            warning="This cannot be undone: the responses cannot be restored from the app.",
+            button=f"Delete {expired:,} responses",
+            action=url_for("admin.delete_expired"),
+            cancel=url_for("admin.retention"),
+        ),
+        form,
+    )

@@ -19,11 +19,15 @@ from .throttle import account_key, clear_account
 
 def _wait_message(check: PasswordCheck) -> str:
     if check.waiting == "address":
-        return (f"Too many failed sign-ins from your network's address ({request.remote_addr}). "
-                f"Wait {check.wait_minutes} minutes and try again, or ask an administrator to "
-                "lift the wait for this address.")
-    return (f"Too many failed sign-ins to this account. Wait {check.wait_minutes} minutes and try "
-            "again, or ask an administrator to lift the wait.")
+        return (
+            f"Too many failed sign-ins from your network's address ({request.remote_addr}). "
+            f"Wait {check.wait_minutes} minutes and try again, or ask an administrator to "
+            "lift the wait for this address."
+        )
+    return (
+        f"Too many failed sign-ins to this account. Wait {check.wait_minutes} minutes and try "
+        "again, or ask an administrator to lift the wait."
+    )
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])

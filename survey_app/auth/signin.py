@@ -75,4 +75,3 @@ def check_password(email: str, password: str, address: str | None) -> PasswordCh
     else:
         throttle.clear_device(device)
     return PasswordCheck(user=user)
-

@@ -20,7 +20,7 @@ _CHUNK = 1000  # ids per IN (...) list: well under SQLite's and PostgreSQL's par
 def _chunks(ids: Iterable[str]) -> Iterable[list[str]]:
     ids = list(ids)
     for start in range(0, len(ids), _CHUNK):
-        yield ids[start:start + _CHUNK]
+        yield ids[start : start + _CHUNK]
 
 
 def text_question_ids(definition: dict) -> set[str]:
@@ -37,11 +37,16 @@ def flag_comments(response_ids: Iterable[str], signals: Sequence[str] | None = N
         signals = current_definitions().redaction.safeguarding
     if not signals:
         return 0
-    return sum(open_flags(_matching_text_answers(chunk, signals)) for chunk in _chunks(response_ids))
+    return sum(
+        open_flags(_matching_text_answers(chunk, signals)) for chunk in _chunks(response_ids)
+    )
 
 
-def new_answer_flags(answers: Mapping[str, Mapping[str, str]], text_ids: Iterable[str],
-                     signals: Sequence[str] | None = None) -> list[tuple[str, str, list[str]]]:
+def new_answer_flags(
+    answers: Mapping[str, Mapping[str, str]],
+    text_ids: Iterable[str],
+    signals: Sequence[str] | None = None,
+) -> list[tuple[str, str, list[str]]]:
     """The flags that answers still in memory need (``{response id: {question id: value}}``,
     text questions ``text_ids``), as (response id, question id, signals found), for
     :func:`open_flags`: nothing is read back from the database, which matters on the submit
@@ -51,8 +56,12 @@ def new_answer_flags(answers: Mapping[str, Mapping[str, str]], text_ids: Iterabl
     text_ids = set(text_ids)
     if not signals or not text_ids:
         return []
-    return [(rid, qid, found) for rid, values in answers.items() for qid, value in values.items()
-            if qid in text_ids and (found := flag_safeguarding(value, signals))]
+    return [
+        (rid, qid, found)
+        for rid, values in answers.items()
+        for qid, value in values.items()
+        if qid in text_ids and (found := flag_safeguarding(value, signals))
+    ]
 
 
 def open_flags(matches: list[tuple[str, str, list[str]]], connection=None) -> int:
@@ -60,41 +69,71 @@ def open_flags(matches: list[tuple[str, str, list[str]]], connection=None) -> in
     session's); how many."""
     if matches:
         connection = connection if connection is not None else db.session.connection()
-        connection.execute(insert(SafeguardingFlag.__table__), [
-            {"response_id": rid, "question_id": qid, "signals": found, "status": FlagStatus.OPEN}
-            for rid, qid, found in matches])
+        connection.execute(
+            insert(SafeguardingFlag.__table__),
+            [
+                {
+                    "response_id": rid,
+                    "question_id": qid,
+                    "signals": found,
+                    "status": FlagStatus.OPEN,
+                }
+                for rid, qid, found in matches
+            ],
+        )
     return len(matches)
 
 
-def _matching_text_answers(response_ids: list[str], signals: Sequence[str]) -> list[tuple[str, str, list[str]]]:
+def _matching_text_answers(
+    response_ids: list[str], signals: Sequence[str]
+) -> list[tuple[str, str, list[str]]]:
     """(response id, question id, signals found) for the text answers that match. Answers are
     matched first (scale answers like "4" never do), so the usual submission costs one query;
     only a match reads its instrument version to check that the question is a text question."""
     rows = db.session.execute(
         select(Answer.response_id, Answer.question_id, Answer.value, Wave.instrument_version_id)
-        .join(Response, Response.id == Answer.response_id).join(Wave, Wave.id == Response.wave_id)
-        .where(Answer.response_id.in_(response_ids))).all()
-    matched = [(rid, qid, vid, found) for rid, qid, value, vid in rows
-               if (found := flag_safeguarding(value, signals))]
+        .join(Response, Response.id == Answer.response_id)
+        .join(Wave, Wave.id == Response.wave_id)
+        .where(Answer.response_id.in_(response_ids))
+    ).all()
+    matched = [
+        (rid, qid, vid, found)
+        for rid, qid, value, vid in rows
+        if (found := flag_safeguarding(value, signals))
+    ]
     if not matched:
         return []
-    text_ids = {vid: text_question_ids(definition) for vid, definition in db.session.execute(
-        select(InstrumentVersion.id, InstrumentVersion.definition)
-        .where(InstrumentVersion.id.in_({vid for _, _, vid, _ in matched})))}
+    text_ids = {
+        vid: text_question_ids(definition)
+        for vid, definition in db.session.execute(
+            select(InstrumentVersion.id, InstrumentVersion.definition).where(
+                InstrumentVersion.id.in_({vid for _, _, vid, _ in matched})
+            )
+        )
+    }
     return [(rid, qid, found) for rid, qid, vid, found in matched if qid in text_ids[vid]]
 
 
 def not_withheld():
     """A WHERE clause over ``Answer``: no open safeguarding flag on this comment. Comments
     with an open flag are withheld from coding and quotes until the reviewer has acted."""
-    return ~exists().where(and_(SafeguardingFlag.response_id == Answer.response_id,
-                                SafeguardingFlag.question_id == Answer.question_id,
-                                SafeguardingFlag.status == FlagStatus.OPEN))
+    return ~exists().where(
+        and_(
+            SafeguardingFlag.response_id == Answer.response_id,
+            SafeguardingFlag.question_id == Answer.question_id,
+            SafeguardingFlag.status == FlagStatus.OPEN,
+        )
+    )
 
 
 def withheld_comments() -> list[tuple[str, str]]:
     """(response id, question id) of every comment with an open safeguarding flag: the
     comments every export writes as :data:`analysis.text.WITHHELD` until the reviewer acts."""
-    return [(rid, qid) for rid, qid in db.session.execute(
-        select(SafeguardingFlag.response_id, SafeguardingFlag.question_id)
-        .where(SafeguardingFlag.status == FlagStatus.OPEN))]
+    return [
+        (rid, qid)
+        for rid, qid in db.session.execute(
+            select(SafeguardingFlag.response_id, SafeguardingFlag.question_id).where(
+                SafeguardingFlag.status == FlagStatus.OPEN
+            )
+        )
+    ]

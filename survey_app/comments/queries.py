@@ -48,8 +48,11 @@ def text_question(wave: Wave, question_id: str) -> Question | None:
 
 
 def _comments(wave_id: int, question_id: str, withheld_too: bool = False) -> list[Answer]:
-    query = (select(Answer).join(Response, Response.id == Answer.response_id)
-             .where(Response.wave_id == wave_id, Answer.question_id == question_id, Answer.value != ""))
+    query = (
+        select(Answer)
+        .join(Response, Response.id == Answer.response_id)
+        .where(Response.wave_id == wave_id, Answer.question_id == question_id, Answer.value != "")
+    )
     if not withheld_too:
         query = query.where(not_withheld())
     return list(db.session.scalars(query))
@@ -63,16 +66,22 @@ def _sample_key(wave_id: int, response_id: str) -> str:
 def coding_sample(wave: Wave, question_id: str, size: int) -> list[Answer]:
     """The first ``size`` comments in hash order, drawn from all comments so that the sample
     does not move when a flag is actioned; comments withheld by an open flag are left out."""
-    every = sorted(_comments(wave.id, question_id, withheld_too=True),
-                   key=lambda a: _sample_key(wave.id, a.response_id))[:size]
+    every = sorted(
+        _comments(wave.id, question_id, withheld_too=True),
+        key=lambda a: _sample_key(wave.id, a.response_id),
+    )[:size]
     visible = {a.response_id for a in _comments(wave.id, question_id)}
     return [a for a in every if a.response_id in visible]
 
 
 def comment_counts(wave: Wave, question_id: str) -> tuple[int, int]:
     """(comments, comments withheld by an open safeguarding flag), counted in the database."""
-    count = (select(func.count()).select_from(Answer).join(Response, Response.id == Answer.response_id)
-             .where(Response.wave_id == wave.id, Answer.question_id == question_id, Answer.value != ""))
+    count = (
+        select(func.count())
+        .select_from(Answer)
+        .join(Response, Response.id == Answer.response_id)
+        .where(Response.wave_id == wave.id, Answer.question_id == question_id, Answer.value != "")
+    )
     every = db.session.scalar(count) or 0
     return every, every - (db.session.scalar(count.where(not_withheld())) or 0)
 
@@ -89,13 +98,15 @@ def coding_of(answer: Answer, coder_id: int) -> CommentCoding | None:
     return db.session.get(CommentCoding, (answer.response_id, answer.question_id, coder_id))
 
 
-def save_coding(answer: Answer, coder_id: int, themes: list[str], quotable: bool,
-                today: dt.date | None = None) -> CommentCoding:
+def save_coding(
+    answer: Answer, coder_id: int, themes: list[str], quotable: bool, today: dt.date | None = None
+) -> CommentCoding:
     """Insert or replace this coder's coding of one comment (the caller commits)."""
     coding = coding_of(answer, coder_id)
     if coding is None:
-        coding = CommentCoding(response_id=answer.response_id, question_id=answer.question_id,
-                               coder_id=coder_id)
+        coding = CommentCoding(
+            response_id=answer.response_id, question_id=answer.question_id, coder_id=coder_id
+        )
         db.session.add(coding)
     coding.themes = themes
     coding.quotable = quotable
@@ -104,36 +115,53 @@ def save_coding(answer: Answer, coder_id: int, themes: list[str], quotable: bool
 
 
 def coded_by(wave: Wave, question_id: str, coder_id: int) -> set[str]:
-    return set(db.session.scalars(
-        select(CommentCoding.response_id).join(Response, Response.id == CommentCoding.response_id)
-        .where(Response.wave_id == wave.id, CommentCoding.question_id == question_id,
-               CommentCoding.coder_id == coder_id)))
+    return set(
+        db.session.scalars(
+            select(CommentCoding.response_id)
+            .join(Response, Response.id == CommentCoding.response_id)
+            .where(
+                Response.wave_id == wave.id,
+                CommentCoding.question_id == question_id,
+                CommentCoding.coder_id == coder_id,
+            )
+        )
+    )
 
 
 def coders(wave: Wave, question_id: str) -> list[tuple[User, int]]:
     """Everyone who coded comments of this wave and question, with how many."""
     rows = db.session.execute(
-        select(User, func.count()).join(CommentCoding, CommentCoding.coder_id == User.id)
+        select(User, func.count())
+        .join(CommentCoding, CommentCoding.coder_id == User.id)
         .join(Response, Response.id == CommentCoding.response_id)
         .where(Response.wave_id == wave.id, CommentCoding.question_id == question_id)
-        .group_by(User.id).order_by(User.name, User.id)).all()
+        .group_by(User.id)
+        .order_by(User.name, User.id)
+    ).all()
     return [(user, int(n)) for user, n in rows]
 
 
 def agreement(wave: Wave, question_id: str, coder_a: int, coder_b: int) -> pd.DataFrame:
     """Per-theme and overall agreement of two coders on the comments both coded (columns of
     :func:`analysis.text.agreement.theme_agreement`)."""
-    theme_ids = (book.theme_ids if (book := codebook()) else [])
+    theme_ids = book.theme_ids if (book := codebook()) else []
     matrices = []
     for coder in (coder_a, coder_b):
         rows = db.session.execute(
             select(CommentCoding.response_id, CommentCoding.themes)
             .join(Response, Response.id == CommentCoding.response_id)
-            .where(Response.wave_id == wave.id, CommentCoding.question_id == question_id,
-                   CommentCoding.coder_id == coder)).all()
+            .where(
+                Response.wave_id == wave.id,
+                CommentCoding.question_id == question_id,
+                CommentCoding.coder_id == coder,
+            )
+        ).all()
         # a theme since removed from the codebook cannot be compared: leave it out
-        matrices.append(codes_matrix({rid: [t for t in themes if t in theme_ids] for rid, themes in rows},
-                                     theme_ids))
+        matrices.append(
+            codes_matrix(
+                {rid: [t for t in themes if t in theme_ids] for rid, themes in rows}, theme_ids
+            )
+        )
     return theme_agreement(*matrices)
 
 
@@ -153,8 +181,9 @@ class QuoteGroup:
     quotes: tuple[Quote, ...]
 
 
-def quotes_for_waves(waves: Sequence[Wave], only_themes: set[str] | None = None,
-                     per_instrument: int = 3) -> list[QuoteGroup]:
+def quotes_for_waves(
+    waves: Sequence[Wave], only_themes: set[str] | None = None, per_instrument: int = 3
+) -> list[QuoteGroup]:
     """Up to ``per_instrument`` quotable comments per instrument across ``waves``: marked
     quotable by at least one coder, no open safeguarding flag, and from an instrument whose
     responses in these waves reach its audience's minimum group size (a smaller group shows
@@ -167,24 +196,42 @@ def quotes_for_waves(waves: Sequence[Wave], only_themes: set[str] | None = None,
     groups = []
     for instrument_id, group in sorted(by_instrument.items()):
         ids = [w.id for w in group]
-        responses = db.session.scalar(select(func.count()).select_from(Response)
-                                      .where(Response.wave_id.in_(ids))) or 0
+        responses = (
+            db.session.scalar(
+                select(func.count()).select_from(Response).where(Response.wave_id.in_(ids))
+            )
+            or 0
+        )
         if responses < framework.min_n(group[0].audience):
             continue
         quotes = _quotable(ids, only_themes, labels)[:per_instrument]
         if quotes:
-            groups.append(QuoteGroup(instrument_id, group[0].instrument_version.title, tuple(quotes)))
+            groups.append(
+                QuoteGroup(instrument_id, group[0].instrument_version.title, tuple(quotes))
+            )
     return groups
 
 
-def _quotable(wave_ids: list[int], only_themes: set[str] | None, labels: dict[str, str]) -> list[Quote]:
+def _quotable(
+    wave_ids: list[int], only_themes: set[str] | None, labels: dict[str, str]
+) -> list[Quote]:
     rows = db.session.execute(
-        select(Answer.response_id, Answer.question_id, Answer.value, Response.wave_id,
-               CommentCoding.themes, CommentCoding.quotable)
+        select(
+            Answer.response_id,
+            Answer.question_id,
+            Answer.value,
+            Response.wave_id,
+            CommentCoding.themes,
+            CommentCoding.quotable,
+        )
         .join(Response, Response.id == Answer.response_id)
-        .join(CommentCoding, (CommentCoding.response_id == Answer.response_id)
-              & (CommentCoding.question_id == Answer.question_id))
-        .where(Response.wave_id.in_(wave_ids), not_withheld())).all()
+        .join(
+            CommentCoding,
+            (CommentCoding.response_id == Answer.response_id)
+            & (CommentCoding.question_id == Answer.question_id),
+        )
+        .where(Response.wave_id.in_(wave_ids), not_withheld())
+    ).all()
     themes: dict[tuple[str, str], set[str]] = defaultdict(set)  # every coder's themes
     marked: dict[tuple[str, str], tuple[int, str]] = {}  # quotable comments: wave, text
     for response_id, question_id, value, wave_id, coded, quotable in rows:
@@ -193,8 +240,11 @@ def _quotable(wave_ids: list[int], only_themes: set[str] | None, labels: dict[st
             marked[(response_id, question_id)] = (wave_id, value)
     # the same repeatable order as the coding sample, not insertion (submission) order
     keys = sorted(marked, key=lambda k: _sample_key(marked[k][0], k[0] + k[1]))
-    return [Quote(marked[k][1], tuple(label for tid, label in labels.items() if tid in themes[k]))
-            for k in keys if only_themes is None or themes[k] & only_themes]
+    return [
+        Quote(marked[k][1], tuple(label for tid, label in labels.items() if tid in themes[k]))
+        for k in keys
+        if only_themes is None or themes[k] & only_themes
+    ]
 
 
 def waves_labelled(label: str, audience: str | None = None) -> list[Wave]:

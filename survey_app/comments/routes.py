@@ -36,14 +36,27 @@ from .queries import (
 def flags():
     """Open flags first (the reviewer's work), then what has been done."""
     found = db.session.scalars(
-        select(SafeguardingFlag).join(Response).join(Wave)
-        .order_by(SafeguardingFlag.status.desc(), Wave.closes_on.desc(), SafeguardingFlag.response_id,
-                  SafeguardingFlag.question_id)).all()
+        select(SafeguardingFlag)
+        .join(Response)
+        .join(Wave)
+        .order_by(
+            SafeguardingFlag.status.desc(),
+            Wave.closes_on.desc(),
+            SafeguardingFlag.response_id,
+            SafeguardingFlag.question_id,
+        )
+    ).all()
     open_flags = [f for f in found if f.status is FlagStatus.OPEN]
     done = [f for f in found if f.status is FlagStatus.ACTIONED]
     names = {u.id: u.name for u in db.session.scalars(select(User))}
-    return render_template("comments/flags.html", title="Safeguarding review", open_flags=open_flags,
-                           done=done, names=names, comment=_comment_of)
+    return render_template(
+        "comments/flags.html",
+        title="Safeguarding review",
+        open_flags=open_flags,
+        done=done,
+        names=names,
+        comment=_comment_of,
+    )
 
 
 def _comment_of(flag: SafeguardingFlag) -> tuple[Answer | None, str]:
@@ -66,12 +79,22 @@ def flag(response_id: str, question_id: str):
         # The audit log times actions to the second, so it names the wave, never the response.
         record("safeguarding flag actioned", wave=found.response.wave_id, question=question_id)
         db.session.commit()
-        flash("The action has been recorded. The comment can now be coded and, if quotable, quoted.", "success")
+        flash(
+            "The action has been recorded. The comment can now be coded and, if quotable, quoted.",
+            "success",
+        )
         return redirect(url_for("comments.flags"))
     answer, wording = _comment_of(found)
     actioned_by = db.session.get(User, found.actioned_by_id) if found.actioned_by_id else None
-    return render_template("comments/flag.html", title="Review a flagged comment", flag=found, form=form,
-                           answer=answer, wording=wording, actioned_by=actioned_by), 400 if form.errors else 200
+    return render_template(
+        "comments/flag.html",
+        title="Review a flagged comment",
+        flag=found,
+        form=form,
+        answer=answer,
+        wording=wording,
+        actioned_by=actioned_by,
+    ), 400 if form.errors else 200
 
 
 # --------------------------------------------------------------------------- coding
@@ -81,14 +104,25 @@ def flag(response_id: str, question_id: str):
 @role_required(*ANALYST_ROLES)
 def index():
     """Every wave and text question with comments, with this coder's progress."""
-    waves = db.session.scalars(select(Wave).join(InstrumentVersion)
-                               .order_by(InstrumentVersion.instrument_id, Wave.opens_on.desc())).all()
+    waves = db.session.scalars(
+        select(Wave)
+        .join(InstrumentVersion)
+        .order_by(InstrumentVersion.instrument_id, Wave.opens_on.desc())
+    ).all()
     rows = []
     for wave in waves:
         for question in text_questions(wave):
             total, withheld = comment_counts(wave, question.id)
             if total:
-                rows.append((wave, question, total, withheld, len(coded_by(wave, question.id, current_user.id))))
+                rows.append(
+                    (
+                        wave,
+                        question,
+                        total,
+                        withheld,
+                        len(coded_by(wave, question.id, current_user.id)),
+                    )
+                )
     return render_template("comments/index.html", title="Code comments", rows=rows)
 
 
@@ -114,9 +148,18 @@ def sample(wave_id: int, question_id: str):
     comments = coding_sample(wave, question.id, size)
     mine = coded_by(wave, question.id, current_user.id)
     first = next((a for a in comments if a.response_id not in mine), None)
-    return render_template("comments/sample.html", title=f"Coding sample: {wave.instrument_version.title} {wave.label}",
-                           wave=wave, question=question, form=form, size=size, comments=comments, mine=mine,
-                           first=first, counts=comment_counts(wave, question.id)), 200 if not form.errors else 400
+    return render_template(
+        "comments/sample.html",
+        title=f"Coding sample: {wave.instrument_version.title} {wave.label}",
+        wave=wave,
+        question=question,
+        form=form,
+        size=size,
+        comments=comments,
+        mine=mine,
+        first=first,
+        counts=comment_counts(wave, question.id),
+    ), 200 if not form.errors else 400
 
 
 @bp.route("/waves/<int:wave_id>/<question_id>/code/<response_id>", methods=["GET", "POST"])
@@ -134,23 +177,52 @@ def code(wave_id: int, question_id: str, response_id: str):
     form = CodingForm()
     form.themes.choices = list(labels.items())
     if form.validate_on_submit():
-        save_coding(answer, current_user.id, [t for t in labels if t in set(form.themes.data or [])],
-                    bool(form.quotable.data))
+        save_coding(
+            answer,
+            current_user.id,
+            [t for t in labels if t in set(form.themes.data or [])],
+            bool(form.quotable.data),
+        )
         db.session.commit()
         mine = coded_by(wave, question.id, current_user.id)
-        following = next((a for a in comments[position + 1:] + comments[:position] if a.response_id not in mine), None)
+        following = next(
+            (
+                a
+                for a in comments[position + 1 :] + comments[:position]
+                if a.response_id not in mine
+            ),
+            None,
+        )
         if following is None:
             flash("You have coded every comment in this sample.", "success")
-            return redirect(url_for("comments.sample", wave_id=wave.id, question_id=question.id, n=size))
-        return redirect(url_for("comments.code", wave_id=wave.id, question_id=question.id,
-                                response_id=following.response_id, n=size))
+            return redirect(
+                url_for("comments.sample", wave_id=wave.id, question_id=question.id, n=size)
+            )
+        return redirect(
+            url_for(
+                "comments.code",
+                wave_id=wave.id,
+                question_id=question.id,
+                response_id=following.response_id,
+                n=size,
+            )
+        )
     if request.method == "GET":
         earlier = coding_of(answer, current_user.id)
         form.themes.data = earlier.themes if earlier else suggested_themes(answer.value)
         form.quotable.data = earlier.quotable if earlier else False
-    return render_template("comments/code.html", title="Code a comment", wave=wave, question=question, form=form,
-                           answer=answer, position=position + 1, total=len(comments), size=size,
-                           suggested=set(suggested_themes(answer.value))), 200 if not form.errors else 400
+    return render_template(
+        "comments/code.html",
+        title="Code a comment",
+        wave=wave,
+        question=question,
+        form=form,
+        answer=answer,
+        position=position + 1,
+        total=len(comments),
+        size=size,
+        suggested=set(suggested_themes(answer.value)),
+    ), 200 if not form.errors else 400
 
 
 # --------------------------------------------------------------------------- agreement
@@ -160,7 +232,9 @@ def nan_reason(row) -> str | None:
     """Why kappa and alpha are undefined for a row, or None when they are defined."""
     if row.n_comments < 2:
         return "fewer than two comments were coded by both coders"
-    return "both coders made the same decision on every comment, so there is no variation to compare"
+    return (
+        "both coders made the same decision on every comment, so there is no variation to compare"
+    )
 
 
 @bp.get("/waves/<int:wave_id>/<question_id>/agreement")
@@ -178,7 +252,15 @@ def agreement_page(wave_id: int, question_id: str):
     if request.args and form.validate():
         table = agreement(wave, question.id, form.coder_a.data, form.coder_b.data)
     labels = theme_labels() | {"overall": "All themes"}
-    return render_template("comments/agreement.html", title=f"Agreement: {wave.instrument_version.title} {wave.label}",
-                           wave=wave, question=question, form=form, coders=available, table=table, labels=labels,
-                           nan_reason=nan_reason, isnan=lambda x: x is None or math.isnan(x)), \
-        400 if form.errors else 200
+    return render_template(
+        "comments/agreement.html",
+        title=f"Agreement: {wave.instrument_version.title} {wave.label}",
+        wave=wave,
+        question=question,
+        form=form,
+        coders=available,
+        table=table,
+        labels=labels,
+        nan_reason=nan_reason,
+        isnan=lambda x: x is None or math.isnan(x),
+    ), 400 if form.errors else 200

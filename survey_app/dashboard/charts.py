@@ -43,6 +43,7 @@ def _presentation_attributes(svg: str) -> str:
     """matplotlib writes ``style="fill: ...; stroke: ..."``; the page's Content Security Policy
     (no inline styles) would drop those and paint everything black. SVG presentation
     attributes (``fill="..."``) say the same and are not styles, so the CSP stays strict."""
+
     def attributes(match: re.Match) -> str:
         pairs = [part.split(":", 1) for part in match.group(1).split(";") if ":" in part]
         return " ".join(f'{name.strip()}="{value.strip()}"' for name, value in pairs)
@@ -51,8 +52,13 @@ def _presentation_attributes(svg: str) -> str:
     return _STYLE.sub(attributes, svg)
 
 
-def trend_svg(points: list[ChartPoint], title: str, description: str, breaks: frozenset[str] = frozenset(),
-              unit: str = "%") -> str:
+def trend_svg(
+    points: list[ChartPoint],
+    title: str,
+    description: str,
+    breaks: frozenset[str] = frozenset(),
+    unit: str = "%",
+) -> str:
     """An SVG line chart with its 95% confidence band. ``breaks`` names waves that start a new
     comparable series (the line is not joined across them)."""
     fig, ax = plt.subplots(figsize=(6.4, 2.8), dpi=100)
@@ -72,10 +78,23 @@ def trend_svg(points: list[ChartPoint], title: str, description: str, breaks: fr
     if segment:
         segments.append(segment)
     for part in segments:
-        ax.fill_between(part, [_number(points[i].low) for i in part], [_number(points[i].high) for i in part], color=BAND,
-                        alpha=0.6, linewidth=0, label="95% confidence interval" if part is segments[0] else None)
-        ax.plot(part, [_number(points[i].estimate) for i in part], color=LINE, marker="o", linewidth=2,
-                label="Estimate" if part is segments[0] else None)
+        ax.fill_between(
+            part,
+            [_number(points[i].low) for i in part],
+            [_number(points[i].high) for i in part],
+            color=BAND,
+            alpha=0.6,
+            linewidth=0,
+            label="95% confidence interval" if part is segments[0] else None,
+        )
+        ax.plot(
+            part,
+            [_number(points[i].estimate) for i in part],
+            color=LINE,
+            marker="o",
+            linewidth=2,
+            label="Estimate" if part is segments[0] else None,
+        )
     for i, p in enumerate(points):
         if p.wave in breaks and i:
             ax.axvline(i - 0.5, color=INK, linestyle="--", linewidth=1)
@@ -93,11 +112,17 @@ def trend_svg(points: list[ChartPoint], title: str, description: str, breaks: fr
     fig.savefig(buffer, format="svg", metadata={"Date": None})
     plt.close(fig)
     svg = buffer.getvalue()
-    svg = svg[svg.index("<svg"):]  # drop the XML prologue and DOCTYPE: it is inlined in HTML
+    svg = svg[svg.index("<svg") :]  # drop the XML prologue and DOCTYPE: it is inlined in HTML
     svg = _presentation_attributes(svg)
     # Give the chart an accessible name and description, and no fixed size (it scales).
-    svg = re.sub(r'<svg ([^>]*?)width="[^"]*" height="[^"]*"',
-                 r'<svg \1role="img" aria-labelledby="chart-title chart-desc" class="pulse-chart"', svg, count=1)
+    svg = re.sub(
+        r'<svg ([^>]*?)width="[^"]*" height="[^"]*"',
+        r'<svg \1role="img" aria-labelledby="chart-title chart-desc" class="pulse-chart"',
+        svg,
+        count=1,
+    )
     head = svg.index(">") + 1
-    return (svg[:head] + f'<title id="chart-title">{escape(title)}</title>'
-            f'<desc id="chart-desc">{escape(description)}</desc>' + svg[head:])
+    return (
+        svg[:head] + f'<title id="chart-title">{escape(title)}</title>'
+        f'<desc id="chart-desc">{escape(description)}</desc>' + svg[head:]
+    )

@@ -39,42 +39,68 @@ class InstrumentView:
     def chart(self) -> str:
         """The trend as SVG, drawn only for the page (a download needs the tables alone)."""
         # the chart's coordinates are figures too: drawn from the whole numbers the table shows
-        points = [ChartPoint(r.wave, rounded(_num(r.estimate)), rounded(_num(r.ci_low)),
-                             rounded(_num(r.ci_high))) for r in self.trend.itertuples()]
-        shown = [f"{p.wave} {p.estimate:.0f}%" if p.estimate is not None else f"{p.wave} not reported"
-                 for p in points]
-        breaks = (" Comparability breaks before " + ", ".join(sorted(self.breaks)) + "."
-                  if self.breaks else "")
-        return trend_svg(points, self.chart_title, "Outcome score by wave with 95% confidence "
-                         "intervals: " + "; ".join(shown) + "." + breaks, self.breaks)
+        points = [
+            ChartPoint(
+                r.wave, rounded(_num(r.estimate)), rounded(_num(r.ci_low)), rounded(_num(r.ci_high))
+            )
+            for r in self.trend.itertuples()
+        ]
+        shown = [
+            f"{p.wave} {p.estimate:.0f}%" if p.estimate is not None else f"{p.wave} not reported"
+            for p in points
+        ]
+        breaks = (
+            " Comparability breaks before " + ", ".join(sorted(self.breaks)) + "."
+            if self.breaks
+            else ""
+        )
+        return trend_svg(
+            points,
+            self.chart_title,
+            "Outcome score by wave with 95% confidence "
+            "intervals: " + "; ".join(shown) + "." + breaks,
+            self.breaks,
+        )
 
 
 def _num(x) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
 
 
-def comparability_breaks(instrument_id: str, item_ids: set[str], order: list[str]) -> frozenset[str]:
+def comparability_breaks(
+    instrument_id: str, item_ids: set[str], order: list[str]
+) -> frozenset[str]:
     """Waves fielded with a version whose change from the previous wave's version rewords or
     rescales one of ``item_ids``."""
-    versions = {label: version for label, version in db.session.execute(
-        select(Wave.label, InstrumentVersion).join(InstrumentVersion)
-        .where(InstrumentVersion.instrument_id == instrument_id)).all()}
+    versions = {
+        label: version
+        for label, version in db.session.execute(
+            select(Wave.label, InstrumentVersion)
+            .join(InstrumentVersion)
+            .where(InstrumentVersion.instrument_id == instrument_id)
+        ).all()
+    }
     waves = [w for w in order if w in versions]
     breaks = set()
     for before, after in itertools.pairwise(waves):
         old, new = versions[before], versions[after]
-        if old.id != new.id and set(diff_instruments(old.instrument, new.instrument).breaking) & item_ids:
+        if (
+            old.id != new.id
+            and set(diff_instruments(old.instrument, new.instrument).breaking) & item_ids
+        ):
             breaks.add(after)
     return frozenset(breaks)
 
 
-def response_rates(instrument_id: str, order: list[str], result: AnalysisResult | None = None
-                   ) -> list[tuple[str, ShownCount, int | None, str]]:
+def response_rates(
+    instrument_id: str, order: list[str], result: AnalysisResult | None = None
+) -> list[tuple[str, ShownCount, int | None, str]]:
     """Per wave of an instrument that ``result`` reports, in wave order: the responses
     (suppressed as on the response monitor; beside the published figures, as counted when
     they were published), the audience size and the response rate."""
-    waves = db.session.scalars(select(Wave).join(InstrumentVersion)
-                               .where(InstrumentVersion.instrument_id == instrument_id)).all()
+    waves = db.session.scalars(
+        select(Wave).join(InstrumentVersion).where(InstrumentVersion.instrument_id == instrument_id)
+    ).all()
     rank = {w: i for i, w in enumerate(order)}
     counts = published_responses() if is_published_view(result) else None
     rates = []
@@ -88,12 +114,19 @@ def response_rates(instrument_id: str, order: list[str], result: AnalysisResult 
 
 def _wide(rows: pd.DataFrame, index: str, order: list[str]) -> pd.DataFrame:
     waves = [w for w in order if w in set(rows["wave"])]
-    wide = rows.pivot_table(index=index, columns="wave", values="estimate", aggfunc="first", dropna=False)
+    wide = rows.pivot_table(
+        index=index, columns="wave", values="estimate", aggfunc="first", dropna=False
+    )
     return wide.reindex(columns=waves)
 
 
-def drilldown(definitions: Definitions, result: AnalysisResult | None, outcome: Outcome,
-              audience: str, instrument_id: str | None = None) -> list[InstrumentView]:
+def drilldown(
+    definitions: Definitions,
+    result: AnalysisResult | None,
+    outcome: Outcome,
+    audience: str,
+    instrument_id: str | None = None,
+) -> list[InstrumentView]:
     """The outcome's views for the audience, one per instrument (only ``instrument_id``'s if
     given, e.g. for one table's download)."""
     indicators = table(result, "indicators")
@@ -101,27 +134,53 @@ def drilldown(definitions: Definitions, result: AnalysisResult | None, outcome: 
     views = []
     for instrument in sorted(definitions.instruments.values(), key=lambda i: i.id):
         questions = instrument.outcome_questions(outcome.id)
-        if (instrument.audience != audience or not questions or indicators.empty
-                or instrument_id not in (None, instrument.id)):
+        if (
+            instrument.audience != audience
+            or not questions
+            or indicators.empty
+            or instrument_id not in (None, instrument.id)
+        ):
             continue
-        mine = indicators[(indicators["instrument"] == instrument.id) & (indicators["audience"] == audience)]
-        overall = mine[(mine["level"] == "outcome") & (mine["id"] == outcome.id) & mine["by"].isna()]
+        mine = indicators[
+            (indicators["instrument"] == instrument.id) & (indicators["audience"] == audience)
+        ]
+        overall = mine[
+            (mine["level"] == "outcome") & (mine["id"] == outcome.id) & mine["by"].isna()
+        ]
         rank = {w: i for i, w in enumerate(order)}
         overall = overall.assign(rank=overall["wave"].map(rank)).sort_values("rank")
-        trend = overall[["wave", "n", "estimate", "ci_low", "ci_high", "suppressed"]].reset_index(drop=True)
+        trend = overall[["wave", "n", "estimate", "ci_low", "ci_high", "suppressed"]].reset_index(
+            drop=True
+        )
         item_ids = {q.id for q in questions}
         items = mine[(mine["level"] == "item") & mine["id"].isin(item_ids) & mine["by"].isna()]
         item_table = _wide(items, "id", order) if not items.empty else pd.DataFrame()
         if not item_table.empty:
-            item_table.insert(0, "question", [instrument.question(q).text for q in item_table.index])
-        grouped = mine[(mine["level"] == "outcome") & (mine["id"] == outcome.id) & mine["by"].notna()]
+            item_table.insert(
+                0, "question", [instrument.question(q).text for q in item_table.index]
+            )
+        grouped = mine[
+            (mine["level"] == "outcome") & (mine["id"] == outcome.id) & mine["by"].notna()
+        ]
         breakdowns = {by: _wide(rows, "group", order) for by, rows in grouped.groupby("by")}
         breaks = comparability_breaks(instrument.id, item_ids, order)
         unestimated = trend[trend["estimate"].isna() & ~trend["suppressed"].astype(bool)]
-        blank = {w: note for w in unestimated["wave"] if (note := unit_note(result, instrument.id, w))}
-        views.append(InstrumentView(instrument.id, instrument.title, trend, item_table, breakdowns, breaks,
-                                    response_rates(instrument.id, order, result),
-                                    f"{outcome.id} for {audience}: {instrument.title}", blank))
+        blank = {
+            w: note for w in unestimated["wave"] if (note := unit_note(result, instrument.id, w))
+        }
+        views.append(
+            InstrumentView(
+                instrument.id,
+                instrument.title,
+                trend,
+                item_table,
+                breakdowns,
+                breaks,
+                response_rates(instrument.id, order, result),
+                f"{outcome.id} for {audience}: {instrument.title}",
+                blank,
+            )
+        )
     return views
 
 
@@ -130,8 +189,10 @@ def download_table(view: InstrumentView, name: str) -> pd.DataFrame:
     if name == "trend":
         return for_display(view.trend)
     if name == "items":
-        return for_display(view.items.reset_index().rename(columns={"id": "question_id"}),
-                           whole=view.items.columns.drop("question", errors="ignore"))
+        return for_display(
+            view.items.reset_index().rename(columns={"id": "question_id"}),
+            whole=view.items.columns.drop("question", errors="ignore"),
+        )
     if name.startswith("by-") and name[3:] in view.breakdowns:
         wide = view.breakdowns[name[3:]]
         return for_display(wide.reset_index(), whole=wide.columns)

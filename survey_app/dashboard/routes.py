@@ -34,10 +34,18 @@ def index():
     status = recompute_status()
     result, stale = results_for_current_user()
     framework = current_definitions().framework
-    return render_template("dashboard/scorecard.html", title="Scorecard", framework=framework,
-                           board=scorecard(framework, result), result=result, stale=stale,
-                           status=status, form=RecomputeForm(), methods=wave_methods(result),
-                           notes_total=note_count(result))
+    return render_template(
+        "dashboard/scorecard.html",
+        title="Scorecard",
+        framework=framework,
+        board=scorecard(framework, result),
+        result=result,
+        stale=stale,
+        status=status,
+        form=RecomputeForm(),
+        methods=wave_methods(result),
+        notes_total=note_count(result),
+    )
 
 
 @bp.post("/recompute")
@@ -49,8 +57,10 @@ def recompute():
     job_id = request_recompute(requested_by=current_user.id)
     record("results recompute requested", job=job_id)
     db.session.commit()
-    flash("The results are being recomputed in the background. The scorecard says when they are ready.",
-          "info")
+    flash(
+        "The results are being recomputed in the background. The scorecard says when they are ready.",
+        "info",
+    )
     return redirect(url_for("dashboard.index"))
 
 
@@ -73,10 +83,17 @@ def outcome(outcome_id: str, audience: str):
     found = _outcome_or_404(outcome_id, audience)
     result, stale = results_for_current_user()
     views = drilldown(fielded_definitions(), result, found, audience)
-    return render_template("dashboard/outcome.html", title=f"{found.id} for {audience}", outcome=found,
-                           audience=audience, views=views, result=result, stale=stale,
-                           min_n=current_definitions().framework.min_n(audience),
-                           quotes=_outcome_quotes(result, found.id, audience))
+    return render_template(
+        "dashboard/outcome.html",
+        title=f"{found.id} for {audience}",
+        outcome=found,
+        audience=audience,
+        views=views,
+        result=result,
+        stale=stale,
+        min_n=current_definitions().framework.min_n(audience),
+        quotes=_outcome_quotes(result, found.id, audience),
+    )
 
 
 def _outcome_quotes(result, outcome_id: str, audience: str) -> tuple[str | None, list]:
@@ -86,7 +103,9 @@ def _outcome_quotes(result, outcome_id: str, audience: str) -> tuple[str | None,
     if result is None or not result.wave_order or not themes:
         return None, []
     wave = result.wave_order[-1]
-    return wave, quotes_for_waves(shown_waves(result, waves_labelled(wave, audience)), only_themes=themes)
+    return wave, quotes_for_waves(
+        shown_waves(result, waves_labelled(wave, audience)), only_themes=themes
+    )
 
 
 @bp.get("/outcomes/<outcome_id>/<audience>/<instrument_id>/<name>.<fmt>")
@@ -94,7 +113,9 @@ def _outcome_quotes(result, outcome_id: str, audience: str) -> tuple[str | None,
 def outcome_download(outcome_id: str, audience: str, instrument_id: str, name: str, fmt: str):
     found = _outcome_or_404(outcome_id, audience)
     result, _ = results_for_current_user()
-    view = next(iter(drilldown(fielded_definitions(), result, found, audience, instrument_id)), None)
+    view = next(
+        iter(drilldown(fielded_definitions(), result, found, audience, instrument_id)), None
+    )
     if view is None:
         abort(404)
     try:
@@ -114,10 +135,18 @@ def send_table(frame: pd.DataFrame, stem: str, fmt: str):
     record("table downloaded", table=stem, format=fmt)
     db.session.commit()
     if fmt == "csv":
-        return send_file(io.BytesIO(spreadsheet.csv_bytes(frame, float_format=None)), mimetype="text/csv",
-                         as_attachment=True, download_name=f"{stem}.csv")
-    return send_file(io.BytesIO(spreadsheet.workbook_bytes({stem: frame})), as_attachment=True,
-                     download_name=f"{stem}.xlsx", mimetype=spreadsheet.EXCEL_MIME)
+        return send_file(
+            io.BytesIO(spreadsheet.csv_bytes(frame, float_format=None)),
+            mimetype="text/csv",
+            as_attachment=True,
+            download_name=f"{stem}.csv",
+        )
+    return send_file(
+        io.BytesIO(spreadsheet.workbook_bytes({stem: frame})),
+        as_attachment=True,
+        download_name=f"{stem}.xlsx",
+        mimetype=spreadsheet.EXCEL_MIME,
+    )
 
 
 def _shown(value: float | None, unit: str) -> float | None:
@@ -130,15 +159,28 @@ def _shown(value: float | None, unit: str) -> float | None:
 def scorecard_download(fmt: str):
     result, _ = results_for_current_user()
     board = scorecard(current_definitions().framework, result)
-    rows = [{"priority": priority, "workstream": workstream, "outcome": card.outcome.id,
-             "outcome_status": card.rag.label, "measure": row.measure.id, "label": row.label,
-             "latest": _shown(row.latest.value if row.latest else None, row.unit),
-             "period": row.latest.label if row.latest else None,
-             "target": row.target.target, "direction": row.target.direction,
-             "change": _shown(row.change, row.unit),
-             "change_note": row.change_note, "status": row.rag.label, "reason": row.rag.reason}
-            for priority, workstreams in board.items() for workstream, cards in workstreams.items()
-            for card in cards for row in card.rows]
+    rows = [
+        {
+            "priority": priority,
+            "workstream": workstream,
+            "outcome": card.outcome.id,
+            "outcome_status": card.rag.label,
+            "measure": row.measure.id,
+            "label": row.label,
+            "latest": _shown(row.latest.value if row.latest else None, row.unit),
+            "period": row.latest.label if row.latest else None,
+            "target": row.target.target,
+            "direction": row.target.direction,
+            "change": _shown(row.change, row.unit),
+            "change_note": row.change_note,
+            "status": row.rag.label,
+            "reason": row.rag.reason,
+        }
+        for priority, workstreams in board.items()
+        for workstream, cards in workstreams.items()
+        for card in cards
+        for row in card.rows
+    ]
     return send_table(pd.DataFrame(rows), "scorecard", fmt)
 
 
@@ -146,8 +188,13 @@ def scorecard_download(fmt: str):
 @role_required(*VIEWER_ROLES)
 def indices():
     result, stale = results_for_current_user()
-    return render_template("dashboard/indices.html", title="Confidence and culture-change indices",
-                           table=indices_table(result), result=result, stale=stale)
+    return render_template(
+        "dashboard/indices.html",
+        title="Confidence and culture-change indices",
+        table=indices_table(result),
+        result=result,
+        stale=stale,
+    )
 
 
 @bp.get("/indices.<fmt>")
@@ -163,14 +210,22 @@ def indices_table(result) -> pd.DataFrame:
     if indicators.empty:
         return pd.DataFrame()
     rows = indicators[(indicators["level"] == "index") & indicators["by"].isna()]
-    rows = rows[["instrument", "audience", "wave", "id", "n", "estimate", "ci_low", "ci_high", "suppressed"]]
+    rows = rows[
+        ["instrument", "audience", "wave", "id", "n", "estimate", "ci_low", "ci_high", "suppressed"]
+    ]
     rows = rows.rename(columns={"id": "index"})
     if not reliability.empty:
-        rows = rows.merge(reliability[["instrument", "wave", "index", "alpha", "ci_low", "ci_high"]]
-                          .rename(columns={"ci_low": "alpha_low", "ci_high": "alpha_high"}),
-                          on=["instrument", "wave", "index"], how="left")
+        rows = rows.merge(
+            reliability[["instrument", "wave", "index", "alpha", "ci_low", "ci_high"]].rename(
+                columns={"ci_low": "alpha_low", "ci_high": "alpha_high"}
+            ),
+            on=["instrument", "wave", "index"],
+            how="left",
+        )
     order = {w: i for i, w in enumerate(result.wave_order)}
-    return rows.sort_values(["instrument", "index", "wave"], key=lambda c: c.map(order) if c.name == "wave" else c)
+    return rows.sort_values(
+        ["instrument", "index", "wave"], key=lambda c: c.map(order) if c.name == "wave" else c
+    )
 
 
 @bp.get("/report.<fmt>")
@@ -190,5 +245,9 @@ def report(fmt: str):
         return redirect(url_for("dashboard.index"))
     record("report downloaded", wave=built.wave, format=fmt)
     db.session.commit()
-    return send_file(io.BytesIO(content), as_attachment=True, download_name=f"quarterly-{built.wave}.{fmt}",
-                     mimetype="text/html" if fmt == "html" else "application/pdf")
+    return send_file(
+        io.BytesIO(content),
+        as_attachment=True,
+        download_name=f"quarterly-{built.wave}.{fmt}",
+        mimetype="text/html" if fmt == "html" else "application/pdf",
+    )

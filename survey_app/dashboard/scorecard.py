@@ -35,7 +35,9 @@ class MeasureRow:
     target: Target
     latest: Point | None
     change: float | None
-    change_note: str  # "significant", "no significant change", "not tested", "not compared: why", ""
+    change_note: (
+        str  # "significant", "no significant change", "not tested", "not compared: why", ""
+    )
     series: list[Point]
     rag: Rag
     unit: str
@@ -51,8 +53,11 @@ class MeasureRow:
         low, high = min(values), max(values)
         span = (high - low) or 1.0
         step = 76 / (len(self.series) - 1)
-        return " ".join(f"{2 + i * step:.1f},{18 - (v - low) / span * 16:.1f}"
-                        for i, v in enumerate(shown) if v is not None)
+        return " ".join(
+            f"{2 + i * step:.1f},{18 - (v - low) / span * 16:.1f}"
+            for i, v in enumerate(shown)
+            if v is not None
+        )
 
 
 @dataclass
@@ -73,33 +78,53 @@ def _blank_reason(notes: pd.DataFrame, instrument: str, wave: str) -> str | None
     """The note of a unit that could not be estimated (its figures are blank), if any."""
     if notes.empty:
         return None
-    found = notes[(notes["instrument"] == instrument) & (notes["wave"] == wave)
-                  & notes["note"].str.startswith("could not be")]
+    found = notes[
+        (notes["instrument"] == instrument)
+        & (notes["wave"] == wave)
+        & notes["note"].str.startswith("could not be")
+    ]
     return str(found.iloc[0]["note"]) if not found.empty else None
 
 
-def _survey_row(measure: Measure, outcome: Outcome, indicators: pd.DataFrame, changes: pd.DataFrame,
-                order: list[str], notes: pd.DataFrame) -> MeasureRow:
+def _survey_row(
+    measure: Measure,
+    outcome: Outcome,
+    indicators: pd.DataFrame,
+    changes: pd.DataFrame,
+    order: list[str],
+    notes: pd.DataFrame,
+) -> MeasureRow:
     target = current_target(measure)
     label = measure_label(measure)
     ident = {"outcome": outcome.id, "index": measure.index, "item": measure.item}[measure.level]
     rows = pd.DataFrame()
     if not indicators.empty:
-        rows = indicators[(indicators["audience"] == measure.audience) & (indicators["level"] == measure.level)
-                          & (indicators["id"] == ident) & indicators["by"].isna()]
+        rows = indicators[
+            (indicators["audience"] == measure.audience)
+            & (indicators["level"] == measure.level)
+            & (indicators["id"] == ident)
+            & indicators["by"].isna()
+        ]
         if measure.instrument:
             rows = rows[rows["instrument"] == measure.instrument]
     rank = {w: i for i, w in enumerate(order)}
     rows = rows.assign(rank=rows["wave"].map(rank)).sort_values("rank") if not rows.empty else rows
     series = [Point(r.wave, _value(r.estimate)) for r in rows.itertuples()]
     if rows.empty:
-        return MeasureRow(measure, label, target, None, None, "", [], rate(None, target.target), "%")
+        return MeasureRow(
+            measure, label, target, None, None, "", [], rate(None, target.target), "%"
+        )
     last = rows.iloc[-1]
     latest = Point(last["wave"], _value(last["estimate"]))
     change, note, improved = None, "", False
     if len(rows) >= 2 and not changes.empty:
-        found = changes[(changes["instrument"] == last["instrument"]) & (changes["level"] == measure.level)
-                        & (changes["id"] == ident) & changes["by"].isna() & (changes["wave_to"] == last["wave"])]
+        found = changes[
+            (changes["instrument"] == last["instrument"])
+            & (changes["level"] == measure.level)
+            & (changes["id"] == ident)
+            & changes["by"].isna()
+            & (changes["wave_to"] == last["wave"])
+        ]
         comparable = found.empty or "comparable" not in found or bool(found.iloc[0]["comparable"])
         if not comparable:
             note = f"not compared: {found.iloc[0]['note']}"
@@ -108,8 +133,14 @@ def _survey_row(measure: Measure, outcome: Outcome, indicators: pd.DataFrame, ch
             note = "significant" if significant else "no significant change"
             better = change > 0 if target.direction == "higher" else change < 0
             improved = significant and better
-    status = rate(latest.value, target.target, direction=target.direction, amber_margin=target.amber_margin,
-                  suppressed=bool(last["suppressed"]), improved_significantly=improved)
+    status = rate(
+        latest.value,
+        target.target,
+        direction=target.direction,
+        amber_margin=target.amber_margin,
+        suppressed=bool(last["suppressed"]),
+        improved_significantly=improved,
+    )
     blank = _blank_reason(notes, last["instrument"], last["wave"]) if latest.value is None else None
     if blank:
         status = dataclasses.replace(status, reason=f"not estimated: {blank}")
@@ -121,17 +152,36 @@ def _kpi_row(measure: Measure, values: list[KpiValue]) -> MeasureRow:
     series = [Point(v.period, v.value) for v in values]
     latest = series[-1] if series else None
     change = values[-1].value - values[-2].value if len(values) >= 2 else None
-    status = rate(latest.value if latest else None, target.target, direction=target.direction,
-                  amber_margin=target.amber_margin, unit=measure.unit)
-    return MeasureRow(measure, measure_label(measure), target, latest, change,
-                      "not tested" if change is not None else "", series, status, measure.unit)
+    status = rate(
+        latest.value if latest else None,
+        target.target,
+        direction=target.direction,
+        amber_margin=target.amber_margin,
+        unit=measure.unit,
+    )
+    return MeasureRow(
+        measure,
+        measure_label(measure),
+        target,
+        latest,
+        change,
+        "not tested" if change is not None else "",
+        series,
+        status,
+        measure.unit,
+    )
 
 
-def scorecard(framework: Framework, result: AnalysisResult | None,
-              up_to: str | None = None) -> dict[str, dict[str, list[OutcomeCard]]]:
+def scorecard(
+    framework: Framework, result: AnalysisResult | None, up_to: str | None = None
+) -> dict[str, dict[str, list[OutcomeCard]]]:
     """Priority title → workstream title ("" for none) → outcome cards, in framework order.
     ``up_to`` shows the scorecard as it stood at that wave (later waves and KPI periods left out)."""
-    indicators, changes, notes = table(result, "indicators"), table(result, "changes"), table(result, "notes")
+    indicators, changes, notes = (
+        table(result, "indicators"),
+        table(result, "changes"),
+        table(result, "notes"),
+    )
     order = list(result.wave_order) if result else []
     if up_to is not None and up_to in order:
         order = order[: order.index(up_to) + 1]
@@ -151,7 +201,10 @@ def scorecard(framework: Framework, result: AnalysisResult | None,
             for outcome in outcomes:
                 card = OutcomeCard(outcome)
                 for measure in outcome.measures:
-                    card.rows.append(_kpi_row(measure, kpis.get(measure.id, [])) if measure.type == "kpi"
-                                     else _survey_row(measure, outcome, indicators, changes, order, notes))
+                    card.rows.append(
+                        _kpi_row(measure, kpis.get(measure.id, []))
+                        if measure.type == "kpi"
+                        else _survey_row(measure, outcome, indicators, changes, order, notes)
+                    )
                 board.setdefault(priority.title, {}).setdefault(workstream, []).append(card)
     return board

@@ -168,5 +168,11 @@ def store_returns(
 def submission_stored(submission_key: str) -> bool:
     """Whether a submission with this idempotency key has been stored (its key claimed):
     a resent form whose reply was lost is then recognised as sent."""
-    return db.session.scalar(select(SubmissionKey.key_hash).where(
-        SubmissionKey.key_hash == hash_token(submission_key))) is not None
+    return (
+        db.session.scalar(
+            select(SubmissionKey.key_hash).where(
+                SubmissionKey.key_hash == hash_token(submission_key)
+            )
+        )
+        is not None
+    )

@@ -60,27 +60,57 @@ class DayMonthYearField(DateField):
 
 
 MODE_CHOICES = [
-    SelectChoice(WaveMode.INVITE.value, "Personal links (one-time invitations, e.g. members, partners)"),
+    SelectChoice(
+        WaveMode.INVITE.value, "Personal links (one-time invitations, e.g. members, partners)"
+    ),
     SelectChoice(WaveMode.OPEN.value, "Open link (anyone with the link, e.g. residents)"),
     SelectChoice(WaveMode.EVENT.value, "Roadshow events (a short link and QR code per event)"),
 ]
 
 
 class WaveForm(FlaskForm):
-    instrument_version = SelectField("Survey and version", widget=GovSelect(), coerce=int,
-                                     validators=[InputRequired(message="Choose a survey")])
-    label = StringField("Wave name", widget=GovTextInput(), description="For example 2027-Q1. Waves are ordered by name.",
-                        validators=[InputRequired(message="Enter a wave name"), Length(max=64),
-                                    Regexp(r"^[A-Za-z0-9][A-Za-z0-9 ._-]*$",
-                                           message="Use letters, numbers, spaces, dots, dashes or underscores")])
-    mode = RadioField("How people answer", widget=GovRadioInput(), choices=MODE_CHOICES,
-                      validators=[InputRequired(message="Choose how people answer")])
-    opens_on = DayMonthYearField("Opening date", validators=[InputRequired(message="Enter the opening date")])
-    closes_on = DayMonthYearField("Closing date", validators=[InputRequired(message="Enter the closing date")])
-    audience_size = IntegerField("Audience size", widget=GovTextInput(),
-                                 description="How many people the wave is for (e.g. 49 members), so response rates are known.",
-                                 validators=[Optional(), NumberRange(min=1, max=10_000_000,
-                                                                     message="Enter a whole number of people, at least 1")])
+    instrument_version = SelectField(
+        "Survey and version",
+        widget=GovSelect(),
+        coerce=int,
+        validators=[InputRequired(message="Choose a survey")],
+    )
+    label = StringField(
+        "Wave name",
+        widget=GovTextInput(),
+        description="For example 2027-Q1. Waves are ordered by name.",
+        validators=[
+            InputRequired(message="Enter a wave name"),
+            Length(max=64),
+            Regexp(
+                r"^[A-Za-z0-9][A-Za-z0-9 ._-]*$",
+                message="Use letters, numbers, spaces, dots, dashes or underscores",
+            ),
+        ],
+    )
+    mode = RadioField(
+        "How people answer",
+        widget=GovRadioInput(),
+        choices=MODE_CHOICES,
+        validators=[InputRequired(message="Choose how people answer")],
+    )
+    opens_on = DayMonthYearField(
+        "Opening date", validators=[InputRequired(message="Enter the opening date")]
+    )
+    closes_on = DayMonthYearField(
+        "Closing date", validators=[InputRequired(message="Enter the closing date")]
+    )
+    audience_size = IntegerField(
+        "Audience size",
+        widget=GovTextInput(),
+        description="How many people the wave is for (e.g. 49 members), so response rates are known.",
+        validators=[
+            Optional(),
+            NumberRange(
+                min=1, max=10_000_000, message="Enter a whole number of people, at least 1"
+            ),
+        ],
+    )
     submit = SubmitField("Save wave", widget=GovSubmitInput())
 
     def validate_closes_on(self, field) -> None:
@@ -89,17 +119,27 @@ class WaveForm(FlaskForm):
 
 
 class EventForm(FlaskForm):
-    place = StringField("Place", widget=GovTextInput(), validators=[
-        InputRequired(message="Enter where the roadshow is held"), Length(max=200)])
-    held_on = DayMonthYearField("Date of the event", validators=[InputRequired(message="Enter the date")])
+    place = StringField(
+        "Place",
+        widget=GovTextInput(),
+        validators=[InputRequired(message="Enter where the roadshow is held"), Length(max=200)],
+    )
+    held_on = DayMonthYearField(
+        "Date of the event", validators=[InputRequired(message="Enter the date")]
+    )
     submit = SubmitField("Add event", widget=GovSubmitInput())
 
 
 class InvitationUploadForm(FlaskForm):
-    file = FileField("Invitation list (CSV)", widget=GovFileInput(),
-                     description="A CSV file with the column names on the first row: 'email', and optionally 'name'.",
-                     validators=[FileRequired(message="Choose a CSV file"),
-                                 FileAllowed(["csv"], message="The file must be a .csv file")])
+    file = FileField(
+        "Invitation list (CSV)",
+        widget=GovFileInput(),
+        description="A CSV file with the column names on the first row: 'email', and optionally 'name'.",
+        validators=[
+            FileRequired(message="Choose a CSV file"),
+            FileAllowed(["csv"], message="The file must be a .csv file"),
+        ],
+    )
     import_key = HiddenField(default=new_form_key)
     submit = SubmitField("Upload invitations", widget=GovSubmitInput())
 
@@ -114,8 +154,10 @@ class PublishForm(FlaskForm):
     reason = TextAreaField(
         "Why are the figures changing?",
         description="For example: 14 late paper returns keyed in on 3 October. Viewers' figures "
-                    "for this wave change only with a reason, recorded in the audit log.",
-        widget=GovTextArea(), validators=[Optional(), Length(max=2000)])
+        "for this wave change only with a reason, recorded in the audit log.",
+        widget=GovTextArea(),
+        validators=[Optional(), Length(max=2000)],
+    )
     submit = SubmitField("Publish the figures", widget=GovSubmitInput())
 
 
@@ -138,4 +180,6 @@ class NumberField(DecimalField):
             super().process_formdata([text])
         except ValueError:
             self.data = None
-            raise ValueError(f"Enter {self.label.text.lower()} as a number, like 42 or 12.5") from None
+            raise ValueError(
+                f"Enter {self.label.text.lower()} as a number, like 42 or 12.5"
+            ) from None

@@ -52,7 +52,9 @@ def parse_contacts(data: bytes, existing: set[str]) -> list[Contact]:
     except CsvUploadError as exc:
         raise InvitationFileError([exc.problem]) from None
     if "email" not in upload.headers:
-        raise InvitationFileError(["The first row must be column names, including 'email' (and optionally 'name')"])
+        raise InvitationFileError(
+            ["The first row must be column names, including 'email' (and optionally 'name')"]
+        )
     problems: list[str] = []
     contacts: list[Contact] = []
     seen: dict[str, int] = {}
@@ -106,7 +108,9 @@ def _store_contacts(wave: Wave, contacts: list[Contact], user_id: int | None) ->
 
 def token_for(invitation: Invitation) -> str:
     key = hashlib.sha256(("invitation-token:" + current_app.config["SECRET_KEY"]).encode()).digest()
-    digest = hmac.new(key, f"{invitation.wave_id}:{invitation.id}".encode(), hashlib.sha256).digest()
+    digest = hmac.new(
+        key, f"{invitation.wave_id}:{invitation.id}".encode(), hashlib.sha256
+    ).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
@@ -116,9 +120,15 @@ def link_for(invitation: Invitation) -> str:
 
 def add_invitations(wave: Wave, contacts: list[Contact]) -> list[Invitation]:
     """Store the invitations (the caller commits), each with the hash of its derived token."""
-    invitations = [Invitation(wave_id=wave.id, email=c.email, name=c.name,
-                              token_hash="pending-" + secrets.token_hex(24))
-                   for c in contacts]
+    invitations = [
+        Invitation(
+            wave_id=wave.id,
+            email=c.email,
+            name=c.name,
+            token_hash="pending-" + secrets.token_hex(24),
+        )
+        for c in contacts
+    ]
     db.session.add_all(invitations)
     db.session.flush()  # ids, from which the tokens are derived
     for invitation in invitations:
@@ -127,17 +137,32 @@ def add_invitations(wave: Wave, contacts: list[Contact]) -> list[Invitation]:
 
 
 def existing_addresses(wave: Wave) -> set[str]:
-    return {e.lower() for e in db.session.scalars(
-        select(Invitation.email).where(Invitation.wave_id == wave.id, Invitation.email.is_not(None))) if e is not None}
+    return {
+        e.lower()
+        for e in db.session.scalars(
+            select(Invitation.email).where(
+                Invitation.wave_id == wave.id, Invitation.email.is_not(None)
+            )
+        )
+        if e is not None
+    }
 
 
 def unused_with_contact(wave: Wave) -> list[Invitation]:
     """Invitations with contact details whose link has not been used: not marked used, and
     no submission held under the link's tag (an invitation is marked used only when its
     answers are released, so a held one would otherwise get a reminder)."""
-    candidates = list(db.session.scalars(select(Invitation).where(
-        Invitation.wave_id == wave.id, Invitation.used.is_(False), Invitation.email.is_not(None))
-        .order_by(Invitation.id)))
+    candidates = list(
+        db.session.scalars(
+            select(Invitation)
+            .where(
+                Invitation.wave_id == wave.id,
+                Invitation.used.is_(False),
+                Invitation.email.is_not(None),
+            )
+            .order_by(Invitation.id)
+        )
+    )
     tags = {invitation.id: invite_tag(token_for(invitation)) for invitation in candidates}
     sent = tagged(list(tags.values()))
     return [invitation for invitation in candidates if tags[invitation.id] not in sent]
@@ -146,17 +171,29 @@ def unused_with_contact(wave: Wave) -> list[Invitation]:
 def purge_contacts(wave: Wave) -> int:
     """Remove names and e-mail addresses, keeping the invitations (and so the counts)."""
     # an UPDATE's result is a CursorResult (it has rowcount); Session.execute is typed as Result
-    result = cast(CursorResult[Any], db.session.execute(update(Invitation).where(
-        Invitation.wave_id == wave.id, Invitation.email.is_not(None)).values(email=None, name=None)))
+    result = cast(
+        CursorResult[Any],
+        db.session.execute(
+            update(Invitation)
+            .where(Invitation.wave_id == wave.id, Invitation.email.is_not(None))
+            .values(email=None, name=None)
+        ),
+    )
     return result.rowcount or 0
 
 
 def counts(wave: Wave) -> tuple[int, int, int]:
     """Invited, used and still holding contact details."""
-    invited, used, contactable = db.session.execute(select(
-        func.count(), func.coalesce(func.sum(func.cast(Invitation.used, db.Integer)), 0),
-        func.count(Invitation.email)).where(Invitation.wave_id == wave.id)).one()
+    invited, used, contactable = db.session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(func.cast(Invitation.used, db.Integer)), 0),
+            func.count(Invitation.email),
+        ).where(Invitation.wave_id == wave.id)
+    ).one()
     return int(invited), int(used), int(contactable)
 
 
-register_importer("invitations", Importer(read=existing_addresses, check=_check_contacts, store=_store_contacts))
+register_importer(
+    "invitations", Importer(read=existing_addresses, check=_check_contacts, store=_store_contacts)
+)

@@ -35,8 +35,10 @@ from ..uploads import CsvUploadError, read_csv_upload
 from . import bp
 from .forms import DayMonthYearField
 
-CHANNELS = [SelectChoice(Channel.PAPER.value, "Paper questionnaire"),
-            SelectChoice(Channel.PHONE.value, "Telephone interview")]
+CHANNELS = [
+    SelectChoice(Channel.PAPER.value, "Paper questionnaire"),
+    SelectChoice(Channel.PHONE.value, "Telephone interview"),
+]
 MAX_ROWS = 20_000
 
 
@@ -47,21 +49,34 @@ def _wave(wave_id: int) -> tuple[Wave, Instrument]:
 
 def return_form(instrument: Instrument) -> type[FlaskForm]:
     """Every question and "about you" item on one page, plus how and when it arrived."""
-    page = Page(number=1, heading=instrument.title, questions=tuple(instrument.questions),
-                attributes=tuple(instrument.attributes))
+    page = Page(
+        number=1,
+        heading=instrument.title,
+        questions=tuple(instrument.questions),
+        attributes=tuple(instrument.attributes),
+    )
     base = page_form(instrument, page, submit_text="Save this return")
 
     def validate_received_on(form, field) -> None:  # noqa: ARG001 (WTForms' inline-validator signature)
         if field.data and field.data > clock.today():
             raise ValidationError("The date received cannot be in the future")
 
-    return type("ReturnForm", (base,), {
-        "channel": RadioField("How the return reached us", widget=GovRadioInput(), choices=CHANNELS,
-                              validators=[InputRequired(message="Choose paper or telephone")]),
-        "received_on": DayMonthYearField("Date received",
-                                         validators=[InputRequired(message="Enter the date received")]),
-        "validate_received_on": validate_received_on,
-    })
+    return type(
+        "ReturnForm",
+        (base,),
+        {
+            "channel": RadioField(
+                "How the return reached us",
+                widget=GovRadioInput(),
+                choices=CHANNELS,
+                validators=[InputRequired(message="Choose paper or telephone")],
+            ),
+            "received_on": DayMonthYearField(
+                "Date received", validators=[InputRequired(message="Enter the date received")]
+            ),
+            "validate_received_on": validate_received_on,
+        },
+    )
 
 
 @bp.route("/waves/<int:wave_id>/returns/new", methods=["GET", "POST"])
@@ -74,29 +89,46 @@ def new_return(wave_id: int):
         problems = check_answers(instrument, answers)
         if not problems:
             try:
-                store_submission(wave, instrument, answers, submission_key=secrets.token_urlsafe(16),
-                                 today=form.received_on.data, channel=Channel(form.channel.data))
+                store_submission(
+                    wave,
+                    instrument,
+                    answers,
+                    submission_key=secrets.token_urlsafe(16),
+                    today=form.received_on.data,
+                    channel=Channel(form.channel.data),
+                )
             except NotSaved:
                 flash("The return was not saved because of a database problem. Try again.", "info")
-                return render_template("programme/return_form.html", title="Enter a return", form=form,
-                                       wave=wave), 503
+                return render_template(
+                    "programme/return_form.html", title="Enter a return", form=form, wave=wave
+                ), 503
             record("return entered", wave=wave.id, channel=form.channel.data)
             db.session.commit()
             flash("The return has been saved. Enter the next one below.", "success")
             return redirect(url_for("programme.new_return", wave_id=wave.id))
         for problem in problems:
             getattr(form, problem.field_id).errors = [problem.message]
-    return render_template("programme/return_form.html", title="Enter a return", form=form, wave=wave,
-                           upload=ReturnsUploadForm())
+    return render_template(
+        "programme/return_form.html",
+        title="Enter a return",
+        form=form,
+        wave=wave,
+        upload=ReturnsUploadForm(),
+    )
 
 
 class ReturnsUploadForm(FlaskForm):
-    file = FileField("Typed-up returns (CSV)", widget=GovFileInput(),
-                     description="One row per return. Columns: question ids and 'about you' ids as in the "
-                                 "export file, optionally 'channel' (paper or phone) and 'received_on' "
-                                 "(YYYY-MM-DD).",
-                     validators=[FileRequired(message="Choose a CSV file"),
-                                 FileAllowed(["csv"], message="The file must be a .csv file")])
+    file = FileField(
+        "Typed-up returns (CSV)",
+        widget=GovFileInput(),
+        description="One row per return. Columns: question ids and 'about you' ids as in the "
+        "export file, optionally 'channel' (paper or phone) and 'received_on' "
+        "(YYYY-MM-DD).",
+        validators=[
+            FileRequired(message="Choose a CSV file"),
+            FileAllowed(["csv"], message="The file must be a .csv file"),
+        ],
+    )
     import_key = HiddenField(default=new_form_key)
     submit = SubmitField("Import returns", widget=GovSubmitInput())
 
@@ -110,8 +142,12 @@ def parse_returns(data: bytes, instrument: Instrument) -> tuple[list[Submission]
     known = {q.id for q in instrument.questions} | {a.id for a in instrument.attributes}
     extra = [c for c in upload.headers if c not in known | {"channel", "received_on"}]
     if not upload.headers or not set(upload.headers) & known:
-        return [], [("The first row must be column names: the survey's question ids (e.g. "
-                    f"{', '.join(sorted(known)[:3])})")]
+        return [], [
+            (
+                "The first row must be column names: the survey's question ids (e.g. "
+                f"{', '.join(sorted(known)[:3])})"
+            )
+        ]
     if extra:
         return [], [f"Unknown column(s) {', '.join(extra)}: {instrument.id} has no such question"]
     rows, problems = [], []
@@ -122,8 +158,11 @@ def parse_returns(data: bytes, instrument: Instrument) -> tuple[list[Submission]
             problems.append(f"Row {number}: channel must be paper or phone, not '{channel}'")
             continue
         try:
-            received = dt.date.fromisoformat(row["received_on"].strip()) if (row.get("received_on") or "").strip() \
+            received = (
+                dt.date.fromisoformat(row["received_on"].strip())
+                if (row.get("received_on") or "").strip()
                 else clock.today()
+            )
         except ValueError:
             problems.append(f"Row {number}: received_on must be a date like 2026-11-23")
             continue
@@ -156,8 +195,14 @@ def _store_returns(wave: Wave, rows: list[Submission], user_id: int | None) -> i
     return len(rows)
 
 
-register_importer("returns", Importer(read=lambda wave: wave.instrument_version.instrument,
-                                      check=_check_returns, store=_store_returns))
+register_importer(
+    "returns",
+    Importer(
+        read=lambda wave: wave.instrument_version.instrument,
+        check=_check_returns,
+        store=_store_returns,
+    ),
+)
 
 
 @bp.post("/waves/<int:wave_id>/returns/import")
@@ -169,8 +214,9 @@ def import_returns(wave_id: int):
     upload = ReturnsUploadForm()
     problems: list[str] = []
     if upload.validate_on_submit():
-        state = start_import("returns", wave, upload.file.data.read(), upload.import_key.data,
-                             current_user.id)
+        state = start_import(
+            "returns", wave, upload.file.data.read(), upload.import_key.data, current_user.id
+        )
         if not state.done:
             return redirect(url_for("programme.upload_import", import_id=state.id))
         if state.status == "imported":
@@ -179,5 +225,11 @@ def import_returns(wave_id: int):
             return redirect(url_for("programme.new_return", wave_id=wave.id))
         problems = state.problems or [state.failure]
         upload = ReturnsUploadForm(formdata=None)  # a new key: the corrected file is a new import
-    return render_template("programme/return_form.html", title="Enter a return", form=return_form(instrument)(),
-                           wave=wave, upload=upload, upload_problems=problems), 400
+    return render_template(
+        "programme/return_form.html",
+        title="Enter a return",
+        form=return_form(instrument)(),
+        wave=wave,
+        upload=upload,
+        upload_problems=problems,
+    ), 400

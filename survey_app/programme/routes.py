@@ -44,23 +44,38 @@ def _wave(wave_id: int, mode: WaveMode | None = None) -> Wave:
 
 
 def _version_choices() -> list[SelectChoice]:
-    versions = db.session.scalars(select(InstrumentVersion).order_by(
-        InstrumentVersion.instrument_id, InstrumentVersion.id.desc())).all()
-    return [SelectChoice(str(v.id), f"{v.title} ({v.audience}), version {v.short_version} "
-                                    f"loaded {v.loaded_at:%-d %b %Y}") for v in versions]
+    versions = db.session.scalars(
+        select(InstrumentVersion).order_by(
+            InstrumentVersion.instrument_id, InstrumentVersion.id.desc()
+        )
+    ).all()
+    return [
+        SelectChoice(
+            str(v.id),
+            f"{v.title} ({v.audience}), version {v.short_version} loaded {v.loaded_at:%-d %b %Y}",
+        )
+        for v in versions
+    ]
 
 
 def _started(wave: Wave) -> bool:
     if clock.today() >= wave.opens_on:
         return True
-    answered = db.session.scalar(select(func.count()).select_from(Response).where(Response.wave_id == wave.id))
-    held = db.session.scalar(select(func.count()).select_from(HeldSubmission).where(HeldSubmission.wave_id == wave.id))
+    answered = db.session.scalar(
+        select(func.count()).select_from(Response).where(Response.wave_id == wave.id)
+    )
+    held = db.session.scalar(
+        select(func.count()).select_from(HeldSubmission).where(HeldSubmission.wave_id == wave.id)
+    )
     return bool(answered or held)
 
 
 def _label_taken(version: InstrumentVersion, label: str, wave_id: int | None = None) -> bool:
-    query = (select(Wave.id).join(InstrumentVersion)
-             .where(InstrumentVersion.instrument_id == version.instrument_id, Wave.label == label))
+    query = (
+        select(Wave.id)
+        .join(InstrumentVersion)
+        .where(InstrumentVersion.instrument_id == version.instrument_id, Wave.label == label)
+    )
     if wave_id is not None:
         query = query.where(Wave.id != wave_id)
     return db.session.scalar(query) is not None
@@ -79,13 +94,25 @@ def new_wave():
         elif _label_taken(version, label):
             form.label.errors = [f"{version.title} already has a wave called {label}"]
         else:
-            wave = Wave(label=label, instrument_version=version, audience=version.audience,
-                        mode=WaveMode(form.mode.data), opens_on=form.opens_on.data,
-                        closes_on=form.closes_on.data, audience_size=form.audience_size.data)
+            wave = Wave(
+                label=label,
+                instrument_version=version,
+                audience=version.audience,
+                mode=WaveMode(form.mode.data),
+                opens_on=form.opens_on.data,
+                closes_on=form.closes_on.data,
+                audience_size=form.audience_size.data,
+            )
             db.session.add(wave)
             db.session.flush()
-            record("wave created", wave=wave.id, label=label, instrument=version.instrument_id,
-                   version=version.version, mode=wave.mode.value)
+            record(
+                "wave created",
+                wave=wave.id,
+                label=label,
+                instrument=version.instrument_id,
+                version=version.version,
+                mode=wave.mode.value,
+            )
             db.session.commit()
             flash(f"Wave {label} of {version.title} has been created.", "success")
             return redirect(url_for("programme.wave", wave_id=wave.id))
@@ -102,12 +129,21 @@ def _wave_page(found: Wave, upload: InvitationUploadForm, problems: list[str] | 
     """The wave page; its response count is the total received, as on the overview."""
     invited, _, contactable = counts(found)
     received = wave_total(found)
-    return render_template("programme/wave.html", title=f"Wave {found.label}", wave=found,
-                           started=_started(found), invited=invited, received=received,
-                           rate=response_rate(found, received), contactable=contactable,
-                           today=clock.today(), action=ActionForm(), upload=upload,
-                           upload_problems=problems or [],
-                           publication=current_publications().get(found.id))
+    return render_template(
+        "programme/wave.html",
+        title=f"Wave {found.label}",
+        wave=found,
+        started=_started(found),
+        invited=invited,
+        received=received,
+        rate=response_rate(found, received),
+        contactable=contactable,
+        today=clock.today(),
+        action=ActionForm(),
+        upload=upload,
+        upload_problems=problems or [],
+        publication=current_publications().get(found.id),
+    )
 
 
 @bp.route("/waves/<int:wave_id>/publish", methods=["GET", "POST"])
@@ -129,18 +165,28 @@ def publish_figures(wave_id: int):
         else:
             publish(found, result, reason=reason)
             db.session.commit()
-            flash(f"The figures of wave {found.label} are published: viewers see them now.", "success")
+            flash(
+                f"The figures of wave {found.label} are published: viewers see them now.", "success"
+            )
             return redirect(url_for("programme.wave", wave_id=found.id))
-    return render_template("programme/publish.html", title=f"Publish the figures of wave {found.label}",
-                           wave=found, form=form, current=current, problem=problem,
-                           live=not fieldwork_over(found)), 200 if not form.errors else 400
+    return render_template(
+        "programme/publish.html",
+        title=f"Publish the figures of wave {found.label}",
+        wave=found,
+        form=form,
+        current=current,
+        problem=problem,
+        live=not fieldwork_over(found),
+    ), 200 if not form.errors else 400
 
 
 @bp.route("/waves/<int:wave_id>/edit", methods=["GET", "POST"])
 @role_required(*ANALYST_ROLES)
 def edit_wave(wave_id: int):
     found = _wave(wave_id)
-    form = WaveForm(obj=found, instrument_version=found.instrument_version_id, mode=found.mode.value)
+    form = WaveForm(
+        obj=found, instrument_version=found.instrument_version_id, mode=found.mode.value
+    )
     form.instrument_version.choices = _version_choices()
     if request.method == "POST" and form.validate():
         label = form.label.data.strip()
@@ -150,34 +196,52 @@ def edit_wave(wave_id: int):
             form.instrument_version.errors = ["Choose a survey"]
         elif changing_version and _started(found):
             form.instrument_version.errors = [
-                ("A wave that has started keeps its survey version, so every answer in it was "
-                "given to the same questions")
+                (
+                    "A wave that has started keeps its survey version, so every answer in it was "
+                    "given to the same questions"
+                )
             ]
         elif changing_version and version.instrument_id != found.instrument_id:
-            form.instrument_version.errors = ["Choose a version of the same survey (create a new wave for another survey)"]
+            form.instrument_version.errors = [
+                "Choose a version of the same survey (create a new wave for another survey)"
+            ]
         elif form.mode.data != found.mode.value and _started(found):
             form.mode.errors = ["A wave that has started keeps its way in"]
         elif _label_taken(version, label, found.id):
             form.label.errors = [f"{version.title} already has a wave called {label}"]
         else:
-            before = {"label": found.label, "opens_on": found.opens_on.isoformat(),
-                      "closes_on": found.closes_on.isoformat(), "audience_size": found.audience_size,
-                      "version": found.instrument_version.version}
+            before = {
+                "label": found.label,
+                "opens_on": found.opens_on.isoformat(),
+                "closes_on": found.closes_on.isoformat(),
+                "audience_size": found.audience_size,
+                "version": found.instrument_version.version,
+            }
             found.label, found.instrument_version = label, version
             found.mode = WaveMode(form.mode.data)
             # both InputRequired: form.validate() passed, so both are dates
             assert form.opens_on.data is not None and form.closes_on.data is not None
             found.opens_on, found.closes_on = form.opens_on.data, form.closes_on.data
             found.audience_size = form.audience_size.data
-            record("wave changed", wave=found.id, before=before,
-                   after={"label": label, "opens_on": found.opens_on.isoformat(),
-                          "closes_on": found.closes_on.isoformat(), "audience_size": found.audience_size,
-                          "version": version.version})
+            record(
+                "wave changed",
+                wave=found.id,
+                before=before,
+                after={
+                    "label": label,
+                    "opens_on": found.opens_on.isoformat(),
+                    "closes_on": found.closes_on.isoformat(),
+                    "audience_size": found.audience_size,
+                    "version": version.version,
+                },
+            )
             db.session.commit()
             forget_wave(found.slug)
             flash(f"Wave {label} has been updated.", "success")
             return redirect(url_for("programme.wave", wave_id=found.id))
-    return render_template("programme/wave_form.html", title=f"Change wave {found.label}", form=form, wave=found)
+    return render_template(
+        "programme/wave_form.html", title=f"Change wave {found.label}", form=form, wave=found
+    )
 
 
 @bp.post("/waves/<int:wave_id>/open-now")
@@ -205,8 +269,12 @@ def close_now(wave_id: int):
     found = _wave(wave_id)
     today = clock.today()
     if not found.is_open(today) or found.closes_on == today:
-        flash(f"Wave {found.label} is not open." if not found.is_open(today)
-              else f"Wave {found.label} already closes at the end of today.", "info")
+        flash(
+            f"Wave {found.label} is not open."
+            if not found.is_open(today)
+            else f"Wave {found.label} already closes at the end of today.",
+            "info",
+        )
         return redirect(url_for("programme.wave", wave_id=found.id))
     form = ActionForm()
     if request.method == "POST":
@@ -217,25 +285,40 @@ def close_now(wave_id: int):
         forget_wave(found.slug)
         # its closing date is part of what the results depend on: bring them up to date
         request_recompute(only_if_stale=True, requested_by=current_user.id)
-        flash(f"Wave {found.label} closes at the end of today, {today:%-d %B %Y} (midnight, London "
-              "time). The results are being recomputed in the background.", "success")
+        flash(
+            f"Wave {found.label} closes at the end of today, {today:%-d %B %Y} (midnight, London "
+            "time). The results are being recomputed in the background.",
+            "success",
+        )
         return redirect(url_for("programme.wave", wave_id=found.id))
-    way_in = {WaveMode.INVITE: "personal links", WaveMode.OPEN: "the public link",
-              WaveMode.EVENT: "the roadshow links and QR codes"}[found.mode]
-    return confirmation_page(Confirmation(
-        caption=f"{found.instrument_version.title} · wave {found.label}",
-        heading=f"Close wave {found.label} at the end of today?",
-        consequences=[
-            (f"The wave closes at midnight tonight, London time: its last day becomes today, "
-            f"{today:%-d %B %Y}, instead of {found.closes_on:%-d %B %Y}."),
-            f"People can answer until then; after that {way_in} say the survey has closed.",
-            ("Answers held back are then released, and viewers see the wave's figures once the "
-            "results have been computed."),
-        ],
-        warning="Reopening it means changing its dates: people turned away meanwhile will not "
-                "come back by themselves.",
-        button="Close the wave tonight", action=url_for("programme.close_now", wave_id=found.id),
-        cancel=url_for("programme.wave", wave_id=found.id)), form)
+    way_in = {
+        WaveMode.INVITE: "personal links",
+        WaveMode.OPEN: "the public link",
+        WaveMode.EVENT: "the roadshow links and QR codes",
+    }[found.mode]
+    return confirmation_page(
+        Confirmation(
+            caption=f"{found.instrument_version.title} · wave {found.label}",
+            heading=f"Close wave {found.label} at the end of today?",
+            consequences=[
+                (
+                    f"The wave closes at midnight tonight, London time: its last day becomes today, "
+                    f"{today:%-d %B %Y}, instead of {found.closes_on:%-d %B %Y}."
+                ),
+                f"People can answer until then; after that {way_in} say the survey has closed.",
+                (
+                    "Answers held back are then released, and viewers see the wave's figures once the "
+                    "results have been computed."
+                ),
+            ],
+            warning="Reopening it means changing its dates: people turned away meanwhile will not "
+            "come back by themselves.",
+            button="Close the wave tonight",
+            action=url_for("programme.close_now", wave_id=found.id),
+            cancel=url_for("programme.wave", wave_id=found.id),
+        ),
+        form,
+    )
 
 
 # --------------------------------------------------------------------------- roadshow events
@@ -247,15 +330,24 @@ def new_event(wave_id: int):
     found = _wave(wave_id, WaveMode.EVENT)
     form = EventForm()
     if form.validate_on_submit():
-        event = Event(wave_id=found.id, code=secrets.token_urlsafe(5).replace("-", "x").replace("_", "y").lower(),
-                      place=form.place.data.strip(), held_on=form.held_on.data)
+        event = Event(
+            wave_id=found.id,
+            code=secrets.token_urlsafe(5).replace("-", "x").replace("_", "y").lower(),
+            place=form.place.data.strip(),
+            held_on=form.held_on.data,
+        )
         db.session.add(event)
         db.session.flush()
         record("event created", wave=found.id, event=event.id, place=event.place)
         db.session.commit()
-        flash(f"Roadshow event at {event.place} added. Print its QR code from the wave page.", "success")
+        flash(
+            f"Roadshow event at {event.place} added. Print its QR code from the wave page.",
+            "success",
+        )
         return redirect(url_for("programme.wave", wave_id=found.id))
-    return render_template("programme/event_form.html", title="Add a roadshow event", form=form, wave=found)
+    return render_template(
+        "programme/event_form.html", title="Add a roadshow event", form=form, wave=found
+    )
 
 
 @bp.get("/events/<int:event_id>/qr.<fmt>")
@@ -267,8 +359,12 @@ def event_qr(event_id: int, fmt: str):
     link = public_url("survey.event", code=event.code)
     buffer = io.BytesIO(qr_code(link, kind=fmt, scale=8 if fmt == "svg" else 12))
     mimetype = "image/svg+xml" if fmt == "svg" else "image/png"
-    return send_file(buffer, mimetype=mimetype, as_attachment=request.args.get("download") == "1",
-                     download_name=f"roadshow-{event.code}.{fmt}")
+    return send_file(
+        buffer,
+        mimetype=mimetype,
+        as_attachment=request.args.get("download") == "1",
+        download_name=f"roadshow-{event.code}.{fmt}",
+    )
 
 
 # --------------------------------------------------------------------------- invitations
@@ -281,16 +377,22 @@ def upload_invitations(wave_id: int):
     upload = InvitationUploadForm()
     problems: list[str] = []
     if upload.validate_on_submit():
-        state = start_import("invitations", found, upload.file.data.read(), upload.import_key.data,
-                             current_user.id)
+        state = start_import(
+            "invitations", found, upload.file.data.read(), upload.import_key.data, current_user.id
+        )
         if not state.done:
             return redirect(url_for("programme.upload_import", import_id=state.id))
         if state.status == "imported":
             already = "That file was already imported: " if state.repeated else ""
-            flash(f"{already}{state.imported} invitations added. Nothing has been sent yet.", "success")
+            flash(
+                f"{already}{state.imported} invitations added. Nothing has been sent yet.",
+                "success",
+            )
             return redirect(url_for("programme.wave", wave_id=found.id))
         problems = state.problems or [state.failure]
-        upload = InvitationUploadForm(formdata=None)  # a new key: the corrected file is a new import
+        upload = InvitationUploadForm(
+            formdata=None
+        )  # a new key: the corrected file is a new import
     return _wave_page(found, upload, problems), 400
 
 
@@ -300,8 +402,11 @@ def upload_import(import_id: str):
     """How an uploaded file's import stands (the page a long import leads to)."""
     state = import_state(import_id) or abort(404)
     wave = _wave(state.wave_id)
-    back = url_for("programme.new_return", wave_id=wave.id) if state.kind == "returns" \
+    back = (
+        url_for("programme.new_return", wave_id=wave.id)
+        if state.kind == "returns"
         else url_for("programme.wave", wave_id=wave.id)
+    )
     title = "Import returns" if state.kind == "returns" else "Import invitations"
     return render_template("programme/import.html", title=title, state=state, wave=wave, back=back)
 
@@ -315,22 +420,33 @@ def send_invitations(wave_id: int):
     if not found.is_open():
         flash("Invitations can only be sent while the wave is open.", "info")
         return redirect(url_for("programme.wave", wave_id=found.id))
-    reminder = (request.form if request.method == "POST" else request.args).get("kind") == "reminder"
+    reminder = (request.form if request.method == "POST" else request.args).get(
+        "kind"
+    ) == "reminder"
     form = ActionForm()
     if request.method == "GET":
         return _confirm_sending(found, form, reminder)
     form.validate_on_submit() or abort(400)
     title = found.instrument_version.title
     subject = f"{'Reminder: ' if reminder else ''}{title}"
-    messages = [(i.email, subject, _invitation_text(i, title, found, reminder)) for i in unused_with_contact(found)
-                if i.email is not None]  # all of them: unused_with_contact() has only those with an address
+    messages = [
+        (i.email, subject, _invitation_text(i, title, found, reminder))
+        for i in unused_with_contact(found)
+        if i.email is not None
+    ]  # all of them: unused_with_contact() has only those with an address
     try:
         sent = send(messages)
     except MailNotConfigured:
-        flash("Email is not set up for this service (MAIL_SERVER). Download the mail-merge file instead.", "info")
+        flash(
+            "Email is not set up for this service (MAIL_SERVER). Download the mail-merge file instead.",
+            "info",
+        )
         return redirect(url_for("programme.wave", wave_id=found.id))
     except OSError as exc:
-        flash(f"The email server could not be reached ({type(exc).__name__}); nothing more was sent.", "info")
+        flash(
+            f"The email server could not be reached ({type(exc).__name__}); nothing more was sent.",
+            "info",
+        )
         return redirect(url_for("programme.wave", wave_id=found.id))
     record("reminders sent" if reminder else "invitations sent", wave=found.id, count=sent)
     db.session.commit()
@@ -341,29 +457,41 @@ def send_invitations(wave_id: int):
 def _confirm_sending(found: Wave, form: ActionForm, reminder: bool) -> str:
     recipients = len(unused_with_contact(found))
     what = "a reminder" if reminder else "the invitation"
-    return confirmation_page(Confirmation(
-        caption=f"{found.instrument_version.title} · wave {found.label}",
-        heading=f"Send {what} to {recipients:,} people?",
-        consequences=[
-            (f"{recipients:,} people who have not answered yet are e-mailed {what} with their own "
-            "personal link."),
-            "People who have answered are not e-mailed.",
-            "The sending is recorded in the audit log.",
-        ],
-        warning="E-mails cannot be recalled once they have been sent.",
-        button=f"Send {recipients:,} e-mails", action=url_for("programme.send_invitations", wave_id=found.id),
-        cancel=url_for("programme.wave", wave_id=found.id),
-        fields={"kind": "reminder"} if reminder else {}), form)
+    return confirmation_page(
+        Confirmation(
+            caption=f"{found.instrument_version.title} · wave {found.label}",
+            heading=f"Send {what} to {recipients:,} people?",
+            consequences=[
+                (
+                    f"{recipients:,} people who have not answered yet are e-mailed {what} with their own "
+                    "personal link."
+                ),
+                "People who have answered are not e-mailed.",
+                "The sending is recorded in the audit log.",
+            ],
+            warning="E-mails cannot be recalled once they have been sent.",
+            button=f"Send {recipients:,} e-mails",
+            action=url_for("programme.send_invitations", wave_id=found.id),
+            cancel=url_for("programme.wave", wave_id=found.id),
+            fields={"kind": "reminder"} if reminder else {},
+        ),
+        form,
+    )
 
 
 def _invitation_text(invitation, title: str, wave: Wave, reminder: bool) -> str:
     greeting = f"Dear {invitation.name}," if invitation.name else "Hello,"
-    opening = ("This is a reminder: we would still like to hear from you." if reminder
-               else "We would like to hear what you think.")
-    return (f"{greeting}\n\n{opening} Please answer the {title} by {wave.closes_on:%-d %B %Y}.\n\n"
-            f"Your personal link (it works once and keeps your place if you stop part way):\n"
-            f"{link_for(invitation)}\n\nYour answers are anonymous: they are never stored with your "
-            "name, email address or this link.\n")
+    opening = (
+        "This is a reminder: we would still like to hear from you."
+        if reminder
+        else "We would like to hear what you think."
+    )
+    return (
+        f"{greeting}\n\n{opening} Please answer the {title} by {wave.closes_on:%-d %B %Y}.\n\n"
+        f"Your personal link (it works once and keeps your place if you stop part way):\n"
+        f"{link_for(invitation)}\n\nYour answers are anonymous: they are never stored with your "
+        "name, email address or this link.\n"
+    )
 
 
 @bp.get("/waves/<int:wave_id>/invitations.csv")
@@ -371,11 +499,17 @@ def _invitation_text(invitation, title: str, wave: Wave, reminder: bool) -> str:
 def mail_merge(wave_id: int):
     found = _wave(wave_id)
     rows = unused_with_contact(found)
-    table = pd.DataFrame([(i.name or "", i.email, link_for(i)) for i in rows], columns=["name", "email", "link"])
+    table = pd.DataFrame(
+        [(i.name or "", i.email, link_for(i)) for i in rows], columns=["name", "email", "link"]
+    )
     record("mail-merge file downloaded", wave=found.id, count=len(rows))
     db.session.commit()
-    return send_file(io.BytesIO(spreadsheet.csv_bytes(table)), mimetype="text/csv", as_attachment=True,
-                     download_name=f"invitations-{found.id}.csv")
+    return send_file(
+        io.BytesIO(spreadsheet.csv_bytes(table)),
+        mimetype="text/csv",
+        as_attachment=True,
+        download_name=f"invitations-{found.id}.csv",
+    )
 
 
 @bp.route("/waves/<int:wave_id>/invitations/purge", methods=["GET", "POST"])
@@ -393,17 +527,25 @@ def purge(wave_id: int):
         removed = purge_contacts(found)
         record("contact details purged", wave=found.id, count=removed)
         db.session.commit()
-        flash(f"Names and email addresses removed from {removed} invitations. Counts are kept.", "success")
+        flash(
+            f"Names and email addresses removed from {removed} invitations. Counts are kept.",
+            "success",
+        )
         return redirect(url_for("programme.wave", wave_id=found.id))
     _, _, contactable = counts(found)
-    return confirmation_page(Confirmation(
-        caption=f"{found.instrument_version.title} · wave {found.label}",
-        heading=f"Remove the contact details of {contactable:,} invitations?",
-        consequences=[
-            f"The names and e-mail addresses of {contactable:,} invitations are deleted.",
-            "The number invited and the number who answered are kept.",
-            "No reminder or mail-merge file can be made for this wave afterwards.",
-        ],
-        warning="This cannot be undone: the contact details cannot be restored.",
-        button="Remove contact details", action=url_for("programme.purge", wave_id=found.id),
-        cancel=url_for("programme.wave", wave_id=found.id)), form)
+    return confirmation_page(
+        Confirmation(
+            caption=f"{found.instrument_version.title} · wave {found.label}",
+            heading=f"Remove the contact details of {contactable:,} invitations?",
+            consequences=[
+                f"The names and e-mail addresses of {contactable:,} invitations are deleted.",
+                "The number invited and the number who answered are kept.",
+                "No reminder or mail-merge file can be made for this wave afterwards.",
+            ],
+            warning="This cannot be undone: the contact details cannot be restored.",
+            button="Remove contact details",
+            action=url_for("programme.purge", wave_id=found.id),
+            cancel=url_for("programme.wave", wave_id=found.id),
+        ),
+        form,
+    )

@@ -40,11 +40,14 @@ class Report:
 
             from .fetcher import StaticFilesOnly
         except OSError as exc:  # the system's Pango library is missing
-            raise ReportError("PDF reports need Pango: apt-get install libpango-1.0-0 libpangoft2-1.0-0 "
-                              f"(the HTML report works without it). {exc}") from None
+            raise ReportError(
+                "PDF reports need Pango: apt-get install libpango-1.0-0 libpangoft2-1.0-0 "
+                f"(the HTML report works without it). {exc}"
+            ) from None
         fetcher = StaticFilesOnly(current_app.static_folder or "static")
         return HTML(string=self.html, base_url=fetcher.base_url, url_fetcher=fetcher).write_pdf(
-            pdf_variant="pdf/ua-1", pdf_tags=True)
+            pdf_variant="pdf/ua-1", pdf_tags=True
+        )
 
 
 def _for_wave(frame: pd.DataFrame, wave: str) -> pd.DataFrame:
@@ -56,30 +59,55 @@ def build_report(result: AnalysisResult | None, wave: str | None = None) -> Repo
         raise ReportError("There are no results yet: run `flask --app survey_app results` first")
     wave = wave or result.wave_order[-1]
     if wave not in result.wave_order:
-        raise ReportError(f"No results for wave {wave!r}; waves with results: {', '.join(result.wave_order)}")
+        raise ReportError(
+            f"No results for wave {wave!r}; waves with results: {', '.join(result.wave_order)}"
+        )
     definitions = current_definitions()
     framework = definitions.framework
     board = scorecard(framework, result, up_to=wave)
-    cards = [card for workstreams in board.values() for group in workstreams.values() for card in group]
+    cards = [
+        card for workstreams in board.values() for group in workstreams.values() for card in group
+    ]
     indicators = _for_wave(table(result, "indicators"), wave)
     overall = indicators[indicators["by"].isna()] if not indicators.empty else indicators
     indices = overall[overall["level"] == "index"] if not overall.empty else overall
     reliability = _for_wave(table(result, "reliability"), wave)
-    alphas = {} if reliability.empty else {
-        (r.instrument, r.index): float(r.alpha)
-        for r in reliability.itertuples() if not r.suppressed and r.alpha == r.alpha  # NaN: not computable
-    }
+    alphas = (
+        {}
+        if reliability.empty
+        else {
+            (r.instrument, r.index): float(r.alpha)
+            for r in reliability.itertuples()
+            if not r.suppressed and r.alpha == r.alpha  # NaN: not computable
+        }
+    )
     themes = _for_wave(table(result, "themes"), wave)
     if not themes.empty:
-        themes = themes[themes["by"].isna() & ~themes["suppressed"].astype(bool) & (themes["count"] > 0)]
-        themes = themes.sort_values(["instrument", "share"], ascending=[True, False]).groupby("instrument").head(5)
+        themes = themes[
+            themes["by"].isna() & ~themes["suppressed"].astype(bool) & (themes["count"] > 0)
+        ]
+        themes = (
+            themes.sort_values(["instrument", "share"], ascending=[True, False])
+            .groupby("instrument")
+            .head(5)
+        )
     html = render_template(
-        "reports/quarterly.html", wave=wave, framework=framework, board=board,
-        rag_counts=Counter(card.rag.colour for card in cards), outcomes=len(cards),
-        indices=indices, alphas=alphas, themes=themes, quotes=quotes_for_waves(shown_waves(result, waves_labelled(wave))),
+        "reports/quarterly.html",
+        wave=wave,
+        framework=framework,
+        board=board,
+        rag_counts=Counter(card.rag.colour for card in cards),
+        outcomes=len(cards),
+        indices=indices,
+        alphas=alphas,
+        themes=themes,
+        quotes=quotes_for_waves(shown_waves(result, waves_labelled(wave))),
         appendix=overall[overall["level"] == "outcome"] if not overall.empty else overall,
-        instruments=definitions.instruments, result=result, generated=clock.now(),
-        council=current_app.config["COUNCIL_NAME"], min_sizes=framework.min_group_size,
+        instruments=definitions.instruments,
+        result=result,
+        generated=clock.now(),
+        council=current_app.config["COUNCIL_NAME"],
+        min_sizes=framework.min_group_size,
         methods=wave_methods(result, wave),
     )
     return Report(wave, html)

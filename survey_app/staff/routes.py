@@ -30,16 +30,26 @@ def index():
 @role_required(*ANALYST_ROLES)
 def wave(wave_id: int):
     found = db.session.get(Wave, wave_id) or abort(404)
-    return render_template("staff/wave.html", title=f"{found.instrument_version.title} {found.label}",
-                           wave=found, status=wave_status(found), total=wave_total(found),
-                           days=by_day(found), events=by_event(found), min_n=min_n(found.audience))
+    return render_template(
+        "staff/wave.html",
+        title=f"{found.instrument_version.title} {found.label}",
+        wave=found,
+        status=wave_status(found),
+        total=wave_total(found),
+        days=by_day(found),
+        events=by_event(found),
+        min_n=min_n(found.audience),
+    )
 
 
 @bp.get("/exports")
 @role_required(*ANALYST_ROLES)
 def exports():
-    waves = db.session.scalars(select(Wave).join(InstrumentVersion)
-                               .order_by(InstrumentVersion.instrument_id, Wave.opens_on)).all()
+    waves = db.session.scalars(
+        select(Wave)
+        .join(InstrumentVersion)
+        .order_by(InstrumentVersion.instrument_id, Wave.opens_on)
+    ).all()
     return render_template("staff/exports.html", title="Export responses", waves=waves)
 
 
@@ -54,15 +64,30 @@ def export_responses(fmt: str):
     if wave_ids and len(waves) != len(set(wave_ids)):
         abort(404)
     frame = responses_frame(wave_ids or None)
-    record("export responses", format=fmt, waves=sorted({w.id for w in waves}) or "all", rows=len(frame))
+    record(
+        "export responses",
+        format=fmt,
+        waves=sorted({w.id for w in waves}) or "all",
+        rows=len(frame),
+    )
     db.session.commit()
-    stem = "responses-" + ("-".join(sorted({re.sub(r"[^A-Za-z0-9-]", "", w.label) for w in waves})) or "all")
+    stem = "responses-" + (
+        "-".join(sorted({re.sub(r"[^A-Za-z0-9-]", "", w.label) for w in waves})) or "all"
+    )
     if fmt == "csv":
-        return send_file(io.BytesIO(spreadsheet.csv_bytes(frame)), mimetype="text/csv",
-                         as_attachment=True, download_name=f"{stem}.csv")
+        return send_file(
+            io.BytesIO(spreadsheet.csv_bytes(frame)),
+            mimetype="text/csv",
+            as_attachment=True,
+            download_name=f"{stem}.csv",
+        )
     workbook = spreadsheet.workbook_bytes({"responses": frame, "codebook": _codebook(waves)})
-    return send_file(io.BytesIO(workbook), as_attachment=True, download_name=f"{stem}.xlsx",
-                     mimetype=spreadsheet.EXCEL_MIME)
+    return send_file(
+        io.BytesIO(workbook),
+        as_attachment=True,
+        download_name=f"{stem}.xlsx",
+        mimetype=spreadsheet.EXCEL_MIME,
+    )
 
 
 def _codebook(waves: Sequence[Wave]) -> pd.DataFrame:
@@ -75,13 +100,21 @@ def _codebook(waves: Sequence[Wave]) -> pd.DataFrame:
         instrument = version.instrument
         for q in instrument.questions:
             scale = instrument.scales.get(q.scale) if q.scale else None
-            codebook.append({
-                "instrument": instrument.id, "version": version.version, "question": q.id,
-                "text": q.text, "type": q.type,
-                "codes": "; ".join(f"{i} = {label}" for i, label in enumerate(scale.labels, 1))
-                + (f"; dk = {scale.dont_know}" if scale.dont_know else "") if scale
-                else "; ".join(q.choices or []),
-                "positive": ", ".join(map(str, scale.positive)) if scale else "",
-                "reverse": q.reverse, "outcomes": ", ".join(q.outcomes), "index": q.index or "",
-            })
+            codebook.append(
+                {
+                    "instrument": instrument.id,
+                    "version": version.version,
+                    "question": q.id,
+                    "text": q.text,
+                    "type": q.type,
+                    "codes": "; ".join(f"{i} = {label}" for i, label in enumerate(scale.labels, 1))
+                    + (f"; dk = {scale.dont_know}" if scale.dont_know else "")
+                    if scale
+                    else "; ".join(q.choices or []),
+                    "positive": ", ".join(map(str, scale.positive)) if scale else "",
+                    "reverse": q.reverse,
+                    "outcomes": ", ".join(q.outcomes),
+                    "index": q.index or "",
+                }
+            )
     return pd.DataFrame(codebook)

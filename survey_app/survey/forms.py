@@ -78,11 +78,15 @@ def pages_of(instrument: Instrument) -> list[Page]:
         for i, (section, questions) in enumerate(groups)
     ]
     if instrument.attributes:
-        pages.append(Page(
-            number=len(pages) + 1, heading=ABOUT_YOU, attributes=tuple(instrument.attributes),
-            hint="These questions are optional. They help us check that the answers we get "
-                 "represent everyone. They are never used to identify you.",
-        ))
+        pages.append(
+            Page(
+                number=len(pages) + 1,
+                heading=ABOUT_YOU,
+                attributes=tuple(instrument.attributes),
+                hint="These questions are optional. They help us check that the answers we get "
+                "represent everyone. They are never used to identify you.",
+            )
+        )
     return pages
 
 
@@ -189,10 +193,17 @@ def redact_for_draft(page: Page, answers: dict[str, str]) -> tuple[dict[str, str
         if question.type == "text":
             value = _redacted(value)
             if len(value) > question.max_length:
-                problems.append(Problem(question.id, (
-                    f"Your answer to {quoted(question.text)} is longer than "
-                    f"{question.max_length:,} characters once personal details are replaced by "
-                    "labels such as [email]: shorten it"), page.number))
+                problems.append(
+                    Problem(
+                        question.id,
+                        (
+                            f"Your answer to {quoted(question.text)} is longer than "
+                            f"{question.max_length:,} characters once personal details are replaced by "
+                            "labels such as [email]: shorten it"
+                        ),
+                        page.number,
+                    )
+                )
         entered[question.id] = value
     entered.update({a.id: answers[a.id] for a in page.attributes if a.id in answers})
     return entered, problems
@@ -204,8 +215,9 @@ def check_answers(instrument: Instrument, answers: dict[str, Any]) -> list[Probl
     return clean_answers(instrument, answers)[2]
 
 
-def clean_answers(instrument: Instrument, answers: dict[str, Any]
-                  ) -> tuple[dict[str, str], dict[str, str], list[Problem]]:
+def clean_answers(
+    instrument: Instrument, answers: dict[str, Any]
+) -> tuple[dict[str, str], dict[str, str], list[Problem]]:
     """A complete set of answers in stored form, in one pass: (answers by question id,
     attributes by attribute id, problems). Stored only if there are no problems; a set with
     no question answered (attributes alone do not count) is a problem."""
@@ -215,7 +227,9 @@ def clean_answers(instrument: Instrument, answers: dict[str, Any]
     known = {q.id for q in instrument.questions} | {a.id for a in instrument.attributes}
     for field_id in answers:
         if field_id not in known:
-            problems.append(Problem(field_id, "An answer was given to a question that is not in this survey"))
+            problems.append(
+                Problem(field_id, "An answer was given to a question that is not in this survey")
+            )
     for page in pages_of(instrument):
         for item in page.questions + page.attributes:
             try:
@@ -264,8 +278,9 @@ class SurveyPageForm(FlaskForm):
 
     def answers(self) -> dict[str, str]:
         """The posted answers of this page in the session's (stored) form."""
-        return {fid: self[fid].data for fid in self.page_field_ids
-                if self[fid].data not in (None, "")}
+        return {
+            fid: self[fid].data for fid in self.page_field_ids if self[fid].data not in (None, "")
+        }
 
 
 def quoted(text: str, limit: int = 70) -> str:
@@ -301,35 +316,59 @@ def _rendered(template: str, params_json: str) -> Markup:
 
 
 def _radio(label: str, hint: str | None, choices: list[SelectChoice], required: bool) -> RadioField:
-    validators = ([_StripRequired(f"Select an answer to {quoted(label)}")] if required
-                  else [Optional()])
+    validators = (
+        [_StripRequired(f"Select an answer to {quoted(label)}")] if required else [Optional()]
+    )
     return RadioField(
-        label, validators=validators, choices=choices, description=hint or "",
-        widget=SurveyRadios(), validate_choice=True,
+        label,
+        validators=validators,
+        choices=choices,
+        description=hint or "",
+        widget=SurveyRadios(),
+        validate_choice=True,
         invalid_choice_message=f"Select one of the options shown for {quoted(label)}",
     )
 
 
-def page_form(instrument: Instrument, page: Page, submit_text: str = "Continue") -> type[SurveyPageForm]:
+def page_form(
+    instrument: Instrument, page: Page, submit_text: str = "Continue"
+) -> type[SurveyPageForm]:
     attrs: dict[str, Any] = {"page_field_ids": page.field_ids}
     for question in page.questions:
         if question.type == "scale":
-            attrs[question.id] = _radio(question.text, question.hint,
-                                        scale_choices(instrument, question), question.required)
+            attrs[question.id] = _radio(
+                question.text, question.hint, scale_choices(instrument, question), question.required
+            )
         elif question.type == "choice":
-            attrs[question.id] = _radio(question.text, question.hint,
-                                        [SelectChoice(c) for c in question.choices or []],
-                                        question.required)
+            attrs[question.id] = _radio(
+                question.text,
+                question.hint,
+                [SelectChoice(c) for c in question.choices or []],
+                question.required,
+            )
         else:
             limit = question.max_length
             hint = f"{question.hint + ' ' if question.hint else ''}You can enter up to {limit:,} characters."
-            validators = ([_StripRequired(f"Enter an answer to {quoted(question.text)}")]
-                          if question.required else [Optional()])
-            validators.append(Length(max=limit, message=(
-                f"Your answer to {quoted(question.text)} must be {limit:,} characters or fewer")))
-            attrs[question.id] = TextAreaField(question.text, validators=validators,
-                                               description=hint, widget=GovTextArea(),
-                                               filters=[lambda v: v.strip() if isinstance(v, str) else v])
+            validators = (
+                [_StripRequired(f"Enter an answer to {quoted(question.text)}")]
+                if question.required
+                else [Optional()]
+            )
+            validators.append(
+                Length(
+                    max=limit,
+                    message=(
+                        f"Your answer to {quoted(question.text)} must be {limit:,} characters or fewer"
+                    ),
+                )
+            )
+            attrs[question.id] = TextAreaField(
+                question.text,
+                validators=validators,
+                description=hint,
+                widget=GovTextArea(),
+                filters=[lambda v: v.strip() if isinstance(v, str) else v],
+            )
     for attribute in page.attributes:
         choices = [SelectChoice(c) for c in attribute.choices] + [SelectChoice(PREFER_NOT_TO_SAY)]
         attrs[attribute.id] = _radio(attribute.text, attribute.hint, choices, False)
@@ -356,9 +395,15 @@ class ResumeLinkForm(FlaskForm):
     is used to send that one message and is not kept."""
 
     email = EmailField(
-        "Your email address", widget=GovTextInput(),
+        "Your email address",
+        widget=GovTextInput(),
         description="We send the link to this address and do not keep it.",
-        validators=[InputRequired(message="Enter your email address"), Length(max=320),
-                    Email(message="Enter an email address like name@example.org",
-                          check_deliverability=False)])
+        validators=[
+            InputRequired(message="Enter your email address"),
+            Length(max=320),
+            Email(
+                message="Enter an email address like name@example.org", check_deliverability=False
+            ),
+        ],
+    )
     submit = SubmitField("Send me the link", widget=GovSubmitInput())

@@ -25,8 +25,9 @@ class Burst:
     has_text: bool  # identical free text as well: a much stronger signal
 
 
-def identical_bursts(wave_id: int | None = None, minimum: int = 5,
-                     text_question_ids: frozenset[str] = frozenset()) -> list[Burst]:
+def identical_bursts(
+    wave_id: int | None = None, minimum: int = 5, text_question_ids: frozenset[str] = frozenset()
+) -> list[Burst]:
     query = select(Response.id, Response.wave_id, Response.submitted_on, Response.attributes)
     if wave_id is not None:
         query = query.where(Response.wave_id == wave_id)

@@ -77,15 +77,17 @@ def _over_submit_limit(wave: WaveFacts, event_id: int | None) -> bool:
     :func:`~survey_app.ratelimit.submit_allowed`); whether it is over. If the storage is
     unreachable the send goes ahead: losing a brake for a while is better than losing
     answers."""
-    return not submit_allowed(wave.id, event_id, get_remote_address(),
-                              on_failure=_submit_counts_not_shared)
+    return not submit_allowed(
+        wave.id, event_id, get_remote_address(), on_failure=_submit_counts_not_shared
+    )
 
 
 def _submit_counts_not_shared(_error: Exception) -> None:
     # A warning only: the error's text could name the storage's address and password.
     current_app.logger.warning(
         "survey submit counts not shared: rate-limit storage failed; this process brakes on "
-        "its own counts until it is back")
+        "its own counts until it is back"
+    )
 
 
 # --------------------------------------------------------------------------- helpers
@@ -115,8 +117,9 @@ def _cached_instrument(wave: WaveFacts) -> Instrument | None:
 
 def _message(template_status: int, heading: str, *paragraphs: str, title: str | None = None):
     return make_response(
-        render_template("survey/message.html", title=title or heading, heading=heading,
-                        paragraphs=paragraphs),
+        render_template(
+            "survey/message.html", title=title or heading, heading=heading, paragraphs=paragraphs
+        ),
         template_status,
     )
 
@@ -129,14 +132,20 @@ def _answers(wave: WaveFacts) -> dict[str, str]:
     return progress.answers(wave.slug, wave.id, _today(), _instrument(wave))
 
 
-NOT_SAVED_NOTICE = ("Your answers were not saved, please try again. Your answers are still here: "
-                    "select Send my answers again in a moment.")
-UNREACHABLE_NOTICE = ("Your answers were not saved, please try again. We could not reach our "
-                      "database just now. Your answers so far are kept: select Send my answers "
-                      "again in a minute.")
-PAGE_NOT_SAVED_NOTICE = ("This page's answers have not been saved yet, because we could not "
-                         "reach our database. They are still below: select Continue again in "
-                         "a minute.")
+NOT_SAVED_NOTICE = (
+    "Your answers were not saved, please try again. Your answers are still here: "
+    "select Send my answers again in a moment."
+)
+UNREACHABLE_NOTICE = (
+    "Your answers were not saved, please try again. We could not reach our "
+    "database just now. Your answers so far are kept: select Send my answers "
+    "again in a minute."
+)
+PAGE_NOT_SAVED_NOTICE = (
+    "This page's answers have not been saved yet, because we could not "
+    "reach our database. They are still below: select Continue again in "
+    "a minute."
+)
 
 
 def _open_wave(slug: str) -> tuple[WaveFacts, Instrument]:
@@ -144,24 +153,45 @@ def _open_wave(slug: str) -> tuple[WaveFacts, Instrument]:
     page that explains why (unknown, not open yet, closed, invitation needed)."""
     wave = wave_facts(slug)
     if wave is None:
-        abort(_message(404, "Survey not found",
-                       "We cannot find a survey at this address. Check the link you were given."))
+        abort(
+            _message(
+                404,
+                "Survey not found",
+                "We cannot find a survey at this address. Check the link you were given.",
+            )
+        )
     instrument = _instrument(wave)
     today = _today()
     if today < wave.opens_on:
-        abort(_message(200, f"{instrument.title} is not open yet",
-                       f"This survey opens on {_date(wave.opens_on)} and closes on "
-                       f"{_date(wave.closes_on)}.", "Please come back then."))
+        abort(
+            _message(
+                200,
+                f"{instrument.title} is not open yet",
+                f"This survey opens on {_date(wave.opens_on)} and closes on "
+                f"{_date(wave.closes_on)}.",
+                "Please come back then.",
+            )
+        )
     if today > wave.closes_on:
-        abort(_message(200, f"{instrument.title} has closed",
-                       f"This survey closed on {_date(wave.closes_on)}. It was open from "
-                       f"{_date(wave.opens_on)}.", "Thank you for your interest. We ask again "
-                       "every quarter."))
+        abort(
+            _message(
+                200,
+                f"{instrument.title} has closed",
+                f"This survey closed on {_date(wave.closes_on)}. It was open from "
+                f"{_date(wave.opens_on)}.",
+                "Thank you for your interest. We ask again every quarter.",
+            )
+        )
     if wave.mode is WaveMode.INVITE and not progress.entry(slug).get("tok"):
-        abort(_message(403, "You need your personal link",
-                       f"{instrument.title} is only for people who have been sent a personal "
-                       "link. Open the link in the email you were sent.",
-                       "If you have lost it, contact the team that sent it to you."))
+        abort(
+            _message(
+                403,
+                "You need your personal link",
+                f"{instrument.title} is only for people who have been sent a personal "
+                "link. Open the link in the email you were sent.",
+                "If you have lost it, contact the team that sent it to you.",
+            )
+        )
     return wave, instrument
 
 
@@ -176,9 +206,16 @@ def _answering_wave(slug: str) -> tuple[WaveFacts, Instrument]:
 
 
 def _sent_page(wave: WaveFacts, instrument: Instrument, status: int = 200):
-    return make_response(render_template(
-        "survey/sent.html", title=f"Your answers have been sent – {instrument.title}",
-        wave=wave, instrument=instrument, start_again=_start_again_form(wave)), status)
+    return make_response(
+        render_template(
+            "survey/sent.html",
+            title=f"Your answers have been sent – {instrument.title}",
+            wave=wave,
+            instrument=instrument,
+            start_again=_start_again_form(wave),
+        ),
+        status,
+    )
 
 
 def _start_again_form(wave: WaveFacts) -> StartAgainForm | None:
@@ -200,17 +237,24 @@ def unused_invitation_or_message(token: str) -> tuple[Invitation, Wave] | Any:
     """The invitation and wave behind a personal link's token, or the page that says why
     the link cannot be used (unknown, or used already)."""
     invitation = db.session.scalar(
-        select(Invitation).where(Invitation.token_hash == hash_token(token)))
+        select(Invitation).where(Invitation.token_hash == hash_token(token))
+    )
     if invitation is None:
-        return _message(404, "This link is not recognised",
-                        "The link may have been copied wrongly. Check that you used the whole "
-                        "link from your email.",
-                        "If it still does not work, contact the team that sent it to you.")
+        return _message(
+            404,
+            "This link is not recognised",
+            "The link may have been copied wrongly. Check that you used the whole "
+            "link from your email.",
+            "If it still does not work, contact the team that sent it to you.",
+        )
     if invitation.used or link_used(token):  # sent, and held or released
-        return _message(200, "This link has already been used",
-                        "Answers have already been sent from this personal link, and each link "
-                        "can only be used once. Thank you for taking part.",
-                        title="Link already used")
+        return _message(
+            200,
+            "This link has already been used",
+            "Answers have already been sent from this personal link, and each link "
+            "can only be used once. Thank you for taking part.",
+            title="Link already used",
+        )
     return invitation, db.session.get(Wave, invitation.wave_id)
 
 
@@ -229,12 +273,15 @@ def invite(token: str):
     if code is None:
         progress.enter_invitation(wave.slug, token)
     elif not progress.resume(wave.slug, wave.id, token, code, _today()):
-        return _message(200, "This link to finish your answers has already been used",
-                        "A link to finish on another device works once, and only until the "
-                        "survey closes. The answers it carried are in the browser where it was "
-                        "first opened.",
-                        "You can still answer from the personal link in your invitation email.",
-                        title="Resume link already used")
+        return _message(
+            200,
+            "This link to finish your answers has already been used",
+            "A link to finish on another device works once, and only until the "
+            "survey closes. The answers it carried are in the browser where it was "
+            "first opened.",
+            "You can still answer from the personal link in your invitation email.",
+            title="Resume link already used",
+        )
     return redirect(url_for("survey.start", slug=wave.slug), 303)
 
 
@@ -243,9 +290,12 @@ def event(code: str):
     """A roadshow's short link (printed as a QR code): remembers the event, then starts."""
     found = db.session.scalar(select(Event).where(Event.code == code.lower()))
     if found is None:
-        return _message(404, "Event not found",
-                        "We cannot find a roadshow event with this code. Check the address on "
-                        "the poster or slide.")
+        return _message(
+            404,
+            "Event not found",
+            "We cannot find a roadshow event with this code. Check the address on "
+            "the poster or slide.",
+        )
     progress.enter_event(found.wave.slug, found.id)
     return redirect(url_for("survey.start", slug=found.wave.slug), 303)
 
@@ -266,34 +316,65 @@ def start(slug: str):
     resume_at = None
     if answers:
         unanswered = [p.number for p in pages if not set(p.field_ids) & set(answers)]
-        resume_at = (url_for("survey.page", slug=slug, number=unanswered[0]) if unanswered
-                     else url_for("survey.check", slug=slug))
+        resume_at = (
+            url_for("survey.page", slug=slug, number=unanswered[0])
+            if unanswered
+            else url_for("survey.check", slug=slug)
+        )
     return render_template(
-        "survey/start.html", title=instrument.title, wave=wave, instrument=instrument,
+        "survey/start.html",
+        title=instrument.title,
+        wave=wave,
+        instrument=instrument,
         resume_at=resume_at,
-        audience_text=AUDIENCE_TEXT.get(wave.audience, wave.audience), pages=pages,
-        closes_on=_date(wave.closes_on), event_place=event_place,
+        audience_text=AUDIENCE_TEXT.get(wave.audience, wave.audience),
+        pages=pages,
+        closes_on=_date(wave.closes_on),
+        event_place=event_place,
         question_count=len(instrument.questions),
     )
 
 
-def _render_page(wave: WaveFacts, instrument: Instrument, page: Page, pages: list[Page], form,
-                 status: int = 200, problems: list[Problem] | None = None,
-                 notice: str | None = None):
+def _render_page(
+    wave: WaveFacts,
+    instrument: Instrument,
+    page: Page,
+    pages: list[Page],
+    form,
+    status: int = 200,
+    problems: list[Problem] | None = None,
+    notice: str | None = None,
+):
     change = request.args.get("change") == "1"
-    back = (url_for("survey.check", slug=wave.slug) if change
-            else url_for("survey.page", slug=wave.slug, number=page.number - 1) if page.number > 1
-            else url_for("survey.start", slug=wave.slug))
+    back = (
+        url_for("survey.check", slug=wave.slug)
+        if change
+        else url_for("survey.page", slug=wave.slug, number=page.number - 1)
+        if page.number > 1
+        else url_for("survey.start", slug=wave.slug)
+    )
     errors = [{"text": p.message, "href": f"#{p.field_id}"} for p in problems or []]
     for fid in page.field_ids:
         if form[fid].errors:
             errors.append({"text": form[fid].errors[0], "href": f"#{form[fid].id}"})
     title = f"{'Error: ' if errors else ''}{page.heading} – {instrument.title}"
-    return make_response(render_template(
-        "survey/page.html", title=title, wave=wave, instrument=instrument, page=page,
-        pages=pages, form=form, errors=errors, back_link=back, notice=notice,
-        submit_field=SUBMIT_FIELD, change=change,
-    ), status)
+    return make_response(
+        render_template(
+            "survey/page.html",
+            title=title,
+            wave=wave,
+            instrument=instrument,
+            page=page,
+            pages=pages,
+            form=form,
+            errors=errors,
+            back_link=back,
+            notice=notice,
+            submit_field=SUBMIT_FIELD,
+            change=change,
+        ),
+        status,
+    )
 
 
 @bp.route("/s/<slug>/<int:number>", methods=["GET", "POST"])
@@ -303,21 +384,35 @@ def page(slug: str, number: int):
     form_class = page_form(instrument, current)
     if request.method == "GET":
         answers = _answers(wave)
-        form = form_class(formdata=None, data={f: answers[f] for f in current.field_ids if f in answers})
+        form = form_class(
+            formdata=None, data={f: answers[f] for f in current.field_ids if f in answers}
+        )
         return _render_page(wave, instrument, current, pages, form)
 
     form = form_class()
     if g.get("csrf_failed"):
-        return _render_page(wave, instrument, current, pages, form, notice=(
-            "Your session timed out, so this page's answers have not been saved yet. "
-            "Check them below and select Continue."))
+        return _render_page(
+            wave,
+            instrument,
+            current,
+            pages,
+            form,
+            notice=(
+                "Your session timed out, so this page's answers have not been saved yet. "
+                "Check them below and select Continue."
+            ),
+        )
     allowed = set(current.field_ids) | {"csrf_token", SUBMIT_FIELD}
     unexpected = sorted(k for k in request.form if k not in allowed)
     repeated = sorted(k for k in request.form if len(request.form.getlist(k)) > 1)
     if unexpected or repeated:
-        problems = [Problem(current.field_ids[0] if current.field_ids else "main-content",
-                            "The form sent answers this page does not ask for, so nothing was "
-                            "saved. Answer the questions below and select Continue.")]
+        problems = [
+            Problem(
+                current.field_ids[0] if current.field_ids else "main-content",
+                "The form sent answers this page does not ask for, so nothing was "
+                "saved. Answer the questions below and select Continue.",
+            )
+        ]
         return _render_page(wave, instrument, current, pages, form, status=400, problems=problems)
     if not form.validate():
         return _render_page(wave, instrument, current, pages, form)
@@ -332,8 +427,9 @@ def page(slug: str, number: int):
     except SQLAlchemyError:
         db.session.rollback()
         current_app.logger.warning("a survey page's answers could not be saved")
-        return _render_page(wave, instrument, current, pages, form, status=503,
-                            notice=PAGE_NOT_SAVED_NOTICE)
+        return _render_page(
+            wave, instrument, current, pages, form, status=503, notice=PAGE_NOT_SAVED_NOTICE
+        )
     if request.args.get("change") == "1" or number == len(pages):
         return redirect(url_for("survey.check", slug=slug), 303)
     return redirect(url_for("survey.page", slug=slug, number=number + 1), 303)
@@ -346,22 +442,39 @@ def _summary_rows(slug: str, instrument: Instrument, answers: dict[str, Any]) ->
         items = [(q.id, q.text) for q in p.questions] + [(a.id, a.text) for a in p.attributes]
         for fid, text in items:
             shown = display_value(instrument, fid, answers.get(fid))
-            rows.append({
-                "key": {"text": text},
-                "value": {"text": shown} if shown else {"html": '<span class="govuk-hint govuk-!-margin-bottom-0">Not answered</span>'},
-                "actions": {"items": [{
-                    "href": url_for("survey.page", slug=slug, number=p.number, change=1) + f"#{fid}",
-                    "text": "Change", "visuallyHiddenText": f"your answer to: {text}",
-                }]},
-            })
+            rows.append(
+                {
+                    "key": {"text": text},
+                    "value": {"text": shown}
+                    if shown
+                    else {
+                        "html": '<span class="govuk-hint govuk-!-margin-bottom-0">Not answered</span>'
+                    },
+                    "actions": {
+                        "items": [
+                            {
+                                "href": url_for("survey.page", slug=slug, number=p.number, change=1)
+                                + f"#{fid}",
+                                "text": "Change",
+                                "visuallyHiddenText": f"your answer to: {text}",
+                            }
+                        ]
+                    },
+                }
+            )
         heading = "Your answers" if p.heading == instrument.title else p.heading
         sections.append({"heading": heading, "rows": rows, "number": p.number})
     return sections
 
 
-def _render_check(wave: WaveFacts, instrument: Instrument, answers: dict[str, str] | None,
-                  status: int = 200, problems: list[Problem] | None = None,
-                  notice: str | None = None):
+def _render_check(
+    wave: WaveFacts,
+    instrument: Instrument,
+    answers: dict[str, str] | None,
+    status: int = 200,
+    problems: list[Problem] | None = None,
+    notice: str | None = None,
+):
     """The check-answers page; ``answers`` None when they cannot be read just now (the
     database is away): the form is shown without them, to be sent again."""
     form = CheckAnswersForm()  # a posted form keeps its idempotency key, see below
@@ -372,17 +485,29 @@ def _render_check(wave: WaveFacts, instrument: Instrument, answers: dict[str, st
     key = posted if posted and progress.knows_key(wave.slug, posted) else secrets.token_urlsafe(18)
     progress.remember_key(wave.slug, key)
     form.submission_key.data = key
-    errors = [{"text": p.message,
-               "href": url_for("survey.page", slug=wave.slug, number=p.page, change=1) + f"#{p.field_id}"}
-              for p in problems or []]
+    errors = [
+        {
+            "text": p.message,
+            "href": url_for("survey.page", slug=wave.slug, number=p.page, change=1)
+            + f"#{p.field_id}",
+        }
+        for p in problems or []
+    ]
     pages = pages_of(instrument)
-    return make_response(render_template(
-        "survey/check.html", title=f"{'Error: ' if errors else ''}Check your answers – {instrument.title}",
-        wave=wave, instrument=instrument,
-        sections=_summary_rows(wave.slug, instrument, answers) if answers is not None else None,
-        form=form, errors=errors, notice=notice,
-        back_link=url_for("survey.page", slug=wave.slug, number=len(pages)),
-    ), status)
+    return make_response(
+        render_template(
+            "survey/check.html",
+            title=f"{'Error: ' if errors else ''}Check your answers – {instrument.title}",
+            wave=wave,
+            instrument=instrument,
+            sections=_summary_rows(wave.slug, instrument, answers) if answers is not None else None,
+            form=form,
+            errors=errors,
+            notice=notice,
+            back_link=url_for("survey.page", slug=wave.slug, number=len(pages)),
+        ),
+        status,
+    )
 
 
 @bp.route("/s/<slug>/check", methods=["GET", "POST"])
@@ -403,22 +528,36 @@ def check(slug: str):
         snapshot = last_known_wave_facts(slug)
         cached = _cached_instrument(snapshot) if snapshot is not None else None
         if snapshot is None or cached is None:
-            return _message(503, "Your answers were not saved, please try again",
-                            "We could not reach our database just now. Your answers so far are "
-                            "kept: go back and select Send my answers again in a minute.")
+            return _message(
+                503,
+                "Your answers were not saved, please try again",
+                "We could not reach our database just now. Your answers so far are "
+                "kept: go back and select Send my answers again in a minute.",
+            )
         return _render_check(snapshot, cached, None, status=503, notice=UNREACHABLE_NOTICE)
     if request.method == "GET":
         return _render_check(wave, instrument, answers)
     if g.get("csrf_failed"):
-        return _render_check(wave, instrument, answers, notice=(
-            "Your session timed out before your answers were sent. Your answers are below: "
-            "check them and select Send my answers again."))
+        return _render_check(
+            wave,
+            instrument,
+            answers,
+            notice=(
+                "Your session timed out before your answers were sent. Your answers are below: "
+                "check them and select Send my answers again."
+            ),
+        )
     # CSRFProtect has checked the token before this view; the key is all the form carries,
     # so no form object is built unless a page is shown again.
     key = request.form.get("submission_key", "")
     if not progress.knows_key(slug, key):
-        return _render_check(wave, instrument, answers, status=400, notice=(
-            "Your answers have not been sent yet. Check them and select Send my answers."))
+        return _render_check(
+            wave,
+            instrument,
+            answers,
+            status=400,
+            notice=("Your answers have not been sent yet. Check them and select Send my answers."),
+        )
     if not answers:
         if submission_stored(key):  # sent, the draft deleted with it, the reply lost
             progress.mark_sent(slug, key)
@@ -434,9 +573,17 @@ def check(slug: str):
         return _too_many_sends(wave, instrument, answers)
     handle = progress.handle(slug)
     try:
-        store_submission(wave, instrument, answers, submission_key=key, token=token,
-                         event_id=event_id, today=_today(), only_while_open=True,
-                         also_in_transaction=drafts.deleter(handle) if handle else None)
+        store_submission(
+            wave,
+            instrument,
+            answers,
+            submission_key=key,
+            token=token,
+            event_id=event_id,
+            today=_today(),
+            only_while_open=True,
+            also_in_transaction=drafts.deleter(handle) if handle else None,
+        )
     except WaveNotOpen:  # closed since this process last read the wave: say so
         forget_wave(slug)
         _open_wave(slug)  # aborts with the page that explains it
@@ -447,10 +594,14 @@ def check(slug: str):
     except AlreadyUsed:
         _discard_draft(handle)  # answers that can never be sent are not kept
         progress.put(slug, None)
-        return _message(200, "This link has already been used",
-                        "Answers have already been sent from this personal link, and each link "
-                        "can only be used once, so these answers were not saved. "
-                        "Thank you for taking part.", title="Link already used")
+        return _message(
+            200,
+            "This link has already been used",
+            "Answers have already been sent from this personal link, and each link "
+            "can only be used once, so these answers were not saved. "
+            "Thank you for taking part.",
+            title="Link already used",
+        )
     except Invalid as invalid:  # e.g. nothing answered, a required question skipped
         return _render_check(wave, instrument, answers, problems=invalid.problems)
     except NotSaved:
@@ -474,8 +625,13 @@ def done(slug: str):
     wave = wave_facts(slug)
     if wave is None or not progress.sent_already(slug):
         return redirect(url_for("survey.start", slug=slug), 303)
-    return render_template("survey/done.html", title="Answers sent", wave=wave,
-                           instrument=_instrument(wave), start_again=_start_again_form(wave))
+    return render_template(
+        "survey/done.html",
+        title="Answers sent",
+        wave=wave,
+        instrument=_instrument(wave),
+        start_again=_start_again_form(wave),
+    )
 
 
 @bp.post("/s/<slug>/again")
@@ -484,8 +640,11 @@ def start_again(slug: str):
     event. A personal link has no next person."""
     wave, instrument = _open_wave(slug)
     if wave.mode is WaveMode.INVITE or g.get("csrf_failed"):
-        return _sent_page(wave, instrument) if progress.sent_already(slug) else \
-            redirect(url_for("survey.start", slug=slug), 303)
+        return (
+            _sent_page(wave, instrument)
+            if progress.sent_already(slug)
+            else redirect(url_for("survey.start", slug=slug), 303)
+        )
     progress.start_again(slug)
     return redirect(url_for("survey.start", slug=slug), 303)
 
@@ -509,7 +668,14 @@ def csrf_failed(error: CSRFError):
 
 def _too_many_sends(wave: WaveFacts, instrument: Instrument, answers: dict[str, str]):
     """Too many submissions from one address: the answers stay, with a plain message."""
-    return _render_check(wave, instrument, answers, status=429, notice=(
-        "A lot of answers to this survey have been sent in the last few minutes, so these "
-        "have not been sent yet. Your answers are still here: wait a few "
-        "minutes and select Send my answers again."))
+    return _render_check(
+        wave,
+        instrument,
+        answers,
+        status=429,
+        notice=(
+            "A lot of answers to this survey have been sent in the last few minutes, so these "
+            "have not been sent yet. Your answers are still here: wait a few "
+            "minutes and select Send my answers again."
+        ),
+    )

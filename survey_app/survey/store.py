@@ -39,9 +39,24 @@ from ..ingestion import (
 from ..models import Wave, WaveMode
 
 __all__ = [
-    "MIN_BATCH", "AlreadyUsed", "Duplicate", "Invalid", "NotSaved", "WaveFacts", "WaveNotOpen",
-    "forget_wave", "held_count", "last_known_wave_facts", "link_used", "purge_closed_drafts", "received_total",
-    "release_held", "split_answers", "store_submission", "submission_stored", "wave_facts",
+    "MIN_BATCH",
+    "AlreadyUsed",
+    "Duplicate",
+    "Invalid",
+    "NotSaved",
+    "WaveFacts",
+    "WaveNotOpen",
+    "forget_wave",
+    "held_count",
+    "last_known_wave_facts",
+    "link_used",
+    "purge_closed_drafts",
+    "received_total",
+    "release_held",
+    "split_answers",
+    "store_submission",
+    "submission_stored",
+    "wave_facts",
 ]
 
 
@@ -60,7 +75,8 @@ class WaveFacts:
 
 
 _WAVE_FACTS = select(*(Wave.__table__.c[f.name] for f in fields(WaveFacts))).where(
-    Wave.__table__.c.slug == bindparam("slug"))
+    Wave.__table__.c.slug == bindparam("slug")
+)
 
 
 def _wave_cache() -> dict[str, tuple[float, WaveFacts]]:
@@ -101,8 +117,12 @@ def forget_wave(slug: str) -> None:
     _wave_cache().pop(slug, None)
 
 
-def release_held(wave_id: int | None = None, min_batch: int = MIN_BATCH, force: bool = False,
-                 today: dt.date | None = None) -> int:
+def release_held(
+    wave_id: int | None = None,
+    min_batch: int = MIN_BATCH,
+    force: bool = False,
+    today: dt.date | None = None,
+) -> int:
     """Release held submissions (see :func:`survey_app.ingestion.release_held`), then delete
     the saved drafts of waves that have closed. Returns how many were released."""
     released = release_held_submissions(wave_id, min_batch=min_batch, force=force, today=today)

@@ -19,8 +19,11 @@ import analysis
 from instruments import SHIPPED_DIR, load_definitions
 
 REL = 1e-6
-AGREE5 = {"labels": ["Strongly disagree", "Disagree", "Neither", "Agree", "Strongly agree"],
-          "positive": [4, 5], "dont_know": "Don't know"}
+AGREE5 = {
+    "labels": ["Strongly disagree", "Disagree", "Neither", "Agree", "Strongly agree"],
+    "positive": [4, 5],
+    "dont_know": "Don't know",
+}
 
 
 def definitions_with(tmp_path: Path, *instruments: dict) -> Path:
@@ -32,11 +35,21 @@ def definitions_with(tmp_path: Path, *instruments: dict) -> Path:
     return folder
 
 
-def export_frame(instrument: str, audience: str, waves, answers: dict[str, list], **extra) -> pd.DataFrame:
+def export_frame(
+    instrument: str, audience: str, waves, answers: dict[str, list], **extra
+) -> pd.DataFrame:
     n = len(waves)
-    frame = pd.DataFrame({"response_id": [f"r{i}" for i in range(n)], "instrument": instrument,
-                          "version": "", "audience": audience, "wave": list(waves),
-                          "submitted_on": "", "weight": extra.pop("weight", [None] * n)})
+    frame = pd.DataFrame(
+        {
+            "response_id": [f"r{i}" for i in range(n)],
+            "instrument": instrument,
+            "version": "",
+            "audience": audience,
+            "wave": list(waves),
+            "submitted_on": "",
+            "weight": extra.pop("weight", [None] * n),
+        }
+    )
     for column, values in {**extra, **answers}.items():
         frame[column] = [None if v is None else str(v) for v in values]
     return frame
@@ -53,18 +66,31 @@ def apistrat(golden_dir: Path) -> pd.DataFrame:
 @pytest.fixture
 def api_definitions(tmp_path: Path) -> Path:
     """A residents instrument with one two-point item: 'hi' (api00 > 700) is positive."""
-    return definitions_with(tmp_path, {
-        "id": "api", "title": "API", "audience": "residents",
-        "scales": {"yesno": {"labels": ["No", "Yes"], "positive": [2]}},
-        "questions": [{"id": "HI", "text": "api00 above 700", "scale": "yesno", "outcomes": ["O12"]}],
-    })
+    return definitions_with(
+        tmp_path,
+        {
+            "id": "api",
+            "title": "API",
+            "audience": "residents",
+            "scales": {"yesno": {"labels": ["No", "Yes"], "positive": [2]}},
+            "questions": [
+                {"id": "HI", "text": "api00 above 700", "scale": "yesno", "outcomes": ["O12"]}
+            ],
+        },
+    )
 
 
 def api_responses(apistrat: pd.DataFrame) -> pd.DataFrame:
     hi = np.where(apistrat["api00"] > 700, 2, 1)
-    return export_frame("api", "residents", ["W1"] * len(apistrat), {"HI": list(hi)},
-                        weight=list(apistrat["pw"]), stype=list(apistrat["stype"]),
-                        **{"sch.wide": list(apistrat["sch.wide"])})
+    return export_frame(
+        "api",
+        "residents",
+        ["W1"] * len(apistrat),
+        {"HI": list(hi)},
+        weight=list(apistrat["pw"]),
+        stype=list(apistrat["stype"]),
+        **{"sch.wide": list(apistrat["sch.wide"])},
+    )
 
 
 def test_weighted_item_and_svyby_breakdown_match_r(apistrat, api_definitions) -> None:
@@ -73,8 +99,11 @@ def test_weighted_item_and_svyby_breakdown_match_r(apistrat, api_definitions) ->
     overall = items[items["by"].isna()].iloc[0]
     assert overall["estimate"] == pytest.approx(40.43396816, rel=REL)
     assert overall["se"] == pytest.approx(3.830602763, rel=REL)
-    for group, (estimate, se) in {"E": (46, 4.996481174), "H": (30, 6.497003561),
-                                  "M": (24, 6.055024078)}.items():
+    for group, (estimate, se) in {
+        "E": (46, 4.996481174),
+        "H": (30, 6.497003561),
+        "M": (24, 6.055024078),
+    }.items():
         row = items.loc[group]
         assert row["estimate"] == pytest.approx(estimate, rel=REL)
         assert row["se"] == pytest.approx(se, rel=REL)
@@ -82,12 +111,14 @@ def test_weighted_item_and_svyby_breakdown_match_r(apistrat, api_definitions) ->
 
 
 def test_raking_through_the_pipeline_matches_r(apistrat, api_definitions) -> None:
-    population = pd.DataFrame({
-        "audience": "residents",
-        "variable": ["stype"] * 3 + ["sch.wide"] * 2,
-        "category": ["E", "H", "M", "No", "Yes"],
-        "population": [4421, 755, 1018, 1072, 5122],
-    })
+    population = pd.DataFrame(
+        {
+            "audience": "residents",
+            "variable": ["stype"] * 3 + ["sch.wide"] * 2,
+            "category": ["E", "H", "M", "No", "Yes"],
+            "population": [4421, 755, 1018, 1072, 5122],
+        }
+    )
     results = analysis.run(api_responses(apistrat), api_definitions, population=population)
     row = results.indicators.query("level == 'item' and by.isna()").iloc[0]
     assert row["estimate"] == pytest.approx(40.41777917, rel=REL)
@@ -103,13 +134,31 @@ def test_raking_through_the_pipeline_matches_r(apistrat, api_definitions) -> Non
 
 @pytest.fixture
 def one_item(tmp_path: Path) -> Path:
-    return definitions_with(tmp_path, {
-        "id": "pulse", "title": "Pulse", "audience": "staff", "scales": {"agree5": AGREE5},
-        "questions": [
-            {"id": "Q1", "text": "One", "scale": "agree5", "outcomes": ["O1"], "index": "confidence"},
-            {"id": "Q2", "text": "Two", "scale": "agree5", "outcomes": ["O1"], "index": "confidence"},
-        ],
-    })
+    return definitions_with(
+        tmp_path,
+        {
+            "id": "pulse",
+            "title": "Pulse",
+            "audience": "staff",
+            "scales": {"agree5": AGREE5},
+            "questions": [
+                {
+                    "id": "Q1",
+                    "text": "One",
+                    "scale": "agree5",
+                    "outcomes": ["O1"],
+                    "index": "confidence",
+                },
+                {
+                    "id": "Q2",
+                    "text": "Two",
+                    "scale": "agree5",
+                    "outcomes": ["O1"],
+                    "index": "confidence",
+                },
+            ],
+        },
+    )
 
 
 def _waves_with_positives(positives: list[int], n: int = 100) -> pd.DataFrame:
@@ -152,10 +201,15 @@ def test_index_change_is_welch_on_respondent_scores(one_item) -> None:
     rng = np.random.default_rng(4)
     q1, q2 = rng.integers(1, 6, 160), rng.integers(1, 6, 160)
     q2[:10] = 0  # ten blanks in Q2 (half of two items is still answered)
-    frame = export_frame("pulse", "staff", ["A"] * 70 + ["B"] * 90,
-                         {"Q1": list(q1), "Q2": [None if x == 0 else x for x in q2]})
+    frame = export_frame(
+        "pulse",
+        "staff",
+        ["A"] * 70 + ["B"] * 90,
+        {"Q1": list(q1), "Q2": [None if x == 0 else x for x in q2]},
+    )
     results = analysis.run(frame, one_item, min_n=1)
     change = results.changes.query("level == 'index'").iloc[0]
+
     def score(p):
         return (p - 1) / 4 * 100
 
@@ -175,12 +229,22 @@ def test_mean_score_and_dont_know_exclusion(one_item) -> None:
 
 def test_reliability_matches_the_golden_alpha(golden_dir, tmp_path) -> None:
     items = pd.read_csv(golden_dir / "alpha_items.csv")
-    folder = definitions_with(tmp_path, {
-        "id": "alpha", "title": "Alpha", "audience": "members", "scales": {"agree5": AGREE5},
-        "questions": [{"id": f"Q{i}", "text": f"Item {i}", "scale": "agree5", "index": "culture"}
-                      for i in range(1, 6)],
-    })
-    answers = {f"Q{i}": [None if pd.isna(v) else int(v) for v in items[f"Q{i}"]] for i in range(1, 6)}
+    folder = definitions_with(
+        tmp_path,
+        {
+            "id": "alpha",
+            "title": "Alpha",
+            "audience": "members",
+            "scales": {"agree5": AGREE5},
+            "questions": [
+                {"id": f"Q{i}", "text": f"Item {i}", "scale": "agree5", "index": "culture"}
+                for i in range(1, 6)
+            ],
+        },
+    )
+    answers = {
+        f"Q{i}": [None if pd.isna(v) else int(v) for v in items[f"Q{i}"]] for i in range(1, 6)
+    }
     frame = export_frame("alpha", "members", ["W"] * len(items), answers)
     row = analysis.run(frame, folder).reliability.iloc[0]
     assert (row["k"], row["n"]) == (5, 38)
@@ -190,10 +254,16 @@ def test_reliability_matches_the_golden_alpha(golden_dir, tmp_path) -> None:
 
 
 def test_reverse_items_count_the_other_end(tmp_path) -> None:
-    folder = definitions_with(tmp_path, {
-        "id": "rev", "title": "Rev", "audience": "staff", "scales": {"agree5": AGREE5},
-        "questions": [{"id": "R1", "text": "Negative", "scale": "agree5", "reverse": True}],
-    })
+    folder = definitions_with(
+        tmp_path,
+        {
+            "id": "rev",
+            "title": "Rev",
+            "audience": "staff",
+            "scales": {"agree5": AGREE5},
+            "questions": [{"id": "R1", "text": "Negative", "scale": "agree5", "reverse": True}],
+        },
+    )
     frame = export_frame("rev", "staff", ["W"] * 10, {"R1": [1, 1, 2, 3, 4, 5, 5, 5, 5, 5]})
     row = analysis.run(frame, folder).indicators.iloc[0]
     assert row["estimate"] == pytest.approx(30.0)  # positions 1, 1, 2 mirror to 5, 5, 4
@@ -201,14 +271,32 @@ def test_reverse_items_count_the_other_end(tmp_path) -> None:
 
 
 def test_index_and_outcome_need_half_the_items(tmp_path) -> None:
-    folder = definitions_with(tmp_path, {
-        "id": "half", "title": "Half", "audience": "staff", "scales": {"agree5": AGREE5},
-        "questions": [{"id": f"H{i}", "text": f"H{i}", "scale": "agree5", "outcomes": ["O2"],
-                       "index": "culture"} for i in range(1, 5)],
-    })
+    folder = definitions_with(
+        tmp_path,
+        {
+            "id": "half",
+            "title": "Half",
+            "audience": "staff",
+            "scales": {"agree5": AGREE5},
+            "questions": [
+                {
+                    "id": f"H{i}",
+                    "text": f"H{i}",
+                    "scale": "agree5",
+                    "outcomes": ["O2"],
+                    "index": "culture",
+                }
+                for i in range(1, 5)
+            ],
+        },
+    )
     # respondent 1 answers 2 of 4 (counts), respondent 2 answers 1 of 4 (does not)
-    frame = export_frame("half", "staff", ["W", "W"], {"H1": [5, 5], "H2": [1, "dk"], "H3": [None, None],
-                                                      "H4": [None, None]})
+    frame = export_frame(
+        "half",
+        "staff",
+        ["W", "W"],
+        {"H1": [5, 5], "H2": [1, "dk"], "H3": [None, None], "H4": [None, None]},
+    )
     table = analysis.run(frame, folder, min_n=1).indicators.set_index(["level", "id"])
     assert table.loc[("index", "culture"), "n"] == 1
     assert table.loc[("index", "culture"), "estimate"] == pytest.approx(50.0)
@@ -220,8 +308,13 @@ def test_index_and_outcome_need_half_the_items(tmp_path) -> None:
 
 def test_small_groups_and_their_complement_are_suppressed(one_item) -> None:
     directorate = ["A"] * 40 + ["B"] * 25 + ["C"] * 6
-    frame = export_frame("pulse", "staff", ["W"] * 71, {"Q1": [4, 2] * 35 + [5], "Q2": [3] * 71},
-                         directorate=directorate)
+    frame = export_frame(
+        "pulse",
+        "staff",
+        ["W"] * 71,
+        {"Q1": [4, 2] * 35 + [5], "Q2": [3] * 71},
+        directorate=directorate,
+    )
     table = analysis.run(frame, one_item, by=["directorate"]).indicators
     q1 = table.query("level == 'item' and id == 'Q1'").set_index("group")
     assert q1.loc["C", "suppressed"] and q1.loc["B", "suppressed"]  # B is the complement
@@ -243,30 +336,51 @@ def test_min_n_per_audience_and_blank_changes(one_item) -> None:
 # --------------------------------------------------------------------------- bad input
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (lambda f: f.drop(columns="wave"), "missing required column(s) wave"),
-    (lambda f: f.assign(Q1=["7"] + list(f["Q1"][1:])), "column Q1 has codes outside the scale 1-5"),
-    (lambda f: f.assign(Q1=["often"] + list(f["Q1"][1:])), "column Q1 has codes that are not scale positions"),
-    (lambda f: f.assign(Q9="4"), "unknown question id"),
-    (lambda f: f.assign(instrument="nope"), "unknown instrument(s) nope"),
-    (lambda f: f.assign(audience="members"), "column audience should be 'staff'"),
-    (lambda f: f.assign(weight="-1"), "column weight must be a finite positive number"),
-])
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda f: f.drop(columns="wave"), "missing required column(s) wave"),
+        (
+            lambda f: f.assign(Q1=["7"] + list(f["Q1"][1:])),
+            "column Q1 has codes outside the scale 1-5",
+        ),
+        (
+            lambda f: f.assign(Q1=["often"] + list(f["Q1"][1:])),
+            "column Q1 has codes that are not scale positions",
+        ),
+        (lambda f: f.assign(Q9="4"), "unknown question id"),
+        (lambda f: f.assign(instrument="nope"), "unknown instrument(s) nope"),
+        (lambda f: f.assign(audience="members"), "column audience should be 'staff'"),
+        (lambda f: f.assign(weight="-1"), "column weight must be a finite positive number"),
+    ],
+)
 def test_bad_input_names_the_problem(one_item, mutate, message) -> None:
     with pytest.raises(ValueError) as caught:
         analysis.run(mutate(_waves_with_positives([5, 6], n=20)), one_item)
     assert message in str(caught.value)
 
 
-def test_raking_rows_with_unknown_categories_are_named_or_dropped(apistrat, api_definitions) -> None:
+def test_raking_rows_with_unknown_categories_are_named_or_dropped(
+    apistrat, api_definitions
+) -> None:
     responses = api_responses(apistrat)
     responses.loc[[3, 17], "stype"] = "X"
-    population = pd.DataFrame({"audience": "residents", "variable": ["stype"] * 3,
-                               "category": ["E", "H", "M"], "population": [4421, 755, 1018]})
+    population = pd.DataFrame(
+        {
+            "audience": "residents",
+            "variable": ["stype"] * 3,
+            "category": ["E", "H", "M"],
+            "population": [4421, 755, 1018],
+        }
+    )
     # the wave cannot be raked: its figures are blank and its note names the rows
     failed = analysis.run(responses, api_definitions, population=population)
     assert failed.indicators["estimate"].isna().all()
-    assert failed.notes["note"].str.contains("category not in the population margins .* at rows 3, 17").any()
+    assert (
+        failed.notes["note"]
+        .str.contains("category not in the population margins .* at rows 3, 17")
+        .any()
+    )
     results = analysis.run(responses, api_definitions, population=population, drop_incomplete=True)
     assert results.indicators.iloc[0]["n"] == len(apistrat) - 2
     assert results.notes["note"].str.contains("left out 2 respondents").any()
@@ -278,15 +392,25 @@ def test_raking_rows_with_unknown_categories_are_named_or_dropped(apistrat, api_
 @st.composite
 def samples(draw):
     n = draw(st.integers(12, 60))
-    codes = draw(st.lists(st.sampled_from(["1", "2", "3", "4", "5", "dk", None]), min_size=n, max_size=n))
+    codes = draw(
+        st.lists(st.sampled_from(["1", "2", "3", "4", "5", "dk", None]), min_size=n, max_size=n)
+    )
     waves = draw(st.lists(st.sampled_from(["A", "B", "C"]), min_size=n, max_size=n))
     weights = draw(st.lists(st.floats(0.2, 5.0), min_size=n, max_size=n))
     groups = draw(st.lists(st.sampled_from(["x", "y", "z"]), min_size=n, max_size=n))
-    return export_frame("pulse", "staff", waves, {"Q1": codes, "Q2": list(reversed(codes))},
-                        weight=weights, team=groups)
+    return export_frame(
+        "pulse",
+        "staff",
+        waves,
+        {"Q1": codes, "Q2": list(reversed(codes))},
+        weight=weights,
+        team=groups,
+    )
 
 
-@settings(deadline=None, max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    deadline=None, max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(frame=samples(), scale=st.floats(0.1, 50.0), seed=st.integers(0, 1000))
 def test_properties(one_item, frame, scale, seed) -> None:
     min_n = 4
@@ -299,40 +423,65 @@ def test_properties(one_item, frame, scale, seed) -> None:
     items = shown[shown["level"] == "item"]
     assert items["ci_low"].between(0, 100).all() and items["ci_high"].between(0, 100).all()
     scaled = frame.assign(weight=[str(float(w) * scale) for w in frame["weight"]])
-    pd.testing.assert_frame_equal(base, analysis.run(scaled, one_item, by=["team"], min_n=min_n).indicators,
-                                  rtol=1e-9, atol=1e-9)
+    pd.testing.assert_frame_equal(
+        base,
+        analysis.run(scaled, one_item, by=["team"], min_n=min_n).indicators,
+        rtol=1e-9,
+        atol=1e-9,
+    )
     shuffled = frame.sample(frac=1, random_state=seed)
-    pd.testing.assert_frame_equal(base, analysis.run(shuffled, one_item, by=["team"], min_n=min_n).indicators,
-                                  rtol=1e-9, atol=1e-9)
+    pd.testing.assert_frame_equal(
+        base,
+        analysis.run(shuffled, one_item, by=["team"], min_n=min_n).indicators,
+        rtol=1e-9,
+        atol=1e-9,
+    )
 
 
 # --------------------------------------------------------------------------- CLI
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "analysis.cli", *args], capture_output=True, text=True,
-                          check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "analysis.cli", *args], capture_output=True, text=True, check=False
+    )
 
 
 def test_cli_writes_every_table(tmp_path, one_item) -> None:
     csv = tmp_path / "responses.csv"
     _waves_with_positives([40, 45, 55, 60]).to_csv(csv, index=False)
     out = tmp_path / "out"
-    result = _cli("indicators", "--responses", str(csv), "--instruments", str(one_item),
-                  "--waves", "2025-Q4,2025-Q1,2025-Q2", "--min-n", "staff=20", "--out", str(out))
+    result = _cli(
+        "indicators",
+        "--responses",
+        str(csv),
+        "--instruments",
+        str(one_item),
+        "--waves",
+        "2025-Q4,2025-Q1,2025-Q2",
+        "--min-n",
+        "staff=20",
+        "--out",
+        str(out),
+    )
     assert result.returncode == 0, result.stderr
     assert "significant" in result.stderr
-    for name, first in [("indicators", "instrument,audience,wave,level,id,by,group,n,estimate"),
-                        ("changes", "instrument,audience,level,id,by,group,wave_from,wave_to"),
-                        ("trends", "instrument,audience,level,id,by,group,waves,statistic,p_value"),
-                        ("reliability", "instrument,audience,wave,index,k,n,alpha")]:
+    for name, first in [
+        ("indicators", "instrument,audience,wave,level,id,by,group,n,estimate"),
+        ("changes", "instrument,audience,level,id,by,group,wave_from,wave_to"),
+        ("trends", "instrument,audience,level,id,by,group,waves,statistic,p_value"),
+        ("reliability", "instrument,audience,wave,index,k,n,alpha"),
+    ]:
         text = (out / f"{name}.csv").read_text()
         assert text.startswith(first), name
     indicators = pd.read_csv(out / "indicators.csv", dtype=str)
     assert list(dict.fromkeys(indicators["wave"])) == ["2025-Q4", "2025-Q1", "2025-Q2"]
     assert set(indicators["suppressed"]) == {"false"}
     changes = pd.read_csv(out / "changes.csv", dtype=str)
-    assert set(zip(changes["wave_from"], changes["wave_to"], strict=True)) == {("2025-Q4", "2025-Q1"), ("2025-Q1", "2025-Q2")}
+    assert set(zip(changes["wave_from"], changes["wave_to"], strict=True)) == {
+        ("2025-Q4", "2025-Q1"),
+        ("2025-Q1", "2025-Q2"),
+    }
 
 
 def test_cli_bad_input_exits_non_zero_with_the_row(tmp_path, one_item) -> None:
@@ -340,13 +489,38 @@ def test_cli_bad_input_exits_non_zero_with_the_row(tmp_path, one_item) -> None:
     frame = _waves_with_positives([5, 6], n=20)
     frame.loc[4, "Q2"] = "9"
     frame.to_csv(csv, index=False)
-    result = _cli("indicators", "--responses", str(csv), "--instruments", str(one_item), "--out", str(tmp_path / "o"))
+    result = _cli(
+        "indicators",
+        "--responses",
+        str(csv),
+        "--instruments",
+        str(one_item),
+        "--out",
+        str(tmp_path / "o"),
+    )
     assert result.returncode == 2
-    assert "column Q2 has codes outside the scale 1-5 at row 6" in result.stderr  # line 6 of the file
-    missing = _cli("indicators", "--responses", str(tmp_path / "none.csv"), "--instruments", str(one_item),
-                   "--out", str(tmp_path / "o"))
+    assert (
+        "column Q2 has codes outside the scale 1-5 at row 6" in result.stderr
+    )  # line 6 of the file
+    missing = _cli(
+        "indicators",
+        "--responses",
+        str(tmp_path / "none.csv"),
+        "--instruments",
+        str(one_item),
+        "--out",
+        str(tmp_path / "o"),
+    )
     assert missing.returncode == 2 and "no such file" in missing.stderr
-    bad_defs = _cli("indicators", "--responses", str(csv), "--instruments", str(tmp_path), "--out", str(tmp_path / "o"))
+    bad_defs = _cli(
+        "indicators",
+        "--responses",
+        str(csv),
+        "--instruments",
+        str(tmp_path),
+        "--out",
+        str(tmp_path / "o"),
+    )
     assert bad_defs.returncode == 2 and "framework.yaml" in bad_defs.stderr
     assert not (tmp_path / "o").exists()
 
@@ -356,8 +530,10 @@ def test_demo_export_analyses_cleanly() -> None:
     from analysis.synthetic import synthetic_responses
 
     definitions = load_definitions()
-    frames = [synthetic_responses(i, ["2026-Q1", "2026-Q2", "2026-Q3"], 60, seed=k)
-              for k, i in enumerate(definitions.instruments.values())]
+    frames = [
+        synthetic_responses(i, ["2026-Q1", "2026-Q2", "2026-Q3"], 60, seed=k)
+        for k, i in enumerate(definitions.instruments.values())
+    ]
     results = analysis.run(pd.concat(frames, ignore_index=True), definitions, by=["directorate"])
     assert set(results.indicators["instrument"]) == set(definitions.instruments)
     assert set(results.indicators["level"]) == {"item", "index", "outcome"}

@@ -9,17 +9,20 @@ import pytest
 from analysis.rag import Rag, rate, worst
 
 
-@pytest.mark.parametrize("estimate, target, direction, colour", [
-    (65.0, 65.0, "higher", "green"),      # meeting the target exactly is green
-    (70.0, 65.0, "higher", "green"),
-    (55.0, 65.0, "higher", "amber"),      # 10 short: inside the default margin
-    (54.9, 65.0, "higher", "red"),
-    (0.0, 0.0, "lower", "green"),         # a budget gap of 0 meets a target of 0
-    (4.0, 0.0, "lower", "amber"),
-    (14.0, 10.0, "lower", "amber"),
-    (25.0, 10.0, "lower", "red"),
-    (5.0, 10.0, "lower", "green"),
-])
+@pytest.mark.parametrize(
+    "estimate, target, direction, colour",
+    [
+        (65.0, 65.0, "higher", "green"),  # meeting the target exactly is green
+        (70.0, 65.0, "higher", "green"),
+        (55.0, 65.0, "higher", "amber"),  # 10 short: inside the default margin
+        (54.9, 65.0, "higher", "red"),
+        (0.0, 0.0, "lower", "green"),  # a budget gap of 0 meets a target of 0
+        (4.0, 0.0, "lower", "amber"),
+        (14.0, 10.0, "lower", "amber"),
+        (25.0, 10.0, "lower", "red"),
+        (5.0, 10.0, "lower", "green"),
+    ],
+)
 def test_colours(estimate, target, direction, colour) -> None:
     assert rate(estimate, target, direction=direction).colour == colour
 
@@ -27,7 +30,8 @@ def test_colours(estimate, target, direction, colour) -> None:
 def test_amber_margin_is_in_the_measures_units() -> None:
     assert rate(14.0, 0.0, direction="lower", amber_margin=5, unit="£m").colour == "red"
     assert rate(4.5, 0.0, direction="lower", amber_margin=5, unit="£m").reason == (
-        "4.5 £m short of the target, within the amber margin")
+        "4.5 £m short of the target, within the amber margin"
+    )
     assert rate(80.0, 95.0, amber_margin=0).colour == "red"
 
 
@@ -37,12 +41,15 @@ def test_a_significant_improvement_lifts_red_to_amber_but_never_to_green() -> No
     assert rate(70.0, 65.0, improved_significantly=True).colour == "green"
 
 
-@pytest.mark.parametrize("kwargs, reason", [
-    ({"estimate": None, "target": 60.0}, "No responses"),
-    ({"estimate": math.nan, "target": 60.0}, "No responses"),
-    ({"estimate": 70.0, "target": 60.0, "suppressed": True}, "Too few responses"),
-    ({"estimate": 70.0, "target": None}, "No target set"),
-])
+@pytest.mark.parametrize(
+    "kwargs, reason",
+    [
+        ({"estimate": None, "target": 60.0}, "No responses"),
+        ({"estimate": math.nan, "target": 60.0}, "No responses"),
+        ({"estimate": 70.0, "target": 60.0, "suppressed": True}, "Too few responses"),
+        ({"estimate": 70.0, "target": None}, "No target set"),
+    ],
+)
 def test_grey_cases_say_why(kwargs, reason) -> None:
     status = rate(**kwargs)
     assert status.colour == "grey" and reason in status.reason and status.label == "No rating"

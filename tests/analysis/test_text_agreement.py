@@ -55,10 +55,29 @@ def test_undefined_statistics_are_nan_not_errors() -> None:
 
 def test_theme_agreement_per_theme_and_overall() -> None:
     themes = ["budget", "trust", "systems"]
-    a = codes_matrix({"c1": ["budget"], "c2": ["budget", "trust"], "c3": [], "c4": ["trust"],
-                      "c5": ["budget"], "c6": ["trust", "systems"]}, themes)
-    b = codes_matrix({"c1": ["budget"], "c2": ["trust"], "c3": ["trust"], "c4": ["trust"],
-                      "c5": ["budget"], "c6": ["trust", "systems"], "c9": ["budget"]}, themes)
+    a = codes_matrix(
+        {
+            "c1": ["budget"],
+            "c2": ["budget", "trust"],
+            "c3": [],
+            "c4": ["trust"],
+            "c5": ["budget"],
+            "c6": ["trust", "systems"],
+        },
+        themes,
+    )
+    b = codes_matrix(
+        {
+            "c1": ["budget"],
+            "c2": ["trust"],
+            "c3": ["trust"],
+            "c4": ["trust"],
+            "c5": ["budget"],
+            "c6": ["trust", "systems"],
+            "c9": ["budget"],
+        },
+        themes,
+    )
     table = theme_agreement(a, b).set_index("theme")
     assert table.index.tolist() == [*themes, "overall"]
     assert (table["n_comments"] == 6).all()

@@ -16,31 +16,54 @@ from instruments import Codebook, load_definitions
 
 SAMPLE = Path(__file__).parent / "data" / "comments_sample.csv"
 
-CODEBOOK = Codebook.model_validate({"themes": [
-    {"id": "budget", "label": "Money", "include": ["budget*", "council tax", "re:£\\s?\\d"],
-     "exclude": ["re:\\btime budget\\b"]},
-    {"id": "systems", "label": "IT", "include": ["laptop*", "re:\\b(?-i:IT)\\b", "log in"]},
-    {"id": "thanks", "label": "Thanks", "include": ["thank*"], "exclude": ["no thanks"]},
-]})
+CODEBOOK = Codebook.model_validate(
+    {
+        "themes": [
+            {
+                "id": "budget",
+                "label": "Money",
+                "include": ["budget*", "council tax", "re:£\\s?\\d"],
+                "exclude": ["re:\\btime budget\\b"],
+            },
+            {"id": "systems", "label": "IT", "include": ["laptop*", "re:\\b(?-i:IT)\\b", "log in"]},
+            {"id": "thanks", "label": "Thanks", "include": ["thank*"], "exclude": ["no thanks"]},
+        ]
+    }
+)
 
 
 def test_rules_several_themes_and_vetoes() -> None:
-    comments = pd.Series([
-        "Council tax is up £50 and my laptop is broken",
-        "The BUDGETS are a mess",
-        "it is what it is",           # "it" is not "IT": the regex is case-sensitive
-        "IT cannot log  in",
-        "My time budget is fine, no thanks",  # both vetoed
-        "Thankful for the help",
-        "budgetary",
-        "The councilor tax",          # a phrase is whole words
-        None,
-        "",
-    ], index=range(10, 20))
+    comments = pd.Series(
+        [
+            "Council tax is up £50 and my laptop is broken",
+            "The BUDGETS are a mess",
+            "it is what it is",  # "it" is not "IT": the regex is case-sensitive
+            "IT cannot log  in",
+            "My time budget is fine, no thanks",  # both vetoed
+            "Thankful for the help",
+            "budgetary",
+            "The councilor tax",  # a phrase is whole words
+            None,
+            "",
+        ],
+        index=range(10, 20),
+    )
     coded = code_comments(comments, CODEBOOK)
-    assert list(coded.columns) == ["budget", "systems", "thanks"] and list(coded.index) == list(range(10, 20))
+    assert list(coded.columns) == ["budget", "systems", "thanks"] and list(coded.index) == list(
+        range(10, 20)
+    )
     assert theme_lists(coded).tolist() == [
-        ["budget", "systems"], ["budget"], [], ["systems"], [], ["thanks"], ["budget"], [], [], []]
+        ["budget", "systems"],
+        ["budget"],
+        [],
+        ["systems"],
+        [],
+        ["thanks"],
+        ["budget"],
+        [],
+        [],
+        [],
+    ]
     assert coded.dtypes.eq(bool).all()
 
 
@@ -79,12 +102,20 @@ def test_evaluation_command_prints_the_table(capsys) -> None:
 
     assert main([str(SAMPLE)]) == 0
     printed = capsys.readouterr().out
-    assert printed.split()[:9] == EVALUATION_COLUMNS and "recognition" in printed and "micro" in printed
+    assert (
+        printed.split()[:9] == EVALUATION_COLUMNS
+        and "recognition" in printed
+        and "micro" in printed
+    )
 
 
 def test_evaluation_arithmetic_on_a_tiny_sample() -> None:
-    sample = pd.DataFrame({"comment": ["council tax", "laptop budget", "nothing", "thanks"],
-                           "themes": [["budget"], ["systems"], ["budget"], []]})
+    sample = pd.DataFrame(
+        {
+            "comment": ["council tax", "laptop budget", "nothing", "thanks"],
+            "themes": [["budget"], ["systems"], ["budget"], []],
+        }
+    )
     table = evaluate_codebook(sample, CODEBOOK).set_index("theme")
     assert table.loc["budget", ["tp", "fp", "fn"]].tolist() == [1, 1, 1]
     assert table.loc["budget", "precision"] == 0.5 and table.loc["budget", "recall"] == 0.5

@@ -21,23 +21,42 @@ from analysis.text.sentiment import compound_score
 from analysis.text.themes import THEME_COLUMNS
 from instruments import SHIPPED_DIR, load_definitions
 
-AGREE5 = {"labels": ["Strongly disagree", "Disagree", "Neither", "Agree", "Strongly agree"],
-          "positive": [4, 5]}
-CODEBOOK = {"themes": [
-    {"id": "bins", "label": "Bins and waste", "outcomes": ["O12"], "include": ["bin*", "rubbish"]},
-    {"id": "money", "label": "Money", "outcomes": ["O10"], "include": ["council tax", "money"],
-     "exclude": ["no money worries"]},
-]}
+AGREE5 = {
+    "labels": ["Strongly disagree", "Disagree", "Neither", "Agree", "Strongly agree"],
+    "positive": [4, 5],
+}
+CODEBOOK = {
+    "themes": [
+        {
+            "id": "bins",
+            "label": "Bins and waste",
+            "outcomes": ["O12"],
+            "include": ["bin*", "rubbish"],
+        },
+        {
+            "id": "money",
+            "label": "Money",
+            "outcomes": ["O10"],
+            "include": ["council tax", "money"],
+            "exclude": ["no money worries"],
+        },
+    ]
+}
 INSTRUMENT = {
-    "id": "pulse", "title": "Pulse", "audience": "staff", "scales": {"agree5": AGREE5},
+    "id": "pulse",
+    "title": "Pulse",
+    "audience": "staff",
+    "scales": {"agree5": AGREE5},
     "questions": [
         {"id": "Q1", "text": "One", "scale": "agree5", "outcomes": ["O1"]},
         {"id": "T1", "type": "text", "text": "Say more"},
         {"id": "T2", "type": "text", "text": "Anything else?"},
     ],
 }
-EXPECTED_HEADER = ("instrument,audience,wave,by,group,theme,label,n_respondents,n_comments,count,"
-                   "share,sentiment_mean,change_share,suppressed")
+EXPECTED_HEADER = (
+    "instrument,audience,wave,by,group,theme,label,n_respondents,n_comments,count,"
+    "share,sentiment_mean,change_share,suppressed"
+)
 
 
 @pytest.fixture
@@ -53,11 +72,18 @@ def folder(tmp_path: Path) -> Path:
 
 def frame_of(rows: list[tuple]) -> pd.DataFrame:
     """rows: (wave, team, T1, T2)."""
-    return pd.DataFrame({
-        "response_id": [f"r{i}" for i in range(len(rows))], "instrument": "pulse", "audience": "staff",
-        "wave": [r[0] for r in rows], "Q1": "4", "team": [r[1] for r in rows],
-        "T1": [r[2] for r in rows], "T2": [r[3] for r in rows],
-    })
+    return pd.DataFrame(
+        {
+            "response_id": [f"r{i}" for i in range(len(rows))],
+            "instrument": "pulse",
+            "audience": "staff",
+            "wave": [r[0] for r in rows],
+            "Q1": "4",
+            "team": [r[1] for r in rows],
+            "T1": [r[2] for r in rows],
+            "T2": [r[3] for r in rows],
+        }
+    )
 
 
 def sample_rows() -> list[tuple]:
@@ -83,9 +109,11 @@ def test_theme_counts_shares_sentiment_and_change(folder: Path) -> None:
     # W1 comments: 3x2 (team a, two questions) + 2 + 4 + 4 = 16; bins: 3 + 4 (rubbish) + 4 = 11
     assert (w1["n_respondents"], w1["n_comments"], w1["count"]) == (28, 16, 11)
     assert w1["share"] == pytest.approx(100 * 11 / 16)  # percentages, as in every table
-    expected = np.mean([compound_score("Bins are never emptied")] * 3
-                       + [compound_score("Rubbish everywhere, awful")] * 4
-                       + [compound_score("No money worries, bins fine")] * 4)
+    expected = np.mean(
+        [compound_score("Bins are never emptied")] * 3
+        + [compound_score("Rubbish everywhere, awful")] * 4
+        + [compound_score("No money worries, bins fine")] * 4
+    )
     assert w1["sentiment_mean"] == pytest.approx(expected)
     assert np.isnan(w1["change_share"]) and w1["label"] == "Bins and waste"
     money1 = whole.loc[("W1", "money")]
@@ -105,8 +133,12 @@ def test_groups_are_suppressed_by_respondents_with_their_complement(folder: Path
     w1 = groups.xs("W1", level="wave")
     assert w1["suppressed"].groupby(level="group").all().sum() == 2
     hidden = groups[groups["suppressed"]]
-    assert hidden[["n_respondents", "n_comments", "count", "share", "sentiment_mean",
-                   "change_share"]].isna().all().all()
+    assert (
+        hidden[["n_respondents", "n_comments", "count", "share", "sentiment_mean", "change_share"]]
+        .isna()
+        .all()
+        .all()
+    )
     # W2: every group has 12 respondents (team a has only 6 comments: n is respondents)
     assert not groups.xs("W2", level="wave")["suppressed"].any()
     assert groups.loc[("W2", "a", "bins"), "n_comments"] == 6
@@ -140,8 +172,21 @@ def test_cli_writes_themes_csv(folder: Path, tmp_path: Path) -> None:
     csv = tmp_path / "responses.csv"
     frame_of(sample_rows()).to_csv(csv, index=False)
     out = tmp_path / "out"
-    code = cli_main(["indicators", "--responses", str(csv), "--instruments", str(folder),
-                     "--by", "team", "--min-n", "10", "--out", str(out)])
+    code = cli_main(
+        [
+            "indicators",
+            "--responses",
+            str(csv),
+            "--instruments",
+            str(folder),
+            "--by",
+            "team",
+            "--min-n",
+            "10",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     text = (out / "themes.csv").read_text()
     assert text.splitlines()[0] == EXPECTED_HEADER
@@ -155,10 +200,15 @@ def test_shipped_codebook_on_the_demo_comments() -> None:
     from analysis.text.samples import DEMO_COMMENTS
 
     definitions = load_definitions()
-    frames = [synthetic_responses(i, ["2026-Q1", "2026-Q2"], 80, seed=k,
-                                  comments=DEMO_COMMENTS.get(i.audience, ()))
-              for k, i in enumerate(definitions.instruments.values())]
-    themes = analysis.run(pd.concat(frames, ignore_index=True), definitions, by=["directorate"]).themes
+    frames = [
+        synthetic_responses(
+            i, ["2026-Q1", "2026-Q2"], 80, seed=k, comments=DEMO_COMMENTS.get(i.audience, ())
+        )
+        for k, i in enumerate(definitions.instruments.values())
+    ]
+    themes = analysis.run(
+        pd.concat(frames, ignore_index=True), definitions, by=["directorate"]
+    ).themes
     assert set(themes["instrument"]) == set(definitions.instruments)
     assert set(themes["theme"]) == set(definitions.codebook.theme_ids)
     shown = themes[~themes["suppressed"] & themes["by"].isna()]
@@ -170,31 +220,61 @@ def test_shipped_codebook_on_the_demo_comments() -> None:
 LOCAL = st.from_regex(r"[a-z][a-z0-9._-]{0,10}[a-z0-9]", fullmatch=True)
 DOMAIN = st.from_regex(r"[a-z][a-z0-9-]{0,8}[a-z0-9]\.(co\.uk|org|com|gov\.uk)", fullmatch=True)
 EMAILS = st.builds(lambda u, d: f"{u}@{d}", LOCAL, DOMAIN)
-PHONES = st.builds(lambda p, number, sep: f"{p}{number[0]}{sep}{number[1]}",
-                   st.sampled_from(["0", "+44 ", "+44 (0)", "0044 "]),
-                   st.one_of(st.tuples(st.from_regex(r"(7[0-9]{3}|1[0-9]{3})", fullmatch=True),
-                                       st.from_regex(r"[0-9]{6}", fullmatch=True)),
-                             st.tuples(st.just("20"), st.from_regex(r"[0-9]{4} [0-9]{4}", fullmatch=True))),
-                   st.sampled_from([" ", "-", "", " - "]))
+PHONES = st.builds(
+    lambda p, number, sep: f"{p}{number[0]}{sep}{number[1]}",
+    st.sampled_from(["0", "+44 ", "+44 (0)", "0044 "]),
+    st.one_of(
+        st.tuples(
+            st.from_regex(r"(7[0-9]{3}|1[0-9]{3})", fullmatch=True),
+            st.from_regex(r"[0-9]{6}", fullmatch=True),
+        ),
+        st.tuples(st.just("20"), st.from_regex(r"[0-9]{4} [0-9]{4}", fullmatch=True)),
+    ),
+    st.sampled_from([" ", "-", "", " - "]),
+)
 PROSE = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=20)
 
 
-@settings(deadline=None, max_examples=15, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(comments=st.lists(st.tuples(PROSE, st.one_of(EMAILS, PHONES), PROSE), min_size=1, max_size=12))
+@settings(
+    deadline=None, max_examples=15, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    comments=st.lists(st.tuples(PROSE, st.one_of(EMAILS, PHONES), PROSE), min_size=1, max_size=12)
+)
 def test_no_email_or_phone_survives_in_any_output(folder, tmp_path_factory, comments) -> None:
     tmp = tmp_path_factory.mktemp("cli")
     texts = [f"{a} {secret} {b}" for a, secret, b in comments]
-    rows = [("W1" if k % 2 else "W2", "a", texts[k % len(texts)], texts[(k + 1) % len(texts)])
-            for k in range(24)]
+    rows = [
+        ("W1" if k % 2 else "W2", "a", texts[k % len(texts)], texts[(k + 1) % len(texts)])
+        for k in range(24)
+    ]
     csv = tmp / "responses.csv"
     frame_of(rows).to_csv(csv, index=False)
     out = tmp / "out"
-    assert cli_main(["indicators", "--responses", str(csv), "--instruments", str(folder),
-                     "--by", "team", "--min-n", "1", "--out", str(out)]) == 0
+    assert (
+        cli_main(
+            [
+                "indicators",
+                "--responses",
+                str(csv),
+                "--instruments",
+                str(folder),
+                "--by",
+                "team",
+                "--min-n",
+                "1",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     written = "\n".join(p.read_text() for p in sorted(out.glob("*.csv")))
     assert "themes.csv" in {p.name for p in out.glob("*.csv")}
     definitions = load_definitions(folder)
-    prepared = prepare(frame_of(rows), definitions.instrument("pulse"), names=definitions.redaction.names)
+    prepared = prepare(
+        frame_of(rows), definitions.instrument("pulse"), names=definitions.redaction.names
+    )
     kept = "\n".join(prepared.frame["T1"].tolist() + prepared.frame["T2"].tolist())
     for _, secret, _ in comments:
         assert secret not in written and secret not in kept

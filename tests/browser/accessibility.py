@@ -11,8 +11,10 @@ def axe_violations(page) -> list[str]:
 
     results = Axe().run(page, options={"runOnly": {"type": "tag", "values": WCAG_TAGS}})
     assert len(results.response["passes"]) > 10, "axe-core did not run"
-    return [f"{v['id']} ({v['impact']}): {v['help']} at "
-            f"{[n['target'] for n in v['nodes']][:3]}" for v in results.response["violations"]]
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in results.response["violations"]
+    ]
 
 
 def focus_visible(page) -> bool:
@@ -33,7 +35,9 @@ def focus_visible(page) -> bool:
 def tab_to(page, selector: str, limit: int = 60) -> None:
     for _ in range(limit):
         page.keyboard.press("Tab")
-        if page.evaluate("s => document.activeElement && document.activeElement.matches(s)", selector):
+        if page.evaluate(
+            "s => document.activeElement && document.activeElement.matches(s)", selector
+        ):
             assert focus_visible(page), f"focus on {selector} is not visible"
             return
     raise AssertionError(f"Tab never reached {selector}")

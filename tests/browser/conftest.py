@@ -15,10 +15,15 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from .assets import assets_problem
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", "--no-first-run"]
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output" / "browser"
-
 
 
 class QuietHandler(WSGIRequestHandler):
@@ -26,6 +31,7 @@ class QuietHandler(WSGIRequestHandler):
 
     def log_request(self, *args, **kwargs) -> None:
         pass
+
 
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[object]:
@@ -36,8 +42,9 @@ def chromium() -> Iterator[object]:
     except ImportError:  # pragma: no cover
         pytest.skip("playwright is not installed")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS,
-                                             headless=True)
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=LAUNCH_ARGS, headless=True
+        )
         try:
             yield browser
         finally:

@@ -19,6 +19,7 @@ from .accessibility import audit, axe_violations, check_reflow, focus_visible, t
 
 pytestmark = pytest.mark.browser
 
+
 def test_roadshow_survey_is_completed_with_the_keyboard_only(app, live_server, page) -> None:
     with app.app_context():
         wave = make_wave("staff-roadshow")
@@ -37,7 +38,10 @@ def test_roadshow_survey_is_completed_with_the_keyboard_only(app, live_server, p
     tab_to(page, "button.govuk-button")
     page.keyboard.press("Enter")
     page.wait_for_url(f"**/s/{slug}/check")
-    assert page.locator(".govuk-summary-list__value").first.inner_text().strip() == "Neither agree nor disagree"
+    assert (
+        page.locator(".govuk-summary-list__value").first.inner_text().strip()
+        == "Neither agree nor disagree"
+    )
     tab_to(page, "button.govuk-button")
     page.keyboard.press("Enter")
     page.wait_for_url(f"**/s/{slug}/done")
@@ -46,8 +50,13 @@ def test_roadshow_survey_is_completed_with_the_keyboard_only(app, live_server, p
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Response)) == 1
         values = dict(db.session.execute(select(Answer.question_id, Answer.value)).all())
-    assert values == {"R01": "3", "R02": "3", "R03": "3", "R04": "3",
-                      "R90": "More roadshows in the evening, please."}
+    assert values == {
+        "R01": "3",
+        "R02": "3",
+        "R03": "3",
+        "R04": "3",
+        "R90": "More roadshows in the evening, please.",
+    }
 
 
 def test_every_respondent_page_passes_axe_and_reflows(app, live_server, page, output_dir) -> None:
@@ -66,7 +75,9 @@ def test_every_respondent_page_passes_axe_and_reflows(app, live_server, page, ou
     page.wait_for_url("**/1")
     audit(page, output_dir, "question-page", problems)
     # tamper with one radio's value, so the server refuses it: the error state
-    page.evaluate("() => { const r = document.querySelector('#P02'); r.value = '9'; r.checked = true; }")
+    page.evaluate(
+        "() => { const r = document.querySelector('#P02'); r.value = '9'; r.checked = true; }"
+    )
     page.click("button:has-text('Continue')")
     page.locator(".govuk-error-summary").wait_for()
     assert page.title().startswith("Error: ")
@@ -75,8 +86,10 @@ def test_every_respondent_page_passes_axe_and_reflows(app, live_server, page, ou
     page.wait_for_function("() => document.activeElement.closest('.govuk-error-summary') !== null")
     audit(page, output_dir, "question-page-error", problems)
     page.click(".govuk-error-summary a")  # the summary link moves to the field
-    assert page.evaluate("() => document.activeElement.id") in {"P02", "P02-fieldset"} or \
-        page.evaluate("() => document.activeElement.tagName") in {"INPUT", "LEGEND", "FIELDSET"}
+    assert page.evaluate("() => document.activeElement.id") in {
+        "P02",
+        "P02-fieldset",
+    } or page.evaluate("() => document.activeElement.tagName") in {"INPUT", "LEGEND", "FIELDSET"}
     for question in ("P01", "P03-2", "P05-3"):
         page.check(f"#{question}")
     page.check("#P02-4")
@@ -119,8 +132,11 @@ def test_every_respondent_page_passes_axe_and_reflows(app, live_server, page, ou
     assert token not in page.url
     audit(page, output_dir, "invite-start", problems)
     with app.app_context():
-        db.session.execute(Invitation.__table__.update()
-                           .where(Invitation.token_hash == hash_token(used)).values(used=True))
+        db.session.execute(
+            Invitation.__table__.update()
+            .where(Invitation.token_hash == hash_token(used))
+            .values(used=True)
+        )
         db.session.commit()
     page.goto(f"{live_server}/i/{used}")
     audit(page, output_dir, "link-used", problems)
@@ -138,15 +154,19 @@ def test_every_respondent_page_passes_axe_and_reflows(app, live_server, page, ou
         assert db.session.scalar(select(func.count()).select_from(HeldSubmission)) == 0
 
 
-@pytest.mark.parametrize("instrument_id", ["member-pulse", "partner-survey", "staff-pulse",
-                                           "resident-perception", "staff-roadshow"])
+@pytest.mark.parametrize(
+    "instrument_id",
+    ["member-pulse", "partner-survey", "staff-pulse", "resident-perception", "staff-roadshow"],
+)
 def test_each_instrument_is_completed_in_the_browser(app, live_server, page, instrument_id) -> None:
     with app.app_context():
         wave = make_wave(instrument_id)
         slug, mode = wave.slug, wave.mode.value
-        entry = {"invite": lambda: f"/i/{make_tokens(wave, 1)[0]}",
-                 "event": lambda: f"/e/{wave.events[0].code}",
-                 "open": lambda: f"/s/{slug}"}[mode]()
+        entry = {
+            "invite": lambda: f"/i/{make_tokens(wave, 1)[0]}",
+            "event": lambda: f"/e/{wave.events[0].code}",
+            "open": lambda: f"/s/{slug}",
+        }[mode]()
         pages = len(pages_of(wave.instrument_version.instrument))
     page.goto(f"{live_server}{entry}")
     assert page.url == f"{live_server}/s/{slug}"

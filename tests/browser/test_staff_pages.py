@@ -33,7 +33,9 @@ pytestmark = pytest.mark.browser
 def mail_server(tmp_path, smtp) -> Iterator[tuple[str, object]]:
     """The demo council served on loopback, sending e-mail to a local SMTP server."""
     controller, mailbox = smtp
-    app = make_app(f"sqlite:///{tmp_path / 'staff.db'}", MAIL_SERVER="127.0.0.1", MAIL_PORT=controller.port)
+    app = make_app(
+        f"sqlite:///{tmp_path / 'staff.db'}", MAIL_SERVER="127.0.0.1", MAIL_PORT=controller.port
+    )
     with app.app_context():
         upgrade()
         seed_demo(load_definitions(), seed=3)
@@ -92,14 +94,20 @@ def test_wave_invitations_and_response_rate_end_to_end(mail_server, chromium, ou
     page.wait_for_url(re.compile(r".*/programme/waves/\d+$"))
     wave_url = page.url
 
-    page.set_input_files("#file", files=[{"name": "bad.csv", "mimeType": "text/csv",
-                                          "buffer": b"email\nnot-an-email\n"}])
+    page.set_input_files(
+        "#file",
+        files=[{"name": "bad.csv", "mimeType": "text/csv", "buffer": b"email\nnot-an-email\n"}],
+    )
     page.click("button:has-text('Upload invitations')")
     assert "Row 2" in page.locator(".govuk-error-summary").inner_text()
     audit(page, output_dir, "staff-invitations-error", problems)
     page.goto(wave_url)
-    contacts = b"name,email\nAnn,ann@council.example\nBob,bob@council.example\nCat,cat@council.example\n"
-    page.set_input_files("#file", files=[{"name": "members.csv", "mimeType": "text/csv", "buffer": contacts}])
+    contacts = (
+        b"name,email\nAnn,ann@council.example\nBob,bob@council.example\nCat,cat@council.example\n"
+    )
+    page.set_input_files(
+        "#file", files=[{"name": "members.csv", "mimeType": "text/csv", "buffer": contacts}]
+    )
     page.click("button:has-text('Upload invitations')")  # the same address again: wait for text
     expect(page.locator("main")).to_contain_text("3 invitations added")
     page.click("a:has-text('Send invitations')")  # to its confirmation page
@@ -129,16 +137,24 @@ def test_wave_invitations_and_response_rate_end_to_end(mail_server, chromium, ou
     page.goto(wave_url)
     assert "fewer than 10 answered" in page.content() and "1 answered" not in page.content()
 
-    for name, path in [("staff-exports", "/staff/exports"), ("staff-users", "/admin/users"),
-                       ("staff-user-form", "/admin/users/new"), ("staff-user-edit", "/admin/users/1"),
-                       ("staff-audit", "/admin/audit"),
-                       ("staff-instruments", "/admin/instruments"), ("staff-wave-days", "/staff/waves/1"),
-                       ("staff-change-password", "/auth/password"), ("staff-measures", "/programme/measures"),
-                       ("staff-target", "/programme/measures/O9-divested"), ("staff-retention", "/admin/retention"),
-                       ("staff-return-form", "/programme/waves/1/returns/new"),
-                       ("staff-wave-edit", "/programme/waves/1/edit"), ("staff-scorecard", "/dashboard/"),
-                       ("staff-outcome", "/dashboard/outcomes/O12/residents"),
-                       ("staff-indices", "/dashboard/indices")]:
+    for name, path in [
+        ("staff-exports", "/staff/exports"),
+        ("staff-users", "/admin/users"),
+        ("staff-user-form", "/admin/users/new"),
+        ("staff-user-edit", "/admin/users/1"),
+        ("staff-audit", "/admin/audit"),
+        ("staff-instruments", "/admin/instruments"),
+        ("staff-wave-days", "/staff/waves/1"),
+        ("staff-change-password", "/auth/password"),
+        ("staff-measures", "/programme/measures"),
+        ("staff-target", "/programme/measures/O9-divested"),
+        ("staff-retention", "/admin/retention"),
+        ("staff-return-form", "/programme/waves/1/returns/new"),
+        ("staff-wave-edit", "/programme/waves/1/edit"),
+        ("staff-scorecard", "/dashboard/"),
+        ("staff-outcome", "/dashboard/outcomes/O12/residents"),
+        ("staff-indices", "/dashboard/indices"),
+    ]:
         page.goto(f"{base}{path}")
         audit(page, output_dir, name, problems)
     page.goto(f"{base}/programme/measures")
@@ -192,7 +208,9 @@ def test_comment_pages_are_accessible(mail_server, chromium, output_dir) -> None
     assert problems == {}, problems
 
 
-def test_the_scorecard_while_results_are_recomputed_and_after_a_failure(tmp_path, chromium, output_dir) -> None:
+def test_the_scorecard_while_results_are_recomputed_and_after_a_failure(
+    tmp_path, chromium, output_dir
+) -> None:
     """The button queues a job in Redis with no worker running: the page says it is waiting,
     then, past the jobs timeout, that it failed and why; both states pass axe."""
     import secrets
@@ -200,8 +218,13 @@ def test_the_scorecard_while_results_are_recomputed_and_after_a_failure(tmp_path
     from redis import Redis
 
     queue = f"pulse-test-{secrets.token_hex(4)}"
-    app = make_app(f"sqlite:///{tmp_path / 'jobs.db'}", JOBS_BACKEND="rq", JOBS_REDIS_URL="redis://127.0.0.1:6379/0",
-                   JOBS_QUEUE=queue, JOBS_TIMEOUT_SECONDS=600)
+    app = make_app(
+        f"sqlite:///{tmp_path / 'jobs.db'}",
+        JOBS_BACKEND="rq",
+        JOBS_REDIS_URL="redis://127.0.0.1:6379/0",
+        JOBS_QUEUE=queue,
+        JOBS_TIMEOUT_SECONDS=600,
+    )
     with app.app_context():
         upgrade()
         seed_demo(load_definitions(), seed=3)
@@ -220,7 +243,9 @@ def test_the_scorecard_while_results_are_recomputed_and_after_a_failure(tmp_path
         page.click("button:has-text('Sign in')")
         page.wait_for_url(f"{base}/staff/")
         page.goto(f"{base}/dashboard/")
-        expect(page.locator(".govuk-inset-text", has_text="No results have been computed yet")).to_be_visible()
+        expect(
+            page.locator(".govuk-inset-text", has_text="No results have been computed yet")
+        ).to_be_visible()
         page.click("button:has-text('Recompute the results now')")
         status = page.locator("#recompute-status")
         expect(status).to_contain_text("The results are being recomputed")

@@ -19,7 +19,9 @@ TABLES = ("instrument_version", "wave", "response", "answer", "submission_key")
 
 def _counts(app) -> dict[str, int]:
     with app.app_context():
-        return {t: db.session.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in TABLES}
+        return {
+            t: db.session.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in TABLES
+        }
 
 
 @pytest.fixture

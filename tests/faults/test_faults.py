@@ -53,17 +53,24 @@ def _to_check_page(base: str, plan: loadgen.Plan, marker: str):
         page = http.get(f"{base}/s/{plan.slug}/{number}")
         data = {"csrf_token": loadgen._hidden(loadgen._CSRF, page.text)}
         data.update({f: answers[f] for f in fields if f in answers})
-        assert http.post(f"{base}/s/{plan.slug}/{number}", data=data,
-                         allow_redirects=False).status_code == 303
+        assert (
+            http.post(
+                f"{base}/s/{plan.slug}/{number}", data=data, allow_redirects=False
+            ).status_code
+            == 303
+        )
     check = http.get(f"{base}/s/{plan.slug}/check")
     assert check.status_code == 200
-    return http, {"csrf_token": loadgen._hidden(loadgen._CSRF, check.text),
-                  "submission_key": loadgen._hidden(loadgen._KEY, check.text)}
+    return http, {
+        "csrf_token": loadgen._hidden(loadgen._CSRF, check.text),
+        "submission_key": loadgen._hidden(loadgen._KEY, check.text),
+    }
 
 
 # A release waiting to insert into ``response``: nothing else in the app writes to it.
 RELEASE_WAITING = text(
-    "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'response'::regclass")
+    "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'response'::regclass"
+)
 
 
 def _wait_for_workers(master_pid: int, n: int, deadline: float) -> list[int]:
@@ -96,9 +103,15 @@ def test_nothing_acknowledged_is_lost_under_worker_kill_and_database_restart(clu
     assert plan.text_field, "the survey needs a free-text question to carry the marker"
     log = tmp_path / "gunicorn.log"
     secret = secrets.token_hex(32)  # shared with the release at the end: it opens held rows
-    server, base = loadgen.start_gunicorn(cluster.url, workers=2, threads=4, log=log,
-                                          GUNICORN_TIMEOUT="20", GUNICORN_ACCESSLOG="-",
-                                          SECRET_KEY=secret)
+    server, base = loadgen.start_gunicorn(
+        cluster.url,
+        workers=2,
+        threads=4,
+        log=log,
+        GUNICORN_TIMEOUT="20",
+        GUNICORN_ACCESSLOG="-",
+        SECRET_KEY=secret,
+    )
     engine = create_engine(cluster.url, pool_pre_ping=True)  # outlives the restart below
     outcomes: list[loadgen.Outcome] = []
     lock = threading.Lock()
@@ -176,9 +189,12 @@ def test_nothing_acknowledged_is_lost_under_worker_kill_and_database_restart(clu
         db.session.remove()
         db.engine.dispose()
     with engine.connect() as connection:
-        stored = dict(connection.execute(text(
-            "SELECT value, count(*) FROM answer WHERE question_id = :q GROUP BY value"),
-            {"q": plan.text_field}).all())
+        stored = dict(
+            connection.execute(
+                text("SELECT value, count(*) FROM answer WHERE question_id = :q GROUP BY value"),
+                {"q": plan.text_field},
+            ).all()
+        )
         responses = connection.execute(text("SELECT count(*) FROM response")).scalar_one()
         still_held = connection.execute(text("SELECT count(*) FROM held_submission")).scalar_one()
     engine.dispose()
@@ -188,7 +204,9 @@ def test_nothing_acknowledged_is_lost_under_worker_kill_and_database_restart(clu
     failed = [o.error for o in outcomes if not o.confirmed]
     assert not failed, f"respondents that never got through: {failed[:5]}"
     assert len(done) == len(outcomes) >= 15
-    assert sum(o.retried_errors + o.not_saved_pages for o in outcomes) > 0, "the faults were not felt"
+    assert sum(o.retried_errors + o.not_saved_pages for o in outcomes) > 0, (
+        "the faults were not felt"
+    )
     lost = [(o.marker, stored.get(o.marker, 0)) for o in done if stored.get(o.marker) != 1]
     assert not lost, f"acknowledged but not stored exactly once (marker, times stored): {lost}"
     assert stored.get(probe_marker) == 1

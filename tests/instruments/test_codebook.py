@@ -22,10 +22,20 @@ from instruments import (
 CODEBOOK = {
     "title": "Test codebook",
     "themes": [
-        {"id": "budget", "label": "Money", "outcomes": ["O10"], "include": ["budget*", "council tax"],
-         "exclude": ["re:\\bsavings? of time\\b"], "examples": ["Council tax keeps going up."]},
-        {"id": "systems", "label": "IT", "description": "Computers and software",
-         "include": ["laptop*", "re:\\b(?-i:IT)\\b"]},
+        {
+            "id": "budget",
+            "label": "Money",
+            "outcomes": ["O10"],
+            "include": ["budget*", "council tax"],
+            "exclude": ["re:\\bsavings? of time\\b"],
+            "examples": ["Council tax keeps going up."],
+        },
+        {
+            "id": "systems",
+            "label": "IT",
+            "description": "Computers and software",
+            "include": ["laptop*", "re:\\b(?-i:IT)\\b"],
+        },
     ],
 }
 
@@ -33,7 +43,9 @@ CODEBOOK = {
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
     shutil.copy(SHIPPED_DIR / "framework.yaml", tmp_path / "framework.yaml")
-    (tmp_path / "codebook.yaml").write_text(yaml.safe_dump(CODEBOOK, sort_keys=False), encoding="utf-8")
+    (tmp_path / "codebook.yaml").write_text(
+        yaml.safe_dump(CODEBOOK, sort_keys=False), encoding="utf-8"
+    )
     return tmp_path
 
 
@@ -53,7 +65,9 @@ def test_shipped_codebook_and_redaction_load_with_the_definitions() -> None:
     assert codebook is not None and len(codebook.themes) >= 10
     outcomes = set(definitions.framework.outcome_ids)
     assert all(set(t.outcomes) <= outcomes and t.outcomes for t in codebook.themes)
-    assert definitions.redaction.safeguarding and "codebook.yaml" not in {p.name for p in definitions.files.values()}
+    assert definitions.redaction.safeguarding and "codebook.yaml" not in {
+        p.name for p in definitions.files.values()
+    }
     assert load_codebook(SHIPPED_DIR) == codebook
 
 
@@ -91,19 +105,41 @@ def _mutated(mutate) -> dict:
 
 
 BROKEN = {
-    "unknown outcome": (lambda d: d["themes"][0]["outcomes"].append("O77"), "themes[0].outcomes[1]",
-                        "unknown outcome id 'O77'"),
-    "bad regex": (lambda d: d["themes"][1]["include"].append("re:(council tax"), "themes[1].include[2]",
-                  "bad regular expression 're:(council tax': missing ), unterminated subpattern"),
-    "duplicate theme id": (lambda d: d["themes"][1].update(id="budget"), "themes[1].id",
-                           "duplicate theme id 'budget'"),
-    "unknown key": (lambda d: d["themes"][0].update(inclde=["x"]), "themes[0].inclde", "unknown key 'inclde'"),
-    "no include": (lambda d: d["themes"][0].pop("include"), "themes[0].include",
-                   "required key 'include' is missing"),
-    "matches everything": (lambda d: d["themes"][0]["exclude"].append("re:x*"), "themes[0].exclude[1]",
-                           "matches empty text"),
-    "duplicate pattern": (lambda d: d["themes"][0]["include"].append("Budget*"), "themes[0].include[2]",
-                          "duplicate pattern 'Budget*'"),
+    "unknown outcome": (
+        lambda d: d["themes"][0]["outcomes"].append("O77"),
+        "themes[0].outcomes[1]",
+        "unknown outcome id 'O77'",
+    ),
+    "bad regex": (
+        lambda d: d["themes"][1]["include"].append("re:(council tax"),
+        "themes[1].include[2]",
+        "bad regular expression 're:(council tax': missing ), unterminated subpattern",
+    ),
+    "duplicate theme id": (
+        lambda d: d["themes"][1].update(id="budget"),
+        "themes[1].id",
+        "duplicate theme id 'budget'",
+    ),
+    "unknown key": (
+        lambda d: d["themes"][0].update(inclde=["x"]),
+        "themes[0].inclde",
+        "unknown key 'inclde'",
+    ),
+    "no include": (
+        lambda d: d["themes"][0].pop("include"),
+        "themes[0].include",
+        "required key 'include' is missing",
+    ),
+    "matches everything": (
+        lambda d: d["themes"][0]["exclude"].append("re:x*"),
+        "themes[0].exclude[1]",
+        "matches empty text",
+    ),
+    "duplicate pattern": (
+        lambda d: d["themes"][0]["include"].append("Budget*"),
+        "themes[0].include[2]",
+        "duplicate pattern 'Budget*'",
+    ),
     "no themes": (lambda d: d.update(themes=[]), "themes", "at least 1 item"),
     "bad id": (lambda d: d["themes"][0].update(id="money matters"), "themes[0].id", "pattern"),
 }
@@ -114,8 +150,10 @@ def test_broken_codebook_names_file_path_line_and_problem(folder: Path, kind: st
     mutate, path, problem = BROKEN[kind]
     _write(folder, _mutated(mutate))
     errors = _errors(folder)
-    assert any(e.file == "codebook.yaml" and e.path == path and problem in e.message and e.line
-               for e in errors), [str(e) for e in errors]
+    assert any(
+        e.file == "codebook.yaml" and e.path == path and problem in e.message and e.line
+        for e in errors
+    ), [str(e) for e in errors]
 
 
 def test_a_broken_codebook_stops_the_definitions_loading(folder: Path) -> None:
@@ -125,9 +163,15 @@ def test_a_broken_codebook_stops_the_definitions_loading(folder: Path) -> None:
 
 
 def test_redaction_settings(folder: Path) -> None:
-    _write(folder, {"names": ["Sarah Whitfield", "Patel"], "safeguarding": ["whistleblowing"]}, "redaction.yaml")
+    _write(
+        folder,
+        {"names": ["Sarah Whitfield", "Patel"], "safeguarding": ["whistleblowing"]},
+        "redaction.yaml",
+    )
     settings = load_redaction(folder)
-    assert settings.names == ["Sarah Whitfield", "Patel"] and settings.safeguarding == ["whistleblowing"]
+    assert settings.names == ["Sarah Whitfield", "Patel"] and settings.safeguarding == [
+        "whistleblowing"
+    ]
     assert load_definitions(folder).redaction == settings
     _write(folder, {"names": ["Patel", "PATEL"], "safeguard": []}, "redaction.yaml")
     with pytest.raises(DefinitionsError) as caught:
@@ -139,12 +183,19 @@ def test_redaction_settings(folder: Path) -> None:
 
 def test_validate_command_checks_codebook_and_redaction_files(folder: Path) -> None:
     def validate(*paths: Path) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "instruments", "validate", *map(str, paths)],
-                              capture_output=True, text=True, check=False)
+        return subprocess.run(
+            [sys.executable, "-m", "instruments", "validate", *map(str, paths)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
 
     ok = validate(folder, folder / "codebook.yaml", SHIPPED_DIR / "redaction.yaml")
     assert ok.returncode == 0, ok.stderr
     assert "codebook with 2 themes" in ok.stdout and "safeguarding signals" in ok.stdout
     _write(folder, _mutated(lambda d: d["themes"][1]["include"].append("re:[abc")))
     broken = validate(folder / "codebook.yaml")
-    assert broken.returncode == 1 and "themes[1].include[2]: bad regular expression 're:[abc'" in broken.stderr
+    assert (
+        broken.returncode == 1
+        and "themes[1].include[2]: bad regular expression 're:[abc'" in broken.stderr
+    )

@@ -73,9 +73,15 @@ def test_shipped_definitions_cover_the_framework() -> None:
     assert framework.outcome_ids == [f"O{i}" for i in range(1, 13)]
     assert framework.min_n("members") == 10
     assert set(definitions.instruments) == {
-        "member-pulse", "staff-pulse", "staff-roadshow", "resident-perception", "partner-survey"
+        "member-pulse",
+        "staff-pulse",
+        "staff-roadshow",
+        "resident-perception",
+        "partner-survey",
     }
-    measured = {o for i in definitions.instruments.values() for q in i.questions for o in q.outcomes}
+    measured = {
+        o for i in definitions.instruments.values() for q in i.questions for o in q.outcomes
+    }
     assert set(framework.outcome_ids) - measured == {"O9"}
     for instrument_id in ("member-pulse", "staff-pulse", "resident-perception"):
         instrument = definitions.instrument(instrument_id)
@@ -104,31 +110,72 @@ def _set(path, value):
         for step in path[:-1]:
             target = target[step]
         target[path[-1]] = value
+
     return mutate
 
 
 BROKEN = {
-    "unknown outcome": (_set(["questions", 0, "outcomes"], ["O99"]), "questions[0].outcomes",
-                        "unknown outcome id 'O99'"),
-    "duplicate question": (_set(["questions", 1, "id"], "M01"), "questions[1].id",
-                           "duplicate question id 'M01'"),
-    "unknown scale": (_set(["questions", 1, "scale"], "agree7"), "questions[1].scale",
-                      "unknown scale 'agree7'"),
-    "positive out of range": (_set(["scales", "agree5", "positive"], [4, 6]), "scales.agree5",
-                              "positive position 6 is out of range"),
-    "empty labels": (_set(["scales", "agree5", "labels"], []), "scales.agree5.labels",
-                     "at least 2 items"),
-    "unknown audience": (_set(["audience"], "councillors"), "audience", "'councillors' is not allowed"),
-    "unknown key": (_set(["questions", 0, "revers"], True), "questions[0].revers", "unknown key 'revers'"),
+    "unknown outcome": (
+        _set(["questions", 0, "outcomes"], ["O99"]),
+        "questions[0].outcomes",
+        "unknown outcome id 'O99'",
+    ),
+    "duplicate question": (
+        _set(["questions", 1, "id"], "M01"),
+        "questions[1].id",
+        "duplicate question id 'M01'",
+    ),
+    "unknown scale": (
+        _set(["questions", 1, "scale"], "agree7"),
+        "questions[1].scale",
+        "unknown scale 'agree7'",
+    ),
+    "positive out of range": (
+        _set(["scales", "agree5", "positive"], [4, 6]),
+        "scales.agree5",
+        "positive position 6 is out of range",
+    ),
+    "empty labels": (
+        _set(["scales", "agree5", "labels"], []),
+        "scales.agree5.labels",
+        "at least 2 items",
+    ),
+    "unknown audience": (
+        _set(["audience"], "councillors"),
+        "audience",
+        "'councillors' is not allowed",
+    ),
+    "unknown key": (
+        _set(["questions", 0, "revers"], True),
+        "questions[0].revers",
+        "unknown key 'revers'",
+    ),
     "missing title": (lambda d: d.pop("title"), "title", "required key 'title' is missing"),
-    "bad type": (_set(["questions", 2, "type"], "essay"), "questions[2].type", "'essay' is not allowed"),
-    "choice without choices": (_set(["questions", 2, "type"], "choice"), "questions[2]",
-                               "a choice question needs 'choices'"),
-    "bad index": (_set(["questions", 0, "index"], "morale"), "questions[0].index", "'morale' is not allowed"),
-    "reverse on text": (_set(["questions", 2, "reverse"], True), "questions[2]",
-                        "'reverse' is only for scale questions"),
-    "scale without scale": (lambda d: d["questions"][0].pop("scale"), "questions[0]",
-                            "a scale question needs 'scale'"),
+    "bad type": (
+        _set(["questions", 2, "type"], "essay"),
+        "questions[2].type",
+        "'essay' is not allowed",
+    ),
+    "choice without choices": (
+        _set(["questions", 2, "type"], "choice"),
+        "questions[2]",
+        "a choice question needs 'choices'",
+    ),
+    "bad index": (
+        _set(["questions", 0, "index"], "morale"),
+        "questions[0].index",
+        "'morale' is not allowed",
+    ),
+    "reverse on text": (
+        _set(["questions", 2, "reverse"], True),
+        "questions[2]",
+        "'reverse' is only for scale questions",
+    ),
+    "scale without scale": (
+        lambda d: d["questions"][0].pop("scale"),
+        "questions[0]",
+        "a scale question needs 'scale'",
+    ),
     "no questions": (_set(["questions"], []), "questions", "at least 1 item"),
 }
 
@@ -159,8 +206,11 @@ def test_bad_yaml_names_the_line(folder: Path) -> None:
 
 @pytest.mark.parametrize(
     "content, problem",
-    [("", "expected a mapping of keys, found empty"), ("- a\n- b\n", "found a list"),
-     (b"\xff\xfe", "not UTF-8")],
+    [
+        ("", "expected a mapping of keys, found empty"),
+        ("- a\n- b\n", "found a list"),
+        (b"\xff\xfe", "not UTF-8"),
+    ],
 )
 def test_files_that_are_not_instruments(folder: Path, content, problem: str) -> None:
     target = folder / "example.yaml"
@@ -206,8 +256,12 @@ def test_two_files_with_one_instrument_id_are_refused(folder: Path) -> None:
 
 
 def _validate(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "instruments", "validate", *args],
-                          capture_output=True, text=True, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "instruments", "validate", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def test_validator_without_flask_passes_shipped_and_fails_broken(folder: Path) -> None:
@@ -261,7 +315,11 @@ def test_diff_flags_wording_and_scale_changes_as_breaking(folder: Path, tmp_path
     diff = diff_instruments(old, new)
     assert diff.added == ("M03",) and diff.removed == ("M90",)
     changed = {c.id: c for c in diff.changed}
-    assert changed["M01"].breaking and "text" in changed["M01"].fields and "scale" in changed["M01"].fields
+    assert (
+        changed["M01"].breaking
+        and "text" in changed["M01"].fields
+        and "scale" in changed["M01"].fields
+    )
     assert changed["M02"].breaking and changed["M02"].fields == ("outcomes", "scale")
     assert set(diff.breaking) == {"M01", "M02"}
     assert diff_instruments(old, old).identical

@@ -17,8 +17,13 @@ PASSWORD = "correct horse battery staple"
 
 def add_user(app, email: str, role: Role, active: bool = True) -> int:
     with app.app_context():
-        user = User(email=email, name=email.split("@")[0].title(), role=role, active=active,
-                    password_hash=hash_password(PASSWORD))
+        user = User(
+            email=email,
+            name=email.split("@")[0].title(),
+            role=role,
+            active=active,
+            password_hash=hash_password(PASSWORD),
+        )
         db.session.add(user)
         db.session.commit()
         return user.id
@@ -31,8 +36,10 @@ def csrf(client, path: str) -> str:
 
 def sign_in(client, email: str, password: str = PASSWORD, next_url: str | None = None):
     path = "/auth/sign-in" + (f"?next={next_url}" if next_url else "")
-    return client.post(path, data={"csrf_token": csrf(client, "/auth/sign-in"), "email": email,
-                                   "password": password})
+    return client.post(
+        path,
+        data={"csrf_token": csrf(client, "/auth/sign-in"), "email": email, "password": password},
+    )
 
 
 def audit_actions(app) -> list[str]:
@@ -42,8 +49,10 @@ def audit_actions(app) -> list[str]:
 
 def bodies(mailbox) -> list[str]:
     """The decoded text of every message a test SMTP server received."""
-    return [email.message_from_bytes(m.content, policy=email.policy.default).get_content()
-            for m in mailbox.messages]
+    return [
+        email.message_from_bytes(m.content, policy=email.policy.default).get_content()
+        for m in mailbox.messages
+    ]
 
 
 def member_wave_with(answers: list[dict[str, str]]) -> int:
@@ -56,14 +65,27 @@ def member_wave_with(answers: list[dict[str, str]]) -> int:
     from survey_app.models import Answer, InstrumentVersion, Response, Wave, WaveMode
 
     load_instruments(load_definitions())
-    version = db.session.scalar(select(InstrumentVersion).where(InstrumentVersion.instrument_id == "member-pulse"))
-    wave = Wave(label="2026-Q3", instrument_version=version, audience="members", mode=WaveMode.OPEN,
-                opens_on=dt.date(2026, 7, 1), closes_on=dt.date(2026, 7, 31))
+    version = db.session.scalar(
+        select(InstrumentVersion).where(InstrumentVersion.instrument_id == "member-pulse")
+    )
+    wave = Wave(
+        label="2026-Q3",
+        instrument_version=version,
+        audience="members",
+        mode=WaveMode.OPEN,
+        opens_on=dt.date(2026, 7, 1),
+        closes_on=dt.date(2026, 7, 31),
+    )
     db.session.add(wave)
     db.session.flush()
     for given in answers:
-        db.session.add(Response(wave_id=wave.id, submitted_on=dt.date(2026, 7, 3),
-                                answers=[Answer(question_id=q, value=v) for q, v in given.items()]))
+        db.session.add(
+            Response(
+                wave_id=wave.id,
+                submitted_on=dt.date(2026, 7, 3),
+                answers=[Answer(question_id=q, value=v) for q, v in given.items()],
+            )
+        )
     db.session.commit()
     return wave.id
 

@@ -18,13 +18,24 @@ from survey_app.models import Event, InstrumentVersion, Invitation, Wave, WaveMo
 from survey_app.security import hash_token, new_token
 from survey_app.survey.forms import pages_of
 
-MODES = {"member-pulse": WaveMode.INVITE, "partner-survey": WaveMode.INVITE,
-         "staff-pulse": WaveMode.OPEN, "resident-perception": WaveMode.OPEN,
-         "staff-roadshow": WaveMode.EVENT}
+MODES = {
+    "member-pulse": WaveMode.INVITE,
+    "partner-survey": WaveMode.INVITE,
+    "staff-pulse": WaveMode.OPEN,
+    "resident-perception": WaveMode.OPEN,
+    "staff-roadshow": WaveMode.EVENT,
+}
 
 
-def make_wave(instrument_id: str, mode: WaveMode | None = None, *, opens: int = -3,
-              closes: int = 10, label: str = "2026-Q4", instrument=None) -> Wave:
+def make_wave(
+    instrument_id: str,
+    mode: WaveMode | None = None,
+    *,
+    opens: int = -3,
+    closes: int = 10,
+    label: str = "2026-Q4",
+    instrument=None,
+) -> Wave:
     """A wave of a shipped instrument (or ``instrument``) that opened ``-opens`` days ago."""
     if instrument is not None:
         from survey_app.definitions import store_instrument_version
@@ -34,16 +45,26 @@ def make_wave(instrument_id: str, mode: WaveMode | None = None, *, opens: int = 
     elif db.session.scalar(select(InstrumentVersion).limit(1)) is None:
         load_instruments(load_definitions())
     version = db.session.scalar(
-        select(InstrumentVersion).where(InstrumentVersion.instrument_id == instrument_id)
-        .order_by(InstrumentVersion.id.desc()).limit(1))
+        select(InstrumentVersion)
+        .where(InstrumentVersion.instrument_id == instrument_id)
+        .order_by(InstrumentVersion.id.desc())
+        .limit(1)
+    )
     mode = mode or MODES.get(instrument_id, WaveMode.OPEN)
     today = clock.today()  # the app's day (Europe/London)
-    wave = Wave(label=label, instrument_version=version, audience=version.audience, mode=mode,
-                opens_on=today + dt.timedelta(days=opens),
-                closes_on=today + dt.timedelta(days=closes))
+    wave = Wave(
+        label=label,
+        instrument_version=version,
+        audience=version.audience,
+        mode=mode,
+        opens_on=today + dt.timedelta(days=opens),
+        closes_on=today + dt.timedelta(days=closes),
+    )
     if mode is WaveMode.EVENT:
-        wave.events = [Event(code=f"{label.replace('-', '').lower()}x{i}", place=f"Hall {i}",
-                             held_on=today) for i in (1, 2)]
+        wave.events = [
+            Event(code=f"{label.replace('-', '').lower()}x{i}", place=f"Hall {i}", held_on=today)
+            for i in (1, 2)
+        ]
     db.session.add(wave)
     db.session.commit()
     return wave
@@ -103,8 +124,10 @@ def answer_pages(client, slug: str, instrument, answers: dict[str, Any]) -> str:
 
 
 def send(client, slug: str, check_page: str):
-    return client.post(f"/s/{slug}/check", data={
-        "csrf_token": csrf_of(check_page), "submission_key": key_of(check_page)})
+    return client.post(
+        f"/s/{slug}/check",
+        data={"csrf_token": csrf_of(check_page), "submission_key": key_of(check_page)},
+    )
 
 
 def release_all(app) -> int:

@@ -36,14 +36,21 @@ CODEBOOK = load_definitions().codebook
 THEME = CODEBOOK.themes[0]  # communication: outcomes O2, O4, O5
 
 
-def _wave_with_comments(comments: list[str], extra_responses: int = 0) -> tuple[int, dict[str, str]]:
+def _wave_with_comments(
+    comments: list[str], extra_responses: int = 0
+) -> tuple[int, dict[str, str]]:
     """A member wave with one response per comment (plus ``extra_responses`` without one),
     flagged the way ingestion flags them (call inside an app context). Returns the wave id and
     the response id of each comment."""
-    wave_id = member_wave_with([{"M01": "4", "M90": text} for text in comments]
-                               + [{"M01": "4"}] * extra_responses)
-    ids = {value: rid for rid, value in db.session.execute(
-        select(Answer.response_id, Answer.value).where(Answer.question_id == "M90"))}
+    wave_id = member_wave_with(
+        [{"M01": "4", "M90": text} for text in comments] + [{"M01": "4"}] * extra_responses
+    )
+    ids = {
+        value: rid
+        for rid, value in db.session.execute(
+            select(Answer.response_id, Answer.value).where(Answer.question_id == "M90")
+        )
+    }
     flag_comments(list(ids.values()))
     db.session.commit()
     return wave_id, ids
@@ -57,7 +64,9 @@ def _signed_in(app, email: str, role: Role):
 
 
 def _text(response) -> str:
-    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.get_data(as_text=True))))
+    return html.unescape(
+        re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.get_data(as_text=True)))
+    )
 
 
 def _code(client, wave_id: int, response_id: str, themes: list[str], quotable: bool = False):
@@ -105,7 +114,9 @@ def test_reviewer_queue_is_for_reviewers_and_an_action_is_required(db_app) -> No
     page = empty.get_data(as_text=True)
     assert "There is a problem" in page and 'href="#action"' in page
     assert "Enter what was done about this comment" in page
-    done = reviewer.post(path, data={"csrf_token": csrf(reviewer, path), "action": "Referred to HR case 123"})
+    done = reviewer.post(
+        path, data={"csrf_token": csrf(reviewer, path), "action": "Referred to HR case 123"}
+    )
     assert done.status_code == 302 and done.headers["Location"] == "/comments/safeguarding"
     with db_app.app_context():
         flag = db.session.get(SafeguardingFlag, (flagged, "M90"))
@@ -141,7 +152,9 @@ def test_flags_are_made_when_held_submissions_are_released(db_app) -> None:
     assert result.exit_code == 0, result.output
     with db_app.app_context():
         flags = db.session.scalars(select(SafeguardingFlag)).all()
-        assert [(f.question_id, f.signals, f.status) for f in flags] == [(text_id, ["whistleblowing"], FlagStatus.OPEN)]
+        assert [(f.question_id, f.signals, f.status) for f in flags] == [
+            (text_id, ["whistleblowing"], FlagStatus.OPEN)
+        ]
 
 
 def test_a_flagged_submission_is_released_with_its_flag_or_not_at_all(cached_app) -> None:
@@ -155,7 +168,10 @@ def test_a_flagged_submission_is_released_with_its_flag_or_not_at_all(cached_app
         text_id = next(q.id for q in instrument.questions if q.type == "text")
         engine = db.engine
     answers = full_answers(instrument) | {text_id: "Whistleblowing here gets you moved on"}
-    assert send(respondent, slug, answer_pages(respondent, slug, instrument, answers)).status_code == 303
+    assert (
+        send(respondent, slug, answer_pages(respondent, slug, instrument, answers)).status_code
+        == 303
+    )
 
     def refuse_flags(conn, cursor, statement, *args) -> None:
         if "INSERT INTO safeguarding_flag" in statement:
@@ -182,10 +198,17 @@ def test_flags_are_made_for_imported_paper_returns(app) -> None:
         wave_id = make_wave("member-pulse").id
     analyst = _signed_in(app, "analyst@council.example", Role.ANALYST)
     path = f"/programme/waves/{wave_id}/returns/new"
-    upload = analyst.post(f"/programme/waves/{wave_id}/returns/import", data={
-        "csrf_token": csrf(analyst, path),
-        "file": (__import__("io").BytesIO(b"M01,M90\n4,There is abuse of power here\n5,Fine\n"), "r.csv")},
-        content_type="multipart/form-data")
+    upload = analyst.post(
+        f"/programme/waves/{wave_id}/returns/import",
+        data={
+            "csrf_token": csrf(analyst, path),
+            "file": (
+                __import__("io").BytesIO(b"M01,M90\n4,There is abuse of power here\n5,Fine\n"),
+                "r.csv",
+            ),
+        },
+        content_type="multipart/form-data",
+    )
     assert upload.status_code == 302, upload.get_data(as_text=True)
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Response)) == 2
@@ -196,8 +219,12 @@ def test_flags_are_made_for_imported_paper_returns(app) -> None:
 
 
 def test_flagged_comment_is_withheld_from_coding_and_quotes_until_actioned(db_app) -> None:
-    comments = [FLAGGED, "Quote me: the leader listens now", "Quote me too: briefings improved",
-                "Please do not quote this one"]
+    comments = [
+        FLAGGED,
+        "Quote me: the leader listens now",
+        "Quote me too: briefings improved",
+        "Please do not quote this one",
+    ]
     with db_app.app_context():
         wave_id, ids = _wave_with_comments(comments, extra_responses=8)  # 12 responses >= 10
         compute_results()
@@ -207,14 +234,30 @@ def test_flagged_comment_is_withheld_from_coding_and_quotes_until_actioned(db_ap
     assert "1 held for safeguarding review" in sample
     assert analyst.get(f"/comments/waves/{wave_id}/M90/code/{ids[FLAGGED]}").status_code == 404
     for text in comments[1:]:
-        assert _code(analyst, wave_id, ids[text], [THEME.id], quotable=text.startswith("Quote")).status_code == 302
+        assert (
+            _code(
+                analyst, wave_id, ids[text], [THEME.id], quotable=text.startswith("Quote")
+            ).status_code
+            == 302
+        )
     with db_app.app_context():  # as if coded quotable before a later flag (e.g. migration 0005)
-        db.session.add(CommentCoding(response_id=ids[FLAGGED], question_id="M90", coder_id=1,
-                                     themes=[THEME.id], quotable=True, coded_on=dt.date.today()))
+        db.session.add(
+            CommentCoding(
+                response_id=ids[FLAGGED],
+                question_id="M90",
+                coder_id=1,
+                themes=[THEME.id],
+                quotable=True,
+                coded_on=dt.date.today(),
+            )
+        )
         db.session.commit()
 
     report = _report(analyst)
-    assert "Quote me: the leader listens now" in report and "Quote me too: briefings improved" in report
+    assert (
+        "Quote me: the leader listens now" in report
+        and "Quote me too: briefings improved" in report
+    )
     assert "Please do not quote this one" not in report  # not marked quotable
     assert "bullied by my manager" not in report  # open flag
     outcome = _text(analyst.get(f"/dashboard/outcomes/{THEME.outcomes[0]}/members"))
@@ -222,15 +265,21 @@ def test_flagged_comment_is_withheld_from_coding_and_quotes_until_actioned(db_ap
 
     reviewer = _signed_in(db_app, "reviewer@council.example", Role.SAFEGUARDING)
     path = f"/comments/safeguarding/{ids[FLAGGED]}/M90"
-    reviewer.post(path, data={"csrf_token": csrf(reviewer, path), "action": "Passed to the safeguarding lead"})
+    reviewer.post(
+        path, data={"csrf_token": csrf(reviewer, path), "action": "Passed to the safeguarding lead"}
+    )
     assert "bullied by my manager" in _report(analyst)
     assert FLAGGED in _text(analyst.get(f"/comments/waves/{wave_id}/M90"))
 
 
 def _agreement_row(page: str, label: str) -> list[str]:
-    row = re.search(rf"<tr[^>]*>\s*<t[dh][^>]*>{re.escape(label)}</t[dh]>(.*?)</tr>", page, re.DOTALL).group(1)
-    return [html.unescape(re.sub(r"<[^>]+>", "", cell)).strip()
-            for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.DOTALL)]
+    row = re.search(
+        rf"<tr[^>]*>\s*<t[dh][^>]*>{re.escape(label)}</t[dh]>(.*?)</tr>", page, re.DOTALL
+    ).group(1)
+    return [
+        html.unescape(re.sub(r"<[^>]+>", "", cell)).strip()
+        for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.DOTALL)
+    ]
 
 
 def test_two_coders_code_independently_and_their_agreement_is_reported(db_app) -> None:
@@ -246,11 +295,15 @@ def test_two_coders_code_independently_and_their_agreement_is_reported(db_app) -
         assert re.search(rf'value="{THEME.id}"[^>]*checked', page) is None  # never A's codes
         assert _code(b, wave_id, ids[text], [THEME.id] if b_yes else []).status_code == 302
     mine = a.get(f"/comments/waves/{wave_id}/M90/code/{ids['Comment one']}").get_data(as_text=True)
-    assert re.search(rf'value="{THEME.id}"[^>]*checked', mine)  # a coder sees their own coding again
+    assert re.search(
+        rf'value="{THEME.id}"[^>]*checked', mine
+    )  # a coder sees their own coding again
 
     with db_app.app_context():
         coder_ids = sorted(db.session.scalars(select(CommentCoding.coder_id).distinct()))
-    page = a.get(f"/comments/waves/{wave_id}/M90/agreement?coder_a={coder_ids[0]}&coder_b={coder_ids[1]}")
+    page = a.get(
+        f"/comments/waves/{wave_id}/M90/agreement?coder_a={coder_ids[0]}&coder_b={coder_ids[1]}"
+    )
     assert page.status_code == 200
     body = page.get_data(as_text=True)
     # Theme: 4 comments, agree on 3. p_o = 3/4; A says yes 3/4, B 2/4, so
@@ -261,13 +314,18 @@ def test_two_coders_code_independently_and_their_agreement_is_reported(db_app) -
     # Overall: 10 themes x 4 comments = 40 decisions, 39 agree; A says yes 3, B 2:
     # p_e = 3/40*2/40 + 37/40*38/40 = 1412/1600, kappa = (39/40 - 1412/1600) / (1 - 1412/1600) = 0.79.
     n_themes = len(CODEBOOK.themes)
-    p_o, p_e = 1 - 1 / (4 * n_themes), (3 * 2 + (4 * n_themes - 3) * (4 * n_themes - 2)) / (4 * n_themes) ** 2
+    p_o, p_e = (
+        1 - 1 / (4 * n_themes),
+        (3 * 2 + (4 * n_themes - 3) * (4 * n_themes - 2)) / (4 * n_themes) ** 2,
+    )
     overall = _agreement_row(body, "All themes")
     assert overall[:3] == ["4", f"{100 * p_o:.0f}%", f"{(p_o - p_e) / (1 - p_e):.2f}"]
     other = _agreement_row(body, CODEBOOK.themes[1].label)
     assert other[2].startswith("not defined:") and "same decision on every comment" in other[2]
 
-    same = a.get(f"/comments/waves/{wave_id}/M90/agreement?coder_a={coder_ids[0]}&coder_b={coder_ids[0]}")
+    same = a.get(
+        f"/comments/waves/{wave_id}/M90/agreement?coder_a={coder_ids[0]}&coder_b={coder_ids[0]}"
+    )
     assert same.status_code == 400 and "Choose two different coders" in same.get_data(as_text=True)
     bad = a.get(f"/comments/waves/{wave_id}/M90/agreement?coder_a=abc&coder_b=1")
     assert bad.status_code == 400 and "There is a problem" in bad.get_data(as_text=True)
@@ -277,9 +335,12 @@ def test_bad_addresses_and_forms_are_404_or_errors_never_500(app) -> None:
     with app.app_context():
         wave_id, ids = _wave_with_comments(["Comment one"])
     analyst = _signed_in(app, "analyst@council.example", Role.ANALYST)
-    for path in ("/comments/waves/999/M90", f"/comments/waves/{wave_id}/M01",
-                 f"/comments/waves/{wave_id}/NOPE/agreement",
-                 f"/comments/waves/{wave_id}/M90/code/not-a-response"):
+    for path in (
+        "/comments/waves/999/M90",
+        f"/comments/waves/{wave_id}/M01",
+        f"/comments/waves/{wave_id}/NOPE/agreement",
+        f"/comments/waves/{wave_id}/M90/code/not-a-response",
+    ):
         assert analyst.get(path).status_code == 404, path
     for n in ("0", "abc", "100000"):
         page = analyst.get(f"/comments/waves/{wave_id}/M90?n={n}")
@@ -294,12 +355,16 @@ def test_bad_addresses_and_forms_are_404_or_errors_never_500(app) -> None:
 def test_no_quote_from_a_group_under_the_minimum_size(db_app) -> None:
     minimum = load_definitions().framework.min_n("members")
     with db_app.app_context():
-        wave_id, ids = _wave_with_comments(["A quotable remark about briefings"], extra_responses=minimum - 2)
+        wave_id, ids = _wave_with_comments(
+            ["A quotable remark about briefings"], extra_responses=minimum - 2
+        )
         compute_results()
     analyst = _signed_in(db_app, "analyst@council.example", Role.ANALYST)
     _code(analyst, wave_id, ids["A quotable remark about briefings"], [THEME.id], quotable=True)
     assert "A quotable remark about briefings" not in _report(analyst)  # minimum - 1 responses
-    assert "A quotable remark" not in _text(analyst.get(f"/dashboard/outcomes/{THEME.outcomes[0]}/members"))
+    assert "A quotable remark" not in _text(
+        analyst.get(f"/dashboard/outcomes/{THEME.outcomes[0]}/members")
+    )
     with db_app.app_context():
         db.session.add(Response(wave_id=wave_id, submitted_on=dt.date(2026, 7, 3)))
         db.session.commit()
@@ -328,10 +393,11 @@ def test_migration_0005_redacts_and_flags_existing_comments(database_url) -> Non
         assert flag.status is FlagStatus.OPEN and flag.signals == ["bullied"]
         db.session.remove()
         downgrade(revision="0004")  # drops the tables; the redaction stays
-        assert db.session.scalar(select(Answer.value).where(Answer.question_id == "M90")).startswith("Email [email]")
+        assert db.session.scalar(
+            select(Answer.value).where(Answer.question_id == "M90")
+        ).startswith("Email [email]")
         db.session.remove()
         db.engine.dispose()
-
 
 
 def test_deleting_a_response_deletes_its_flags_and_codings(db_app) -> None:
@@ -340,8 +406,16 @@ def test_deleting_a_response_deletes_its_flags_and_codings(db_app) -> None:
 
     with db_app.app_context():
         _, ids = _wave_with_comments([FLAGGED])
-        db.session.add(CommentCoding(response_id=ids[FLAGGED], question_id="M90", coder_id=add_user(
-            db_app, "a@council.example", Role.ANALYST), themes=[], quotable=False, coded_on=dt.date.today()))
+        db.session.add(
+            CommentCoding(
+                response_id=ids[FLAGGED],
+                question_id="M90",
+                coder_id=add_user(db_app, "a@council.example", Role.ANALYST),
+                themes=[],
+                quotable=False,
+                coded_on=dt.date.today(),
+            )
+        )
         db.session.commit()
         db.session.execute(delete(Answer))
         db.session.execute(delete(Response))

@@ -46,13 +46,28 @@ def test_scorecard_reads_stored_results_and_offers_a_recompute_when_stale(app, c
     assert "Recompute" not in page  # viewers only read
     with app.app_context():
         wave = db.session.scalar(select(Wave).where(Wave.label == "2026-Q3"))
-        db.session.add(Response(wave_id=wave.id, submitted_on=dt.date(2026, 7, 20),
-                                answers=[Answer(question_id=wave.instrument_version.instrument.questions[0].id,
-                                                value="5")]))
+        db.session.add(
+            Response(
+                wave_id=wave.id,
+                submitted_on=dt.date(2026, 7, 20),
+                answers=[
+                    Answer(
+                        question_id=wave.instrument_version.instrument.questions[0].id, value="5"
+                    )
+                ],
+            )
+        )
         db.session.commit()
     # viewers read the published figures, which do not go stale; analysts are told
-    assert "The data have changed since then" not in client.get("/dashboard/").get_data(as_text=True)
-    assert client.post("/dashboard/recompute", data={"csrf_token": csrf(client, "/dashboard/")}).status_code == 403
+    assert "The data have changed since then" not in client.get("/dashboard/").get_data(
+        as_text=True
+    )
+    assert (
+        client.post(
+            "/dashboard/recompute", data={"csrf_token": csrf(client, "/dashboard/")}
+        ).status_code
+        == 403
+    )
     analyst = app.test_client()
     add_user(app, "analyst@council.example", Role.ANALYST)
     sign_in(analyst, "analyst@council.example")
@@ -62,11 +77,15 @@ def test_scorecard_reads_stored_results_and_offers_a_recompute_when_stale(app, c
     assert _results_count(app) == 2
     assert "The data have changed" not in analyst.get("/dashboard/").get_data(as_text=True)
     with app.app_context():
-        assert db.session.scalar(select(AuditEntry).where(AuditEntry.action == "results recomputed"))
+        assert db.session.scalar(
+            select(AuditEntry).where(AuditEntry.action == "results recomputed")
+        )
 
 
 @pytest.mark.parametrize("members", [6, 12])
-def test_a_suppressed_audience_is_grey_and_its_figure_never_shown(app, client, members: int) -> None:
+def test_a_suppressed_audience_is_grey_and_its_figure_never_shown(
+    app, client, members: int
+) -> None:
     """Six members (under the minimum of 10): neither 5/6 (83.3) nor (5/6 + 1)/2 (91.7), the
     figures this split gives, appears in any form. Twelve with the same split is the control:
     there the figures are shown, so the check can tell."""
@@ -76,8 +95,8 @@ def test_a_suppressed_audience_is_grey_and_its_figure_never_shown(app, client, m
     add_user(app, "viewer@council.example", Role.VIEWER)
     sign_in(client, "viewer@council.example")
     page = client.get("/dashboard/").get_data(as_text=True)
-    o1 = page[page.index("O1: A shared"):page.index("O2: A corporate")]
-    members_card = o1[o1.index("Members: outcome score"):o1.index("Staff: outcome score")]
+    o1 = page[page.index("O1: A shared") : page.index("O2: A corporate")]
+    members_card = o1[o1.index("Members: outcome score") : o1.index("Staff: outcome score")]
     shown = figures_near(members_card, 500 / 6) + figures_near(members_card, 1100 / 12)
     if members >= 10:
         assert shown and "Too few responses to report" not in members_card
@@ -94,30 +113,53 @@ def test_outcome_drilldown_chart_table_breaks_and_downloads(app, client) -> None
 
     with app.app_context():
         seed_demo(load_definitions(), seed=2)
-        old = db.session.scalar(select(InstrumentVersion).where(InstrumentVersion.instrument_id == "resident-perception"))
+        old = db.session.scalar(
+            select(InstrumentVersion).where(
+                InstrumentVersion.instrument_id == "resident-perception"
+            )
+        )
         data = old.instrument.model_dump(mode="json")
-        data["questions"][0]["text"] = "All things considered, how satisfied are you with the council?"  # P01, O12
+        data["questions"][0]["text"] = (
+            "All things considered, how satisfied are you with the council?"  # P01, O12
+        )
         store_instrument_version(Instrument.model_validate(data))
         db.session.flush()
-        newer = db.session.scalar(select(InstrumentVersion).where(InstrumentVersion.instrument_id == "resident-perception",
-                                                                  InstrumentVersion.id != old.id))
-        db.session.scalar(select(Wave).where(Wave.instrument_version_id == old.id, Wave.label == "2026-Q3")
-                          ).instrument_version = newer
+        newer = db.session.scalar(
+            select(InstrumentVersion).where(
+                InstrumentVersion.instrument_id == "resident-perception",
+                InstrumentVersion.id != old.id,
+            )
+        )
+        db.session.scalar(
+            select(Wave).where(Wave.instrument_version_id == old.id, Wave.label == "2026-Q3")
+        ).instrument_version = newer
         db.session.commit()
         compute_results()
     add_user(app, "viewer@council.example", Role.VIEWER)
     sign_in(client, "viewer@council.example")
     page = client.get("/dashboard/outcomes/O12/residents").get_data(as_text=True)
-    assert '<svg ' in page and 'role="img"' in page and '<title id="chart-title">' in page
+    assert "<svg " in page and 'role="img"' in page and '<title id="chart-title">' in page
     assert "Outcome score by wave with 95% confidence intervals" in page
-    assert 'style="' not in page[page.index("<svg "):page.index("</svg>")]  # CSP-safe: no inline styles
+    assert (
+        'style="' not in page[page.index("<svg ") : page.index("</svg>")]
+    )  # CSP-safe: no inline styles
     assert "changed before 2026-Q3" in page and "2026-Q3 (new series)" in page
     assert "Outcome score by ward" in page and "Questions behind this outcome" in page
-    rates = page[page.index("Response rates"):]
-    assert "0.5%" in rates[:rates.index("</table>")]  # e.g. 640 of 128,000 residents
-    csv = client.get("/dashboard/outcomes/O12/residents/resident-perception/trend.csv").get_data(as_text=True)
-    assert csv.splitlines()[0] == "wave,n,estimate,ci_low,ci_high,suppressed" and len(csv.splitlines()) == 5
-    assert client.get("/dashboard/outcomes/O12/residents/resident-perception/by-nothing.csv").status_code == 404
+    rates = page[page.index("Response rates") :]
+    assert "0.5%" in rates[: rates.index("</table>")]  # e.g. 640 of 128,000 residents
+    csv = client.get("/dashboard/outcomes/O12/residents/resident-perception/trend.csv").get_data(
+        as_text=True
+    )
+    assert (
+        csv.splitlines()[0] == "wave,n,estimate,ci_low,ci_high,suppressed"
+        and len(csv.splitlines()) == 5
+    )
+    assert (
+        client.get(
+            "/dashboard/outcomes/O12/residents/resident-perception/by-nothing.csv"
+        ).status_code
+        == 404
+    )
     assert client.get("/dashboard/outcomes/O99/residents").status_code == 404
 
 
@@ -125,8 +167,12 @@ def test_small_breakdown_groups_are_not_reported_anywhere(app, client) -> None:
     with app.app_context():
         seed_demo(load_definitions(), seed=2)
         # ten residents of one wave say they are in a tiny ward: a group below the minimum
-        wave = db.session.scalar(select(Wave).where(Wave.audience == "residents", Wave.label == "2026-Q3"))
-        responses = db.session.scalars(select(Response).where(Response.wave_id == wave.id).limit(4)).all()
+        wave = db.session.scalar(
+            select(Wave).where(Wave.audience == "residents", Wave.label == "2026-Q3")
+        )
+        responses = db.session.scalars(
+            select(Response).where(Response.wave_id == wave.id).limit(4)
+        ).all()
         for response in responses:
             response.attributes = {**response.attributes, "ward": "Rural East"}
         rural = db.session.scalars(select(Response).where(Response.wave_id == wave.id)).all()
@@ -138,20 +184,26 @@ def test_small_breakdown_groups_are_not_reported_anywhere(app, client) -> None:
     add_user(app, "viewer@council.example", Role.VIEWER)
     sign_in(client, "viewer@council.example")
     page = client.get("/dashboard/outcomes/O12/residents").get_data(as_text=True)
-    ward = page[page.index("Outcome score by ward"):]
-    ward = ward[:ward.index("</table>")]
-    rural_row = ward[ward.index("Rural East"):]
-    rural_row = rural_row[:rural_row.index("</tr>")]
+    ward = page[page.index("Outcome score by ward") :]
+    ward = ward[: ward.index("</table>")]
+    rural_row = ward[ward.index("Rural East") :]
+    rural_row = rural_row[: rural_row.index("</tr>")]
     assert rural_row.count("not reported") >= 1
-    csv = client.get("/dashboard/outcomes/O12/residents/resident-perception/by-ward.csv").get_data(as_text=True)
+    csv = client.get("/dashboard/outcomes/O12/residents/resident-perception/by-ward.csv").get_data(
+        as_text=True
+    )
     rural_csv = next(line for line in csv.splitlines() if line.startswith("Rural East"))
     assert rural_csv.endswith(",")  # the 2026-Q3 figure is blank in the download too
     import io
 
     import openpyxl
 
-    book = openpyxl.load_workbook(io.BytesIO(client.get(
-        "/dashboard/outcomes/O12/residents/resident-perception/by-ward.xlsx").data), read_only=True)
+    book = openpyxl.load_workbook(
+        io.BytesIO(
+            client.get("/dashboard/outcomes/O12/residents/resident-perception/by-ward.xlsx").data
+        ),
+        read_only=True,
+    )
     rows = {r[0]: r for r in book.active.iter_rows(values_only=True)}
     assert rows["Rural East"][-1] is None  # and in the Excel download
     # Subtraction cannot recover it: a second ward is hidden in the same wave, so the total
@@ -171,15 +223,31 @@ def test_indices_page_and_every_dashboard_table_downloads(app, client) -> None:
     add_user(app, "viewer@council.example", Role.VIEWER)
     sign_in(client, "viewer@council.example")
     page = client.get("/dashboard/indices").get_data(as_text=True)
-    assert "Confidence and culture-change indices" in page and "culture" in page and "confidence" in page
+    assert (
+        "Confidence and culture-change indices" in page
+        and "culture" in page
+        and "confidence" in page
+    )
     indices = client.get("/dashboard/indices.csv").get_data(as_text=True).splitlines()
-    assert indices[0].startswith("instrument,audience,wave,index,n,estimate,ci_low,ci_high,suppressed,alpha")
+    assert indices[0].startswith(
+        "instrument,audience,wave,index,n,estimate,ci_low,ci_high,suppressed,alpha"
+    )
     scorecard = client.get("/dashboard/scorecard.csv").get_data(as_text=True).splitlines()
-    assert scorecard[0].startswith("priority,workstream,outcome,outcome_status,measure,label,latest")
+    assert scorecard[0].startswith(
+        "priority,workstream,outcome,outcome_status,measure,label,latest"
+    )
     assert sum(1 for line in scorecard if ",O9," in line) == 1  # one KPI measure for O9
-    book = openpyxl.load_workbook(io.BytesIO(client.get("/dashboard/scorecard.xlsx").data), read_only=True)
-    assert next(book.active.iter_rows(values_only=True))[:3] == ("priority", "workstream", "outcome")
+    book = openpyxl.load_workbook(
+        io.BytesIO(client.get("/dashboard/scorecard.xlsx").data), read_only=True
+    )
+    assert next(book.active.iter_rows(values_only=True))[:3] == (
+        "priority",
+        "workstream",
+        "outcome",
+    )
     assert client.get("/dashboard/scorecard.json").status_code == 404
     with app.app_context():
-        logged = db.session.scalars(select(AuditEntry.detail).where(AuditEntry.action == "table downloaded")).all()
+        logged = db.session.scalars(
+            select(AuditEntry.detail).where(AuditEntry.action == "table downloaded")
+        ).all()
         assert {d["table"] for d in logged} == {"indices", "scorecard"}

@@ -16,8 +16,19 @@ from survey_app.definitions import load_instruments
 from survey_app.extensions import db
 from survey_app.models import Answer, InstrumentVersion, Invitation, Response, Wave, WaveMode
 
-TABLES = {"instrument_version", "wave", "event", "invitation", "response", "answer",
-          "population_margin", "user_account", "kpi_value", "audit_log", "alembic_version"}
+TABLES = {
+    "instrument_version",
+    "wave",
+    "event",
+    "invitation",
+    "response",
+    "answer",
+    "population_margin",
+    "user_account",
+    "kpi_value",
+    "audit_log",
+    "alembic_version",
+}
 
 
 def test_migrations_build_the_schema_and_upgrade_is_idempotent(db_app) -> None:
@@ -33,11 +44,22 @@ def test_response_tables_hold_nothing_that_identifies(db_app) -> None:
     with db_app.app_context():
         inspector = inspect(db.engine)
         response_columns = {c["name"] for c in inspector.get_columns("response")}
-        assert response_columns == {"id", "wave_id", "event_id", "submitted_on", "channel",
-                                    "attributes", "weight"}
+        assert response_columns == {
+            "id",
+            "wave_id",
+            "event_id",
+            "submitted_on",
+            "channel",
+            "attributes",
+            "weight",
+        }
         types = {c["name"]: str(c["type"]).upper() for c in inspector.get_columns("response")}
         assert types["submitted_on"] == "DATE"  # a day, never a time
-        assert {c["name"] for c in inspector.get_columns("answer")} == {"response_id", "question_id", "value"}
+        assert {c["name"] for c in inspector.get_columns("answer")} == {
+            "response_id",
+            "question_id",
+            "value",
+        }
         invitation = {c["name"] for c in inspector.get_columns("invitation")}
         assert not {"used_at", "created_at", "response_id"} & invitation
 
@@ -46,9 +68,17 @@ def _wave(label: str = "2026-Q1") -> Wave:
     definitions = load_definitions()
     load_instruments(definitions)
     version = db.session.scalar(
-        select(InstrumentVersion).where(InstrumentVersion.instrument_id == "member-pulse"))
-    wave = Wave(label=label, instrument_version=version, audience="members", mode=WaveMode.INVITE,
-                opens_on=dt.date(2026, 1, 1), closes_on=dt.date(2026, 1, 31), audience_size=49)
+        select(InstrumentVersion).where(InstrumentVersion.instrument_id == "member-pulse")
+    )
+    wave = Wave(
+        label=label,
+        instrument_version=version,
+        audience="members",
+        mode=WaveMode.INVITE,
+        opens_on=dt.date(2026, 1, 1),
+        closes_on=dt.date(2026, 1, 31),
+        audience_size=49,
+    )
     db.session.add(wave)
     db.session.commit()
     return wave
@@ -57,14 +87,25 @@ def _wave(label: str = "2026-Q1") -> Wave:
 def test_constraints_are_enforced_by_the_database(db_app) -> None:
     with db_app.app_context():
         wave = _wave()
-        db.session.add_all([Invitation(wave_id=wave.id, token_hash="a" * 64),
-                            Invitation(wave_id=wave.id, token_hash="a" * 64)])
+        db.session.add_all(
+            [
+                Invitation(wave_id=wave.id, token_hash="a" * 64),
+                Invitation(wave_id=wave.id, token_hash="a" * 64),
+            ]
+        )
         with pytest.raises(IntegrityError):
             db.session.commit()
         db.session.rollback()
-        db.session.add(Wave(label="bad", instrument_version_id=wave.instrument_version_id,
-                            audience="members", mode=WaveMode.OPEN, opens_on=dt.date(2026, 2, 1),
-                            closes_on=dt.date(2026, 1, 1)))
+        db.session.add(
+            Wave(
+                label="bad",
+                instrument_version_id=wave.instrument_version_id,
+                audience="members",
+                mode=WaveMode.OPEN,
+                opens_on=dt.date(2026, 2, 1),
+                closes_on=dt.date(2026, 1, 1),
+            )
+        )
         with pytest.raises(IntegrityError):
             db.session.commit()
         db.session.rollback()
@@ -77,8 +118,14 @@ def test_constraints_are_enforced_by_the_database(db_app) -> None:
 def test_response_ids_are_random_and_answers_cascade(db_app) -> None:
     with db_app.app_context():
         wave = _wave()
-        responses = [Response(wave_id=wave.id, submitted_on=dt.date(2026, 1, 5),
-                              answers=[Answer(question_id="M01", value="4")]) for _ in range(20)]
+        responses = [
+            Response(
+                wave_id=wave.id,
+                submitted_on=dt.date(2026, 1, 5),
+                answers=[Answer(question_id="M01", value="4")],
+            )
+            for _ in range(20)
+        ]
         db.session.add_all(responses)
         db.session.commit()
         ids = [r.id for r in responses]

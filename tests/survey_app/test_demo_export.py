@@ -20,10 +20,17 @@ def test_export_round_trips_every_stored_answer(db_app) -> None:
     with db_app.app_context():
         counts = seed_demo(load_definitions(), seed=7)
         frame = responses_frame()
-        stored = db.session.execute(select(Answer.response_id, Answer.question_id, Answer.value)).all()
+        stored = db.session.execute(
+            select(Answer.response_id, Answer.question_id, Answer.value)
+        ).all()
         n_responses = db.session.scalar(select(db.func.count()).select_from(Response))
-        withheld = set(db.session.execute(select(SafeguardingFlag.response_id, SafeguardingFlag.question_id)
-                                          .where(SafeguardingFlag.status == FlagStatus.OPEN)).all())
+        withheld = set(
+            db.session.execute(
+                select(SafeguardingFlag.response_id, SafeguardingFlag.question_id).where(
+                    SafeguardingFlag.status == FlagStatus.OPEN
+                )
+            ).all()
+        )
     assert counts["responses"] == n_responses == len(frame) and frame["response_id"].is_unique
     assert list(frame.columns[: len(FIXED_COLUMNS)]) == FIXED_COLUMNS
     assert withheld  # the demo has comments awaiting the safeguarding reviewer
@@ -49,8 +56,10 @@ def test_export_codes_and_columns(app) -> None:
     definitions = load_definitions()
     expected = ["channel", "event"]
     for instrument_id in sorted(definitions.instruments):
-        expected += [a.id for a in definitions.instruments[instrument_id].attributes if a.id not in expected]
-    assert list(frame.columns[len(FIXED_COLUMNS):len(FIXED_COLUMNS) + len(expected)]) == expected
+        expected += [
+            a.id for a in definitions.instruments[instrument_id].attributes if a.id not in expected
+        ]
+    assert list(frame.columns[len(FIXED_COLUMNS) : len(FIXED_COLUMNS) + len(expected)]) == expected
     assert {"age_band", "sex", "ward", "directorate", "grade", "sector"} <= set(expected)
     first_question = definitions.instruments[min(definitions.instruments)].questions[0].id
     assert frame.columns[len(FIXED_COLUMNS) + len(expected)] == first_question
@@ -59,7 +68,10 @@ def test_export_codes_and_columns(app) -> None:
     assert residents["audience"].eq("residents").all()
     assert residents["version"].str.len().eq(64).all()
     roadshow = frame[frame["instrument"] == "staff-roadshow"]
-    assert roadshow["event"].notna().all() and frame.loc[frame["instrument"] != "staff-roadshow", "event"].isna().all()
+    assert (
+        roadshow["event"].notna().all()
+        and frame.loc[frame["instrument"] != "staff-roadshow", "event"].isna().all()
+    )
     assert set(frame["wave"]) == {"2025-Q4", "2026-Q1", "2026-Q2", "2026-Q3"}
     assert pd.to_datetime(frame["submitted_on"]).notna().all()
 
@@ -106,8 +118,18 @@ def test_demo_and_export_cli(runner, tmp_path) -> None:
     assert "already holds waves" in again.output
     assert "Staff sign-in: http://127.0.0.1:8080/auth/sign-in" in again.output
     out = tmp_path / "export.csv"
-    result = runner.invoke(args=["export", "responses", "--wave", "2026-Q3",
-                                 "--instrument", "member-pulse", "--out", str(out)])
+    result = runner.invoke(
+        args=[
+            "export",
+            "responses",
+            "--wave",
+            "2026-Q3",
+            "--instrument",
+            "member-pulse",
+            "--out",
+            str(out),
+        ]
+    )
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert rows and {r["wave"] for r in rows} == {"2026-Q3"}
@@ -131,7 +153,12 @@ def test_the_demo_councillor_reads_the_scorecard_and_changes_nothing(app, runner
     page = client.get("/dashboard/")
     # a viewer reads the published figures of the demo's closed waves, not the latest results
     assert page.status_code == 200 and "Published figures of" in page.get_data(as_text=True)
-    assert client.post("/dashboard/recompute", data={"csrf_token": csrf(client, "/dashboard/")}).status_code == 403
+    assert (
+        client.post(
+            "/dashboard/recompute", data={"csrf_token": csrf(client, "/dashboard/")}
+        ).status_code
+        == 403
+    )
     assert client.get("/programme/waves/new").status_code == 403
 
 
@@ -155,7 +182,12 @@ def test_demo_comments_are_redacted_at_ingest(app) -> None:
     with app.app_context():
         seed_demo(load_definitions(), seed=4)
         frame = responses_frame()
-    text_columns = [q.id for i in load_definitions().instruments.values() for q in i.questions if q.type == "text"]
+    text_columns = [
+        q.id
+        for i in load_definitions().instruments.values()
+        for q in i.questions
+        if q.type == "text"
+    ]
     comments = frame[text_columns].stack().dropna().astype(str)
     assert len(comments) > 500
     assert not comments.str.contains(r"[\w.+-]+@[\w-]+\.[\w.]+", regex=True).any()

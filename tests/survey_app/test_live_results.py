@@ -218,6 +218,7 @@ def test_a_thin_live_wave_is_noted_and_leaves_closed_waves_unchanged(db_app) -> 
 
         result, _ = latest_results()
         after, notes = table(result, "indicators"), table(result, "notes")
+
     def closed(t):
         return t[
             ~((t["instrument"] == "resident-perception") & (t["wave"] == "2026-Q4"))

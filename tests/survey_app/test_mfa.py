@@ -141,7 +141,9 @@ def test_a_changed_secret_key_refuses_codes_until_the_old_key_is_a_fallback(data
         sign_in(client, "admin@council.example")
         secret, _ = set_up(client)
 
-    with _configured_app(database_url, SECRET_KEY="a-new-key-that-is-long-enough-0123456789", **REQUIRED) as rotated:
+    with _configured_app(
+        database_url, SECRET_KEY="a-new-key-that-is-long-enough-0123456789", **REQUIRED
+    ) as rotated:
         client = rotated.test_client()
         assert sign_in(client, "admin@council.example").headers["Location"] == "/auth/code"
         refused = enter_code(client, code_for(secret, 1))
@@ -435,7 +437,9 @@ def test_a_role_that_needs_a_second_factor_ends_the_session_and_asks_for_set_up(
     # A role change ends the user's sessions (their session version moves on) ...
     assert viewer.get("/staff/").headers["Location"].startswith("/auth/sign-in")
     # ... and signing in again with the new role leads to setting up a second factor first.
-    assert sign_in(viewer, "viewer@council.example").headers["Location"] == "/auth/two-factor/set-up"
+    assert (
+        sign_in(viewer, "viewer@council.example").headers["Location"] == "/auth/two-factor/set-up"
+    )
     assert viewer.get("/staff/").headers["Location"].startswith("/auth/sign-in")
 
 

@@ -19,14 +19,18 @@ from .helpers import add_user, figures_near, member_wave_with, sign_in
 def _pdf_text(path) -> str:
     if shutil.which("pdftotext") is None:
         pytest.skip("pdftotext (Debian poppler-utils) is not installed")
-    return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    return subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
 
 
 def test_report_command_writes_html_and_a_tagged_pdf(app, runner, tmp_path) -> None:
     with app.app_context():
         seed_demo(load_definitions(), seed=2)
         compute_results()
-    result = runner.invoke(args=["report", "quarterly", "--wave", "2026-Q2", "--out", str(tmp_path)])
+    result = runner.invoke(
+        args=["report", "quarterly", "--wave", "2026-Q2", "--out", str(tmp_path)]
+    )
     assert result.exit_code == 0, result.output
     html = (tmp_path / "quarterly-2026-Q2.html").read_text()
     assert '<html lang="en-GB">' in html and "progress report for 2026-Q2" in html
@@ -35,8 +39,14 @@ def test_report_command_writes_html_and_a_tagged_pdf(app, runner, tmp_path) -> N
     info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
     assert "Tagged:          yes" in info and "progress report for 2026-Q2" in info
     text = _pdf_text(pdf)
-    for heading in ("Summary of the quarter", "Scorecard", "Confidence and culture-change indices",
-                    "What people said", "Methodology and suppression", "Appendix"):
+    for heading in (
+        "Summary of the quarter",
+        "Scorecard",
+        "Confidence and culture-change indices",
+        "What people said",
+        "Methodology and suppression",
+        "Appendix",
+    ):
         assert heading in text
     assert "O12: Public and partner confidence" in text
     latest = runner.invoke(args=["report", "quarterly", "--out", str(tmp_path)])

@@ -17,16 +17,27 @@ from survey_app.sessions import QuickSecureCookieSessionInterface, QuickTaggedJS
 
 TAG_KEYS = [" t", " di", " b", " m", " u", " d"]  # keys that Flask must escape
 _leaves = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=20),
-    st.binary(max_size=8), st.text(max_size=8).map(Markup), st.uuids(),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.text(max_size=20),
+    st.binary(max_size=8),
+    st.text(max_size=8).map(Markup),
+    st.uuids(),
     st.datetimes(timezones=st.just(dt.UTC)).map(lambda d: d.replace(microsecond=0)),
 )
-_values = st.recursive(_leaves, lambda children: st.one_of(
-    st.lists(children, max_size=4),
-    st.lists(children, max_size=3).map(tuple),
-    st.dictionaries(st.one_of(st.text(max_size=6), st.sampled_from(TAG_KEYS)), children,
-                    max_size=4),
-), max_leaves=12)
+_values = st.recursive(
+    _leaves,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.lists(children, max_size=3).map(tuple),
+        st.dictionaries(
+            st.one_of(st.text(max_size=6), st.sampled_from(TAG_KEYS)), children, max_size=4
+        ),
+    ),
+    max_leaves=12,
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -43,9 +54,13 @@ def test_quick_serializer_writes_and_reads_what_flask_does(value) -> None:
 def test_cookies_open_across_the_two_interfaces() -> None:
     app = Flask(__name__)
     app.secret_key = "a-test-secret"
-    session = {"pulse": {"AbC123": {"a": {"Q01": "4", "Q90": "words"}, "keys": ["k1"]}},
-               "csrf_token": "t" * 40, "when": dt.datetime(2026, 11, 24, tzinfo=dt.UTC),
-               "pair": (1, "two"), "id": uuid.UUID(int=7)}
+    session = {
+        "pulse": {"AbC123": {"a": {"Q01": "4", "Q90": "words"}, "keys": ["k1"]}},
+        "csrf_token": "t" * 40,
+        "when": dt.datetime(2026, 11, 24, tzinfo=dt.UTC),
+        "pair": (1, "two"),
+        "id": uuid.UUID(int=7),
+    }
     flask_side = SecureCookieSessionInterface().get_signing_serializer(app)
     quick_side = QuickSecureCookieSessionInterface().get_signing_serializer(app)
     assert quick_side.loads(flask_side.dumps(session)) == session
@@ -62,4 +77,5 @@ def test_a_new_secret_key_gets_a_new_signer() -> None:
     rotated = interface.get_signing_serializer(app)
     assert rotated.loads(cookie) == {"a": 1}  # the old key still opens old cookies
     assert SecureCookieSessionInterface().get_signing_serializer(app).loads(
-        rotated.dumps({"b": 2})) == {"b": 2}  # and new cookies are signed with the new key
+        rotated.dumps({"b": 2})
+    ) == {"b": 2}  # and new cookies are signed with the new key

@@ -19,7 +19,13 @@ from ..conftest import make_app
 from .helpers import PASSWORD, add_user, audit_actions, bodies, csrf, sign_in
 
 RESPONDENT_ENDPOINTS = ("public.", "survey.", "static")
-OPEN_AUTH = {"auth.sign_in", "auth.sign_out", "auth.reset_request", "auth.reset_link", "auth.reset_password"}
+OPEN_AUTH = {
+    "auth.sign_in",
+    "auth.sign_out",
+    "auth.reset_request",
+    "auth.reset_link",
+    "auth.reset_password",
+}
 
 
 def _url(rule) -> str:
@@ -27,8 +33,11 @@ def _url(rule) -> str:
 
 
 def staff_rules(app):
-    return [r for r in app.url_map.iter_rules()
-            if not r.endpoint.startswith(RESPONDENT_ENDPOINTS) and r.endpoint not in OPEN_AUTH]
+    return [
+        r
+        for r in app.url_map.iter_rules()
+        if not r.endpoint.startswith(RESPONDENT_ENDPOINTS) and r.endpoint not in OPEN_AUTH
+    ]
 
 
 def test_every_staff_route_needs_sign_in(app, client) -> None:
@@ -63,8 +72,12 @@ def test_viewer_gets_403_on_every_admin_and_analyst_action(app, client) -> None:
 
 def test_sign_in_messages_never_reveal_whether_an_account_exists(app, client) -> None:
     add_user(app, "analyst@council.example", Role.ANALYST)
-    wrong_password = sign_in(client, "analyst@council.example", "not the password").get_data(as_text=True)
-    no_account = sign_in(client, "nobody@council.example", "not the password").get_data(as_text=True)
+    wrong_password = sign_in(client, "analyst@council.example", "not the password").get_data(
+        as_text=True
+    )
+    no_account = sign_in(client, "nobody@council.example", "not the password").get_data(
+        as_text=True
+    )
     message = "Enter a correct email address and password"
     assert message in wrong_password and message in no_account
     assert audit_actions(app) == ["sign-in failed", "sign-in failed"]
@@ -72,7 +85,9 @@ def test_sign_in_messages_never_reveal_whether_an_account_exists(app, client) ->
 
 def test_posts_without_csrf_token_are_refused(app, client) -> None:
     add_user(app, "admin@council.example", Role.ADMIN)
-    refused = client.post("/auth/sign-in", data={"email": "admin@council.example", "password": PASSWORD})
+    refused = client.post(
+        "/auth/sign-in", data={"email": "admin@council.example", "password": PASSWORD}
+    )
     assert refused.status_code == 400 and "Your form timed out" in refused.get_data(as_text=True)
     assert sign_in(client, "admin@council.example").status_code == 302
     for path in ("/admin/users/1/lift-wait", "/auth/sign-out", "/admin/users/new"):
@@ -80,13 +95,20 @@ def test_posts_without_csrf_token_are_refused(app, client) -> None:
     assert client.get("/staff/").status_code == 200  # still signed in: sign-out needed a token
 
 
-@pytest.mark.parametrize("target, expected", [
-    ("/staff/exports", "/staff/exports"), ("//evil.example/x", "/staff/"),
-    ("https://evil.example/", "/staff/"), ("/\\evil.example", "/staff/"),
-])
+@pytest.mark.parametrize(
+    "target, expected",
+    [
+        ("/staff/exports", "/staff/exports"),
+        ("//evil.example/x", "/staff/"),
+        ("https://evil.example/", "/staff/"),
+        ("/\\evil.example", "/staff/"),
+    ],
+)
 def test_next_redirects_stay_on_site(app, client, target, expected) -> None:
     add_user(app, "analyst@council.example", Role.ANALYST)
-    assert sign_in(client, "analyst@council.example", next_url=target).headers["Location"] == expected
+    assert (
+        sign_in(client, "analyst@council.example", next_url=target).headers["Location"] == expected
+    )
 
 
 def test_sessions_expire_when_idle_and_cookies_are_safe(tmp_path) -> None:
@@ -105,30 +127,41 @@ def test_sessions_expire_when_idle_and_cookies_are_safe(tmp_path) -> None:
 
 def test_password_reset_by_emailed_link(tmp_path, smtp) -> None:
     controller, mailbox = smtp
-    app = make_app(f"sqlite:///{tmp_path / 'r.db'}", MAIL_SERVER="127.0.0.1", MAIL_PORT=controller.port)
+    app = make_app(
+        f"sqlite:///{tmp_path / 'r.db'}", MAIL_SERVER="127.0.0.1", MAIL_PORT=controller.port
+    )
     from flask_migrate import upgrade
 
     with app.app_context():
         upgrade()
     add_user(app, "analyst@council.example", Role.ANALYST)
     client = app.test_client()
-    unknown = client.post("/auth/reset", data={"csrf_token": csrf(client, "/auth/reset"),
-                                               "email": "nobody@council.example"})
-    known = client.post("/auth/reset", data={"csrf_token": csrf(client, "/auth/reset"),
-                                             "email": "analyst@council.example"})
+    unknown = client.post(
+        "/auth/reset",
+        data={"csrf_token": csrf(client, "/auth/reset"), "email": "nobody@council.example"},
+    )
+    known = client.post(
+        "/auth/reset",
+        data={"csrf_token": csrf(client, "/auth/reset"), "email": "analyst@council.example"},
+    )
+
     def without_nonce(response) -> str:
         return re.sub(r'nonce="[^"]+"', "", response.get_data(as_text=True))
 
     assert without_nonce(unknown) == without_nonce(known)  # the same answer either way
-    assert len(mailbox.messages) == 1 and mailbox.messages[0].rcpt_tos == ["analyst@council.example"]
+    assert len(mailbox.messages) == 1 and mailbox.messages[0].rcpt_tos == [
+        "analyst@council.example"
+    ]
     body = bodies(mailbox)[0]
     link = re.search(r"http://pulse\.test(/auth/reset/\S+)", body).group(1)
     moved = client.get(link)
     assert moved.status_code == 302 and moved.headers["Location"] == "/auth/reset/new"
     new_password = "a brand new long password"
     token = csrf(client, "/auth/reset/new")
-    done = client.post("/auth/reset/new", data={"csrf_token": token, "new_password": new_password,
-                                                "confirm": new_password})
+    done = client.post(
+        "/auth/reset/new",
+        data={"csrf_token": token, "new_password": new_password, "confirm": new_password},
+    )
     assert done.status_code == 302
     assert sign_in(app.test_client(), "analyst@council.example", new_password).status_code == 302
     again = app.test_client()
@@ -148,22 +181,47 @@ def test_route_limits_apply_without_per_request_hooks(app, client) -> None:
     assert client.get("/auth/reset").status_code == 200  # only posts count
     elsewhere = app.test_client()
     elsewhere.environ_base["REMOTE_ADDR"] = "10.0.0.9"
-    assert elsewhere.post("/auth/reset", data={**form, "csrf_token": csrf(elsewhere, "/auth/reset")}
-                          ).status_code == 200
+    assert (
+        elsewhere.post(
+            "/auth/reset", data={**form, "csrf_token": csrf(elsewhere, "/auth/reset")}
+        ).status_code
+        == 200
+    )
 
 
 def test_change_password_checks_the_current_one(app, client) -> None:
     add_user(app, "viewer@council.example", Role.VIEWER)
     sign_in(client, "viewer@council.example")
     token = csrf(client, "/auth/password")
-    wrong = client.post("/auth/password", data={"csrf_token": token, "current_password": "nope",
-                                                "new_password": "x" * 14, "confirm": "x" * 14})
+    wrong = client.post(
+        "/auth/password",
+        data={
+            "csrf_token": token,
+            "current_password": "nope",
+            "new_password": "x" * 14,
+            "confirm": "x" * 14,
+        },
+    )
     assert "Your current password is not correct" in wrong.get_data(as_text=True)
-    short = client.post("/auth/password", data={"csrf_token": token, "current_password": PASSWORD,
-                                                "new_password": "short", "confirm": "short"})
+    short = client.post(
+        "/auth/password",
+        data={
+            "csrf_token": token,
+            "current_password": PASSWORD,
+            "new_password": "short",
+            "confirm": "short",
+        },
+    )
     assert "at least 12 characters" in short.get_data(as_text=True)
-    ok = client.post("/auth/password", data={"csrf_token": token, "current_password": PASSWORD,
-                                             "new_password": "x" * 14, "confirm": "x" * 14})
+    ok = client.post(
+        "/auth/password",
+        data={
+            "csrf_token": token,
+            "current_password": PASSWORD,
+            "new_password": "x" * 14,
+            "confirm": "x" * 14,
+        },
+    )
     assert ok.status_code == 302 and "password changed" in audit_actions(app)
 
 
@@ -184,7 +242,9 @@ def test_exports_are_for_analysts_anonymous_and_logged(app, client) -> None:
     assert any(row[2] == "M05" and row[7] is True for row in codebook[1:])  # reverse-coded item
     assert client.get("/staff/exports/responses.csv?wave=99999").status_code == 404
     with app.app_context():
-        exports = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "export responses")).all()
+        exports = db.session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "export responses")
+        ).all()
         assert [e.detail["format"] for e in exports] == ["csv", "xlsx"]
         assert all(e.user_id is not None for e in exports)
 
@@ -199,7 +259,9 @@ def test_monitor_hides_counts_below_the_minimum_group_size(app, client) -> None:
     from survey_app.models import Wave
 
     with app.app_context():
-        roadshow = db.session.scalar(select(Wave).where(Wave.mode == "event", Wave.label == "2026-Q1"))
+        roadshow = db.session.scalar(
+            select(Wave).where(Wave.mode == "event", Wave.label == "2026-Q1")
+        )
         wave_id = roadshow.id
     detail = client.get(f"/staff/waves/{wave_id}").get_data(as_text=True)
     assert "Responses by roadshow event" in detail
@@ -213,33 +275,84 @@ def test_admin_manages_users_but_never_removes_the_last_admin(app, client, smtp)
     admin_id = add_user(app, "admin@council.example", Role.ADMIN)
     sign_in(client, "admin@council.example")
     token = csrf(client, "/admin/users/new")
-    created = client.post("/admin/users/new", data={"csrf_token": token, "email": "new@council.example",
-                                                    "name": "New Analyst", "role": "analyst", "active": "y"})
+    created = client.post(
+        "/admin/users/new",
+        data={
+            "csrf_token": token,
+            "email": "new@council.example",
+            "name": "New Analyst",
+            "role": "analyst",
+            "active": "y",
+        },
+    )
     assert created.status_code == 302
-    duplicate = client.post("/admin/users/new", data={"csrf_token": token, "email": "NEW@council.example",
-                                                      "name": "Again", "role": "viewer", "active": "y"})
+    duplicate = client.post(
+        "/admin/users/new",
+        data={
+            "csrf_token": token,
+            "email": "NEW@council.example",
+            "name": "Again",
+            "role": "viewer",
+            "active": "y",
+        },
+    )
     assert "already a user with this email" in duplicate.get_data(as_text=True)
-    bad = client.post("/admin/users/new", data={"csrf_token": token, "email": "not-an-email", "name": "",
-                                                "role": "emperor"})
+    bad = client.post(
+        "/admin/users/new",
+        data={"csrf_token": token, "email": "not-an-email", "name": "", "role": "emperor"},
+    )
     text = bad.get_data(as_text=True)
     assert "There is a problem" in text and "Enter the person" in text and 'href="#email"' in text
-    demote = client.post(f"/admin/users/{admin_id}", data={"csrf_token": token, "email": "admin@council.example",
-                                                          "name": "Admin", "role": "viewer", "active": "y"})
+    demote = client.post(
+        f"/admin/users/{admin_id}",
+        data={
+            "csrf_token": token,
+            "email": "admin@council.example",
+            "name": "Admin",
+            "role": "viewer",
+            "active": "y",
+        },
+    )
     assert "at least one active administrator" in demote.get_data(as_text=True)
     actions = audit_actions(app)
     assert "user created" in actions and "user changed" not in actions
 
 
 def test_cli_creates_the_first_admin(app, runner) -> None:
-    created = runner.invoke(args=["users", "create", "--email", "First.Admin@Council.example", "--name", "First Admin"],
-                            input=f"{PASSWORD}\n{PASSWORD}\n")
+    created = runner.invoke(
+        args=["users", "create", "--email", "First.Admin@Council.example", "--name", "First Admin"],
+        input=f"{PASSWORD}\n{PASSWORD}\n",
+    )
     assert created.exit_code == 0, created.output
     assert "Created admin" in created.output
     assert sign_in(app.test_client(), "first.admin@council.example").status_code == 302
-    again = runner.invoke(args=["users", "create", "--email", "first.admin@council.example", "--name", "X",
-                                "--password", PASSWORD])
+    again = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "--email",
+            "first.admin@council.example",
+            "--name",
+            "X",
+            "--password",
+            PASSWORD,
+        ]
+    )
     assert again.exit_code != 0 and "already an account" in again.output
-    short = runner.invoke(args=["users", "create", "--email", "b@council.example", "--name", "B", "--password", "short"])
+    short = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "--email",
+            "b@council.example",
+            "--name",
+            "B",
+            "--password",
+            "short",
+        ]
+    )
     assert short.exit_code != 0 and "at least 12 characters" in short.output
-    bad = runner.invoke(args=["users", "create", "--email", "not-an-email", "--name", "B", "--password", PASSWORD])
+    bad = runner.invoke(
+        args=["users", "create", "--email", "not-an-email", "--name", "B", "--password", PASSWORD]
+    )
     assert bad.exit_code != 0 and "--email" in bad.output

@@ -34,12 +34,12 @@ from .survey_helpers import (
 CONCURRENT = 20
 
 
-
 class QuietHandler(WSGIRequestHandler):
     """No access log lines in the test output."""
 
     def log_request(self, *args, **kwargs) -> None:
         pass
+
 
 class Browser:
     """A cookie-keeping HTTP client for a real server (no redirects followed)."""
@@ -133,7 +133,15 @@ def test_tables_a_submission_passes_through_identify_no_one(db_app) -> None:
             "held_submission": {"id", "wave_id", "sealed"},
             "invite_tag": {"tag", "wave_id"},
             "submission_key": {"key_hash", "used_on"},
-            "response": {"id", "wave_id", "event_id", "submitted_on", "channel", "attributes", "weight"},
+            "response": {
+                "id",
+                "wave_id",
+                "event_id",
+                "submitted_on",
+                "channel",
+                "attributes",
+                "weight",
+            },
             "answer": {"response_id", "question_id", "value"},
             "draft": {"lookup", "wave_id", "sealed"},
         }
@@ -168,8 +176,9 @@ def test_released_invite_responses_cannot_be_paired_with_invitations(db_app) -> 
             held_ids |= set(db.session.scalars(select(HeldSubmission.id)))
             held = db.session.scalar(select(func.count()).select_from(HeldSubmission))
             released = db.session.scalar(select(func.count()).select_from(Response))
-            used = db.session.scalar(select(func.count()).select_from(Invitation)
-                                     .where(Invitation.used.is_(True)))
+            used = db.session.scalar(
+                select(func.count()).select_from(Invitation).where(Invitation.used.is_(True))
+            )
             # a release happens once 20 are held and leaves 10 behind (2 x the minimum 5),
             # marking exactly its own batch's invitations used
             assert held == (i + 1) - released and (held < 20 and held >= min(i + 1, 10))
@@ -177,39 +186,57 @@ def test_released_invite_responses_cannot_be_paired_with_invitations(db_app) -> 
             if released > sum(batches):
                 batches.append(released - sum(batches))
             if postgres and released:
-                xids = dict(db.session.execute(text(
-                    "SELECT xmin::text, count(*) FROM response GROUP BY xmin::text")).all())
-                invitation_xids = dict(db.session.execute(text(
-                    "SELECT xmin::text, count(*) FROM invitation WHERE used GROUP BY xmin::text")).all())
+                xids = dict(
+                    db.session.execute(
+                        text("SELECT xmin::text, count(*) FROM response GROUP BY xmin::text")
+                    ).all()
+                )
+                invitation_xids = dict(
+                    db.session.execute(
+                        text(
+                            "SELECT xmin::text, count(*) FROM invitation WHERE used GROUP BY xmin::text"
+                        )
+                    ).all()
+                )
                 assert xids == invitation_xids  # each batch marks its own invitations
                 assert min(xids.values()) >= 10
     assert batches == [10]
     with db_app.app_context():
-        assert release_held(wave_id) == 0          # ten held, wave open: kept back
+        assert release_held(wave_id) == 0  # ten held, wave open: kept back
         assert release_held(wave_id, force=True) == 10
         assert db.session.scalar(select(func.count()).select_from(HeldSubmission)) == 0
-        comments = db.session.execute(select(Answer.response_id, Answer.value)
-                                      .where(Answer.question_id == "M90")).all()
+        comments = db.session.execute(
+            select(Answer.response_id, Answer.value).where(Answer.question_id == "M90")
+        ).all()
         seed_of = {rid: int(value.split()[1]) for rid, value in comments}
         assert sorted(seed_of.values()) == list(range(n))
         response_ids = set(seed_of)
         assert not response_ids & held_ids  # fresh random ids on release
         # nothing stored with a response mentions a token or its hash
-        dump = " ".join(str(row) for table in ("response", "answer")
-                        for row in db.session.execute(text(f"SELECT * FROM {table}")))
+        dump = " ".join(
+            str(row)
+            for table in ("response", "answer")
+            for row in db.session.execute(text(f"SELECT * FROM {table}"))
+        )
         assert not any(t in dump for t in tokens) and not any(h in dump for h in token_hashes)
         if postgres:
             # the final release rewrote the whole wave in one transaction: one xmin for
             # every response and used invitation, and physical order shuffled afresh
             xids = set(db.session.scalars(text("SELECT xmin::text FROM response")))
-            invitation_xids = set(db.session.scalars(text("SELECT xmin::text FROM invitation WHERE used")))
+            invitation_xids = set(
+                db.session.scalars(text("SELECT xmin::text FROM invitation WHERE used"))
+            )
             assert len(xids) == 1 and xids == invitation_xids
         else:  # WITHOUT ROWID: no hidden insertion counter to sort by
             with pytest.raises(OperationalError, match="rowid"):
                 db.session.execute(text("SELECT rowid FROM response"))
             db.session.rollback()
-        assert db.session.scalar(select(func.count()).select_from(Invitation)
-                                 .where(Invitation.used.is_(True))) == n
+        assert (
+            db.session.scalar(
+                select(func.count()).select_from(Invitation).where(Invitation.used.is_(True))
+            )
+            == n
+        )
 
 
 def test_release_cli_and_closed_waves(app, runner) -> None:
@@ -256,7 +283,10 @@ def test_invite_answers_resume_in_the_same_browser_only_and_go_when_sent(db_app)
     first.get(f"/i/{token}")
     form = first.get(f"/s/{slug}/1").get_data(as_text=True)
     page_one = {f: answers[f] for f in pages[0].field_ids}
-    assert first.post(f"/s/{slug}/1", data={"csrf_token": csrf_of(form), **page_one}).status_code == 303
+    assert (
+        first.post(f"/s/{slug}/1", data={"csrf_token": csrf_of(form), **page_one}).status_code
+        == 303
+    )
     # the same link on another device (or an analyst's browser) resumes nothing
     elsewhere = db_app.test_client()
     elsewhere.get(f"/i/{token}")
@@ -282,8 +312,10 @@ def test_invite_answers_resume_in_the_same_browser_only_and_go_when_sent(db_app)
     with db_app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Draft)) == 1
         assert purge_closed() == 0  # still open
-        db.session.execute(text("UPDATE wave SET closes_on = :day WHERE id = :id"),
-                           {"day": dt.date.today(), "id": wave_id})
+        db.session.execute(
+            text("UPDATE wave SET closes_on = :day WHERE id = :id"),
+            {"day": dt.date.today(), "id": wave_id},
+        )
         db.session.commit()
     assert "Continue where you left off" in abandoned.get(f"/s/{slug}").get_data(as_text=True)
     with db_app.app_context():
@@ -308,8 +340,14 @@ def test_staff_see_one_total_received_held_plus_released(db_app) -> None:
         assert received_total(wave_id) == 0
     for i in range(3):
         client = db_app.test_client()
-        assert send(client, slug, answer_pages(client, slug, instrument,
-                                               full_answers(instrument, seed=i))).status_code == 303
+        assert (
+            send(
+                client,
+                slug,
+                answer_pages(client, slug, instrument, full_answers(instrument, seed=i)),
+            ).status_code
+            == 303
+        )
         with db_app.app_context():
             assert received_total(wave_id) == i + 1  # counted at once, while still held
     assert release_all(db_app) == 3
@@ -330,10 +368,20 @@ def test_a_secret_key_change_holds_back_only_what_it_cannot_open(tmp_path, caplo
         wave = make_wave("staff-pulse")
         slug, wave_id, instrument = wave.slug, wave.id, wave.instrument_version.instrument
     client = before.test_client()
-    assert send(client, slug, answer_pages(client, slug, instrument, full_answers(instrument))).status_code == 303
+    assert (
+        send(
+            client, slug, answer_pages(client, slug, instrument, full_answers(instrument))
+        ).status_code
+        == 303
+    )
     after = make_app(url, SECRET_KEY="n" * 40)  # the key changed, the old one forgotten
     client = after.test_client()
-    assert send(client, slug, answer_pages(client, slug, instrument, full_answers(instrument, 1))).status_code == 303
+    assert (
+        send(
+            client, slug, answer_pages(client, slug, instrument, full_answers(instrument, 1))
+        ).status_code
+        == 303
+    )
     with after.app_context():
         assert release_held(wave_id, force=True) == 1  # the new one; the old one stays held
         assert db.session.scalar(select(func.count()).select_from(HeldSubmission)) == 1

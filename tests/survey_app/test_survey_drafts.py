@@ -162,7 +162,11 @@ def test_a_respondent_idle_for_two_hours_loses_nothing(app, client, monkeypatch)
     assert "Yes" in check and "Written after lunch" in check
     assert send(client, slug, check).status_code == 303
     with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(Response)) + db.session.scalar(select(func.count()).select_from(HeldSubmission)) == 1
+        assert (
+            db.session.scalar(select(func.count()).select_from(Response))
+            + db.session.scalar(select(func.count()).select_from(HeldSubmission))
+            == 1
+        )
 
 
 def test_a_staff_session_still_ends_after_its_idle_limit(app, monkeypatch) -> None:
@@ -194,11 +198,19 @@ def test_the_draft_is_deleted_in_the_transaction_that_stores_the_answers(db_app)
         event.remove(engine, "before_cursor_execute", fail_the_draft_delete)
     assert failed.status_code == 503 and "Keep me" in failed.get_data(as_text=True)
     with db_app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(Response)) + db.session.scalar(select(func.count()).select_from(HeldSubmission)) == 0
+        assert (
+            db.session.scalar(select(func.count()).select_from(Response))
+            + db.session.scalar(select(func.count()).select_from(HeldSubmission))
+            == 0
+        )
     assert _drafts(db_app) == 1
     assert send(client, slug, failed.get_data(as_text=True)).status_code == 303
     with db_app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(Response)) + db.session.scalar(select(func.count()).select_from(HeldSubmission)) == 1
+        assert (
+            db.session.scalar(select(func.count()).select_from(Response))
+            + db.session.scalar(select(func.count()).select_from(HeldSubmission))
+            == 1
+        )
     assert _drafts(db_app) == 0
 
 

@@ -23,8 +23,13 @@ from .survey_helpers import (
     send,
 )
 
-INSTRUMENTS = ["member-pulse", "partner-survey", "staff-pulse", "resident-perception",
-               "staff-roadshow"]
+INSTRUMENTS = [
+    "member-pulse",
+    "partner-survey",
+    "staff-pulse",
+    "resident-perception",
+    "staff-roadshow",
+]
 
 
 def _enter(client, wave: Wave, token: str | None = None) -> None:
@@ -93,8 +98,15 @@ def test_answers_survive_going_back_and_changing(app, client) -> None:
     # change one answer from the check page: the page shows the old answer checked
     page = client.get(f"/s/{slug}/1?change=1").get_data(as_text=True)
     assert f'name="S01" type="radio" value="{answers["S01"]}" checked' in page
-    posted = client.post(f"/s/{slug}/1?change=1", data={
-        "csrf_token": csrf_of(page), "S01": "5", "S02": answers["S02"], "S03": answers["S03"]})
+    posted = client.post(
+        f"/s/{slug}/1?change=1",
+        data={
+            "csrf_token": csrf_of(page),
+            "S01": "5",
+            "S02": answers["S02"],
+            "S03": answers["S03"],
+        },
+    )
     assert posted.headers["Location"] == f"/s/{slug}/check"
     check = client.get(f"/s/{slug}/check").get_data(as_text=True)
     assert send(client, slug, check).status_code == 303
@@ -112,7 +124,9 @@ def test_optional_questions_may_be_left_and_dont_know_is_stored_as_dk(app, clien
     assert send(client, slug, check).status_code == 303
     assert release_all(app) == 1
     with app.app_context():
-        assert dict(db.session.execute(select(Answer.question_id, Answer.value)).all()) == {"P01": "dk"}
+        assert dict(db.session.execute(select(Answer.question_id, Answer.value)).all()) == {
+            "P01": "dk"
+        }
         assert db.session.scalar(select(Response.attributes)) == {}
 
 
@@ -120,7 +134,9 @@ def test_free_text_is_redacted_at_ingest(app, client) -> None:
     with app.app_context():
         wave = make_wave("staff-roadshow")
         instrument, slug = wave.instrument_version.instrument, wave.slug
-    text = "Ask jo.bloggs@example.org or call 01375 652 652, I live at RM17 6SL. Cllr Whitfield knows."
+    text = (
+        "Ask jo.bloggs@example.org or call 01375 652 652, I live at RM17 6SL. Cllr Whitfield knows."
+    )
     check = answer_pages(client, slug, instrument, {"R90": text})
     send(client, slug, check)
     assert release_all(app) == 1
@@ -135,8 +151,11 @@ def test_ways_in_explain_themselves(app, client) -> None:
     with app.app_context():
         invite = make_wave("member-pulse")
         token, used = make_tokens(invite, 2)
-        db.session.execute(Invitation.__table__.update()
-                           .where(Invitation.token_hash == hash_token(used)).values(used=True))
+        db.session.execute(
+            Invitation.__table__.update()
+            .where(Invitation.token_hash == hash_token(used))
+            .values(used=True)
+        )
         db.session.commit()
         upcoming = make_wave("staff-pulse", opens=5, closes=20, label="2027-Q1")
         closed = make_wave("resident-perception", opens=-40, closes=-10, label="2026-Q3")
@@ -168,7 +187,9 @@ def test_already_answered_on_this_device_is_noted(app, client) -> None:
         instrument, slug = wave.instrument_version.instrument, wave.slug
     assert "already answered" not in client.get(f"/s/{slug}").get_data(as_text=True)
     send(client, slug, answer_pages(client, slug, instrument, {"R01": "4"}))
-    assert "already answered this survey on this device" in client.get(f"/s/{slug}").get_data(as_text=True)
+    assert "already answered this survey on this device" in client.get(f"/s/{slug}").get_data(
+        as_text=True
+    )
 
 
 def test_demo_prints_working_links_into_each_live_wave(app, runner) -> None:
@@ -201,13 +222,16 @@ def test_event_qr_codes_are_written_as_svg_and_png(app, runner, tmp_path) -> Non
         code = make_wave("staff-roadshow").events[0].code
     svg, png = tmp_path / "poster.svg", tmp_path / "poster.png"
     for out in (svg, png):
-        result = runner.invoke(args=["survey", "qr", code, "--base-url", "https://pulse.example/",
-                                     "--out", str(out)])
+        result = runner.invoke(
+            args=["survey", "qr", code, "--base-url", "https://pulse.example/", "--out", str(out)]
+        )
         assert result.exit_code == 0, result.output
         assert f"https://pulse.example/e/{code}" in result.output
     assert svg.read_text().lstrip().startswith("<?xml") and "<svg" in svg.read_text()
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    bad = runner.invoke(args=["survey", "qr", "nosuch", "--base-url", "https://x", "--out", str(svg)])
+    bad = runner.invoke(
+        args=["survey", "qr", "nosuch", "--base-url", "https://x", "--out", str(svg)]
+    )
     assert bad.exit_code != 0 and "no event has code" in bad.output
 
 

@@ -35,8 +35,9 @@ from .survey_helpers import (
 
 def _stored(app) -> int:
     with app.app_context():
-        return (db.session.scalar(select(func.count()).select_from(Response))
-                + db.session.scalar(select(func.count()).select_from(HeldSubmission)))
+        return db.session.scalar(select(func.count()).select_from(Response)) + db.session.scalar(
+            select(func.count()).select_from(HeldSubmission)
+        )
 
 
 def _drafts(app) -> int:
@@ -63,24 +64,42 @@ def _staff_wave(app):
         return wave.slug, wave.instrument_version.instrument
 
 
-REQUIRED = Instrument.model_validate({
-    "id": "tiny", "title": "Tiny survey", "audience": "staff",
-    "scales": {"yn": {"labels": ["No", "Yes"], "positive": [2]}},
-    "questions": [
-        {"id": "T01", "text": "Is this required?", "scale": "yn", "required": True},
-        {"id": "T02", "text": "Where do you work?", "type": "choice", "choices": ["Office", "Home"]},
-        {"id": "T90", "text": "Anything else?", "type": "text", "max_length": 20, "required": True},
+REQUIRED = Instrument.model_validate(
+    {
+        "id": "tiny",
+        "title": "Tiny survey",
+        "audience": "staff",
+        "scales": {"yn": {"labels": ["No", "Yes"], "positive": [2]}},
+        "questions": [
+            {"id": "T01", "text": "Is this required?", "scale": "yn", "required": True},
+            {
+                "id": "T02",
+                "text": "Where do you work?",
+                "type": "choice",
+                "choices": ["Office", "Home"],
+            },
+            {
+                "id": "T90",
+                "text": "Anything else?",
+                "type": "text",
+                "max_length": 20,
+                "required": True,
+            },
+        ],
+    }
+)
+
+
+@pytest.mark.parametrize(
+    "instrument_id,field,value",
+    [
+        ("staff-pulse", "S01", "9"),  # out-of-range code
+        ("staff-pulse", "S01", "0"),
+        ("staff-roadshow", "R01", "dk"),  # no don't-know on this scale
+        ("staff-pulse", "S01", "Agree"),  # a label, not a code
+        ("staff-pulse", "S01", "1.0"),  # wrong type
     ],
-})
-
-
-@pytest.mark.parametrize("instrument_id,field,value", [
-    ("staff-pulse", "S01", "9"),        # out-of-range code
-    ("staff-pulse", "S01", "0"),
-    ("staff-roadshow", "R01", "dk"),    # no don't-know on this scale
-    ("staff-pulse", "S01", "Agree"),    # a label, not a code
-    ("staff-pulse", "S01", "1.0"),      # wrong type
-])
+)
 def test_out_of_range_answers_are_refused(app, client, instrument_id, field, value) -> None:
     message = "Select one of the options shown"
     with app.app_context():
@@ -98,8 +117,12 @@ def test_out_of_range_answers_are_refused(app, client, instrument_id, field, val
 def test_unknown_and_repeated_fields_are_refused(app, client) -> None:
     slug, _ = _staff_wave(app)
     page = client.get(f"/s/{slug}/1").get_data(as_text=True)
-    for data in ({"S01": "4", "S99": "5"}, {"S01": "4", "S04": "5"}, {"S01": ["4", "5"]},
-                 {"S01": "4", "directorate": "Place"}):
+    for data in (
+        {"S01": "4", "S99": "5"},
+        {"S01": "4", "S04": "5"},
+        {"S01": ["4", "5"]},
+        {"S01": "4", "directorate": "Place"},
+    ):
         refused = client.post(f"/s/{slug}/1", data={"csrf_token": csrf_of(page), **data})
         assert refused.status_code == 400
         assert "does not ask for" in refused.get_data(as_text=True)
@@ -132,8 +155,12 @@ def test_a_tampered_old_style_cookie_cannot_store_invalid_values(app, client) ->
     slug, instrument = _staff_wave(app)
     answer_pages(client, slug, instrument, full_answers(instrument))
     with client.session_transaction() as session:
-        session["pulse"][slug]["a"] = {**full_answers(instrument), "S01": "42", "ZZ9": "1",
-                                       "S90": "Mail me at old.cookie@example.org"}
+        session["pulse"][slug]["a"] = {
+            **full_answers(instrument),
+            "S01": "42",
+            "ZZ9": "1",
+            "S90": "Mail me at old.cookie@example.org",
+        }
         session.modified = True
     check = client.get(f"/s/{slug}/check").get_data(as_text=True)
     with client.session_transaction() as session:
@@ -189,7 +216,9 @@ def test_lost_session_on_a_page_keeps_the_answers(app) -> None:
 def test_expired_csrf_token_at_check_keeps_the_answers(app, client) -> None:
     slug, instrument = _staff_wave(app)
     check = answer_pages(client, slug, instrument, full_answers(instrument))
-    kept = client.post(f"/s/{slug}/check", data={"csrf_token": "x", "submission_key": key_of(check)})
+    kept = client.post(
+        f"/s/{slug}/check", data={"csrf_token": "x", "submission_key": key_of(check)}
+    )
     text = kept.get_data(as_text=True)
     assert kept.status_code == 200 and "session timed out" in text
     assert "Strongly agree" in text or "Agree" in text
@@ -222,12 +251,17 @@ def test_database_failure_at_submit_keeps_the_answers(cached_app) -> None:
     check = answer_pages(client, slug, instrument, answers)
 
     def fail(conn, cursor, statement, *args):
-        if "INSERT INTO HELD_SUBMISSION" in statement.upper():  # PostgreSQL's is inside one statement
+        if (
+            "INSERT INTO HELD_SUBMISSION" in statement.upper()
+        ):  # PostgreSQL's is inside one statement
             raise OperationalError(statement, {}, Exception("disk I/O error"))
 
     failed = _send_with_fault(app, client, slug, check, "before_cursor_execute", fail)
     text = failed.get_data(as_text=True)
-    assert failed.status_code == 503 and "your answers were not saved, please try again" in text.lower()
+    assert (
+        failed.status_code == 503
+        and "your answers were not saved, please try again" in text.lower()
+    )
     assert answers["S90"] in text  # the answers are still there
     assert _stored(app) == 0
     with app.app_context():
@@ -245,7 +279,9 @@ def test_a_failed_store_logs_no_answer(cached_app, caplog) -> None:
     answers["S90"] = "Private words about my manager"
     check = answer_pages(client, slug, instrument, answers)
     with app.app_context():
-        db.session.execute(text("DROP TABLE held_submission"))  # a real failure, raised by the database
+        db.session.execute(
+            text("DROP TABLE held_submission")
+        )  # a real failure, raised by the database
         db.session.commit()
     failed = send(client, slug, check)
     assert failed.status_code == 503 and answers["S90"] in failed.get_data(as_text=True)
@@ -264,7 +300,7 @@ def test_a_send_stored_but_not_acknowledged_is_stored_once_when_sent_again(cache
 
     def lose_the_commit_acknowledgement(conn) -> None:
         conn.connection.commit()  # the database commits (the response and the draft's
-        raise lost                # deletion, in one transaction) ...
+        raise lost  # deletion, in one transaction) ...
 
     failed = _send_with_fault(app, client, slug, check, "commit", lose_the_commit_acknowledgement)
     text = failed.get_data(as_text=True)
@@ -287,9 +323,14 @@ def test_submissions_from_one_address_are_rate_limited_without_losing_answers(tm
     slug, instrument = _staff_wave(app)
     for _ in range(2):
         client = app.test_client()
-        assert send(client, slug, answer_pages(client, slug, instrument, {"S01": "4"})).status_code == 303
+        assert (
+            send(client, slug, answer_pages(client, slug, instrument, {"S01": "4"})).status_code
+            == 303
+        )
     client = app.test_client()
-    limited = send(client, slug, answer_pages(client, slug, instrument, {"S01": "5", "S90": "kept"}))
+    limited = send(
+        client, slug, answer_pages(client, slug, instrument, {"S01": "5", "S90": "kept"})
+    )
     text = limited.get_data(as_text=True)
     assert limited.status_code == 429 and "have not been sent yet" in text and "kept" in text
     assert _stored(app) == 2
@@ -306,8 +347,11 @@ def test_a_send_to_a_wave_closed_since_it_was_read_stores_nothing(cached_app) ->
     slug, instrument = _staff_wave(app)
     check = answer_pages(client, slug, instrument, full_answers(instrument))
     with app.app_context():
-        db.session.execute(update(Wave).where(Wave.slug == slug)
-                           .values(closes_on=dt.date.today() - dt.timedelta(days=1)))
+        db.session.execute(
+            update(Wave)
+            .where(Wave.slug == slug)
+            .values(closes_on=dt.date.today() - dt.timedelta(days=1))
+        )
         db.session.commit()
     assert client.get(f"/s/{slug}/check").status_code == 200  # still this process's copy
     sent = send(client, slug, check)
@@ -327,13 +371,20 @@ def test_closing_a_wave_takes_effect_at_once_in_the_process_that_closed_it(cache
     with app.app_context():
         wave_id = db.session.scalar(select(Wave.id).where(Wave.slug == slug))
     token = csrf(analyst, f"/programme/waves/{wave_id}/close-now")
-    assert analyst.post(f"/programme/waves/{wave_id}/close-now", data={"csrf_token": token}).status_code == 302
+    assert (
+        analyst.post(
+            f"/programme/waves/{wave_id}/close-now", data={"csrf_token": token}
+        ).status_code
+        == 302
+    )
     # "Close now" closes at the end of today (London): the respondent's page shows the new
     # last day at once, not the cached copy's
     from survey_app import clock
 
     today = clock.today()
-    assert f"The survey closes on {today.day} {today:%B %Y}" in respondent.get(f"/s/{slug}").get_data(as_text=True)
+    assert f"The survey closes on {today.day} {today:%B %Y}" in respondent.get(
+        f"/s/{slug}"
+    ).get_data(as_text=True)
 
 
 def test_sends_go_ahead_when_the_rate_limit_storage_is_down(tmp_path, caplog) -> None:
@@ -343,12 +394,16 @@ def test_sends_go_ahead_when_the_rate_limit_storage_is_down(tmp_path, caplog) ->
 
     from tests.conftest import make_app
 
-    app = make_app(f"sqlite:///{tmp_path / 'pulse.db'}", RATELIMIT_STORAGE_URI="redis://127.0.0.1:1")
+    app = make_app(
+        f"sqlite:///{tmp_path / 'pulse.db'}", RATELIMIT_STORAGE_URI="redis://127.0.0.1:1"
+    )
     with app.app_context():
         upgrade()
     slug, instrument = _staff_wave(app)
     client = app.test_client()
-    assert send(client, slug, answer_pages(client, slug, instrument, {"S01": "4"})).status_code == 303
+    assert (
+        send(client, slug, answer_pages(client, slug, instrument, {"S01": "4"})).status_code == 303
+    )
     assert _stored(app) == 1
     assert "rate-limit storage failed" in caplog.text
     with app.app_context():

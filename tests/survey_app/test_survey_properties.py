@@ -15,15 +15,47 @@ from tests.conftest import _app_with_schema
 
 from .survey_helpers import csrf_of, key_of, make_wave
 
-FIELDS = ["P01", "P02", "P09", "P90", "age_band", "sex", "ward", "Z99", "csrf_token",
-          "submission_key", SUBMIT_FIELD, ""]
+FIELDS = [
+    "P01",
+    "P02",
+    "P09",
+    "P90",
+    "age_band",
+    "sex",
+    "ward",
+    "Z99",
+    "csrf_token",
+    "submission_key",
+    SUBMIT_FIELD,
+    "",
+]
 VALUES = st.one_of(
-    st.sampled_from(["1", "2", "5", "6", "0", "-1", "dk", "DK", "", " ", "Female", "16-34",
-                     "Prefer not to say", "x" * 2001, "1.0", "None", "null"]),
+    st.sampled_from(
+        [
+            "1",
+            "2",
+            "5",
+            "6",
+            "0",
+            "-1",
+            "dk",
+            "DK",
+            "",
+            " ",
+            "Female",
+            "16-34",
+            "Prefer not to say",
+            "x" * 2001,
+            "1.0",
+            "None",
+            "null",
+        ]
+    ),
     st.text(max_size=40),
 )
-FORMS = st.dictionaries(st.sampled_from(FIELDS), st.one_of(VALUES, st.lists(VALUES, max_size=3)),
-                        max_size=8)
+FORMS = st.dictionaries(
+    st.sampled_from(FIELDS), st.one_of(VALUES, st.lists(VALUES, max_size=3)), max_size=8
+)
 
 
 @pytest.fixture
@@ -32,12 +64,17 @@ def app(tmp_path):
     share one app, and the brake (tested in test_ratelimit.py) would otherwise answer 429
     to later examples (it is tested in test_survey_input.py). ``limiter.reset()`` does not
     reach it: the survey counts sends itself."""
-    yield from _app_with_schema(f"sqlite:///{tmp_path / 'pulse.db'}",
-                                SURVEY_SUBMIT_RATE_LIMIT="1000000 per 10 minutes")
+    yield from _app_with_schema(
+        f"sqlite:///{tmp_path / 'pulse.db'}", SURVEY_SUBMIT_RATE_LIMIT="1000000 per 10 minutes"
+    )
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(posts=st.lists(st.tuples(st.sampled_from(["1", "2", "check"]), FORMS), min_size=1, max_size=4))
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    posts=st.lists(st.tuples(st.sampled_from(["1", "2", "check"]), FORMS), min_size=1, max_size=4)
+)
 def test_random_posts_never_fail_or_store_invalid_values(app, posts) -> None:
     """Sequences of random posts to the pages and the check page of one open wave."""
     with app.app_context():

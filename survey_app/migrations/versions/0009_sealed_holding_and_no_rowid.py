@@ -33,7 +33,7 @@ from survey_app.crypto import derive_key, seal, unseal
 
 # revision identifiers, used by Alembic.
 revision = "0009"
-down_revision = '0008'
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

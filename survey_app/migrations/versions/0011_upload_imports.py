@@ -14,7 +14,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0011"
-down_revision = '0010'
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
