@@ -15,7 +15,7 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import func, inspect, select
 
 from instruments import load_definitions
-from survey_app import imports
+from survey_app import imports, jobs
 from survey_app.definitions import load_instruments
 from survey_app.extensions import db
 from survey_app.models import (
@@ -117,7 +117,9 @@ def test_an_upload_returns_at_once_and_the_import_page_follows_the_job(
     assert _count(app, Invitation) == 300
     with app.app_context():
         upload = db.session.scalar(select(UploadImport))
-        job = imports.import_state(upload.id).job
+        # the rows and the import's outcome commit first; the job's own row is marked
+        # finished a moment later, by the worker thread
+        job = jobs.wait(imports.import_state(upload.id).job.id, timeout=60)
         assert job.function == "survey_app.imports:run_import" and job.status == "finished"
         actions = db.session.scalars(
             select(AuditEntry).where(AuditEntry.action == "invitations uploaded")
