@@ -49,14 +49,42 @@ class Config:
         "Public task (UK GDPR Article 6(1)(e)): monitoring the council's performance and its duty "
         "of best value under the Local Government Act 1999.",
     )
-    PRIVACY_RETENTION = os.environ.get(
-        "PRIVACY_RETENTION",
-        "Answers are kept for six years and then deleted. Names and email addresses used to send "
-        "invitations are deleted when the survey closes.",
-    )
     PRIVACY_CONTACT = os.environ.get(
         "PRIVACY_CONTACT",
         "The council's Data Protection Officer, through the council's website or main switchboard.",
+    )
+    # The controller named in the privacy notice (UK GDPR Art. 13(1)(a)), and who else
+    # sees the answers (Art. 13(1)(e)). Retention is not configured here: the notice states
+    # what the code does (RETENTION_YEARS, and the analyst's "remove contact details").
+    PRIVACY_CONTROLLER = os.environ.get("PRIVACY_CONTROLLER") or COUNCIL_NAME
+    PRIVACY_RECIPIENTS = os.environ.get(
+        "PRIVACY_RECIPIENTS",
+        "The council's improvement team, who run the surveys, see the answers. Councillors, "
+        "commissioners and the public see only results for groups of at least the minimum size. "
+        "The council's IT provider hosts the service and may only act on the council's "
+        "instructions.",
+    )
+    # The accessibility statement (Public Sector Bodies Accessibility Regulations 2018).
+    ACCESSIBILITY_CONTACT = os.environ.get(
+        "ACCESSIBILITY_CONTACT",
+        "Contact the council's improvement team through the council's website or main switchboard.",
+    )
+    ACCESSIBILITY_PREPARED = os.environ.get("ACCESSIBILITY_PREPARED", "1 December 2026")
+    ACCESSIBILITY_REVIEWED = os.environ.get("ACCESSIBILITY_REVIEWED", "1 December 2026")
+    # Safeguarding signposting under every free-text question and on the confirmation page:
+    # the survey is anonymous, so nobody can reply to a comment.
+    SAFEGUARDING_CONTACT = os.environ.get(
+        "SAFEGUARDING_CONTACT",
+        "To report a concern about a child or an adult at risk, contact the council's "
+        "safeguarding team through the council's website or main switchboard.",
+    )
+    WHISTLEBLOWING_CONTACT = os.environ.get(
+        "WHISTLEBLOWING_CONTACT",
+        "Staff can raise a concern about wrongdoing with HR or under the council's "
+        "whistleblowing policy.",
+    )
+    EMERGENCY_CONTACT = os.environ.get(
+        "EMERGENCY_CONTACT", "If someone is in immediate danger, call 999."
     )
     SERVICE_NAME = "Improvement Pulse"
     INSTRUMENTS_DIR = os.environ.get("INSTRUMENTS_DIR")  # None = the shipped definitions

@@ -9,6 +9,10 @@
 * UK telephone numbers (landline, mobile, freephone; ``0...``, ``+44 ...``, ``0044 ...``,
   ``+44 (0)...``; spaces, dashes, dots or brackets between digits) with ``[phone]``;
 * full UK postcodes (``RM17 6SL``, ``ss170ab``) with ``[postcode]``;
+* street addresses, a house number and a street name ending in a street word (``12 Acacia
+  Avenue``, ``14a High St``, ``27-29 London Road``, ``Flat 3, 8 Orsett Close``) with
+  ``[address]``. The name is one to three words, none of them a little word such as "the",
+  "on" or "in", so "5 minutes down the road" and "3 people in the park" stay as written;
 * names on a configured list (case-insensitive, whole words, possessive ``Smith's`` kept as
   ``[name]'s``) with ``[name]``.
 
@@ -33,6 +37,7 @@ PHONE = "[phone]"
 POSTCODE = "[postcode]"
 URL = "[url]"
 NAME = "[name]"
+ADDRESS = "[address]"
 #: What the app's export carries instead of a comment with an open safeguarding flag; the
 #: analysis leaves it out of comment counts and themes (:func:`analysis.text.themes.comments_of`).
 WITHHELD = "[withheld: safeguarding review]"
@@ -47,6 +52,25 @@ _PHONE_RE = re.compile(
 )
 _POSTCODE_RE = re.compile(
     r"(?<![\w])(?:[A-Z]{1,2}\d[A-Z\d]?|GIR)[ \t]*\d[A-Z]{2}(?![\w])", re.IGNORECASE
+)
+# Street words (Royal Mail thoroughfare types, with their usual abbreviations), a plural
+# never matching ("the main roads"); a name word is not one of the little words that join a
+# number to an ordinary noun phrase ("5 minutes down the road").
+_STREET_WORDS = (
+    "road|rd|street|st|avenue|ave|lane|ln|close|drive|dr|way|crescent|cres|court|ct|place|pl|"
+    "gardens|gdns|grove|gr|terrace|terr|hill|park|square|sq|mews|walk|rise|row|parade|view|green|"
+    "vale|end|gate|chase|approach|boulevard|wharf|meadow|meadows|quay|yard"
+)
+_LITTLE_WORDS = (
+    "the|a|an|in|on|at|of|to|for|from|by|with|and|or|but|my|our|your|their|his|her|its|this|"
+    "that|these|those|is|are|was|were|be|been|has|have|had|it|we|they|you|i|he|she|up|down|"
+    "along|over|off|out|into|per|times|years|days|weeks|months|minutes|hours|people|percent"
+)
+_ADDRESS_RE = re.compile(
+    rf"(?<![\w.,])\d{{1,4}}[a-z]?(?:\s?[-–/]\s?\d{{1,4}}[a-z]?)?,?\s+"
+    rf"(?:(?!(?:{_LITTLE_WORDS})\b)[a-z][\w'’-]*\s+){{1,3}}"
+    rf"(?:{_STREET_WORDS})\b",
+    re.IGNORECASE,
 )
 _URL_RE = re.compile(
     r"(?:\b(?:https?://|www\.)|\b(?:[\w-]+\.)*(?:facebook|fb|twitter|x|instagram|linkedin|tiktok)"
@@ -101,6 +125,7 @@ def redact(text: str, names: Iterable[str] = ()) -> str:
     text = _EMAIL_RE.sub(EMAIL, text)
     text = _PHONE_RE.sub(PHONE, text)
     text = _POSTCODE_RE.sub(POSTCODE, text)
+    text = _ADDRESS_RE.sub(ADDRESS, text)
     pattern = _names_pattern(tuple(names))
     if pattern is not None:
         text = pattern.sub(NAME, text)
@@ -117,6 +142,7 @@ def redact_series(values: pd.Series, names: Iterable[str] = ()) -> pd.Series:
     text = text.str.replace(_EMAIL_RE, EMAIL, regex=True)
     text = text.str.replace(_PHONE_RE, PHONE, regex=True)
     text = text.str.replace(_POSTCODE_RE, POSTCODE, regex=True)
+    text = text.str.replace(_ADDRESS_RE, ADDRESS, regex=True)
     pattern = _names_pattern(tuple(names))
     if pattern is not None:
         text = text.str.replace(pattern, NAME, regex=True)

@@ -15,7 +15,11 @@ def index():
 
 @bp.get("/privacy")
 def privacy():
-    return render_template("public/privacy.html", title="Privacy notice")
+    return render_template(
+        "public/privacy.html",
+        title="Privacy notice",
+        min_group_size=min(current_definitions().framework.min_group_size.values()),
+    )
 
 
 @bp.get("/accessibility")

@@ -68,7 +68,7 @@ def test_uk_phone_numbers(number: str) -> None:
         "The budget gap is £48m for 2026/27 and 3,000 households are affected.",
         "Meeting on 01/02/2026 at 09:30 in room 0.12.",
         "Housing application ref 4471, case 2024-118.",
-        "Section 114 notice issued in 2020; 12 Orchard Close.",
+        "Section 114 notice issued in 2020; 12 councillors voted.",
         "Only 25% said yes, up from 0.5 last year.",
     ],
 )
@@ -83,7 +83,7 @@ def test_numbers_that_are_not_phone_numbers_stay(text: str) -> None:
             "Fix the potholes on London Road in Grays, RM17 6SL is a disgrace.",
             "Fix the potholes on London Road in Grays, [postcode] is a disgrace.",
         ),
-        ("12 Orchard Close, SS17 0AB", "12 Orchard Close, [postcode]"),
+        ("12 Orchard Close, SS17 0AB", "[address], [postcode]"),
         ("postcode rm176sl please", "postcode [postcode] please"),
         ("near EC1A 1BB and W1A 0AX", "near [postcode] and [postcode]"),
         ("the RM17 area and the M25 are fine", "the RM17 area and the M25 are fine"),
@@ -91,6 +91,38 @@ def test_numbers_that_are_not_phone_numbers_stay(text: str) -> None:
 )
 def test_uk_postcodes(text: str, expected: str) -> None:
     assert redact(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("I live at 12 Acacia Avenue, Grays.", "I live at [address], Grays."),
+        ("the flooding at 14a high st is back", "the flooding at [address] is back"),
+        ("27-29 London Road and 3/5 Park Lane", "[address] and [address]"),
+        ("Flat 3, 8 Orsett Close", "Flat 3, [address]"),
+        ("12 St John's Way", "[address]"),
+        ("27 Park Road", "[address]"),
+        ("no 7 OLD RECTORY GARDENS please", "no [address] please"),
+    ],
+)
+def test_street_addresses(text: str, expected: str) -> None:
+    assert redact(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "5 minutes down the road from the hub",
+        "3 people in the park at night",
+        "in 2024 the road was closed",
+        "the 5 main roads are all potholed",
+        "I waited 45 minutes for the Station Road bus",
+        "It took 3 weeks on the road to get an answer",
+        "rated it 4 out of 5 on the way out",
+    ],
+)
+def test_numbers_near_street_words_that_are_not_addresses_stay(text: str) -> None:
+    assert redact(text) == text
 
 
 @pytest.mark.parametrize(
@@ -158,10 +190,12 @@ def test_redaction_combines_and_is_idempotent() -> None:
 
 def test_series_matches_the_scalar_function_and_keeps_blanks() -> None:
     values = pd.Series(
-        ["Call 07700 900123", None, "Mrs Patel, SS17 0AB", float("nan"), ""], index=[5, 6, 7, 8, 9]
+        ["Call 07700 900123", None, "Mrs Patel, 4 Elm Grove, SS17 0AB", float("nan"), ""],
+        index=[5, 6, 7, 8, 9],
     )
     out = redact_series(values, NAMES)
-    assert out[5] == "Call [phone]" and out[7] == "Mrs [name], [postcode]" and out[9] == ""
+    assert out[5] == "Call [phone]" and out[9] == ""
+    assert out[7] == "Mrs [name], [address], [postcode]" == redact(values[7], NAMES)
     assert out[[6, 8]].isna().all() and list(out.index) == [5, 6, 7, 8, 9]
     assert values[5] == "Call 07700 900123"  # the input is not changed
 

@@ -80,16 +80,3 @@ def test_health_reports_database_state(client, app) -> None:
     response = broken.test_client().get("/healthz")
     assert response.status_code == 503
     assert response.get_json()["database"] == "unreachable"
-
-
-def test_privacy_notice_text_is_configurable(tmp_path) -> None:
-    from ..conftest import make_app
-
-    app = make_app(
-        f"sqlite:///{tmp_path / 'p.db'}",
-        PRIVACY_CONTACT="dpo@borough.example, 01234 567890",
-        PRIVACY_RETENTION="Kept for three years.",
-    )
-    html = app.test_client().get("/privacy").get_data(as_text=True)
-    assert "dpo@borough.example, 01234 567890" in html and "Kept for three years." in html
-    assert "Public task" in html  # the parts not configured keep their defaults
