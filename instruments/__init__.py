@@ -4,6 +4,7 @@ Pure Python (pydantic + PyYAML); imported by ``analysis`` and ``survey_app``, ne
 reverse.
 """
 
+from .benchmarks import Benchmark, Comparison, compare, comparisons_for, normalise
 from .codebook import Codebook, RedactionSettings, Theme, compile_patterns
 from .loader import (
     SHIPPED_DIR,
@@ -11,6 +12,7 @@ from .loader import (
     Definitions,
     DefinitionsError,
     definitions_dir,
+    load_benchmarks,
     load_codebook,
     load_definitions,
     load_framework,
@@ -39,7 +41,9 @@ __all__ = [
     "INDEXES",
     "SHIPPED_DIR",
     "Attribute",
+    "Benchmark",
     "Codebook",
+    "Comparison",
     "DefinitionError",
     "Definitions",
     "DefinitionsError",
@@ -56,14 +60,18 @@ __all__ = [
     "Theme",
     "Workstream",
     "canonical_json",
+    "compare",
+    "comparisons_for",
     "compile_patterns",
     "definitions_dir",
     "diff_instruments",
+    "load_benchmarks",
     "load_codebook",
     "load_definitions",
     "load_framework",
     "load_instrument",
     "load_redaction",
+    "normalise",
     "parse_instrument_text",
     "validate_paths",
     "version_of",

@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from .benchmarks import Benchmark, Benchmarks
 from .codebook import Codebook, RedactionSettings
 from .schema import Framework, Instrument, LocatedError
 from .versioning import version_of
@@ -32,8 +33,10 @@ SHIPPED_DIR = Path(__file__).resolve().parent / "definitions"
 FRAMEWORK_FILE = "framework.yaml"
 CODEBOOK_FILE = "codebook.yaml"
 REDACTION_FILE = "redaction.yaml"
-# Files in a definitions folder that are not instruments (the comment codebook, redaction).
-RESERVED_FILES = frozenset({FRAMEWORK_FILE, CODEBOOK_FILE, REDACTION_FILE})
+BENCHMARKS_FILE = "benchmarks.yaml"
+# Files in a definitions folder that are not instruments (the comment codebook, redaction,
+# external benchmarks).
+RESERVED_FILES = frozenset({FRAMEWORK_FILE, CODEBOOK_FILE, REDACTION_FILE, BENCHMARKS_FILE})
 MAX_FILE_BYTES = 1_000_000
 # The deepest structure the format has is 9 levels (framework > priorities > workstreams >
 # outcomes > measures > a measure's keys); one more is allowed so that a small addition to the
@@ -77,6 +80,8 @@ class Definitions:
     # instrument id -> version hash -> definition: every version the folder holds (one per
     # instrument unless loaded with ``versions=True``); ``instruments`` holds the last of them.
     versions: dict[str, dict[str, Instrument]] = field(default_factory=dict)
+    # benchmarks.yaml, when the folder has one: published figures shown beside our questions
+    benchmarks: list[Benchmark] = field(default_factory=list)
 
     def versions_of(self, instrument_id: str) -> dict[str, Instrument]:
         """Every version of an instrument: ``{version hash: definition}``."""
@@ -344,6 +349,31 @@ def load_redaction(path: Path | str) -> RedactionSettings:
         raise DefinitionsError(_errors_from(exc, path.name, nodes)) from None
 
 
+def load_benchmarks(
+    path: Path | str, instruments: dict[str, Instrument] | None = None
+) -> list[Benchmark]:
+    """Validate ``benchmarks.yaml`` (a file, or a definitions folder; a folder without one
+    has no benchmarks). With ``instruments``, every ``compare_with`` must name one of their
+    scale questions."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / BENCHMARKS_FILE
+        if not path.exists():
+            return []
+    data, nodes = _read_yaml(path)
+    context = (
+        None
+        if instruments is None
+        else {i.id: {q.id for q in i.questions if q.type == "scale"} for i in instruments.values()}
+    )
+    try:
+        return Benchmarks.model_validate(
+            data, context=None if context is None else {"questions": context}
+        ).benchmarks
+    except ValidationError as exc:
+        raise DefinitionsError(_errors_from(exc, path.name, nodes)) from None
+
+
 def instrument_files(folder: Path) -> list[Path]:
     return sorted(
         p
@@ -397,6 +427,10 @@ def load_definitions(folder: Path | str | None = None, *, versions: bool = False
         definitions.redaction = load_redaction(folder)
     except DefinitionsError as exc:
         errors.extend(exc.errors)
+    try:
+        definitions.benchmarks = load_benchmarks(folder, definitions.instruments)
+    except DefinitionsError as exc:
+        errors.extend(exc.errors)
     if errors:
         raise DefinitionsError(errors)
     return definitions
@@ -441,6 +475,9 @@ def validate_paths(paths: list[Path]) -> tuple[list[str], list[DefinitionError]]
                     f"{path}: {len(settings.names)} names, "
                     f"{len(settings.safeguarding)} safeguarding signals"
                 )
+            elif path.name == BENCHMARKS_FILE:
+                benchmarks = load_benchmarks(path)
+                checked.append(f"{path}: {len(benchmarks)} benchmarks")
             else:
                 beside = path.parent / FRAMEWORK_FILE
                 framework = load_framework(

@@ -52,6 +52,7 @@ def fielded_definitions() -> Definitions:
         codebook=folder.codebook,
         redaction=folder.redaction,
         versions=versions,
+        benchmarks=folder.benchmarks,
     )
 
 

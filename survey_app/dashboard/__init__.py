@@ -4,4 +4,5 @@ from flask import Blueprint
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
-from . import routes  # noqa: E402, F401  (after bp: routes register themselves on it)
+# after bp: routes and the drill-down's benchmark panel register themselves on it
+from . import benchmarks, routes  # noqa: E402, F401
