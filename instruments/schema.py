@@ -246,6 +246,9 @@ class Measure(_Strict):
     index: IndexName | None = None
     unit: Text = "%"
     baseline: float | None = None
+    # when the baseline was measured: the start of the trajectory to the target (default: the
+    # closing date of the measure's first wave, or the end of a KPI's first period)
+    baseline_date: dt.date | None = None
     target: float | None = None
     target_date: dt.date | None = None
     direction: Literal["higher", "lower"] = "higher"

@@ -18,6 +18,8 @@ from .models import MeasureTarget
 @dataclass(frozen=True)
 class Target:
     baseline: float | None
+    # the framework file's (an analyst's change keeps it): None means the first wave's close
+    baseline_date: dt.date | None
     target: float | None
     target_date: dt.date | None
     direction: str
@@ -57,6 +59,7 @@ def current_target(measure: Measure) -> Target:
     if latest is None:
         return Target(
             measure.baseline,
+            measure.baseline_date,
             measure.target,
             measure.target_date,
             measure.direction,
@@ -65,6 +68,7 @@ def current_target(measure: Measure) -> Target:
         )
     return Target(
         latest.baseline,
+        measure.baseline_date,
         latest.target,
         latest.target_date,
         latest.direction,

@@ -164,17 +164,17 @@ def scorecard_download(fmt: str):
             "priority": priority,
             "workstream": workstream,
             "outcome": card.outcome.id,
-            "outcome_status": card.rag.label,
+            "outcome_status": card.summary.label,
             "measure": row.measure.id,
-            "label": row.label,
+            "label": row.title,
             "latest": _shown(row.latest.value if row.latest else None, row.unit),
             "period": row.latest.label if row.latest else None,
             "target": row.target.target,
             "direction": row.target.direction,
             "change": _shown(row.change, row.unit),
             "change_note": row.change_note,
-            "status": row.rag.label,
-            "reason": row.rag.reason,
+            "status": row.status.label,
+            "reason": row.status.reason,
         }
         for priority, workstreams in board.items()
         for workstream, cards in workstreams.items()

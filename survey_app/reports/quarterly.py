@@ -5,7 +5,6 @@ from stored results, so no figure appears that the dashboard would not show."""
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from flask import current_app, render_template
 
 from .. import clock
 from ..comments.queries import quotes_for_waves, waves_labelled
-from ..dashboard.scorecard import scorecard
+from ..dashboard.scorecard import all_cards, headline, scorecard
 from ..definitions import current_definitions
 from ..methodology import wave_methods
 from ..models import AnalysisResult
@@ -65,9 +64,7 @@ def build_report(result: AnalysisResult | None, wave: str | None = None) -> Repo
     definitions = current_definitions()
     framework = definitions.framework
     board = scorecard(framework, result, up_to=wave)
-    cards = [
-        card for workstreams in board.values() for group in workstreams.values() for card in group
-    ]
+    cards = all_cards(board)
     indicators = _for_wave(table(result, "indicators"), wave)
     overall = indicators[indicators["by"].isna()] if not indicators.empty else indicators
     indices = overall[overall["level"] == "index"] if not overall.empty else overall
@@ -96,7 +93,7 @@ def build_report(result: AnalysisResult | None, wave: str | None = None) -> Repo
         wave=wave,
         framework=framework,
         board=board,
-        rag_counts=Counter(card.rag.colour for card in cards),
+        counts=headline(cards),
         outcomes=len(cards),
         indices=indices,
         alphas=alphas,

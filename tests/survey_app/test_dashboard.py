@@ -41,8 +41,11 @@ def test_scorecard_reads_stored_results_and_offers_a_recompute_when_stale(app, c
     assert _results_count(app) == 1  # reading the page computed nothing
     assert "O1: A shared long-term purpose" in page and "O12:" in page
     assert "Published figures of" in page and "The data have changed" not in page
-    assert re.search(r"Members: outcome score \(Member pulse survey\)", page)
-    assert "Investments divested or with divestment under way" in page and "not tested" in page
+    # every measure is named in plain words with its audience, not "outcome score (...)"
+    assert "Members who feel engaged in the council&#39;s direction" in page
+    assert "outcome score (" not in page
+    assert "Investments divested or with divestment under way" in page
+    assert "not compared: KPI values are not tested" in page
     assert "Recompute" not in page  # viewers only read
     with app.app_context():
         wave = db.session.scalar(select(Wave).where(Wave.label == "2026-Q3"))
@@ -96,7 +99,7 @@ def test_a_suppressed_audience_is_grey_and_its_figure_never_shown(
     sign_in(client, "viewer@council.example")
     page = client.get("/dashboard/").get_data(as_text=True)
     o1 = page[page.index("O1: A shared") : page.index("O2: A corporate")]
-    members_card = o1[o1.index("Members: outcome score") : o1.index("Staff: outcome score")]
+    members_card = o1[o1.index("Members who feel engaged") : o1.index("Staff who understand")]
     shown = figures_near(members_card, 500 / 6) + figures_near(members_card, 1100 / 12)
     if members >= 10:
         assert shown and "Too few responses to report" not in members_card
