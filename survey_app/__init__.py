@@ -146,7 +146,7 @@ def _register_blueprints(app: Flask) -> None:
 
 
 _CSP = (
-    "default-src 'self'; script-src {script}; style-src 'self'; img-src 'self' data:; "
+    "default-src 'self'; script-src {script}; style-src {style}; img-src 'self' data:; "
     "font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
@@ -158,9 +158,24 @@ _FIXED_SECURITY_HEADERS = (
 )
 # Most responses run no script of their own: their headers are built once, not per response.
 _SECURITY_HEADERS_WITHOUT_NONCE = (
-    ("Content-Security-Policy", _CSP.format(script="'self'")),
+    ("Content-Security-Policy", _CSP.format(script="'self'", style="'self'")),
     *_FIXED_SECURITY_HEADERS,
 )
+
+
+def csp_with_inline_styles(html: str) -> str:
+    """The Content-Security-Policy for a self-contained page (the quarterly report, which
+    carries its own print and screen styles so that a saved copy still reads well): the
+    usual policy, plus exactly the ``<style>`` blocks of ``html`` by their SHA-256."""
+    import base64
+    import hashlib
+    import re
+
+    hashes = " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(block.encode("utf-8")).digest()).decode() + "'"
+        for block in re.findall(r"<style>(.*?)</style>", html, flags=re.DOTALL)
+    )
+    return _CSP.format(script="'self'", style=f"'self' {hashes}".strip())
 
 
 def security_headers(nonce: str | None) -> tuple[tuple[str, str], ...]:
@@ -170,7 +185,7 @@ def security_headers(nonce: str | None) -> tuple[tuple[str, str], ...]:
     if not nonce:
         return _SECURITY_HEADERS_WITHOUT_NONCE
     return (
-        ("Content-Security-Policy", _CSP.format(script=f"'self' 'nonce-{nonce}'")),
+        ("Content-Security-Policy", _CSP.format(script=f"'self' 'nonce-{nonce}'", style="'self'")),
         *_FIXED_SECURITY_HEADERS,
     )
 

@@ -546,8 +546,9 @@ report_cli = AppGroup("report", help="Reports built from the stored results.")
 @click.option(
     "--out", "out", required=True, type=click.Path(path_type=Path), help="Folder to write into."
 )
-def quarterly_report_command(wave: str | None, out: Path) -> None:
-    """Write the quarterly progress report as HTML and a tagged PDF."""
+@click.option("--pptx", is_flag=True, help="Also write the slides for a board pack (PowerPoint).")
+def quarterly_report_command(wave: str | None, out: Path, pptx: bool) -> None:
+    """Write the quarterly progress report as HTML and a tagged PDF (and slides with --pptx)."""
     from rich.progress import Progress
 
     from .reports.quarterly import ReportError, build_report, write_report
@@ -563,13 +564,13 @@ def quarterly_report_command(wave: str | None, out: Path) -> None:
         except ReportError as exc:
             raise click.ClickException(str(exc)) from None
         progress.update(task, advance=1, description="Rendering the PDF")
-        html_path, pdf_path = write_report(report, out)
+        paths = write_report(report, out, ("html", "pdf", "pptx") if pptx else ("html", "pdf"))
         progress.update(task, advance=2)
     if stale:
         click.echo(
             "Note: the data changed after these results were computed; run `flask results` to refresh."
         )
-    click.echo(f"Wrote {html_path} and {pdf_path}")
+    click.echo("Wrote " + ", ".join(str(path) for path in paths))
 
 
 jobs_cli = AppGroup("jobs", help="Background jobs (see survey_app.jobs).")

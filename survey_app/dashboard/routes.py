@@ -9,6 +9,7 @@ from flask_wtf import FlaskForm
 
 from analysis import spreadsheet
 
+from .. import csp_with_inline_styles
 from ..audit import record
 from ..auth.roles import ANALYST_ROLES, VIEWER_ROLES, role_required
 from ..comments.queries import outcome_themes, quotes_for_waves, waves_labelled
@@ -228,26 +229,39 @@ def indices_table(result) -> pd.DataFrame:
     )
 
 
+REPORT_FORMATS = {
+    # format: (MIME type, opened in the browser rather than saved)
+    "html": ("text/html", True),
+    "pdf": ("application/pdf", False),
+    "pptx": ("application/vnd.openxmlformats-officedocument.presentationml.presentation", False),
+}
+
+
 @bp.get("/report.<fmt>")
 @role_required(*VIEWER_ROLES)
 def report(fmt: str):
-    """The quarterly report for the latest wave (or ?wave=), as HTML or a tagged PDF."""
+    """The quarterly report for the latest wave (or ?wave=): a web page that opens in the
+    browser (``Content-Disposition: inline``), a tagged PDF or PowerPoint slides."""
     from ..reports.quarterly import ReportError, build_report
 
-    if fmt not in ("html", "pdf"):
+    if fmt not in REPORT_FORMATS:
         abort(404)
     result, _ = results_for_current_user()
     try:
         built = build_report(result, request.args.get("wave") or None)
-        content = built.html.encode("utf-8") if fmt == "html" else built.pdf()
+        content = built.as_bytes(fmt)
     except ReportError as exc:
         flash(str(exc), "info")
         return redirect(url_for("dashboard.index"))
     record("report downloaded", wave=built.wave, format=fmt)
     db.session.commit()
-    return send_file(
+    mimetype, inline = REPORT_FORMATS[fmt]
+    response = send_file(
         io.BytesIO(content),
-        as_attachment=True,
+        as_attachment=not inline,
         download_name=f"quarterly-{built.wave}.{fmt}",
-        mimetype="text/html" if fmt == "html" else "application/pdf",
+        mimetype=mimetype,
     )
+    if fmt == "html":  # its own styles, allowed by their hashes and nothing else
+        response.headers["Content-Security-Policy"] = csp_with_inline_styles(built.html)
+    return response

@@ -12,13 +12,16 @@ import pandas as pd
 from flask import current_app, render_template
 
 from .. import clock
+from ..benchmarks import BenchmarkRow, benchmarks_beside
 from ..comments.queries import quotes_for_waves, waves_labelled
-from ..dashboard.scorecard import all_cards, headline, scorecard
-from ..definitions import current_definitions
+from ..dashboard.drilldown import response_rates
+from ..dashboard.scorecard import Headline, OutcomeCard, all_cards, headline, scorecard
+from ..definitions import current_definitions, fielded_definitions
 from ..methodology import wave_methods
 from ..models import AnalysisResult
 from ..publication import shown_waves
 from ..results import table
+from .summary import Summary, summarise
 
 
 class ReportError(ValueError):
@@ -26,9 +29,43 @@ class ReportError(ValueError):
 
 
 @dataclass
+class ReportContent:
+    """What every format of the report shows (HTML, PDF, slides), from stored results only."""
+
+    wave: str
+    previous: str | None  # the quarter before, in the results' wave order
+    council: str
+    title: str  # the framework's
+    board: dict[str, dict[str, list[OutcomeCard]]]
+    counts: Headline
+    summary: Summary
+    benchmarks: list[BenchmarkRow]
+    min_size: int  # the smallest group any figure is reported for
+
+
+@dataclass
 class Report:
     wave: str
     html: str
+    content: ReportContent | None = None
+
+    def as_bytes(self, fmt: str) -> bytes:
+        """The report as ``html``, ``pdf`` or ``pptx``."""
+        if fmt == "html":
+            return self.html.encode("utf-8")
+        if fmt == "pdf":
+            return self.pdf()
+        if fmt == "pptx":
+            return self.pptx()
+        raise ValueError(f"a report is html, pdf or pptx, not {fmt!r}")
+
+    def pptx(self) -> bytes:
+        """The board-pack slides (see :mod:`.slides`)."""
+        from .slides import slides  # imported here: only the slides need python-pptx
+
+        if self.content is None:
+            raise ReportError("This report was built without its content; build it again")
+        return slides(self.content)
 
     def pdf(self) -> bytes:
         """The same page as a tagged PDF (PDF/UA-1: title, language, structure, reading order).
@@ -65,6 +102,19 @@ def build_report(result: AnalysisResult | None, wave: str | None = None) -> Repo
     framework = definitions.framework
     board = scorecard(framework, result, up_to=wave)
     cards = all_cards(board)
+    counts = headline(cards)
+    position = result.wave_order.index(wave)
+    previous = result.wave_order[position - 1] if position else None
+    fielded = fielded_definitions()
+    summary = summarise(
+        wave,
+        previous,
+        board,
+        scorecard(framework, result, up_to=previous) if previous else None,
+        counts.measures,
+        counts.outcomes,
+        _response_rates(fielded, wave, result),
+    )
     indicators = _for_wave(table(result, "indicators"), wave)
     overall = indicators[indicators["by"].isna()] if not indicators.empty else indicators
     indices = overall[overall["level"] == "index"] if not overall.empty else overall
@@ -88,12 +138,15 @@ def build_report(result: AnalysisResult | None, wave: str | None = None) -> Repo
             .groupby("instrument")
             .head(5)
         )
+    benchmarks = _benchmarks(fielded, indicators, wave)
     html = render_template(
         "reports/quarterly.html",
         wave=wave,
         framework=framework,
         board=board,
-        counts=headline(cards),
+        counts=counts,
+        summary=summary,
+        benchmarks=benchmarks,
         outcomes=len(cards),
         indices=indices,
         alphas=alphas,
@@ -107,15 +160,57 @@ def build_report(result: AnalysisResult | None, wave: str | None = None) -> Repo
         min_sizes=framework.min_group_size,
         methods=wave_methods(result, wave),
     )
-    return Report(wave, html)
+    content = ReportContent(
+        wave,
+        previous,
+        current_app.config["COUNCIL_NAME"],
+        framework.title,
+        board,
+        counts,
+        summary,
+        benchmarks,
+        min(framework.min_group_size.values()),
+    )
+    return Report(wave, html, content)
 
 
-def write_report(report: Report, out: Path) -> tuple[Path, Path]:
-    """Write ``quarterly-<wave>.html`` and ``.pdf`` into ``out`` (never a half-written file)."""
+def _response_rates(definitions, wave: str, result: AnalysisResult) -> list[str]:
+    """Rule 5 of the summary: each survey's responses (and rate) in ``wave``."""
+    lines = []
+    for instrument in sorted(definitions.instruments.values(), key=lambda i: i.title):
+        for _, total, size, rate in response_rates(instrument.id, [wave], result):
+            line = f"{instrument.title}: {total} responses"
+            if size and total.shown:
+                line += f" from an audience of {size:,} ({rate})"
+            lines.append(line)
+    return lines
+
+
+def _benchmarks(definitions, indicators: pd.DataFrame, wave: str) -> list[BenchmarkRow]:
+    """The benchmarks beside our questions' % positive in the report's wave."""
+    if indicators.empty or not definitions.benchmarks:
+        return []
+    items = indicators[(indicators["level"] == "item") & indicators["by"].isna()]
+    rows: list[BenchmarkRow] = []
+    for instrument_id, mine in items.groupby("instrument"):
+        estimates = mine["estimate"].where(~mine["suppressed"].astype(bool))
+        frame = pd.DataFrame({wave: estimates.to_numpy()}, index=mine["id"].to_numpy())
+        rows += benchmarks_beside(definitions, str(instrument_id), frame)
+    return rows
+
+
+def write_report(
+    report: Report, out: Path, formats: tuple[str, ...] = ("html", "pdf")
+) -> list[Path]:
+    """Write ``quarterly-<wave>.<format>`` for each of ``formats`` into ``out``: every file
+    is rendered before any is written, and each appears whole or not at all."""
     out.mkdir(parents=True, exist_ok=True)
-    paths = (out / f"quarterly-{report.wave}.html", out / f"quarterly-{report.wave}.pdf")
-    for path, content in zip(paths, (report.html.encode("utf-8"), report.pdf()), strict=True):
+    contents = {fmt: report.as_bytes(fmt) for fmt in formats}
+    paths = []
+    for fmt, content in contents.items():
+        path = out / f"quarterly-{report.wave}.{fmt}"
         partial = path.with_name(path.name + ".partial")
         partial.write_bytes(content)
         partial.replace(path)
+        paths.append(path)
     return paths
