@@ -209,6 +209,28 @@ class Instrument(_Strict):
     def outcome_questions(self, outcome: str) -> list[Question]:
         return [q for q in self.scale_questions if outcome in q.outcomes]
 
+    def counted_as(self, question: Question) -> str | None:
+        """What a reverse-coded question's "% positive" counts, in words from its scale's
+        labels: the mirrored positive positions, named by the one nearest the middle
+        ("Disagree" → "% disagreeing"; "Dissatisfied" → "% dissatisfied"). None for a question
+        that is not reverse-coded (its percentage is the plain "% positive")."""
+        if not question.reverse or question.scale is None:
+            return None
+        scale = self.scale_of(question)
+        mirrored = sorted(scale.k + 1 - p for p in scale.positive)
+        middle = (scale.k + 1) / 2
+        nearest = min(mirrored, key=lambda p: abs(p - middle))
+        word = scale.labels[nearest - 1].split()[-1].lower()
+        return f"% {word}ing" if word.endswith("agree") else f"% {word}"
+
+    def result_text(self, question_id: str) -> str:
+        """A question as results show it: a reverse-coded one is prefixed with what its
+        percentage counts ("% disagreeing: Officers withhold information from members."),
+        so a high figure is never read as agreement."""
+        question = self.question(question_id)
+        counted = self.counted_as(question)
+        return f"{counted}: {question.text}" if counted else question.text
+
 
 class LocatedError(ValueError):
     """A validation error raised at a path deeper than the validator that found it."""

@@ -28,6 +28,7 @@ DECIMALS: dict[str, int] = {
             "mdc",
             "share",
             "latest",
+            "trajectory",
         ),
         0,
     ),

@@ -12,10 +12,11 @@ from ..models import Role
 
 def home() -> str:
     """Where a signed-in user starts: the safeguarding reviewer's work is the flagged-comments
-    queue (they see nothing else); everyone else starts at the overview."""
+    queue (they see nothing else); viewers, analysts and admins start at the scorecard, the
+    answer to "is the plan working?" (issue 17 section 2)."""
     if getattr(current_user, "role", None) is Role.SAFEGUARDING:
         return url_for("comments.flags")
-    return url_for("staff.index")
+    return url_for("dashboard.index")
 
 
 def safe_next(target: str | None) -> str:

@@ -21,6 +21,7 @@ import matplotlib.pyplot as plt
 INK = "#0b0c0c"
 LINE = "#0b4f6c"
 BAND = "#9ec5d6"
+TARGET = "#b3261e"  # the target and its trajectory: red, as "off track" is
 
 
 @dataclass(frozen=True)
@@ -52,17 +53,94 @@ def _presentation_attributes(svg: str) -> str:
     return _STYLE.sub(attributes, svg)
 
 
+@dataclass(frozen=True)
+class References:
+    """The reference lines of a measure's chart: its target, its trajectory read at each
+    point (None where there is none) and its baseline."""
+
+    target: float | None = None
+    trajectory: tuple[float | None, ...] = ()
+    baseline: float | None = None
+
+
+# The chart is drawn 288 user units (4 inches at 72 per inch) wide; at 320 CSS px the page's
+# column is about 290 px, so a 13-unit font is never drawn below 12 CSS px (issue 17 §2).
+WIDTH_INCHES, HEIGHT_INCHES = 4.0, 3.4
+FONT_SIZE = 13
+_ID = re.compile(r'\bid="([^"]+)"')
+
+
+def _unique_ids(svg: str, prefix: str) -> str:
+    """Every id in the SVG (and every reference to one) prefixed, so that two charts on one
+    page never share an id (a screen reader would announce the first chart's figures for
+    the second, and clip paths would cross over)."""
+    ids = set(_ID.findall(svg))
+    for ident in sorted(ids, key=len, reverse=True):
+        svg = svg.replace(f'id="{ident}"', f'id="{prefix}-{ident}"')
+        svg = svg.replace(f"url(#{ident})", f"url(#{prefix}-{ident})")
+        svg = svg.replace(f'href="#{ident}"', f'href="#{prefix}-{ident}"')
+    return svg
+
+
+def chart_id(*parts: str) -> str:
+    """An id prefix for a chart from what it shows (letters, digits and hyphens only)."""
+    return "chart-" + re.sub(r"[^A-Za-z0-9-]+", "-", "-".join(parts)).strip("-").lower()
+
+
 def trend_svg(
     points: list[ChartPoint],
     title: str,
     description: str,
     breaks: frozenset[str] = frozenset(),
     unit: str = "%",
+    *,
+    ident: str = "chart",
+    references: References | None = None,
 ) -> str:
-    """An SVG line chart with its 95% confidence band. ``breaks`` names waves that start a new
-    comparable series (the line is not joined across them)."""
-    fig, ax = plt.subplots(figsize=(6.4, 2.8), dpi=100)
-    xs = list(range(len(points)))
+    """An SVG line chart with its 95% confidence band and the measure's target, trajectory and
+    baseline as reference lines. ``breaks`` names waves that start a new comparable series
+    (the line is not joined across them). Percentages are drawn on the common 0-100 axis; any
+    other unit on its own axis, labelled with the unit. Every id is prefixed with ``ident``
+    (unique on the page); the legend sits below the plot, outside it."""
+    references = references or References()
+    with plt.rc_context({"svg.fonttype": "none", "font.size": FONT_SIZE}):
+        fig, ax = plt.subplots(figsize=(WIDTH_INCHES, HEIGHT_INCHES), dpi=72)
+        _draw(ax, points, breaks, unit, references)
+        handles, labels = ax.get_legend_handles_labels()
+        if handles:
+            fig.legend(
+                handles,
+                labels,
+                loc="outside lower center",
+                ncol=2,
+                frameon=False,
+                fontsize=FONT_SIZE,
+                handlelength=1.5,
+                columnspacing=1.0,
+            )
+        fig.set_layout_engine("constrained")
+        buffer = io.StringIO()
+        fig.savefig(buffer, format="svg", metadata={"Date": None})
+        plt.close(fig)
+    svg = buffer.getvalue()
+    svg = svg[svg.index("<svg") :]  # drop the XML prologue and DOCTYPE: it is inlined in HTML
+    svg = _unique_ids(_presentation_attributes(svg), ident)
+    # Give the chart an accessible name and description, and no fixed size (it scales).
+    svg = re.sub(
+        r'<svg ([^>]*?)width="[^"]*" height="[^"]*"',
+        rf'<svg \1role="img" aria-labelledby="{ident}-title {ident}-desc" class="pulse-chart"',
+        svg,
+        count=1,
+    )
+    head = svg.index(">") + 1
+    return (
+        svg[:head] + f'<title id="{ident}-title">{escape(title)}</title>'
+        f'<desc id="{ident}-desc">{escape(description)}</desc>' + svg[head:]
+    )
+
+
+def _segments(points: list[ChartPoint], breaks: frozenset[str]) -> list[list[int]]:
+    """Runs of consecutive reported points, split at comparability breaks."""
     segment: list[int] = []
     segments: list[list[int]] = []
     for i, p in enumerate(points):
@@ -77,6 +155,12 @@ def trend_svg(
         segment.append(i)
     if segment:
         segments.append(segment)
+    return segments
+
+
+def _draw(ax, points, breaks, unit, references: References) -> None:
+    xs = list(range(len(points)))
+    segments = _segments(points, breaks)
     for part in segments:
         ax.fill_between(
             part,
@@ -85,7 +169,7 @@ def trend_svg(
             color=BAND,
             alpha=0.6,
             linewidth=0,
-            label="95% confidence interval" if part is segments[0] else None,
+            label="95% interval" if part is segments[0] else None,
         )
         ax.plot(
             part,
@@ -95,34 +179,30 @@ def trend_svg(
             linewidth=2,
             label="Estimate" if part is segments[0] else None,
         )
+    if references.target is not None:
+        ax.axhline(references.target, color=TARGET, linewidth=1.5, label="Target")
+    if any(v is not None for v in references.trajectory):
+        ax.plot(
+            xs,
+            [_number(v) for v in references.trajectory],
+            color=TARGET,
+            linestyle="--",
+            linewidth=1.5,
+            label="Trajectory",
+        )
+    if references.baseline is not None:
+        ax.axhline(references.baseline, color=INK, linestyle=":", linewidth=1.5, label="Baseline")
     for i, p in enumerate(points):
         if p.wave in breaks and i:
             ax.axvline(i - 0.5, color=INK, linestyle="--", linewidth=1)
-    ax.set_xticks(xs, [p.wave for p in points])
+    # "2026-Q3" as "Q3" over "2026": eight quarters fit across 288 units at 13 units a letter
+    ax.set_xticks(xs, [re.sub(r"^(\d{4})-(Q[1-4])$", r"\2\n\1", p.wave) for p in points])
     if unit == "%":
         ax.set_ylim(0, 100)
-        ax.set_ylabel("%")
+        ax.set_ylabel("% (0 to 100)")
+    else:
+        ax.set_ylim(bottom=min(0.0, ax.get_ylim()[0]))
+        ax.set_ylabel(unit)
     ax.grid(axis="y", color="#b1b4b6", linewidth=0.5)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    if segments:
-        ax.legend(loc="upper left", frameon=False, fontsize=8)
-    fig.tight_layout()
-    buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", metadata={"Date": None})
-    plt.close(fig)
-    svg = buffer.getvalue()
-    svg = svg[svg.index("<svg") :]  # drop the XML prologue and DOCTYPE: it is inlined in HTML
-    svg = _presentation_attributes(svg)
-    # Give the chart an accessible name and description, and no fixed size (it scales).
-    svg = re.sub(
-        r'<svg ([^>]*?)width="[^"]*" height="[^"]*"',
-        r'<svg \1role="img" aria-labelledby="chart-title chart-desc" class="pulse-chart"',
-        svg,
-        count=1,
-    )
-    head = svg.index(">") + 1
-    return (
-        svg[:head] + f'<title id="chart-title">{escape(title)}</title>'
-        f'<desc id="chart-desc">{escape(description)}</desc>' + svg[head:]
-    )

@@ -3,6 +3,7 @@ its breakdowns, all read from stored results (already suppressed), with comparab
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import itertools
 import math
@@ -11,7 +12,8 @@ from dataclasses import dataclass, field
 import pandas as pd
 from sqlalchemy import select
 
-from instruments import Definitions, Outcome, diff_instruments
+from analysis.rag import baseline_date_or_first, format_date, trajectory
+from instruments import Definitions, Measure, Outcome, diff_instruments
 
 from ..display import for_display, rounded
 from ..extensions import db
@@ -20,7 +22,12 @@ from ..models import AnalysisResult, InstrumentVersion, Wave
 from ..publication import is_published_view, published_responses
 from ..response_counts import ShownCount, response_rate, wave_total
 from ..results import table
-from .charts import ChartPoint, trend_svg
+from ..targets import Target, current_target
+from .charts import ChartPoint, References, chart_id, trend_svg
+from .scorecard import closing_dates, measure_waves
+
+# the test and status columns a measure's trend table adds to the indicators' own
+MEASURE_COLUMNS = ["change", "p_adj", "mdc", "significance", "trajectory", "status", "reason"]
 
 
 @dataclass
@@ -34,6 +41,9 @@ class InstrumentView:
     rates: list[tuple[str, ShownCount, int | None, str]]  # wave, responses, audience size, rate
     chart_title: str
     blank: dict[str, str] = field(default_factory=dict)  # wave -> why it could not be estimated
+    ident: str = "chart"  # the chart's id prefix, unique on the page
+    target: Target | None = None  # of the framework measure this view shows, if there is one
+    trajectory_line: list[float | None] = field(default_factory=list)  # per row of ``trend``
 
     @functools.cached_property
     def chart(self) -> str:
@@ -54,13 +64,75 @@ class InstrumentView:
             if self.breaks
             else ""
         )
+        references = References()
+        aims = ""
+        if self.target is not None:
+            line = [rounded(v) for v in self.trajectory_line]
+            references = References(self.target.target, tuple(line), self.target.baseline)
+            aims = "".join(
+                (
+                    f" Target {self.target.target:.0f}%"
+                    + (
+                        f" by {format_date(self.target.target_date)}"
+                        if self.target.target_date
+                        else ""
+                    )
+                    + "."
+                )
+                if self.target.target is not None
+                else ""
+            )
+            if self.target.baseline is not None:
+                aims += f" Baseline {self.target.baseline:.0f}%."
+            if any(v is not None for v in line):
+                aims += (
+                    " Trajectory: "
+                    + "; ".join(
+                        f"{p.wave} {v:.0f}%"
+                        for p, v in zip(points, line, strict=True)
+                        if v is not None
+                    )
+                    + "."
+                )
         return trend_svg(
             points,
             self.chart_title,
             "Outcome score by wave with 95% confidence "
-            "intervals: " + "; ".join(shown) + "." + breaks,
+            "intervals: " + "; ".join(shown) + "." + aims + breaks,
             self.breaks,
+            ident=self.ident,
+            references=references,
         )
+
+
+def outcome_measure(outcome: Outcome, audience: str, instrument_id: str) -> Measure | None:
+    """The framework measure that is this outcome's score for the audience from this
+    instrument (None if the framework has none)."""
+    return next(
+        (
+            m
+            for m in outcome.measures
+            if m.type == "survey"
+            and m.audience == audience
+            and m.level == "outcome"
+            and m.instrument in (None, instrument_id)
+        ),
+        None,
+    )
+
+
+def _trajectory_line(target: Target, closes: list[dt.date | None]) -> list[float | None]:
+    """The trajectory read at each wave's closing date (None without a target, baseline or
+    target date, or for a wave with no closing date)."""
+    start = baseline_date_or_first(target.baseline_date, [c for c in closes if c])
+    if None in (target.target, target.baseline, target.target_date, start):
+        return [None] * len(closes)
+    return [
+        trajectory(target.baseline, target.target, start, target.target_date, c)  # type: ignore[arg-type]
+        if c
+        else None
+        for c in closes
+    ]
 
 
 def _num(x) -> float | None:
@@ -129,8 +201,13 @@ def drilldown(
 ) -> list[InstrumentView]:
     """The outcome's views for the audience, one per instrument (only ``instrument_id``'s if
     given, e.g. for one table's download)."""
-    indicators = table(result, "indicators")
+    indicators, changes, notes = (
+        table(result, "indicators"),
+        table(result, "changes"),
+        table(result, "notes"),
+    )
     order = list(result.wave_order) if result else []
+    closing = closing_dates()
     views = []
     for instrument in sorted(definitions.instruments.values(), key=lambda i: i.id):
         questions = instrument.outcome_questions(outcome.id)
@@ -152,13 +229,34 @@ def drilldown(
         trend = overall[["wave", "n", "estimate", "ci_low", "ci_high", "suppressed"]].reset_index(
             drop=True
         )
+        measure = outcome_measure(outcome, audience, instrument.id)
+        target = current_target(measure) if measure else None
+        if measure is not None:
+            # the change, its test, the trajectory and the status of each wave (scorecard rules)
+            waves = measure_waves(
+                measure, outcome.id, indicators, changes, order, notes, closing, target
+            )
+            if not waves.empty:
+                waves = waves[waves["instrument"] == instrument.id]
+            trend = trend.merge(
+                waves[["wave", *MEASURE_COLUMNS]]
+                if not waves.empty
+                else pd.DataFrame(columns=["wave", *MEASURE_COLUMNS]),
+                on="wave",
+                how="left",
+            )
+        else:
+            trend = trend.assign(**dict.fromkeys(MEASURE_COLUMNS))
+        line = (
+            _trajectory_line(target, [closing.get((instrument.id, w)) for w in trend["wave"]])
+            if target
+            else []
+        )
         item_ids = {q.id for q in questions}
         items = mine[(mine["level"] == "item") & mine["id"].isin(item_ids) & mine["by"].isna()]
         item_table = _wide(items, "id", order) if not items.empty else pd.DataFrame()
         if not item_table.empty:
-            item_table.insert(
-                0, "question", [instrument.question(q).text for q in item_table.index]
-            )
+            item_table.insert(0, "question", [instrument.result_text(q) for q in item_table.index])
         grouped = mine[
             (mine["level"] == "outcome") & (mine["id"] == outcome.id) & mine["by"].notna()
         ]
@@ -179,6 +277,9 @@ def drilldown(
                 response_rates(instrument.id, order, result),
                 f"{outcome.id} for {audience}: {instrument.title}",
                 blank,
+                chart_id(outcome.id, audience, instrument.id),
+                target,
+                line,
             )
         )
     return views

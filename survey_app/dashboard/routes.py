@@ -22,7 +22,7 @@ from ..recompute import recompute_status, request_recompute
 from ..results import note_count, table
 from . import bp
 from .drilldown import download_table, drilldown
-from .scorecard import scorecard
+from .scorecard import all_cards, headline, largest_changes, scorecard
 
 
 class RecomputeForm(FlaskForm):
@@ -35,11 +35,15 @@ def index():
     status = recompute_status()
     result, stale = results_for_current_user()
     framework = current_definitions().framework
+    board = scorecard(framework, result)
+    cards = all_cards(board)
     return render_template(
         "dashboard/scorecard.html",
         title="Scorecard",
         framework=framework,
-        board=scorecard(framework, result),
+        board=board,
+        counts=headline(cards),
+        changes=largest_changes(cards),
         result=result,
         stale=stale,
         status=status,
@@ -166,14 +170,23 @@ def scorecard_download(fmt: str):
             "workstream": workstream,
             "outcome": card.outcome.id,
             "outcome_status": card.summary.label,
+            "outcome_measures": card.counts_text,
             "measure": row.measure.id,
-            "label": row.title,
-            "latest": _shown(row.latest.value if row.latest else None, row.unit),
-            "period": row.latest.label if row.latest else None,
+            "title": row.title,
+            "unit": row.unit,
+            "wave": row.figures.get("wave"),
+            "n": row.figures.get("n"),
+            "estimate": _shown(row.figures.get("estimate"), row.unit),
+            "ci_low": row.figures.get("ci_low"),
+            "ci_high": row.figures.get("ci_high"),
+            "change": _shown(row.figures.get("change"), row.unit),
+            "p_adj": row.figures.get("p_adj"),
+            "mdc": row.figures.get("mdc"),
+            "significance": row.figures.get("significance", row.significance.label),
             "target": row.target.target,
+            "target_date": row.target.target_date,
             "direction": row.target.direction,
-            "change": _shown(row.change, row.unit),
-            "change_note": row.change_note,
+            "trajectory": _shown(row.trajectory, row.unit),
             "status": row.status.label,
             "reason": row.status.reason,
         }

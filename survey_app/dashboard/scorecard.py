@@ -11,6 +11,7 @@ import datetime as dt
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import select
@@ -54,6 +55,8 @@ class MeasureRow:
     status: Status  # of the latest closed wave (a KPI: the latest period)
     unit: str
     rated: Point | None = None  # the wave or period the status is for
+    # that wave's figures for downloads (WAVE_COLUMNS: n, estimate, CI, change, p, MDC, ...)
+    figures: dict[str, Any] = field(default_factory=dict)
 
     @property
     def trajectory(self) -> float | None:
@@ -64,22 +67,36 @@ class MeasureRow:
     def change_note(self) -> str:
         return self.significance.label
 
+    def _scale(self) -> tuple[float, float]:
+        """Every % sparkline on one 0-100 scale, so a 43→41→43 wobble looks like one beside a
+        48→14 fall; a KPI on 0 to the largest of its values, baseline and target."""
+        if self.unit == "%":
+            return 0.0, 100.0
+        levels = [p.value for p in self.series if p.value is not None]
+        levels += [v for v in (self.target.target, self.target.baseline) if v is not None]
+        low, high = min([0.0, *levels]), max([0.0, *levels])
+        return low, (high if high > low else low + 1.0)
+
+    def _y(self, value: float) -> float:
+        low, high = self._scale()
+        return 26 - (min(max(value, low), high) - low) / (high - low) * 24
+
     @property
     def sparkline(self) -> str | None:
         """SVG polyline points for the trend (the figures are also given as text)."""
         # drawn from the figures as shown (whole numbers for %): coordinates are figures too
         shown = [rounded(p.value) if self.unit == "%" else p.value for p in self.series]
-        values = [v for v in shown if v is not None]
-        if len(values) < 2:
+        if len([v for v in shown if v is not None]) < 2:
             return None
-        low, high = min(values), max(values)
-        span = (high - low) or 1.0
-        step = 76 / (len(self.series) - 1)
+        step = 72 / (len(self.series) - 1)
         return " ".join(
-            f"{2 + i * step:.1f},{18 - (v - low) / span * 16:.1f}"
-            for i, v in enumerate(shown)
-            if v is not None
+            f"{2 + i * step:.1f},{self._y(v):.1f}" for i, v in enumerate(shown) if v is not None
         )
+
+    @property
+    def sparkline_target(self) -> float | None:
+        """The y coordinate of the target's tick at the sparkline's right-hand end."""
+        return None if self.target.target is None else round(self._y(self.target.target), 1)
 
 
 @dataclass
@@ -119,6 +136,20 @@ def headline(cards: Iterable[OutcomeCard]) -> Headline:
     )
 
 
+def largest_changes(
+    cards: Iterable[OutcomeCard], count: int = 3
+) -> list[tuple[OutcomeCard, MeasureRow]]:
+    """The ``count`` measures whose change since the previous wave was significant (after
+    Benjamini-Hochberg) and largest in size, largest first (ties in framework order)."""
+    moved = [
+        (card, row)
+        for card in cards
+        for row in card.rows
+        if row.significance.key in ("improved", "fell") and row.change is not None
+    ]
+    return sorted(moved, key=lambda pair: -abs(pair[1].change or 0.0))[:count]
+
+
 def all_cards(board: dict[str, dict[str, list[OutcomeCard]]]) -> list[OutcomeCard]:
     """The outcome cards of a :func:`scorecard` board, in framework order."""
     return [
@@ -151,7 +182,7 @@ def period_end(period: str) -> dt.date:
     return first_of_next - dt.timedelta(days=1)
 
 
-def _closing_dates() -> dict[tuple[str, str], dt.date]:
+def closing_dates() -> dict[tuple[str, str], dt.date]:
     """(instrument id, wave label) → the wave's closing date."""
     rows = db.session.execute(
         select(InstrumentVersion.instrument_id, Wave.label, Wave.closes_on).join(
@@ -176,6 +207,117 @@ def _rate(measure: Measure, target: Target, estimate, at, first_dates, suppresse
     )
 
 
+#: the columns of a measure's table by wave (pages and downloads), in this order
+WAVE_COLUMNS = [
+    "wave",
+    "n",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "change",
+    "p_adj",
+    "mdc",
+    "significance",
+    "trajectory",
+    "status",
+    "reason",
+]
+
+
+_NUMBERS = {"n", "estimate", "ci_low", "ci_high", "change", "p_adj", "mdc", "trajectory"}
+
+
+def _tag(change_row, direction: str) -> SignificanceTag:
+    """The significance tag of one row of the changes table (None: no earlier wave)."""
+    if change_row is None:
+        return significance(None, None, not_compared="no earlier wave")
+    if "comparable" in change_row and not bool(change_row["comparable"]):
+        return significance(None, None, not_compared=str(change_row["note"]))
+    change = _value(change_row["change"])
+    if change is None:
+        return significance(None, None, not_compared="too few responses in one of the waves")
+    return significance(change, bool(change_row["significant"]), direction=direction)
+
+
+def measure_waves(
+    measure: Measure,
+    ident: str,
+    indicators: pd.DataFrame,
+    changes: pd.DataFrame,
+    order: list[str],
+    notes: pd.DataFrame,
+    closing: dict[tuple[str, str], dt.date],
+    target: Target | None = None,
+) -> pd.DataFrame:
+    """A survey measure by wave, in wave order: n, estimate and CI (blank when suppressed),
+    the change from the previous wave with its BH-adjusted p-value, minimum detectable change
+    and significance tag, and the trajectory and status at that wave's closing date (a wave
+    still open gets no status: its figure can still move). ``ident`` is the outcome, index or
+    item id the measure reads; ``target`` defaults to the one in force."""
+    target = target or current_target(measure)
+    rows = pd.DataFrame()
+    if not indicators.empty:
+        rows = indicators[
+            (indicators["audience"] == measure.audience)
+            & (indicators["level"] == measure.level)
+            & (indicators["id"] == ident)
+            & indicators["by"].isna()
+        ]
+        if measure.instrument:
+            rows = rows[rows["instrument"] == measure.instrument]
+    if rows.empty:
+        return pd.DataFrame(columns=["instrument", "suppressed", "tag", "rating", *WAVE_COLUMNS])
+    rank = {w: i for i, w in enumerate(order)}
+    rows = rows.assign(rank=rows["wave"].map(rank)).sort_values("rank").reset_index(drop=True)
+    found = (
+        changes[(changes["level"] == measure.level) & (changes["id"] == ident)]
+        if not changes.empty
+        else changes
+    )
+    if not found.empty:
+        found = found[found["by"].isna()]
+    today = clock.today()
+    dates = [closing.get((r.instrument, r.wave)) for r in rows.itertuples()]
+    first_dates = [day for day in dates if day]
+    out = []
+    for position, (row, closes) in enumerate(zip(rows.itertuples(), dates, strict=True)):
+        change_row = None
+        if position and not found.empty:
+            match = found[(found["instrument"] == row.instrument) & (found["wave_to"] == row.wave)]
+            change_row = match.iloc[0] if not match.empty else None
+        tag = _tag(change_row, target.direction)
+        estimate = _value(row.estimate)
+        if closes is None or closes >= today:
+            status = Status("none", "The wave has not closed yet")
+        else:
+            status = _rate(measure, target, estimate, closes, first_dates, bool(row.suppressed))
+            blank = _blank_reason(notes, row.instrument, row.wave) if estimate is None else None
+            if blank and not row.suppressed:
+                status = dataclasses.replace(status, reason=f"not estimated: {blank}")
+        out.append(
+            {
+                "instrument": row.instrument,
+                "suppressed": bool(row.suppressed),
+                "closed": closes is not None and closes < today,
+                "tag": tag,
+                "rating": status,
+                "wave": row.wave,
+                "n": None if row.suppressed else _value(row.n),
+                "estimate": estimate,
+                "ci_low": _value(row.ci_low),
+                "ci_high": _value(row.ci_high),
+                "change": None if change_row is None else _value(change_row["change"]),
+                "p_adj": None if change_row is None else _value(change_row["p_adj"]),
+                "mdc": None if change_row is None else _value(change_row["mdc"]),
+                "significance": tag.label,
+                "trajectory": status.trajectory,
+                "status": status.label,
+                "reason": status.reason,
+            }
+        )
+    return pd.DataFrame(out)
+
+
 def _survey_row(
     measure: Measure,
     outcome: Outcome,
@@ -188,60 +330,39 @@ def _survey_row(
     target = current_target(measure)
     title = measure_label(measure)
     ident = {"outcome": outcome.id, "index": measure.index, "item": measure.item}[measure.level]
-    rows = pd.DataFrame()
-    if not indicators.empty:
-        rows = indicators[
-            (indicators["audience"] == measure.audience)
-            & (indicators["level"] == measure.level)
-            & (indicators["id"] == ident)
-            & indicators["by"].isna()
-        ]
-        if measure.instrument:
-            rows = rows[rows["instrument"] == measure.instrument]
-    rank = {w: i for i, w in enumerate(order)}
-    rows = rows.assign(rank=rows["wave"].map(rank)).sort_values("rank") if not rows.empty else rows
-    series = [Point(r.wave, _value(r.estimate)) for r in rows.itertuples()]
-    no_comparison = significance(None, None, not_compared="no earlier wave")
-    if rows.empty:
+    waves = measure_waves(measure, str(ident), indicators, changes, order, notes, closing, target)
+    if waves.empty:
         status = Status("none", "No responses yet")
+        no_comparison = significance(None, None, not_compared="no earlier wave")
         return MeasureRow(measure, title, target, None, None, no_comparison, [], status, "%")
-    last = rows.iloc[-1]
+    # (pandas stores a missing figure as NaN: _value turns it back into None)
+    series = [Point(r.wave, _value(r.estimate)) for r in waves.itertuples()]
+    last = waves.iloc[-1]
     latest = Point(last["wave"], _value(last["estimate"]))
-    change, tag = None, no_comparison
-    if len(rows) >= 2 and not changes.empty:
-        found = changes[
-            (changes["instrument"] == last["instrument"])
-            & (changes["level"] == measure.level)
-            & (changes["id"] == ident)
-            & changes["by"].isna()
-            & (changes["wave_to"] == last["wave"])
-        ]
-        comparable = found.empty or "comparable" not in found or bool(found.iloc[0]["comparable"])
-        if not comparable:
-            tag = significance(None, None, not_compared=str(found.iloc[0]["note"]))
-        elif not found.empty and (change := _value(found.iloc[0]["change"])) is not None:
-            tag = significance(
-                change, bool(found.iloc[0]["significant"]), direction=target.direction
-            )
-        elif not found.empty:
-            tag = significance(None, None, not_compared="too few responses in one of the waves")
     # the status is for the latest wave that has closed (a live wave's figure can still move)
-    today = clock.today()
-    dates = [closing.get((r.instrument, r.wave)) for r in rows.itertuples()]
-    closed = [
-        (r, day) for r, day in zip(rows.itertuples(), dates, strict=True) if day and day < today
-    ]
-    first_dates = [day for day in dates if day]
-    if not closed:
-        status, rated = Status("none", "No closed wave yet"), None
+    closed = waves[waves["closed"]]
+    if closed.empty:
+        status, rated, figures = Status("none", "No closed wave yet"), None, {}
     else:
-        row, closes = closed[-1]
-        rated = Point(row.wave, _value(row.estimate))
-        status = _rate(measure, target, rated.value, closes, first_dates, bool(row.suppressed))
-        blank = _blank_reason(notes, row.instrument, row.wave) if rated.value is None else None
-        if blank and not row.suppressed:
-            status = dataclasses.replace(status, reason=f"not estimated: {blank}")
-    return MeasureRow(measure, title, target, latest, change, tag, series, status, "%", rated)
+        row = closed.iloc[-1]
+        status, rated = row["rating"], Point(row["wave"], _value(row["estimate"]))
+        figures = {
+            column: _value(row[column]) if column in _NUMBERS else row[column]
+            for column in WAVE_COLUMNS
+        }
+    return MeasureRow(
+        measure,
+        title,
+        target,
+        latest,
+        _value(last["change"]),
+        last["tag"],
+        series,
+        status,
+        "%",
+        rated,
+        figures,
+    )
 
 
 def _kpi_row(measure: Measure, values: list[KpiValue]) -> MeasureRow:
@@ -259,6 +380,15 @@ def _kpi_row(measure: Measure, values: list[KpiValue]) -> MeasureRow:
     else:
         ends = [period_end(v.period) for v in values]
         status = _rate(measure, target, latest.value, ends[-1], ends[:1])
+    figures = {
+        "wave": latest.label if latest else None,
+        "estimate": latest.value if latest else None,
+        "change": change,
+        "significance": tag.label,
+        "trajectory": status.trajectory,
+        "status": status.label,
+        "reason": status.reason,
+    }
     return MeasureRow(
         measure,
         measure_label(measure),
@@ -270,6 +400,7 @@ def _kpi_row(measure: Measure, values: list[KpiValue]) -> MeasureRow:
         status,
         measure.unit,
         latest,
+        figures,
     )
 
 
@@ -294,7 +425,7 @@ def scorecard(
     for value in db.session.scalars(select(KpiValue).order_by(KpiValue.period)):
         if up_to is None or value.period <= up_to:  # periods and waves are both named YYYY-Qn
             kpis.setdefault(value.measure_id, []).append(value)
-    closing = _closing_dates()
+    closing = closing_dates()
     board: dict[str, dict[str, list[OutcomeCard]]] = {}
     for priority in framework.priorities:
         groups = [("", priority.outcomes)] if priority.outcomes else []

@@ -97,7 +97,7 @@ def test_set_up_sign_in_with_a_code_and_a_recovery_code_once(
     assert len(codes) == 10
     audit(page, output_dir, "mfa-recovery-codes", problems)
     page.click("text=I have saved my recovery codes")
-    page.wait_for_url(f"{base}/staff/")
+    page.wait_for_url(f"{base}/dashboard/")  # signed-in staff land on the scorecard
 
     # Sign out, and in again with a code from the app.
     _sign_out(page, base)
@@ -113,7 +113,7 @@ def test_set_up_sign_in_with_a_code_and_a_recovery_code_once(
     audit(page, output_dir, "mfa-code-error", problems)
     page.fill("#code", code_for(secret, 1))  # the set-up used this step's code
     page.click("button:has-text('Continue')")
-    page.wait_for_url(f"{base}/staff/")
+    page.wait_for_url(f"{base}/dashboard/")  # signed-in staff land on the scorecard
 
     # A recovery code signs in once.
     _sign_out(page, base)
@@ -124,7 +124,7 @@ def test_set_up_sign_in_with_a_code_and_a_recovery_code_once(
     audit(page, output_dir, "mfa-recovery-code", problems)
     page.fill("#code", codes[0])
     page.click("button:has-text('Continue')")
-    page.wait_for_url(f"{base}/staff/")
+    page.wait_for_url(f"{base}/dashboard/")  # signed-in staff land on the scorecard
     expect(page.locator(".govuk-notification-banner")).to_contain_text("You have 9 left")
 
     _sign_out(page, base)

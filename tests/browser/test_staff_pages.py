@@ -74,7 +74,8 @@ def test_wave_invitations_and_response_rate_end_to_end(mail_server, chromium, ou
     audit(page, output_dir, "staff-sign-in-error", problems)
     page.fill("#password", PASSWORD)
     page.click("button:has-text('Sign in')")
-    page.wait_for_url(f"{base}/staff/")
+    page.wait_for_url(f"{base}/dashboard/")  # signed-in staff land on the scorecard
+    page.goto(f"{base}/staff/")
     audit(page, output_dir, "staff-overview", problems)
 
     page.click("text=Create a wave")
@@ -177,7 +178,7 @@ def test_comment_pages_are_accessible(mail_server, chromium, output_dir) -> None
     page.fill("#email", "analyst@council.example")  # an admin: reviewer and coder both
     page.fill("#password", PASSWORD)
     page.click("button:has-text('Sign in')")
-    page.wait_for_url(f"{base}/staff/")
+    page.wait_for_url(f"{base}/dashboard/")  # signed-in staff land on the scorecard
 
     page.goto(f"{base}/comments/safeguarding")
     audit(page, output_dir, "comments-safeguarding-queue", problems)
@@ -241,7 +242,7 @@ def test_the_scorecard_while_results_are_recomputed_and_after_a_failure(
         page.fill("#email", "analyst@council.example")
         page.fill("#password", PASSWORD)
         page.click("button:has-text('Sign in')")
-        page.wait_for_url(f"{base}/staff/")
+        page.wait_for_url(f"{base}/dashboard/")  # signed-in staff land on the scorecard
         page.goto(f"{base}/dashboard/")
         expect(
             page.locator(".govuk-inset-text", has_text="No results have been computed yet")

@@ -236,8 +236,10 @@ def test_indices_page_and_every_dashboard_table_downloads(app, client) -> None:
         "instrument,audience,wave,index,n,estimate,ci_low,ci_high,suppressed,alpha"
     )
     scorecard = client.get("/dashboard/scorecard.csv").get_data(as_text=True).splitlines()
-    assert scorecard[0].startswith(
-        "priority,workstream,outcome,outcome_status,measure,label,latest"
+    assert scorecard[0] == (
+        "priority,workstream,outcome,outcome_status,outcome_measures,measure,title,unit,wave,"
+        "n,estimate,ci_low,ci_high,change,p_adj,mdc,significance,target,target_date,direction,"
+        "trajectory,status,reason"
     )
     assert sum(1 for line in scorecard if ",O9," in line) == 1  # one KPI measure for O9
     book = openpyxl.load_workbook(

@@ -158,7 +158,7 @@ def test_a_changed_secret_key_refuses_codes_until_the_old_key_is_a_fallback(data
     ) as fallback:
         client = fallback.test_client()
         sign_in(client, "admin@council.example")
-        assert enter_code(client, code_for(secret, 1)).headers["Location"] == "/staff/"
+        assert enter_code(client, code_for(secret, 1)).headers["Location"] == "/dashboard/"
 
 
 # --------------------------------------------------------------------------- signing in
@@ -258,7 +258,7 @@ def test_a_recovery_code_signs_in_once(mfa_app) -> None:
     sign_in(client, "analyst@council.example")
     typed = f" {codes[3].upper().replace('-', ' ')} "  # as read off paper
     used = enter_recovery_code(client, typed)
-    assert used.status_code == 302 and used.headers["Location"] == "/staff/"
+    assert used.status_code == 302 and used.headers["Location"] == "/dashboard/"
     assert "You have 9 left" in client.get("/staff/").get_data(as_text=True)
     assert _audit(mfa_app, "recovery code used")[0].detail == {"remaining": 9}
     _sign_out(client)
@@ -269,7 +269,7 @@ def test_a_recovery_code_signs_in_once(mfa_app) -> None:
     assert "not correct, or it has already been used" in again.get_data(as_text=True)
     shaped = enter_recovery_code(client, "not-a-code!")
     assert "Enter a recovery code as 10 letters and numbers" in shaped.get_data(as_text=True)
-    assert enter_recovery_code(client, codes[4]).headers["Location"] == "/staff/"
+    assert enter_recovery_code(client, codes[4]).headers["Location"] == "/dashboard/"
 
 
 def test_a_sign_in_left_at_the_code_page_expires_after_ten_minutes(mfa_app, monkeypatch) -> None:
@@ -309,7 +309,7 @@ def test_a_remembered_browser_skips_the_code_until_the_factor_is_reset(mfa_app) 
     assert "Max-Age=43200" in cookie  # 12 hours
     _sign_out(client)
 
-    assert sign_in(client, "analyst@council.example").headers["Location"] == "/staff/"
+    assert sign_in(client, "analyst@council.example").headers["Location"] == "/dashboard/"
     assert _audit(mfa_app, "sign-in")[-1].detail["second_factor"] == "remembered browser"
     _sign_out(client)
     other_browser = mfa_app.test_client()
@@ -404,7 +404,7 @@ def test_only_admins_can_reset_a_second_factor(app) -> None:
 def test_a_viewer_may_sign_in_without_one_and_switch_it_on(mfa_app) -> None:
     add_user(mfa_app, "viewer@council.example", Role.VIEWER)
     client = mfa_app.test_client()
-    assert sign_in(client, "viewer@council.example").headers["Location"] == "/staff/"
+    assert sign_in(client, "viewer@council.example").headers["Location"] == "/dashboard/"
     assert _audit(mfa_app, "sign-in")[0].detail["second_factor"] == "none"
     settings = client.get("/auth/two-factor").get_data(as_text=True)
     assert "Two-factor sign-in is off" in settings and "Your role needs it" not in settings
@@ -413,7 +413,7 @@ def test_a_viewer_may_sign_in_without_one_and_switch_it_on(mfa_app) -> None:
     assert "Two-factor sign-in is on" in client.get("/auth/two-factor").get_data(as_text=True)
     _sign_out(client)
     assert sign_in(client, "viewer@council.example").headers["Location"] == "/auth/code"
-    assert enter_code(client, code_for(secret, 1)).headers["Location"] == "/staff/"
+    assert enter_code(client, code_for(secret, 1)).headers["Location"] == "/dashboard/"
 
 
 def test_a_role_that_needs_a_second_factor_ends_the_session_and_asks_for_set_up(mfa_app) -> None:
@@ -472,7 +472,7 @@ def test_totp_code_command_only_in_the_demo_and_its_code_signs_in(database_url) 
         assert result.exit_code == 0 and re.fullmatch(r"\d{6}\n", result.output)
         client = app.test_client()
         assert sign_in(client, "admin@demo.example").headers["Location"] == "/auth/code"
-        assert enter_code(client, result.output.strip()).headers["Location"] == "/staff/"
+        assert enter_code(client, result.output.strip()).headers["Location"] == "/dashboard/"
         not_set_up = runner.invoke(args=["users", "totp-code", "safeguarding@demo.example"])
         assert (
             not_set_up.exit_code == 1 and "has not set up two-factor sign-in" in not_set_up.output
