@@ -200,7 +200,7 @@ def _status_table(slide, rows: Sequence[MeasureRow], left, top, width) -> None:
     for cell in (table.cell(r, c) for r in range(len(rows) + 1) for c in range(4)):
         for paragraph in cell.text_frame.paragraphs:
             for run in paragraph.runs:
-                run.font.size = Pt(10)
+                run.font.size = Pt(9)
 
 
 def slides(content: ReportContent) -> bytes:
