@@ -128,7 +128,11 @@ def headline_text(measures: dict[StatusKey, int], outcomes: dict[StatusKey, int]
     """Rule 1 in words."""
 
     def part(counts: dict[StatusKey, int]) -> str:
-        return ", ".join(f"{counts[key]} {LABELS[key].lower()}" for key in LABELS)
+        words = {
+            **{key: label.lower() for key, label in LABELS.items()},
+            "none": "without a rating",
+        }
+        return ", ".join(f"{counts[key]} {words[key]}" for key in LABELS)
 
     return (
         f"Of {sum(measures.values())} measures: {part(measures)}. "

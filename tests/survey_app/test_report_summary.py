@@ -85,3 +85,4 @@ def test_summary_names_at_most_three_changes_and_the_outcomes_off_track() -> Non
     assert summary.priorities["Leadership"].changes[0].row.change == 8
     assert summary.headline == headline_text(counts, {**counts, "off_track": 1})
     assert summary.headline.startswith("Of 4 measures: 0 target met, 0 on track, 0 close, 4 off")
+    assert summary.headline.endswith("1 off track, 0 without a rating.")
