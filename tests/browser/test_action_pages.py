@@ -102,7 +102,9 @@ def test_keyboard_only_action_and_accessible_pages(app, live_server, chromium, o
     context.close()
 
     # the public page, signed out and with JavaScript off
-    public = chromium.new_context(viewport={"width": 1280, "height": 800}, java_script_enabled=False)
+    public = chromium.new_context(
+        viewport={"width": 1280, "height": 800}, java_script_enabled=False
+    )
     page = public.new_page()
     page.goto(f"{live_server}/you-said-we-did/member-pulse")
     expect(page.locator("h1")).to_have_text("You said, we did")
