@@ -645,3 +645,49 @@ class ActionNote(Model):
 
     action: Mapped[Action] = relationship(back_populates="notes")
     author: Mapped[User | None] = relationship()
+
+
+class GroupSize(Model):
+    """The size of one group of an audience (e.g. staff in the Place directorate), from an
+    analyst's upload of the establishment, for response rates and representativeness. For
+    residents the raking margins (:class:`PopulationMargin`) count as sizes too."""
+
+    __tablename__ = "group_size"
+    __table_args__ = (
+        UniqueConstraint("audience", "attribute", "value"),
+        CheckConstraint("size > 0", name="size_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    audience: Mapped[str] = mapped_column(String(16))
+    attribute: Mapped[str] = mapped_column(String(64))
+    value: Mapped[str] = mapped_column(String(200))
+    size: Mapped[int] = mapped_column(Integer)
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    uploaded_on: Mapped[dt.date] = mapped_column(Date, default=clock.today)
+
+
+class WaveReminder(Model):
+    """A reminder scheduled ``days`` after a wave opens, sent once by ``flask survey remind
+    --due`` to the invitations not used by then. ``sent_on`` is set (committed) before any
+    e-mail goes, so no reminder is sent twice; ``sent_count`` and ``error`` say how it went.
+    Nothing here names a recipient."""
+
+    __tablename__ = "wave_reminder"
+    __table_args__ = (
+        UniqueConstraint("wave_id", "days"),
+        CheckConstraint("days >= 1", name="days_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    wave_id: Mapped[int] = mapped_column(ForeignKey("wave.id", ondelete="CASCADE"), index=True)
+    days: Mapped[int] = mapped_column(Integer)
+    sent_on: Mapped[dt.date | None] = mapped_column(Date)
+    sent_count: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    wave: Mapped[Wave] = relationship()
+
+    @property
+    def due_on(self) -> dt.date:
+        return self.wave.opens_on + dt.timedelta(days=self.days)

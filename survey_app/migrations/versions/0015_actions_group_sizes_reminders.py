@@ -1,11 +1,12 @@
-"""action plans
+"""action plans, group sizes and scheduled reminders
 
 Revision ID: 0015
 Revises: 0013
 
 Creates ``action`` (what was heard, what will be done, owner, due date, status, evidence,
-published flag) and ``action_note`` (its progress notes, kept as history). Downgrade drops
-both (action plans only; no survey data).
+published flag), ``action_note`` (its progress notes, kept as history), ``group_size`` (an
+audience's uploaded group sizes, for who responded) and ``wave_reminder`` (reminders
+scheduled per wave, each sent once). Downgrade drops the four (no survey data).
 """
 
 import sqlalchemy as sa
@@ -115,9 +116,51 @@ def upgrade():
     )
     with op.batch_alter_table("action_note", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_action_note_action_id"), ["action_id"], unique=False)
+    op.create_table(
+        "group_size",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("audience", sa.String(length=16), nullable=False),
+        sa.Column("attribute", sa.String(length=64), nullable=False),
+        sa.Column("value", sa.String(length=200), nullable=False),
+        sa.Column("size", sa.Integer(), nullable=False),
+        sa.Column("uploaded_by_id", sa.Integer(), nullable=True),
+        sa.Column("uploaded_on", sa.Date(), nullable=False),
+        sa.CheckConstraint("size > 0", name=op.f("ck_group_size_size_positive")),
+        sa.ForeignKeyConstraint(
+            ["uploaded_by_id"],
+            ["user_account.id"],
+            name=op.f("fk_group_size_uploaded_by_id_user_account"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_group_size")),
+        sa.UniqueConstraint(
+            "audience", "attribute", "value", name=op.f("uq_group_size_audience_attribute_value")
+        ),
+    )
+    op.create_table(
+        "wave_reminder",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("wave_id", sa.Integer(), nullable=False),
+        sa.Column("days", sa.Integer(), nullable=False),
+        sa.Column("sent_on", sa.Date(), nullable=True),
+        sa.Column("sent_count", sa.Integer(), nullable=True),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.CheckConstraint("days >= 1", name=op.f("ck_wave_reminder_days_positive")),
+        sa.ForeignKeyConstraint(
+            ["wave_id"], ["wave.id"], name=op.f("fk_wave_reminder_wave_id_wave"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_wave_reminder")),
+        sa.UniqueConstraint("wave_id", "days", name=op.f("uq_wave_reminder_wave_id_days")),
+    )
+    with op.batch_alter_table("wave_reminder", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_wave_reminder_wave_id"), ["wave_id"], unique=False)
 
 
 def downgrade():
+    with op.batch_alter_table("wave_reminder", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_wave_reminder_wave_id"))
+
+    op.drop_table("wave_reminder")
+    op.drop_table("group_size")
     with op.batch_alter_table("action_note", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_action_note_action_id"))
 
