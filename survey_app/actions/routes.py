@@ -13,6 +13,7 @@ from ..action_plans import (
     has_published_actions,
     outcome_actions,
     reportable_figure,
+    you_said_we_did_by_audience,
 )
 from ..audit import record
 from ..auth.roles import ANALYST_ROLES, VIEWER_ROLES, role_required
@@ -268,6 +269,12 @@ def you_said_link(instrument_id: str) -> str | None:
     if not has_published_actions(instrument_id):
         return None
     return url_for("public.you_said_we_did", instrument_id=instrument_id)
+
+
+@bp.app_template_global("you_said_we_did_by_audience")
+def report_you_said_we_did():
+    """For ``reports/_you_said_we_did.html``."""
+    return you_said_we_did_by_audience()
 
 
 @bp.app_template_global()

@@ -117,3 +117,80 @@ def test_keyboard_only_action_and_accessible_pages(app, live_server, chromium, o
     audit_widths(page, output_dir, "you-said-we-did", problems)
     public.close()
     assert not problems, problems
+
+
+def test_wave_page_with_who_responded_and_reminders_and_group_sizes_page(
+    app, live_server, chromium, output_dir
+):
+    """The changed wave page (who responded, scheduled reminders) and the group sizes page,
+    its row errors included: axe-core at 320 and 1280 px."""
+
+    from survey_app.extensions import db
+    from survey_app.models import Response, WaveMode, WaveReminder
+    from survey_app.programme.invitations import Contact, add_invitations
+
+    from ..survey_app.survey_helpers import make_wave
+
+    with app.app_context():
+        closed = make_wave("staff-pulse", WaveMode.OPEN, opens=-30, closes=-2, label="2026-Q3")
+        for directorate, count in (("Place", 40), ("Adults", 20), ("Housing and Health", 3)):
+            db.session.add_all(
+                Response(
+                    wave_id=closed.id,
+                    submitted_on=closed.opens_on,
+                    attributes={"directorate": directorate},
+                )
+                for _ in range(count)
+            )
+        invite = make_wave("member-pulse", WaveMode.INVITE, opens=-6, closes=10, label="2026-Q4")
+        add_invitations(invite, [Contact("ann@council.example", "Ann")])
+        db.session.add_all(
+            [WaveReminder(wave_id=invite.id, days=5), WaveReminder(wave_id=invite.id, days=12)]
+        )
+        db.session.commit()
+        closed_id, invite_id = closed.id, invite.id
+    add_user(app, "analyst@council.example", Role.ANALYST)
+    problems: dict[str, list[str]] = {}
+    context = chromium.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.goto(f"{live_server}/auth/sign-in")
+    page.fill("#email", "analyst@council.example")
+    page.fill("#password", PASSWORD)
+    page.click("button:has-text('Sign in')")
+    page.wait_for_url(f"{live_server}/staff/")
+
+    page.goto(f"{live_server}/programme/group-sizes")
+    audit_widths(page, output_dir, "group-sizes", problems)
+    page.select_option("#audience", "staff")
+    page.set_input_files(
+        "#file",
+        files=[
+            {
+                "name": "sizes.csv",
+                "mimeType": "text/csv",
+                "buffer": b"attribute,value,size\ndirectorate,Place,400\ndirectorate,Nowhere,5\n",
+            }
+        ],
+    )
+    page.click("#main-content button[type=submit]")
+    expect(page.locator(".govuk-error-summary")).to_contain_text("Row 3")
+    audit_widths(page, output_dir, "group-sizes-errors", problems)
+    sizes = b"attribute,value,size\ndirectorate,Place,400\ndirectorate,Adults,100\n"
+    sizes += b"directorate,Housing and Health,50\n"
+    page.set_input_files(
+        "#file", files=[{"name": "sizes.csv", "mimeType": "text/csv", "buffer": sizes}]
+    )
+    page.select_option("#audience", "staff")
+    page.click("#main-content button[type=submit]")
+    expect(page.locator(".govuk-notification-banner")).to_contain_text("3 group sizes")
+    audit_widths(page, output_dir, "group-sizes-held", problems)
+
+    page.goto(f"{live_server}/programme/waves/{closed_id}")
+    expect(page.locator("body")).to_contain_text("Who responded by directorate")
+    audit_widths(page, output_dir, "wave-who-responded", problems)
+    page.goto(f"{live_server}/programme/waves/{invite_id}")
+    expect(page.locator("body")).to_contain_text("Scheduled reminders")
+    expect(page.locator("body")).to_contain_text("Due now")
+    audit_widths(page, output_dir, "wave-reminders", problems)
+    context.close()
+    assert not problems, problems

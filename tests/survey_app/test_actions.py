@@ -261,3 +261,30 @@ def test_the_confirmation_page_links_the_surveys_public_page(app, client) -> Non
     check = answer_pages(other, staff_slug, staff_instrument, full_answers(staff_instrument))
     done = send(other, staff_slug, check)
     assert "/you-said-we-did/" not in other.get(done.headers["Location"]).get_data(as_text=True)
+
+
+def test_the_reports_you_said_we_did_and_who_responded_partials(app, client) -> None:
+    """What the lead wires into the quarterly report: the published actions per audience,
+    figures only where reportable, and the who-responded tables of closed waves."""
+    from flask import render_template
+
+    from survey_app.action_plans import you_said_we_did_by_audience
+    from survey_app.models import Wave
+
+    _analyst(app, client)
+    wave_id = _published_wave(app, 12)
+    _create(client, title="For members", heard_wave=str(wave_id), published="y")
+    _create(client, title="Kept inside", instrument="staff-pulse")
+    with app.app_context():
+        grouped = you_said_we_did_by_audience()
+        assert list(grouped) == ["members"] and [r.title for r in grouped["members"]] == [
+            "For members"
+        ]
+        with app.test_request_context():
+            html = render_template("reports/_you_said_we_did.html")
+            assert "For members" in html and "Kept inside" not in html
+            assert "In 2026-Q3, the outcome score was 100% (12 responses)" in html
+            waves = [db.session.get(Wave, wave_id)]
+            assert "Who responded" not in render_template(
+                "reports/_who_responded.html", waves=waves
+            )

@@ -106,6 +106,17 @@ def test_the_wave_page_shows_who_responded_only_once_fieldwork_is_over(app, clie
     assert "94 received so far" in live_page
     assert "Who responded by directorate" not in live_page and "15%" not in live_page
 
+    # the same tables for the quarterly report's methodology section, closed waves only
+    from flask import render_template
+
+    from survey_app.models import Wave
+
+    with app.app_context(), app.test_request_context():
+        waves = [db.session.get(Wave, closed_id), db.session.get(Wave, live_id)]
+        report = render_template("reports/_who_responded.html", waves=waves)
+    assert report.count('aria-label="Who responded by directorate"') == 1 and "2026-Q3" in report
+    assert "2026-Q4" not in report
+
     # a new file replaces the sizes of the attributes it has
     assert _upload(client, "attribute,value,size\ndirectorate,Place,600\n").status_code == 302
     assert _sizes(app) == 1
