@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, g, redirect, render_template, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from wtforms.fields.choices import SelectChoice
@@ -259,8 +259,11 @@ def actions_for_outcome(outcome_id: str, audience: str | None = None) -> list[Ac
 
 @bp.app_template_global()
 def outcome_action_counts():
-    """For ``actions/_scorecard_counts.html``: counts per outcome id, read once per page."""
-    return action_counts()
+    """For ``actions/_scorecard_counts.html``: counts per outcome id, read once per request
+    (the partial is included once per outcome card)."""
+    if "pulse_action_counts" not in g:
+        g.pulse_action_counts = action_counts()
+    return g.pulse_action_counts
 
 
 @bp.app_template_global()
