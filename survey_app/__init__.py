@@ -122,6 +122,7 @@ def _init_templates(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from . import errors
+    from .actions import bp as actions_bp
     from .admin import bp as admin_bp
     from .auth import bp as auth_bp
     from .comments import bp as comments_bp
@@ -140,6 +141,7 @@ def _register_blueprints(app: Flask) -> None:
         programme_bp,
         admin_bp,
         comments_bp,
+        actions_bp,
     ):
         app.register_blueprint(blueprint)
     errors.register(app)

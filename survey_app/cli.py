@@ -281,6 +281,34 @@ def _report_recompute(state) -> None:
         click.echo("Results: up to date.")
 
 
+@survey_cli.command("remind")
+@click.option(
+    "--due",
+    "due",
+    is_flag=True,
+    help="Send every reminder whose day has come (run it daily from cron).",
+)
+def remind_command(due: bool) -> None:
+    """Send the scheduled reminders that are due, each once, to invitations not used yet."""
+    from .reminders import send_due
+
+    if not due:  # the only mode for now; asked for by name so a cron line says what it does
+        raise click.UsageError("Say --due to send the reminders whose day has come")
+
+    sent = send_due()
+    for reminder in sent:
+        wave = reminder.wave
+        what = f"Wave {wave.label} ({wave.instrument_version.title}), day {reminder.days}"
+        if reminder.error:
+            click.echo(f"{what}: not sent: {reminder.error}", err=True)
+        else:
+            click.echo(f"{what}: {reminder.sent_count} reminders sent.")
+    if not sent:
+        click.echo("No reminders are due.")
+    if any(r.error for r in sent):
+        raise SystemExit(1)
+
+
 @survey_cli.command("qr")
 @click.argument("code")
 @click.option(

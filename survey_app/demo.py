@@ -26,8 +26,12 @@ from .definitions import load_instruments
 from .extensions import db
 from .ingestion import Submission, insert_responses, text_question_ids, validate
 from .models import (
+    Action,
+    ActionNote,
+    ActionStatus,
     Event,
     FlagStatus,
+    GroupSize,
     InstrumentVersion,
     Invitation,
     KpiValue,
@@ -38,6 +42,7 @@ from .models import (
     User,
     Wave,
     WaveMode,
+    WaveReminder,
 )
 from .security import hash_password, hash_token, new_token
 
@@ -195,6 +200,7 @@ def seed_demo(
     _seed_users()
     db.session.flush()
     _seed_reviews(definitions, rng)
+    _seed_action_plans(definitions, today)
     db.session.commit()
     return counts
 
@@ -302,6 +308,71 @@ def _seed_margins() -> None:
                     population=population,
                 )
             )
+
+
+# The staff establishment by grade (of 1,850), for the "who responded" tables.
+STAFF_ESTABLISHMENT = {"grade": [1250, 480, 120]}
+
+
+def _seed_action_plans(definitions: Definitions, today: dt.date) -> None:
+    """Group sizes, reminder days on the live invite waves, and a few actions (one on the
+    public "You said, we did" page)."""
+    staff = definitions.instruments.get("staff-pulse")
+    if staff is not None:
+        for attribute in staff.attributes:
+            for value, size in zip(
+                attribute.choices, STAFF_ESTABLISHMENT.get(attribute.id, []), strict=False
+            ):
+                db.session.add(
+                    GroupSize(audience="staff", attribute=attribute.id, value=value, size=size)
+                )
+    live = db.session.scalars(
+        select(Wave).where(Wave.mode == WaveMode.INVITE, Wave.closes_on >= today)
+    )
+    for wave in live:
+        db.session.add_all([WaveReminder(wave_id=wave.id, days=d) for d in (7, 21)])
+    heard_in = db.session.scalar(
+        select(Wave)
+        .join(InstrumentVersion)
+        .where(InstrumentVersion.instrument_id == "member-pulse", Wave.label == "2026-Q3")
+    )
+    analyst = _demo_user(Role.ANALYST)
+    briefings = Action(
+        title="Monthly member briefings on the corporate plan",
+        instrument_id="member-pulse",
+        audience="members",
+        heard_wave_id=heard_in.id if heard_in else None,
+        heard="Fewer than half of members feel engaged in setting the council's direction.",
+        outcome_id="O1",
+        planned="The chief executive briefs all members each month, with a question session.",
+        owner_name="Head of Democratic Services",
+        due_on=today + dt.timedelta(days=60),
+        status=ActionStatus.IN_PROGRESS,
+        published=True,
+    )
+    briefings.notes = [
+        ActionNote(
+            author_id=analyst.id,
+            status=ActionStatus.IN_PROGRESS,
+            text="The first two briefings have been held; about 30 members came to each.",
+        )
+    ]
+    db.session.add_all(
+        [
+            briefings,
+            Action(
+                title="Publish the scrutiny work programme",
+                instrument_id="member-pulse",
+                audience="members",
+                heard="Members asked for clearer sight of what scrutiny will look at.",
+                outcome_id="O6",
+                planned="Publish the work programme on the website and update it quarterly.",
+                owner_user_id=analyst.id,
+                due_on=today - dt.timedelta(days=10),
+                status=ActionStatus.NOT_STARTED,
+            ),
+        ]
+    )
 
 
 def _seed_kpis() -> None:

@@ -561,3 +561,133 @@ class WavePublication(Model):
 
     wave: Mapped[Wave] = relationship()
     published_by: Mapped[User | None] = relationship()
+
+
+class ActionStatus(enum.StrEnum):
+    NOT_STARTED = "not started"
+    IN_PROGRESS = "in progress"
+    DONE = "done"
+    DROPPED = "dropped"
+
+    @property
+    def is_open(self) -> bool:
+        return self in (ActionStatus.NOT_STARTED, ActionStatus.IN_PROGRESS)
+
+
+class Action(Model):
+    """An action taken on what a survey heard ("you said, we did"). What was heard points at
+    the framework (an outcome, and optionally one of its measures or a comment theme) or at a
+    heatmap cell, written as its reference. The owner is a staff user or a named officer who
+    has no account. ``published`` is an analyst's opt-in to the public page; the public page
+    still shows figures only where they are reportable (``survey_app.action_plans``)."""
+
+    __tablename__ = "action"
+    __table_args__ = (
+        CheckConstraint("owner_user_id IS NOT NULL OR owner_name IS NOT NULL", name="has_owner"),
+        CheckConstraint(
+            "status != 'dropped' OR dropped_reason IS NOT NULL", name="dropped_has_reason"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    instrument_id: Mapped[str] = mapped_column(String(64), index=True)
+    audience: Mapped[str] = mapped_column(String(16))
+    heard_wave_id: Mapped[int | None] = mapped_column(
+        ForeignKey("wave.id", ondelete="SET NULL"), index=True
+    )
+    heard: Mapped[str] = mapped_column(Text)
+    outcome_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    measure_id: Mapped[str | None] = mapped_column(String(64))
+    theme_id: Mapped[str | None] = mapped_column(String(64))
+    cell: Mapped[str | None] = mapped_column(String(200))
+    planned: Mapped[str] = mapped_column(Text)
+    owner_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    owner_name: Mapped[str | None] = mapped_column(String(200))
+    due_on: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[ActionStatus] = mapped_column(
+        _enum(ActionStatus, "action_status"), default=ActionStatus.NOT_STARTED
+    )
+    dropped_reason: Mapped[str | None] = mapped_column(Text)
+    evidence_url: Mapped[str | None] = mapped_column(String(500))
+    published: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    heard_wave: Mapped[Wave | None] = relationship()
+    owner_user: Mapped[User | None] = relationship()
+    notes: Mapped[list[ActionNote]] = relationship(
+        back_populates="action",
+        cascade="all, delete-orphan",
+        order_by="ActionNote.id",
+    )
+
+    @property
+    def owner(self) -> str:
+        return self.owner_user.name if self.owner_user is not None else self.owner_name or ""
+
+    def overdue(self, today: dt.date | None = None) -> bool:
+        return self.status.is_open and self.due_on < (today or clock.today())
+
+
+class ActionNote(Model):
+    """A progress note on an action, kept as history (never edited): who wrote it, when, and
+    the status the action had from then on."""
+
+    __tablename__ = "action_note"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action_id: Mapped[int] = mapped_column(ForeignKey("action.id", ondelete="CASCADE"), index=True)
+    written_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    status: Mapped[ActionStatus] = mapped_column(_enum(ActionStatus, "action_status"))
+    text: Mapped[str] = mapped_column(Text)
+
+    action: Mapped[Action] = relationship(back_populates="notes")
+    author: Mapped[User | None] = relationship()
+
+
+class GroupSize(Model):
+    """The size of one group of an audience (e.g. staff in the Place directorate), from an
+    analyst's upload of the establishment, for response rates and representativeness. For
+    residents the raking margins (:class:`PopulationMargin`) count as sizes too."""
+
+    __tablename__ = "group_size"
+    __table_args__ = (
+        UniqueConstraint("audience", "attribute", "value"),
+        CheckConstraint("size > 0", name="size_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    audience: Mapped[str] = mapped_column(String(16))
+    attribute: Mapped[str] = mapped_column(String(64))
+    value: Mapped[str] = mapped_column(String(200))
+    size: Mapped[int] = mapped_column(Integer)
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    uploaded_on: Mapped[dt.date] = mapped_column(Date, default=clock.today)
+
+
+class WaveReminder(Model):
+    """A reminder scheduled ``days`` after a wave opens, sent once by ``flask survey remind
+    --due`` to the invitations not used by then. ``sent_on`` is set (committed) before any
+    e-mail goes, so no reminder is sent twice; ``sent_count`` and ``error`` say how it went.
+    Nothing here names a recipient."""
+
+    __tablename__ = "wave_reminder"
+    __table_args__ = (
+        UniqueConstraint("wave_id", "days"),
+        CheckConstraint("days >= 1", name="days_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    wave_id: Mapped[int] = mapped_column(ForeignKey("wave.id", ondelete="CASCADE"), index=True)
+    days: Mapped[int] = mapped_column(Integer)
+    sent_on: Mapped[dt.date | None] = mapped_column(Date)
+    sent_count: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    wave: Mapped[Wave] = relationship()
+
+    @property
+    def due_on(self) -> dt.date:
+        return self.wave.opens_on + dt.timedelta(days=self.days)

@@ -183,3 +183,53 @@ class NumberField(DecimalField):
             raise ValueError(
                 f"Enter {self.label.text.lower()} as a number, like 42 or 12.5"
             ) from None
+
+
+class GroupSizeUploadForm(FlaskForm):
+    audience = SelectField(
+        "Audience",
+        widget=GovSelect(),
+        validators=[InputRequired(message="Choose the audience the sizes are for")],
+    )
+    file = FileField(
+        "Group sizes (CSV)",
+        widget=GovFileInput(),
+        description="A CSV file with the columns attribute, value and size, for example: "
+        "directorate, Place, 412. Values are the answers the survey offers. A file replaces "
+        "the sizes of the attributes it has.",
+        validators=[
+            FileRequired(message="Choose a CSV file"),
+            FileAllowed(["csv"], message="The file must be a .csv file"),
+        ],
+    )
+    submit = SubmitField("Upload group sizes", widget=GovSubmitInput())
+
+
+class ReminderDaysForm(FlaskForm):
+    days = StringField(
+        "Reminder days",
+        widget=GovTextInput(),
+        description="Days after the wave opens, separated by commas, for example: 5, 10. "
+        "Each reminder goes once, to invitations not used by then.",
+        validators=[Length(max=100)],
+    )
+    submit = SubmitField("Save reminder days", widget=GovSubmitInput())
+
+    def validate_days(self, field) -> None:
+        self.parsed = parse_days(field.data or "")
+
+
+def parse_days(text: str) -> list[int]:
+    """ "5, 10" as [5, 10]; ``ValidationError`` naming the first entry that is not a whole
+    number of days from 1 to 365."""
+    days: set[int] = set()
+    for part in text.replace(";", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if not part.isdigit() or not 1 <= int(part) <= 365:
+            raise ValidationError(
+                f"'{part[:20]}' is not a number of days from 1 to 365: write them like 5, 10"
+            )
+        days.add(int(part))
+    return sorted(days)

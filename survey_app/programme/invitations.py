@@ -194,6 +194,26 @@ def counts(wave: Wave) -> tuple[int, int, int]:
     return int(invited), int(used), int(contactable)
 
 
+def invitation_text(invitation: Invitation, title: str, wave: Wave, reminder: bool) -> str:
+    """The e-mail with a personal link: the invitation, or a reminder (sent by hand from the
+    wave page or on the wave's reminder days). A reminder thanks those who have answered
+    already: answers are held before they are released, so someone who answered a few days
+    ago can still be sent one, and nothing in it may suggest that we know who answered."""
+    greeting = f"Dear {invitation.name}," if invitation.name else "Hello,"
+    opening = (
+        "This is a reminder: we would still like to hear from you. If you have answered "
+        "already, thank you: your answers are counted and you can ignore this e-mail."
+        if reminder
+        else "We would like to hear what you think."
+    )
+    return (
+        f"{greeting}\n\n{opening} Please answer the {title} by {wave.closes_on:%-d %B %Y}.\n\n"
+        f"Your personal link (it works once and keeps your place if you stop part way):\n"
+        f"{link_for(invitation)}\n\nYour answers are anonymous: they are never stored with your "
+        "name, email address or this link.\n"
+    )
+
+
 register_importer(
     "invitations", Importer(read=existing_addresses, check=_check_contacts, store=_store_contacts)
 )

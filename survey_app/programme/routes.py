@@ -29,6 +29,7 @@ from . import bp
 from .forms import ActionForm, EventForm, InvitationUploadForm, PublishForm, WaveForm
 from .invitations import (
     counts,
+    invitation_text,
     link_for,
     purge_contacts,
     unused_with_contact,
@@ -430,7 +431,7 @@ def send_invitations(wave_id: int):
     title = found.instrument_version.title
     subject = f"{'Reminder: ' if reminder else ''}{title}"
     messages = [
-        (i.email, subject, _invitation_text(i, title, found, reminder))
+        (i.email, subject, invitation_text(i, title, found, reminder))
         for i in unused_with_contact(found)
         if i.email is not None
     ]  # all of them: unused_with_contact() has only those with an address
@@ -476,21 +477,6 @@ def _confirm_sending(found: Wave, form: ActionForm, reminder: bool) -> str:
             fields={"kind": "reminder"} if reminder else {},
         ),
         form,
-    )
-
-
-def _invitation_text(invitation, title: str, wave: Wave, reminder: bool) -> str:
-    greeting = f"Dear {invitation.name}," if invitation.name else "Hello,"
-    opening = (
-        "This is a reminder: we would still like to hear from you."
-        if reminder
-        else "We would like to hear what you think."
-    )
-    return (
-        f"{greeting}\n\n{opening} Please answer the {title} by {wave.closes_on:%-d %B %Y}.\n\n"
-        f"Your personal link (it works once and keeps your place if you stop part way):\n"
-        f"{link_for(invitation)}\n\nYour answers are anonymous: they are never stored with your "
-        "name, email address or this link.\n"
     )
 
 

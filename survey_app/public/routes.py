@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from flask import current_app, jsonify, render_template
+from flask import abort, current_app, jsonify, render_template
 from sqlalchemy import text
 
+from ..action_plans import you_said_we_did as published_actions
 from ..definitions import current_definitions
 from ..extensions import db
 from . import bp
@@ -25,6 +26,21 @@ def privacy():
 @bp.get("/accessibility")
 def accessibility():
     return render_template("public/accessibility.html", title="Accessibility statement")
+
+
+@bp.get("/you-said-we-did/<instrument_id>")
+def you_said_we_did(instrument_id: str):
+    """A survey's published actions, for anyone: no sign-in, no script, figures only where
+    reportable (``survey_app.action_plans``)."""
+    instrument = current_definitions().instruments.get(instrument_id)
+    if instrument is None:
+        abort(404)
+    return render_template(
+        "public/you_said_we_did.html",
+        title=f"You said, we did: {instrument.title}",
+        instrument=instrument,
+        rows=published_actions(instrument_id=instrument_id),
+    )
 
 
 @bp.get("/healthz")

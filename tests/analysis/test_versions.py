@@ -186,3 +186,64 @@ def test_cli_reads_a_folder_with_several_versions(folder, tmp_path) -> None:
     q1 = changes[(changes["id"] == "Q1") & (changes["wave_from"] == "2025-Q1")].iloc[0]
     assert q1["comparable"] == "false" and q1["note"].startswith("not comparable")
     assert q1["p_value"] == "" and q1["significant"] == ""
+
+
+# ------------------------------------------------ the shipped pulses' "action" question (issue 18)
+
+ACTION_QUESTIONS = {"staff-pulse": "S15", "member-pulse": "M16"}
+
+
+@pytest.mark.parametrize("instrument_id", sorted(ACTION_QUESTIONS))
+def test_the_action_question_keeps_the_indices_comparable(tmp_path, instrument_id) -> None:
+    """The shipped staff and member pulses gained a question on whether the council will act
+    on the results. It has no index and no outcome, so every index and outcome score is
+    compared across the earlier version (the shipped file without it) and the new one, and
+    the culture index of the new version is the one its index questions alone give."""
+    shipped = load_definitions().instruments[instrument_id]
+    added = ACTION_QUESTIONS[instrument_id]
+    question = shipped.question(added)
+    assert question.type == "scale" and question.index is None and not question.outcomes
+    new = shipped.model_dump(mode="json", exclude_none=True)
+    old = {**new, "questions": [q for q in new["questions"] if q["id"] != added]}
+    folder = definitions_with(tmp_path, old)
+    (folder / f"{instrument_id}-next.yaml").write_text(yaml.safe_dump(new))
+    found = load_definitions(folder, versions=True).versions_of(instrument_id)
+    assert len(found) == 2  # a new version, not the same one
+    v_new = next(v for v, i in found.items() if added in {q.id for q in i.questions})
+    v_old = next(v for v in found if v != v_new)
+
+    scale_ids = [q.id for q in shipped.scale_questions]
+    rng = np.random.default_rng(18)
+    n, parts = 80, []
+    for k, (wave, version) in enumerate([("2026-Q1", v_old), ("2026-Q2", v_new)]):
+        answers = {q: list(rng.integers(1, 6, n)) for q in scale_ids}
+        if version == v_old:
+            answers[added] = [None] * n
+        frame = export_frame(instrument_id, shipped.audience, [wave] * n, answers)
+        frame["version"] = version
+        frame["response_id"] = [f"{k}-{i}" for i in range(n)]
+        parts.append(frame)
+    data = pd.concat(parts, ignore_index=True)
+    results = analysis.run(data, folder)
+
+    changes = results.changes[results.changes["by"].isna()].set_index(["level", "id"])
+    for level in ("index", "outcome"):
+        rows = changes.xs(level, level="level")
+        assert len(rows) >= 2 and rows["comparable"].astype(bool).all(), rows["note"]
+        assert rows["p_value"].notna().all()
+    assert ("item", added) not in changes.index  # asked in one version only: nothing to compare
+
+    # the new version's culture index, by hand: per respondent the mean 0-100 score of the
+    # culture questions answered (all are), then the mean over respondents
+    culture_ids = [q.id for q in shipped.index_questions("culture")]
+    assert added not in culture_ids
+    second = data[data["wave"] == "2026-Q2"]
+    scores = second[culture_ids].astype(int).sub(1).mul(25)
+    for q in shipped.index_questions("culture"):
+        if q.reverse:
+            scores[q.id] = 100 - scores[q.id]
+    expected = scores.mean(axis=1).mean()
+    culture = results.indicators.query(
+        "level == 'index' and id == 'culture' and wave == '2026-Q2' and by != by"
+    )
+    np.testing.assert_allclose(culture["estimate"].to_numpy(), [expected], rtol=0, atol=1e-9)
