@@ -11,12 +11,9 @@ import io
 import math
 import re
 from dataclasses import dataclass
+from functools import cache
+from types import ModuleType
 from xml.sax.saxutils import escape
-
-import matplotlib
-
-matplotlib.use("Agg")  # no display on a server
-import matplotlib.pyplot as plt
 
 INK = "#0b0c0c"
 LINE = "#0b4f6c"
@@ -32,6 +29,19 @@ class ChartPoint:
 
 
 _STYLE = re.compile(r'style="([^"]*)"')
+
+
+@cache
+def _pyplot() -> ModuleType:
+    """matplotlib's pyplot on the Agg backend, imported on the first chart: it takes about a
+    second to import, which every process (``flask results``, a worker) would otherwise pay
+    at start-up for pages that draw a chart."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on a server
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def _number(value: float | None) -> float:
@@ -61,6 +71,7 @@ def trend_svg(
 ) -> str:
     """An SVG line chart with its 95% confidence band. ``breaks`` names waves that start a new
     comparable series (the line is not joined across them)."""
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 2.8), dpi=100)
     xs = list(range(len(points)))
     segment: list[int] = []
