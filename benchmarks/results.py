@@ -268,7 +268,7 @@ def _env(url: str, definitions: Path) -> dict[str, str]:
         **os.environ,
         "DATABASE_URL": url,
         "INSTRUMENTS_DIR": str(definitions),
-        "SECRET_KEY": "benchmark-only-" + secrets.token_hex(8),
+        "SECRET_KEY": "benchmark-only-" + secrets.token_hex(16),
         "PULSE_CONFIG": "production",
         "PYTHONPATH": str(ROOT),
         "PULSE_INSTANCE_PATH": str(DEFAULT_WORKDIR / "instance"),
