@@ -99,13 +99,45 @@ def _quarter_dates(label: str) -> tuple[dt.date, dt.date]:
     return opens, closes
 
 
-def create_database(server: str) -> str:
-    name = f"pulse_bench_{secrets.token_hex(5)}"
+def create_database(server: str, name: str | None = None) -> str:
+    """A new database on ``server`` (a random name unless given); its URL."""
+    name = name or f"pulse_bench_{secrets.token_hex(5)}"
     admin = create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
     return make_url(server).set(database=name).render_as_string(hide_password=False)
+
+
+def reusable_database(server: str, n: int, seed: int) -> str | None:
+    """The URL of the database a ``--reuse-databases`` run kept for (n, seed), if it holds
+    exactly n responses at the app's current schema revision; else it is dropped."""
+    from alembic.script import ScriptDirectory
+
+    name = f"pulse_bench_{n}_seed{seed}"
+    url = make_url(server).set(database=name).render_as_string(hide_password=False)
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        exists = connection.scalar(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+        )
+    admin.dispose()
+    if not exists:
+        return None
+    heads = ScriptDirectory(str(ROOT / "survey_app" / "migrations")).get_heads()
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            revision = connection.scalar(text("SELECT version_num FROM alembic_version"))
+            responses = connection.scalar(text("SELECT count(*) FROM response"))
+    except Exception:  # noqa: BLE001 - a half-made database: load it again
+        revision = responses = None
+    finally:
+        engine.dispose()
+    if revision in heads and responses == n:
+        return url
+    drop_database(server, url)
+    return None
 
 
 def drop_database(server: str, url: str) -> None:
@@ -236,24 +268,49 @@ def _env(url: str, definitions: Path) -> dict[str, str]:
         **os.environ,
         "DATABASE_URL": url,
         "INSTRUMENTS_DIR": str(definitions),
-        "SECRET_KEY": "benchmark-only-" + secrets.token_hex(8),
+        "SECRET_KEY": "benchmark-only-" + secrets.token_hex(16),
         "PULSE_CONFIG": "production",
         "PYTHONPATH": str(ROOT),
         "PULSE_INSTANCE_PATH": str(DEFAULT_WORKDIR / "instance"),
     }
 
 
+# Runs the measured command as its own child and writes that child's rusage to a file. On
+# Linux a process started straight from this one (vfork, then exec) is charged this process's
+# peak RSS (hundreds of MB after loading the data) as its own; a process forked from the
+# small launcher is charged only what it uses itself.
+LAUNCHER = """
+import json, os, subprocess, sys
+child = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(child.pid, 0)
+with open(sys.argv[1], "w") as out:
+    json.dump({"user_seconds": usage.ru_utime, "system_seconds": usage.ru_stime,
+               "peak_rss_mb": usage.ru_maxrss / 1024.0}, out)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def run_child(
     cmd: Sequence[str], env: dict[str, str], log_prefix: Path, timeout: float
 ) -> dict[str, Any]:
+    """Run ``cmd`` with ``env``: wall time from here, CPU and peak RSS of the command alone
+    (through :data:`LAUNCHER`)."""
     saved = dict(os.environ)
     os.environ.clear()
     os.environ.update(env)
+    usage_file = Path(f"{log_prefix}.rusage.json")
+    usage_file.unlink(missing_ok=True)
     try:
-        return bench.run_measured(cmd, log_prefix, timeout)
+        measured = bench.run_measured(
+            [sys.executable, "-c", LAUNCHER, str(usage_file), *cmd], log_prefix, timeout
+        )
     finally:
         os.environ.clear()
         os.environ.update(saved)
+    if usage_file.exists():  # absent if the launcher was killed (timeout)
+        measured.update(json.loads(usage_file.read_text()))
+    measured["command"] = " ".join(str(c) for c in cmd)
+    return measured
 
 
 def stored_indicators(url: str) -> pd.DataFrame:
@@ -298,18 +355,25 @@ def measure_size(n: int, args, instruments, definitions: Path, population: Path)
     responses_csv, generated = bench.ensure_responses(
         workdir, n, args.seed, instruments, args.regenerate
     )
-    url = create_database(args.server)
+    reused = reusable_database(args.server, n, args.seed) if args.reuse_databases else None
+    url = reused or create_database(
+        args.server, f"pulse_bench_{n}_seed{args.seed}" if args.reuse_databases else None
+    )
     result: dict[str, Any] = {
         "n": n,
         "generated_seconds": generated,
         "database": make_url(url).database,
     }
     try:
-        log(f"loading {n:,} responses into {make_url(url).database}")
-        result["load"] = load_database(url, responses_csv, definitions, population)
-        log(
-            f"  loaded {result['load']['answers']:,} answers in {result['load']['load_seconds']:.0f} s"
-        )
+        if reused:
+            log(f"reusing {make_url(url).database} (kept by an earlier --reuse-databases run)")
+            result["load"] = {"reused": True}
+        else:
+            log(f"loading {n:,} responses into {make_url(url).database}")
+            result["load"] = load_database(url, responses_csv, definitions, population)
+            log(
+                f"  loaded {result['load']['answers']:,} answers in {result['load']['load_seconds']:.0f} s"
+            )
         env = _env(url, definitions)
         flask = [sys.executable, "-m", "flask", "--app", "survey_app"]
         export_csv = workdir / f"export-{n}.csv"
@@ -362,7 +426,7 @@ def measure_size(n: int, args, instruments, definitions: Path, population: Path)
                 result["db"]["user_seconds"] + result["db"]["system_seconds"]
             ) / (result["cli"]["user_seconds"] + result["cli"]["system_seconds"])
     finally:
-        if not args.keep_databases:
+        if not (args.keep_databases or args.reuse_databases):
             drop_database(args.server, url)
     return result
 
@@ -418,6 +482,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
     parser.add_argument("--regenerate", action="store_true")
     parser.add_argument("--keep-databases", action="store_true")
+    parser.add_argument(
+        "--reuse-databases",
+        action="store_true",
+        help="keep each size's database under a fixed name and reuse it in later runs",
+    )
     parser.add_argument("--timeout", type=float, default=1800)
     args = parser.parse_args(argv)
     args.workdir.mkdir(parents=True, exist_ok=True)

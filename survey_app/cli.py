@@ -428,12 +428,13 @@ def results_command(if_stale: bool) -> None:
     """Recompute and store the analysis results the dashboard and reports read (here, not
     in the background; refused while a computation is queued or running elsewhere)."""
     from .recompute import compute_here
-    from .results import latest_results, note_count
+    from .results import latest_results, newest_results, note_count
 
-    latest, stale = latest_results()
-    if if_stale and not stale and latest is not None:  # not stale: there are results
-        click.echo(f"Results from {latest.computed_at:%Y-%m-%d %H:%M} UTC are up to date.")
-        return
+    if if_stale:  # only then: the staleness check is a pass over every response and answer
+        latest, stale = latest_results()
+        if not stale and latest is not None:  # not stale: there are results
+            click.echo(f"Results from {latest.computed_at:%Y-%m-%d %H:%M} UTC are up to date.")
+            return
     state = compute_here()
     if state is None:
         raise click.ClickException("the computation left no job record")
@@ -444,7 +445,7 @@ def results_command(if_stale: bool) -> None:
         )
     if state.status == "failed":
         raise click.ClickException(f"the computation failed: {state.error}")
-    stored, _ = latest_results()
+    stored = newest_results()
     if stored is None:
         raise click.ClickException("the computation stored no results")
     notes = note_count(stored)

@@ -50,10 +50,15 @@ def refresh_results(only_if_stale: bool = False, requested_by: int | None = None
     """The job: compute and store the results, again while the data changed during the run
     (at most ``MAX_ROUNDS`` computations), each recorded in the audit log."""
     for round_ in range(MAX_ROUNDS):
-        latest, stale = latest_results()
+        # The staleness check reads every response and answer (seconds at a million
+        # responses), so it is made only where its answer is used: not before a first
+        # computation that was asked for unconditionally.
+        if only_if_stale or round_ > 0:
+            latest, stale = latest_results()
+            if latest is not None and not stale:
+                db.session.commit()
+                return
         db.session.commit()  # end the read: on SQLite an open transaction holds the write lock
-        if latest is not None and not stale and (only_if_stale or round_ > 0):
-            return
         stored = compute_results()
         record(
             "results recomputed", user_id=requested_by, responses=stored.responses, round=round_ + 1

@@ -190,9 +190,15 @@ def compute_results() -> AnalysisResult:
     return stored
 
 
+def newest_results() -> AnalysisResult | None:
+    """The newest stored results, without asking whether they are up to date (which costs a
+    pass over the responses and answers, see :func:`latest_results`)."""
+    return db.session.scalar(select(AnalysisResult).order_by(AnalysisResult.id.desc()).limit(1))
+
+
 def latest_results() -> tuple[AnalysisResult | None, bool]:
     """The newest stored results and whether the data have changed since."""
-    latest = db.session.scalar(select(AnalysisResult).order_by(AnalysisResult.id.desc()).limit(1))
+    latest = newest_results()
     if latest is None:
         return None, True
     return latest, latest.fingerprint != data_fingerprint()

@@ -15,7 +15,6 @@ from typing import Literal
 import krippendorff
 import numpy as np
 import pandas as pd
-from sklearn.metrics import cohen_kappa_score
 
 AGREEMENT_COLUMNS = ["theme", "n_comments", "agreement", "kappa", "alpha"]
 
@@ -29,6 +28,10 @@ def cohen_kappa(coder_a: Sequence | np.ndarray, coder_b: Sequence | np.ndarray) 
         return float("nan")
     if a.dtype.kind not in "biu" or b.dtype.kind not in "biu":
         a, b = a.astype(str), b.astype(str)
+    # Imported here: scikit-learn (and scipy.stats with it) takes seconds to import, and the
+    # web app imports this module at start-up for the agreement page alone.
+    from sklearn.metrics import cohen_kappa_score
+
     return float(cohen_kappa_score(a, b))
 
 

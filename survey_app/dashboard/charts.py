@@ -11,12 +11,10 @@ import io
 import math
 import re
 from dataclasses import dataclass
+from functools import cache
+from types import ModuleType
 from xml.sax.saxutils import escape
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display on a server
-import matplotlib.pyplot as plt
 
 INK = "#0b0c0c"
 LINE = "#0b4f6c"
@@ -33,6 +31,19 @@ class ChartPoint:
 
 
 _STYLE = re.compile(r'style="([^"]*)"')
+
+
+@cache
+def _pyplot() -> ModuleType:
+    """matplotlib's pyplot on the Agg backend, imported on the first chart: it takes about a
+    second to import, which every process (``flask results``, a worker) would otherwise pay
+    at start-up for pages that draw a chart."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on a server
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def _number(value: float | None) -> float:
@@ -103,6 +114,7 @@ def trend_svg(
     other unit on its own axis, labelled with the unit. Every id is prefixed with ``ident``
     (unique on the page); the legend sits below the plot, outside it."""
     references = references or References()
+    plt = _pyplot()
     with plt.rc_context({"svg.fonttype": "none", "font.size": FONT_SIZE}):
         fig, ax = plt.subplots(figsize=(WIDTH_INCHES, HEIGHT_INCHES), dpi=72)
         _draw(ax, points, breaks, unit, references)
