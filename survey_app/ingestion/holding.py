@@ -36,7 +36,7 @@ from __future__ import annotations
 import json
 import secrets
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from flask import current_app
@@ -47,6 +47,7 @@ from sqlalchemy import (
     String,
     bindparam,
     delete,
+    exists,
     func,
     insert,
     select,
@@ -54,12 +55,15 @@ from sqlalchemy import (
     update,
 )
 
-from .. import clock
+from .. import clock, drafts
 from ..comments.flags import text_question_ids
 from ..crypto import SealBroken, derive_key, keyed_tag, seal, unseal
+from ..database import standalone_connection
+from ..drafts import DraftHandle
 from ..extensions import db
 from ..models import (
     Answer,
+    Draft,
     HeldSubmission,
     InstrumentVersion,
     Invitation,
@@ -76,8 +80,6 @@ MIN_BATCH = 5
 _HELD_PURPOSE = "held-submission"
 _TAG_PURPOSE = "invite-token-tag"
 _random = secrets.SystemRandom()
-
-InTransaction = Callable[[Connection], None]
 
 
 # --------------------------------------------------------------------------- keys and tags
@@ -139,7 +141,8 @@ def tagged(tags: Sequence[str]) -> set[str]:
 
 @dataclass(frozen=True)
 class HoldRequest:
-    """What a web submission needs to be held."""
+    """What a web submission needs to be held. ``draft``: the respondent's draft, deleted in
+    the holding transaction (so answers are never both held and kept as a draft)."""
 
     wave_id: int
     submission: Submission
@@ -147,7 +150,7 @@ class HoldRequest:
     only_while_open: bool
     token_hash: str | None = None
     tag: str | None = None
-    also_in_transaction: InTransaction | None = None
+    draft: DraftHandle | None = None
 
 
 def _held_row_statement():
@@ -164,9 +167,12 @@ def _pool_size_statement():
     return select(func.count()).select_from(table).where(table.c.wave_id == bindparam("wave_id"))
 
 
-def _claim_and_hold_statement(only_while_open: bool):
-    """PostgreSQL: claim the key and hold the sealed row in one statement (one round trip,
-    committing by itself), selecting (rows held, pool size before it)."""
+def _claim_and_hold_statement(only_while_open: bool, with_draft: bool):
+    """PostgreSQL: claim the key, hold the sealed row and (``with_draft``) delete the
+    respondent's draft in one statement, selecting (rows held, pool size before it). One
+    statement is one round trip and atomic: if the key is taken the statement fails and
+    changes nothing; if the wave is not open nothing is claimed, so nothing is held and the
+    draft stays."""
     table = HeldSubmission.__table__
     claimed = (
         claim_key_statement(only_while_open)
@@ -186,31 +192,48 @@ def _claim_and_hold_statement(only_while_open: bool):
         .returning(table.c.id)
         .cte("held")
     )
-    return select(
+    columns = [
         select(func.count()).select_from(held).scalar_subquery(),
         _pool_size_statement().scalar_subquery(),
-    )
+    ]
+    if with_draft:
+        draft = Draft.__table__
+        deleted = (
+            delete(draft)
+            .where(draft.c.lookup == bindparam("draft_lookup"), exists(select(held.c.id)))
+            .returning(draft.c.lookup)
+            .cte("draft_deleted")
+        )
+        # Referenced so that SQLAlchemy renders it (PostgreSQL runs it either way).
+        columns.append(select(func.count()).select_from(deleted).scalar_subquery())
+    return select(*columns)
 
 
 _HOLD_ROW = _held_row_statement()
 _POOL_SIZE = _pool_size_statement()
-_CLAIM_AND_HOLD = {flag: _claim_and_hold_statement(flag) for flag in (False, True)}
+_CLAIM_AND_HOLD = {
+    (flag, draft): _claim_and_hold_statement(flag, draft)
+    for flag in (False, True)
+    for draft in (False, True)
+}
 
 
 def hold(request: HoldRequest) -> int:
     """Hold one web submission in one transaction: its idempotency key claimed, its
-    invitation's tag inserted (invite waves), its sealed row written and the caller's
-    ``also_in_transaction`` run, then committed. Returns the wave's pool of held rows
-    afterwards. Raises :class:`WaveNotOpen`, :class:`Duplicate` or :class:`AlreadyUsed`
-    and stores nothing; database errors propagate (the caller reports "not saved")."""
+    invitation's tag inserted (invite waves), its sealed row written and its draft deleted,
+    then committed. Returns the wave's pool of held rows afterwards. Raises
+    :class:`WaveNotOpen`, :class:`Duplicate` or :class:`AlreadyUsed` and stores nothing;
+    database errors propagate (the caller reports "not saved")."""
     held_id = secrets.token_hex(16)
     parameters = {**request.key, "held_id": held_id, "wave_id": request.wave_id}
+    if request.draft is not None:
+        parameters["draft_lookup"] = request.draft.lookup
     if request.tag is None:  # an invite submission is sealed once its invitation is known
         parameters["sealed"] = seal_submission(held_id, request.submission)
     session_begun = db.session.registry.has() and db.session().in_transaction()
     if session_begun:
-        # This request has read or written already: the submission joins its transaction
-        # (on SQLite a second connection would wait for this one's lock).
+        # This request has read or written already (the draft): the submission joins its
+        # transaction (on SQLite a second connection would wait for this one's lock).
         try:
             pool = _hold_on(db.session.connection(), request, parameters)
             db.session.commit()
@@ -218,28 +241,28 @@ def hold(request: HoldRequest) -> int:
             db.session.rollback()
             raise
         return pool
-    with db.engine.connect() as connection:
-        if (
-            connection.dialect.name == "postgresql"
-            and request.tag is None
-            and request.also_in_transaction is None
-        ):
-            # The survey's hot path: one statement that commits by itself (no BEGIN, no
-            # COMMIT round trip).
-            row = execute_claiming(
-                connection.execution_options(isolation_level="AUTOCOMMIT"),
-                _CLAIM_AND_HOLD[request.only_while_open],
-                parameters,
-            ).one()
-            if row[0] != 1:
-                raise WaveNotOpen
-            return row[1] + 1
-        with connection.begin():
-            return _hold_on(connection, request, parameters)
+    standalone = standalone_connection() if request.tag is None else None
+    if standalone is not None:
+        # PostgreSQL, open and event links: one statement that commits by itself (no
+        # BEGIN, no COMMIT round trip), on the connection that read the draft.
+        return _claim_and_hold(standalone, request, parameters)
+    with db.engine.connect() as connection, connection.begin():
+        return _hold_on(connection, request, parameters)
+
+
+def _claim_and_hold(connection: Connection, request: HoldRequest, parameters: dict) -> int:
+    """PostgreSQL, open and event submissions: the holding transaction as one statement."""
+    statement = _CLAIM_AND_HOLD[(request.only_while_open, request.draft is not None)]
+    row = execute_claiming(connection, statement, parameters).one()
+    if row[0] != 1:
+        raise WaveNotOpen
+    return row[1] + 1  # the statement's own snapshot does not see the row it held
 
 
 def _hold_on(connection: Connection, request: HoldRequest, parameters: dict) -> int:
     """The holding transaction's statements on ``connection`` (the caller commits)."""
+    if connection.dialect.name == "postgresql" and request.tag is None:
+        return _claim_and_hold(connection, request, parameters)
     if execute_claiming(connection, CLAIM_KEY[request.only_while_open], parameters).rowcount != 1:
         raise WaveNotOpen
     if request.tag is not None:
@@ -260,8 +283,8 @@ def _hold_on(connection: Connection, request: HoldRequest, parameters: dict) -> 
         submission = Submission(**{**request.submission.__dict__, "invitation_id": invitation_id})
         parameters = {**parameters, "sealed": seal_submission(parameters["held_id"], submission)}
     connection.execute(_HOLD_ROW, parameters)
-    if request.also_in_transaction is not None:
-        request.also_in_transaction(connection)
+    if request.draft is not None:
+        drafts.delete_on(connection, request.draft)
     return connection.execute(_POOL_SIZE, {"wave_id": request.wave_id}).scalar_one()
 
 
