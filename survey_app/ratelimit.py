@@ -4,7 +4,9 @@ one process, Redis for several workers).
 * Route limits are Flask-Limiter decorators (``@limiter.limit``) on a plain
   ``flask_limiter.Limiter``. (An earlier subclass removed Flask-Limiter's per-request hooks
   through its private hook lists, for about 4% of a submit's CPU: under the 5% that would
-  justify depending on a library's internals, so it is gone.)
+  justify depending on a library's internals, so it is gone.) The respondent pages that
+  carry no route limit are left out through Flask-Limiter's documented request filter
+  (:data:`PAGES_WITHOUT_ROUTE_LIMITS`), which spares them its per-request limit resolution.
 * Failed sign-ins (auth/throttle.py) count through the ``limits`` library that
   Flask-Limiter is built on, used directly.
 * Survey submissions count through a :class:`BatchedCounter`: on the survey's hot path a
@@ -20,10 +22,24 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import cast
 
-from flask import current_app
+from flask import current_app, request
 from limits import RateLimitItem, parse
 from limits.storage import RedisStorage, Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
+
+from .extensions import limiter
+
+#: Respondents' pages with no ``@limiter.limit`` of their own (a survey's sends have the
+#: submit brake below): Flask-Limiter skips them without resolving any limit. An endpoint
+#: given a route limit must leave this set, or its limit would never apply.
+PAGES_WITHOUT_ROUTE_LIMITS = frozenset(
+    {"survey.start", "survey.page", "survey.check", "survey.done"}
+)
+
+
+@limiter.request_filter
+def _page_without_route_limits() -> bool:
+    return request.endpoint in PAGES_WITHOUT_ROUTE_LIMITS
 
 
 def storage() -> Storage:

@@ -95,8 +95,8 @@ def store_submission(
     wave's), checking that the wave is open on ``today`` when ``only_while_open``
     (:class:`WaveNotOpen`), and deleting the respondent's ``draft`` in the same
     transaction. Once the wave's pool is large
-    enough, a random batch is released (a failed release is logged: the submission is
-    held and a later one releases it). A paper or phone return is stored as a response at
+    enough, a random batch is released after the reply, by this process's releaser thread
+    (a failed release is logged: the submission is held and a later one releases it). A paper or phone return is stored as a response at
     once. :class:`Invalid` for answers that fail validation, :class:`NotSaved` if the
     database failed."""
     today = today or clock.today()
@@ -121,7 +121,7 @@ def store_submission(
         raise NotSaved from exc
     try:
         release_after_hold(wave.id, pool)
-    except Exception:
+    except Exception:  # the submission is held: a later release takes it
         current_app.logger.exception("releasing held submissions failed")
 
 

@@ -17,8 +17,11 @@ order or transaction pairing it with a person.
   the wave's pool of held submissions and leaves at least ``2 x min_batch`` behind: it
   happens once the pool reaches ``4 x min_batch`` and takes the excess (at least
   ``2 x min_batch``), so a submission's wait is random and the batch mixes people who sent
-  at different times. A submission that finds another release of its wave under way does
-  not wait for it (PostgreSQL advisory lock); the next one releases. Once the wave has closed, everything left goes at once: that final
+  at different times. The release runs after the reply to the submission that made it due,
+  in the web process's releaser thread (:class:`Releaser`), so no respondent waits for one;
+  a release that finds another of its wave under way does not wait for it (PostgreSQL
+  advisory lock): the next one releases. Once the wave has closed, everything left goes at
+  once: that final
   batch is at least ``2 x min_batch`` if the wave ever released during fieldwork, and at
   least ``min_batch`` unless the whole wave is smaller (``survey release --all`` keeps that
   one exception). Responses are inserted in shuffled order with fresh random ids, and their
@@ -295,28 +298,77 @@ def release_due(pool: int, min_batch: int = MIN_BATCH) -> bool:
     return pool >= 4 * min_batch
 
 
-_releasing: set[int] = set()  # waves this process is releasing now
-_releasing_lock = threading.Lock()
+def release_after_hold(wave_id: int, pool: int, min_batch: int = MIN_BATCH) -> None:
+    """After a submission was held with ``pool`` rows now held in its wave: when a release
+    is due, ask this process's releaser for one (:class:`Releaser`), which runs it after
+    the submission's reply, in a thread of its own; with ``JOBS_BACKEND=eager`` (tests) it
+    runs here and now, as jobs do."""
+    if not release_due(pool, min_batch):
+        return
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if app.config.get("JOBS_BACKEND") == "eager":
+        release_held(wave_id, min_batch)
+        return
+    releaser = app.extensions.get("pulse_releaser")
+    if releaser is None:
+        releaser = app.extensions.setdefault("pulse_releaser", Releaser(app, min_batch))
+    releaser.ask(wave_id)
 
 
-def release_after_hold(wave_id: int, pool: int, min_batch: int = MIN_BATCH) -> int:
-    """After a submission was held with ``pool`` rows now held in its wave: release a batch
-    when one is due, trying only at every ``2 x min_batch``-th pool size and only if this
-    process is not already releasing the wave. Under load the pool stays above the
-    threshold while a release runs; without these gates every submission would start a
-    release (a transaction and several round trips) only to find the wave's lock taken.
-    Returns how many were released."""
-    if not release_due(pool, min_batch) or pool % (2 * min_batch):
-        return 0
-    with _releasing_lock:
-        if wave_id in _releasing:
-            return 0
-        _releasing.add(wave_id)
-    try:
-        return release_held(wave_id, min_batch)
-    finally:
-        with _releasing_lock:
-            _releasing.discard(wave_id)
+class Releaser:
+    """One thread per process and app that releases waves whose pool is due, so that no
+    submission waits for a release before its reply.
+
+    Requests for a wave coalesce: however many submissions ask while a release of the wave
+    is queued or running, it runs once more at most. Under load the pool grows while a
+    release runs, so the next batch is larger and the release's fixed cost (its
+    transaction, the wave's lock, a handful of statements) is shared by more submissions.
+    A release that fails is logged and the submissions stay held: the next one due, or the
+    daily ``survey release``, takes them. The thread starts on the first request, so a
+    forking server starts it in the worker that needs it."""
+
+    def __init__(self, app, min_batch: int = MIN_BATCH) -> None:
+        self.app, self.min_batch = app, min_batch
+        self._due: list[int] = []
+        self._busy = False
+        self._condition = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def ask(self, wave_id: int) -> None:
+        with self._condition:
+            if wave_id not in self._due:
+                self._due.append(wave_id)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._work, name="pulse-release", daemon=True
+                )
+                self._thread.start()
+            self._condition.notify()
+
+    def wait(self, timeout: float = 30.0) -> bool:
+        """Block until nothing is queued or running (for tests); whether that happened
+        within ``timeout`` seconds."""
+        with self._condition:
+            return self._condition.wait_for(lambda: not self._due and not self._busy, timeout)
+
+    def _work(self) -> None:
+        while True:
+            with self._condition:
+                self._condition.wait_for(lambda: bool(self._due))
+                wave_id = self._due.pop(0)
+                self._busy = True
+            try:
+                with self.app.app_context():
+                    try:
+                        release_held(wave_id, self.min_batch)
+                    except Exception:
+                        self.app.logger.exception("releasing held submissions failed")
+                    finally:
+                        db.session.remove()
+            finally:
+                with self._condition:
+                    self._busy = False
+                    self._condition.notify_all()
 
 
 # --------------------------------------------------------------------------- release
