@@ -23,7 +23,7 @@ from .config import (
     config_class,
     resolve_secret_key,
 )
-from .database import configure_engine, engine_options
+from .database import close_standalone_connection, configure_engine, engine_options
 from .extensions import csrf, db, limiter, login_manager, migrate
 from .links import public_url
 from .proxy import trust_proxies
@@ -75,6 +75,7 @@ def create_app(config: str | type[Config] | dict[str, Any] | None = None) -> Fla
     app.session_interface = QuickSecureCookieSessionInterface()
     _init_templates(app)
     db.init_app(app)
+    app.teardown_appcontext(close_standalone_connection)
     with app.app_context():
         configure_engine(db.engine)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True)

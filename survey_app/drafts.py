@@ -35,6 +35,7 @@ from sqlalchemy.exc import IntegrityError
 
 from . import clock
 from .crypto import SealBroken, derive_key, lookup_of, new_secret, seal, unseal
+from .database import standalone_connection
 from .extensions import db
 from .models import Draft, Wave
 
@@ -143,11 +144,10 @@ def load(handle: DraftHandle, wave_id: int, today: dt.date) -> dict[str, str] | 
     """The answers of ``handle``'s draft in wave ``wave_id``, or None if there is none, it
     belongs to another wave, the wave has closed before ``today``, or it does not open with
     this handle (a forged or stale cookie). Database errors propagate."""
-    sealed = (
-        db.session.connection()
-        .execute(_OPEN_DRAFT, {"lookup": handle.lookup, "wave_id": wave_id, "today": today})
-        .scalar()
-    )
+    connection = standalone_connection() or db.session.connection()
+    sealed = connection.execute(
+        _OPEN_DRAFT, {"lookup": handle.lookup, "wave_id": wave_id, "today": today}
+    ).scalar()
     if sealed is None:
         return None
     for secret in _server_secrets():
@@ -171,6 +171,14 @@ def save(handle: DraftHandle, wave_id: int, answers: dict[str, str]) -> None:
     an INSERT for a new draft). Database errors propagate, after a rollback."""
     row = {"lookup": handle.lookup, "wave_id": wave_id}
     row["sealed"] = _sealed_answers(handle, wave_id, answers)
+    standalone = standalone_connection()
+    if standalone is not None:  # PostgreSQL: each statement commits by itself
+        if standalone.execute(_RESEAL, _reseal(row)).rowcount == 0:
+            try:
+                standalone.execute(_INSERT, row)
+            except IntegrityError:  # the same new draft saved twice at once, see below
+                standalone.execute(_RESEAL, _reseal(row))
+        return
     try:
         if db.session.connection().execute(_RESEAL, _reseal(row)).rowcount == 0:
             db.session.connection().execute(_INSERT, row)
@@ -186,22 +194,16 @@ def save(handle: DraftHandle, wave_id: int, answers: dict[str, str]) -> None:
         raise
 
 
-def deleter(handle: DraftHandle):
-    """A function that deletes ``handle``'s draft on the connection it is given: passed to
-    the store as ``also_in_transaction``, so the draft goes in the transaction that holds
-    the submission."""
-    lookup = handle.lookup
-
-    def delete_draft(connection: Connection) -> None:
-        connection.execute(_DELETE, {"lookup": lookup})
-
-    return delete_draft
+def delete_on(connection: Connection, handle: DraftHandle) -> None:
+    """Delete ``handle``'s draft on ``connection``, in the caller's transaction (the holding
+    transaction deletes it with the submission it holds)."""
+    connection.execute(_DELETE, {"lookup": handle.lookup})
 
 
 def discard(handle: DraftHandle) -> None:
     """Delete ``handle``'s draft and commit (answers that can no longer be sent)."""
     try:
-        deleter(handle)(db.session.connection())
+        delete_on(db.session.connection(), handle)
         db.session.commit()
     except Exception:
         db.session.rollback()

@@ -27,7 +27,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from instruments import Instrument
 
-from .. import clock
+from .. import clock, drafts
+from ..drafts import DraftHandle
 from ..extensions import db
 from ..models import Channel, SubmissionKey
 from ..security import hash_token
@@ -35,7 +36,6 @@ from .errors import AlreadyUsed, Duplicate, Invalid, NotSaved, WaveNotOpen
 from .holding import (
     MIN_BATCH,
     HoldRequest,
-    InTransaction,
     held_count,
     hold,
     invite_tag,
@@ -52,7 +52,6 @@ __all__ = [
     "held_count",
     "AlreadyUsed",
     "Duplicate",
-    "InTransaction",
     "Invalid",
     "NotSaved",
     "Submission",
@@ -86,7 +85,7 @@ def store_submission(
     today: dt.date | None = None,
     channel: Channel = Channel.WEB,
     only_while_open: bool = False,
-    also_in_transaction: InTransaction | None = None,
+    draft: DraftHandle | None = None,
 ) -> None:
     """Store one submission, or raise and store nothing.
 
@@ -94,10 +93,10 @@ def store_submission(
     that claims ``submission_key`` (:class:`Duplicate` if claimed before), with ``token``'s
     tag for a personal link (:class:`AlreadyUsed` if the link was used or is not this
     wave's), checking that the wave is open on ``today`` when ``only_while_open``
-    (:class:`WaveNotOpen`), and running ``also_in_transaction(connection)`` before the
-    commit (the respondent pages delete the draft with it). Once the wave's pool is large
-    enough, a random batch is released (a failed release is logged: the submission is
-    held and a later one releases it). A paper or phone return is stored as a response at
+    (:class:`WaveNotOpen`), and deleting the respondent's ``draft`` in the same
+    transaction. Once the wave's pool is large
+    enough, a random batch is released after the reply, by this process's releaser thread
+    (a failed release is logged: the submission is held and a later one releases it). A paper or phone return is stored as a response at
     once. :class:`Invalid` for answers that fail validation, :class:`NotSaved` if the
     database failed."""
     today = today or clock.today()
@@ -105,7 +104,7 @@ def store_submission(
     submission = Submission(questions, attributes, today, event_id=event_id, channel=channel)
     key = {"key_hash": hash_token(submission_key), "day": today, "wave_id": wave.id}
     if channel is not Channel.WEB:
-        _store_return(wave.id, instrument, submission, key, also_in_transaction)
+        _store_return(wave.id, instrument, submission, key, draft)
         return
     request = HoldRequest(
         wave_id=wave.id,
@@ -114,7 +113,7 @@ def store_submission(
         only_while_open=only_while_open,
         token_hash=hash_token(token) if token is not None else None,
         tag=invite_tag(token) if token is not None else None,
-        also_in_transaction=also_in_transaction,
+        draft=draft,
     )
     try:
         pool = hold(request)
@@ -122,7 +121,7 @@ def store_submission(
         raise NotSaved from exc
     try:
         release_after_hold(wave.id, pool)
-    except Exception:
+    except Exception:  # the submission is held: a later release takes it
         current_app.logger.exception("releasing held submissions failed")
 
 
@@ -136,7 +135,7 @@ def _store_return(
     instrument: Instrument,
     submission: Submission,
     key: dict,
-    also_in_transaction: InTransaction | None,
+    draft: DraftHandle | None,
 ) -> None:
     """A paper or phone return: its key claimed and its response stored, in the session's
     transaction (the caller commits, e.g. with its audit entry)."""
@@ -144,8 +143,8 @@ def _store_return(
         connection = db.session.connection()
         execute_claiming(connection, CLAIM_KEY[False], key)
         insert_responses(connection, wave_id, [submission], text_question_ids(instrument))
-        if also_in_transaction is not None:
-            also_in_transaction(connection)
+        if draft is not None:
+            drafts.delete_on(connection, draft)
     except SQLAlchemyError as exc:
         db.session.rollback()
         raise NotSaved from exc

@@ -17,8 +17,11 @@ order or transaction pairing it with a person.
   the wave's pool of held submissions and leaves at least ``2 x min_batch`` behind: it
   happens once the pool reaches ``4 x min_batch`` and takes the excess (at least
   ``2 x min_batch``), so a submission's wait is random and the batch mixes people who sent
-  at different times. A submission that finds another release of its wave under way does
-  not wait for it (PostgreSQL advisory lock); the next one releases. Once the wave has closed, everything left goes at once: that final
+  at different times. The release runs after the reply to the submission that made it due,
+  in the web process's releaser thread (:class:`Releaser`), so no respondent waits for one;
+  a release that finds another of its wave under way does not wait for it (PostgreSQL
+  advisory lock): the next one releases. Once the wave has closed, everything left goes at
+  once: that final
   batch is at least ``2 x min_batch`` if the wave ever released during fieldwork, and at
   least ``min_batch`` unless the whole wave is smaller (``survey release --all`` keeps that
   one exception). Responses are inserted in shuffled order with fresh random ids, and their
@@ -36,7 +39,7 @@ from __future__ import annotations
 import json
 import secrets
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from flask import current_app
@@ -47,6 +50,7 @@ from sqlalchemy import (
     String,
     bindparam,
     delete,
+    exists,
     func,
     insert,
     select,
@@ -54,12 +58,15 @@ from sqlalchemy import (
     update,
 )
 
-from .. import clock
+from .. import clock, drafts
 from ..comments.flags import text_question_ids
 from ..crypto import SealBroken, derive_key, keyed_tag, seal, unseal
+from ..database import standalone_connection
+from ..drafts import DraftHandle
 from ..extensions import db
 from ..models import (
     Answer,
+    Draft,
     HeldSubmission,
     InstrumentVersion,
     Invitation,
@@ -76,8 +83,6 @@ MIN_BATCH = 5
 _HELD_PURPOSE = "held-submission"
 _TAG_PURPOSE = "invite-token-tag"
 _random = secrets.SystemRandom()
-
-InTransaction = Callable[[Connection], None]
 
 
 # --------------------------------------------------------------------------- keys and tags
@@ -139,7 +144,8 @@ def tagged(tags: Sequence[str]) -> set[str]:
 
 @dataclass(frozen=True)
 class HoldRequest:
-    """What a web submission needs to be held."""
+    """What a web submission needs to be held. ``draft``: the respondent's draft, deleted in
+    the holding transaction (so answers are never both held and kept as a draft)."""
 
     wave_id: int
     submission: Submission
@@ -147,7 +153,7 @@ class HoldRequest:
     only_while_open: bool
     token_hash: str | None = None
     tag: str | None = None
-    also_in_transaction: InTransaction | None = None
+    draft: DraftHandle | None = None
 
 
 def _held_row_statement():
@@ -164,9 +170,12 @@ def _pool_size_statement():
     return select(func.count()).select_from(table).where(table.c.wave_id == bindparam("wave_id"))
 
 
-def _claim_and_hold_statement(only_while_open: bool):
-    """PostgreSQL: claim the key and hold the sealed row in one statement (one round trip,
-    committing by itself), selecting (rows held, pool size before it)."""
+def _claim_and_hold_statement(only_while_open: bool, with_draft: bool):
+    """PostgreSQL: claim the key, hold the sealed row and (``with_draft``) delete the
+    respondent's draft in one statement, selecting (rows held, pool size before it). One
+    statement is one round trip and atomic: if the key is taken the statement fails and
+    changes nothing; if the wave is not open nothing is claimed, so nothing is held and the
+    draft stays."""
     table = HeldSubmission.__table__
     claimed = (
         claim_key_statement(only_while_open)
@@ -186,31 +195,48 @@ def _claim_and_hold_statement(only_while_open: bool):
         .returning(table.c.id)
         .cte("held")
     )
-    return select(
+    columns = [
         select(func.count()).select_from(held).scalar_subquery(),
         _pool_size_statement().scalar_subquery(),
-    )
+    ]
+    if with_draft:
+        draft = Draft.__table__
+        deleted = (
+            delete(draft)
+            .where(draft.c.lookup == bindparam("draft_lookup"), exists(select(held.c.id)))
+            .returning(draft.c.lookup)
+            .cte("draft_deleted")
+        )
+        # Referenced so that SQLAlchemy renders it (PostgreSQL runs it either way).
+        columns.append(select(func.count()).select_from(deleted).scalar_subquery())
+    return select(*columns)
 
 
 _HOLD_ROW = _held_row_statement()
 _POOL_SIZE = _pool_size_statement()
-_CLAIM_AND_HOLD = {flag: _claim_and_hold_statement(flag) for flag in (False, True)}
+_CLAIM_AND_HOLD = {
+    (flag, draft): _claim_and_hold_statement(flag, draft)
+    for flag in (False, True)
+    for draft in (False, True)
+}
 
 
 def hold(request: HoldRequest) -> int:
     """Hold one web submission in one transaction: its idempotency key claimed, its
-    invitation's tag inserted (invite waves), its sealed row written and the caller's
-    ``also_in_transaction`` run, then committed. Returns the wave's pool of held rows
-    afterwards. Raises :class:`WaveNotOpen`, :class:`Duplicate` or :class:`AlreadyUsed`
-    and stores nothing; database errors propagate (the caller reports "not saved")."""
+    invitation's tag inserted (invite waves), its sealed row written and its draft deleted,
+    then committed. Returns the wave's pool of held rows afterwards. Raises
+    :class:`WaveNotOpen`, :class:`Duplicate` or :class:`AlreadyUsed` and stores nothing;
+    database errors propagate (the caller reports "not saved")."""
     held_id = secrets.token_hex(16)
     parameters = {**request.key, "held_id": held_id, "wave_id": request.wave_id}
+    if request.draft is not None:
+        parameters["draft_lookup"] = request.draft.lookup
     if request.tag is None:  # an invite submission is sealed once its invitation is known
         parameters["sealed"] = seal_submission(held_id, request.submission)
     session_begun = db.session.registry.has() and db.session().in_transaction()
     if session_begun:
-        # This request has read or written already: the submission joins its transaction
-        # (on SQLite a second connection would wait for this one's lock).
+        # This request has read or written already (the draft): the submission joins its
+        # transaction (on SQLite a second connection would wait for this one's lock).
         try:
             pool = _hold_on(db.session.connection(), request, parameters)
             db.session.commit()
@@ -218,28 +244,28 @@ def hold(request: HoldRequest) -> int:
             db.session.rollback()
             raise
         return pool
-    with db.engine.connect() as connection:
-        if (
-            connection.dialect.name == "postgresql"
-            and request.tag is None
-            and request.also_in_transaction is None
-        ):
-            # The survey's hot path: one statement that commits by itself (no BEGIN, no
-            # COMMIT round trip).
-            row = execute_claiming(
-                connection.execution_options(isolation_level="AUTOCOMMIT"),
-                _CLAIM_AND_HOLD[request.only_while_open],
-                parameters,
-            ).one()
-            if row[0] != 1:
-                raise WaveNotOpen
-            return row[1] + 1
-        with connection.begin():
-            return _hold_on(connection, request, parameters)
+    standalone = standalone_connection() if request.tag is None else None
+    if standalone is not None:
+        # PostgreSQL, open and event links: one statement that commits by itself (no
+        # BEGIN, no COMMIT round trip), on the connection that read the draft.
+        return _claim_and_hold(standalone, request, parameters)
+    with db.engine.connect() as connection, connection.begin():
+        return _hold_on(connection, request, parameters)
+
+
+def _claim_and_hold(connection: Connection, request: HoldRequest, parameters: dict) -> int:
+    """PostgreSQL, open and event submissions: the holding transaction as one statement."""
+    statement = _CLAIM_AND_HOLD[(request.only_while_open, request.draft is not None)]
+    row = execute_claiming(connection, statement, parameters).one()
+    if row[0] != 1:
+        raise WaveNotOpen
+    return row[1] + 1  # the statement's own snapshot does not see the row it held
 
 
 def _hold_on(connection: Connection, request: HoldRequest, parameters: dict) -> int:
     """The holding transaction's statements on ``connection`` (the caller commits)."""
+    if connection.dialect.name == "postgresql" and request.tag is None:
+        return _claim_and_hold(connection, request, parameters)
     if execute_claiming(connection, CLAIM_KEY[request.only_while_open], parameters).rowcount != 1:
         raise WaveNotOpen
     if request.tag is not None:
@@ -260,8 +286,8 @@ def _hold_on(connection: Connection, request: HoldRequest, parameters: dict) -> 
         submission = Submission(**{**request.submission.__dict__, "invitation_id": invitation_id})
         parameters = {**parameters, "sealed": seal_submission(parameters["held_id"], submission)}
     connection.execute(_HOLD_ROW, parameters)
-    if request.also_in_transaction is not None:
-        request.also_in_transaction(connection)
+    if request.draft is not None:
+        drafts.delete_on(connection, request.draft)
     return connection.execute(_POOL_SIZE, {"wave_id": request.wave_id}).scalar_one()
 
 
@@ -272,28 +298,77 @@ def release_due(pool: int, min_batch: int = MIN_BATCH) -> bool:
     return pool >= 4 * min_batch
 
 
-_releasing: set[int] = set()  # waves this process is releasing now
-_releasing_lock = threading.Lock()
+def release_after_hold(wave_id: int, pool: int, min_batch: int = MIN_BATCH) -> None:
+    """After a submission was held with ``pool`` rows now held in its wave: when a release
+    is due, ask this process's releaser for one (:class:`Releaser`), which runs it after
+    the submission's reply, in a thread of its own; with ``JOBS_BACKEND=eager`` (tests) it
+    runs here and now, as jobs do."""
+    if not release_due(pool, min_batch):
+        return
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if app.config.get("JOBS_BACKEND") == "eager":
+        release_held(wave_id, min_batch)
+        return
+    releaser = app.extensions.get("pulse_releaser")
+    if releaser is None:
+        releaser = app.extensions.setdefault("pulse_releaser", Releaser(app, min_batch))
+    releaser.ask(wave_id)
 
 
-def release_after_hold(wave_id: int, pool: int, min_batch: int = MIN_BATCH) -> int:
-    """After a submission was held with ``pool`` rows now held in its wave: release a batch
-    when one is due, trying only at every ``2 x min_batch``-th pool size and only if this
-    process is not already releasing the wave. Under load the pool stays above the
-    threshold while a release runs; without these gates every submission would start a
-    release (a transaction and several round trips) only to find the wave's lock taken.
-    Returns how many were released."""
-    if not release_due(pool, min_batch) or pool % (2 * min_batch):
-        return 0
-    with _releasing_lock:
-        if wave_id in _releasing:
-            return 0
-        _releasing.add(wave_id)
-    try:
-        return release_held(wave_id, min_batch)
-    finally:
-        with _releasing_lock:
-            _releasing.discard(wave_id)
+class Releaser:
+    """One thread per process and app that releases waves whose pool is due, so that no
+    submission waits for a release before its reply.
+
+    Requests for a wave coalesce: however many submissions ask while a release of the wave
+    is queued or running, it runs once more at most. Under load the pool grows while a
+    release runs, so the next batch is larger and the release's fixed cost (its
+    transaction, the wave's lock, a handful of statements) is shared by more submissions.
+    A release that fails is logged and the submissions stay held: the next one due, or the
+    daily ``survey release``, takes them. The thread starts on the first request, so a
+    forking server starts it in the worker that needs it."""
+
+    def __init__(self, app, min_batch: int = MIN_BATCH) -> None:
+        self.app, self.min_batch = app, min_batch
+        self._due: list[int] = []
+        self._busy = False
+        self._condition = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def ask(self, wave_id: int) -> None:
+        with self._condition:
+            if wave_id not in self._due:
+                self._due.append(wave_id)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._work, name="pulse-release", daemon=True
+                )
+                self._thread.start()
+            self._condition.notify()
+
+    def wait(self, timeout: float = 30.0) -> bool:
+        """Block until nothing is queued or running (for tests); whether that happened
+        within ``timeout`` seconds."""
+        with self._condition:
+            return self._condition.wait_for(lambda: not self._due and not self._busy, timeout)
+
+    def _work(self) -> None:
+        while True:
+            with self._condition:
+                self._condition.wait_for(lambda: bool(self._due))
+                wave_id = self._due.pop(0)
+                self._busy = True
+            try:
+                with self.app.app_context():
+                    try:
+                        release_held(wave_id, self.min_batch)
+                    except Exception:
+                        self.app.logger.exception("releasing held submissions failed")
+                    finally:
+                        db.session.remove()
+            finally:
+                with self._condition:
+                    self._busy = False
+                    self._condition.notify_all()
 
 
 # --------------------------------------------------------------------------- release

@@ -582,7 +582,7 @@ def check(slug: str):
             event_id=event_id,
             today=_today(),
             only_while_open=True,
-            also_in_transaction=drafts.deleter(handle) if handle else None,
+            draft=handle,
         )
     except WaveNotOpen:  # closed since this process last read the wave: say so
         forget_wave(slug)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, fields
 from flask import current_app
 from sqlalchemy import bindparam, select
 
+from ..database import standalone_connection
 from ..drafts import purge_closed as purge_closed_drafts
 from ..extensions import db
 from ..ingestion import (
@@ -96,7 +97,8 @@ def wave_facts(slug: str) -> WaveFacts | None:
     cached = cache.get(slug)
     if cached is not None and now - cached[0] < current_app.config.get("WAVE_CACHE_SECONDS", 0):
         return cached[1]
-    row = db.session.connection().execute(_WAVE_FACTS, {"slug": slug}).first()
+    connection = standalone_connection() or db.session.connection()
+    row = connection.execute(_WAVE_FACTS, {"slug": slug}).first()
     if row is None:  # unknown slugs are not kept: anyone can make up any number of them
         cache.pop(slug, None)
         return None

@@ -40,7 +40,11 @@ pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
 THREADS = 4
 PER_THREAD = 10
-DEADLINE_S = 120  # a hard cap on the whole load, not an assertion
+# A hard cap on the whole load, not an assertion: nothing waits for it to pass, but a
+# respondent still retrying after it gives up, and fails the test. Three runs on the shared
+# 2-core machine (load average 10 to 14) took 92 to 118 s of what was a 120 s cap: too
+# close, so a slow machine rather than a lost answer could fail it.
+DEADLINE_S = 300
 
 
 def _to_check_page(base: str, plan: loadgen.Plan, marker: str):

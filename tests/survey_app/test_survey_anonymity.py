@@ -394,3 +394,28 @@ def test_a_secret_key_change_holds_back_only_what_it_cannot_open(tmp_path, caplo
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+def test_a_due_release_runs_after_the_reply_in_the_releaser_thread(app_with) -> None:
+    """Outside tests (any job backend but eager) the submission that makes a release due is
+    answered first; the process's releaser thread then releases a random batch, leaving
+    twice the minimum held, and marks the batch's invitations used in its transaction."""
+    app = app_with(JOBS_BACKEND="thread")
+    with app.app_context():
+        wave = make_wave("member-pulse")
+        tokens = make_tokens(wave, 20)
+        slug, instrument = wave.slug, wave.instrument_version.instrument
+    for i, token in enumerate(tokens):
+        client = app.test_client()
+        client.get(f"/i/{token}")
+        check = answer_pages(client, slug, instrument, full_answers(instrument, seed=i))
+        assert send(client, slug, check).status_code == 303
+    releaser = app.extensions["pulse_releaser"]  # asked by the 20th submission
+    assert releaser.wait(timeout=60)
+    with app.app_context():
+        held = db.session.scalar(select(func.count()).select_from(HeldSubmission))
+        released = db.session.scalar(select(func.count()).select_from(Response))
+        used = db.session.scalar(
+            select(func.count()).select_from(Invitation).where(Invitation.used.is_(True))
+        )
+    assert (held, released, used) == (10, 10, 10)
