@@ -244,6 +244,7 @@ def run(
     fpc: bool = True,
     trim_weights: tuple[float, float] | None = None,
     progress: Callable[[str], None] | None = None,
+    drivers: bool = True,
 ) -> Results:
     """Analyse responses in the export schema.
 
@@ -276,6 +277,9 @@ def run(
         of each audience-wave (R ``trimWeights(strict=TRUE)``), with LOWER <= 1 <= UPPER.
     progress : callable, optional
         Called with a short message as each instrument is analysed.
+    drivers : bool
+        Estimate the key drivers (default); ``False`` is the CLI's ``--no-drivers`` (their
+        bootstrap over every subset of up to 15 items is most of the time of a large run).
     """
     definitions = _definitions(instruments)
     check_frame(responses, definitions)
@@ -325,8 +329,8 @@ def run(
             notes += prepared.notes
             sizes = _fpc_sizes(prepared, fpc, notes)
             try:
-                table, aux = _indicators(prepared, by, sizes)
-                respondent = _respondent_scores(prepared)
+                respondent = respondent_scores(prepared)
+                table, aux = _indicators(prepared, by, sizes, respondent)
                 heatmap_part = heatmap_rows(prepared, by, sizes, respondent)
                 common = _common_item_estimates(prepared, by, sizes, rank)
                 reliability_part = _reliability(prepared)
@@ -341,23 +345,26 @@ def run(
                 theme_parts.append(theme_counts(prepared, codebook, by))
             indicator_parts.append(table)
             heatmap_parts.append(heatmap_part)
-            try:
-                drivers, driver_notes = key_drivers(
-                    prepared,
-                    respondent,
-                    definitions.framework.key_drivers,
-                    definitions.framework.min_driver_respondents,
-                )
-            except ValueError as exc:  # drivers that cannot be estimated never stop the rest
-                notes.append(Note(instrument.id, instrument.audience, None, f"key drivers: {exc}"))
-            else:
-                driver_parts.append(drivers)
-                notes += driver_notes
             aux_parts.append(aux)
             failed_parts.append(_failed_rows(prepared))
             common_parts.append(common)
             reliability_parts.append(reliability_part)
             design_parts.append(_designs(prepared, sizes))
+            if drivers:
+                try:
+                    found, driver_notes = key_drivers(
+                        prepared,
+                        respondent,
+                        definitions.framework.key_drivers,
+                        definitions.framework.min_driver_respondents,
+                    )
+                except ValueError as exc:  # drivers that cannot be estimated never stop the rest
+                    notes.append(
+                        Note(instrument.id, instrument.audience, None, f"key drivers: {exc}")
+                    )
+                else:
+                    driver_parts.append(found)
+                    notes += driver_notes
 
     indicators = (
         pd.concat(indicator_parts, ignore_index=True)
@@ -592,7 +599,7 @@ def _respondent_score(
     return respondent_mean(values.iloc[rows], 0.5)
 
 
-def _respondent_scores(prepared: Prepared) -> pd.DataFrame:
+def respondent_scores(prepared: Prepared) -> pd.DataFrame:
     """Per-respondent index and outcome scores, by column ``level:id``."""
     columns = {
         key: _respondent_score(prepared, level, items)
@@ -602,12 +609,11 @@ def _respondent_scores(prepared: Prepared) -> pd.DataFrame:
 
 
 def _indicators(
-    prepared: Prepared, by: Sequence[str], sizes: Mapping[str, float]
+    prepared: Prepared, by: Sequence[str], sizes: Mapping[str, float], respondent: pd.DataFrame
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Indicator rows for one instrument and auxiliary columns the tests of change need."""
     waves = prepared.waves.astype(str).rename("wave")
     weight = prepared.weight
-    respondent = _respondent_scores(prepared)
     tables = []
     # a breakdown column an instrument never fills (another instrument's attribute) is skipped
     filled = [c for c in by if breakdown_filled(prepared.frame, c)]

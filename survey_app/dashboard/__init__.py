@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
-from . import routes  # noqa: E402, F401  (after bp: routes register themselves on it)
+from . import drivers, heatmap, routes  # noqa: E402, F401  (after bp: routes register themselves on it)

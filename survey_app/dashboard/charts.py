@@ -107,6 +107,12 @@ def trend_svg(
         ax.spines[side].set_visible(False)
     if segments:
         ax.legend(loc="upper left", frameon=False, fontsize=8)
+    return inline_svg(fig, title, description)
+
+
+def inline_svg(fig, title: str, description: str, chart_id: str = "chart") -> str:
+    """A matplotlib figure as SVG to inline in a page: no styles (the CSP), no fixed size (it
+    scales), an accessible name and description (ids ``CHART_ID-title``/``-desc``)."""
     fig.tight_layout()
     buffer = io.StringIO()
     fig.savefig(buffer, format="svg", metadata={"Date": None})
@@ -114,15 +120,14 @@ def trend_svg(
     svg = buffer.getvalue()
     svg = svg[svg.index("<svg") :]  # drop the XML prologue and DOCTYPE: it is inlined in HTML
     svg = _presentation_attributes(svg)
-    # Give the chart an accessible name and description, and no fixed size (it scales).
     svg = re.sub(
         r'<svg ([^>]*?)width="[^"]*" height="[^"]*"',
-        r'<svg \1role="img" aria-labelledby="chart-title chart-desc" class="pulse-chart"',
+        rf'<svg \1role="img" aria-labelledby="{chart_id}-title {chart_id}-desc" class="pulse-chart"',
         svg,
         count=1,
     )
     head = svg.index(">") + 1
     return (
-        svg[:head] + f'<title id="chart-title">{escape(title)}</title>'
-        f'<desc id="chart-desc">{escape(description)}</desc>' + svg[head:]
+        svg[:head] + f'<title id="{chart_id}-title">{escape(title)}</title>'
+        f'<desc id="{chart_id}-desc">{escape(description)}</desc>' + svg[head:]
     )
