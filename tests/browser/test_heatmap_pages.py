@@ -1,4 +1,4 @@
-"""The heatmap page in a real browser (issue 18): axe-core (WCAG 2.2 A/AA) finds nothing at
+"""The heatmap page and an outcome page with key drivers in a real browser (issue 18): axe-core (WCAG 2.2 A/AA) finds nothing at
 1280 and 320 CSS px, nothing scrolls sideways at 320 px, and the filters work from the
 keyboard without JavaScript-only controls."""
 
@@ -42,7 +42,9 @@ def served(tmp_path) -> Iterator[str]:
         thread.join(timeout=10)
 
 
-def test_heatmap_page_is_accessible_at_1280_and_320(served, chromium, output_dir) -> None:
+def test_heatmap_and_driver_pages_are_accessible_at_1280_and_320(
+    served, chromium, output_dir
+) -> None:
     context = chromium.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.goto(f"{served}/auth/sign-in")
@@ -68,5 +70,16 @@ def test_heatmap_page_is_accessible_at_1280_and_320(served, chromium, output_dir
         problems["heatmap-320"] = violations
     page.set_viewport_size({"width": 1280, "height": 900})
     check_reflow(page, output_dir, "heatmap")
+    # the outcome page with its key drivers (chart, table) and the link to the heatmap
+    page.goto(f"{served}/dashboard/outcomes/O3/staff")
+    assert page.locator("svg[aria-labelledby^='drivers-']").count() >= 1
+    page.screenshot(path=str(output_dir / "outcome-drivers-1280px.png"), full_page=True)
+    if violations := axe_violations(page):
+        problems["outcome-drivers-1280"] = violations
+    page.set_viewport_size({"width": 320, "height": 640})
+    if violations := axe_violations(page):
+        problems["outcome-drivers-320"] = violations
+    page.set_viewport_size({"width": 1280, "height": 900})
+    check_reflow(page, output_dir, "outcome-drivers")
     context.close()
     assert problems == {}, problems
