@@ -92,7 +92,6 @@ def test_a_cell_has_the_indicator_estimate_of_its_group(everything) -> None:
         indicators.loc[shared, "estimate"].to_numpy(float),
         rtol=1e-12,
     )
-    assert (indicators.loc[shared, "group"] if "group" in indicators else shared).size
 
 
 def test_cli_writes_heatmap_csv_with_its_columns(tmp_path, golden, definitions) -> None:
