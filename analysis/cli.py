@@ -3,7 +3,7 @@
 pulse-analysis indicators --responses FILE.csv --instruments DIR [--population FILE.csv]
                           [--by COLUMN ...] [--min-n N | --min-n AUDIENCE=N ...]
                           [--waves W1,W2,...] [--drop-incomplete] [--no-fpc]
-                          [--trim-weights LOWER,UPPER] --out OUTDIR
+                          [--trim-weights LOWER,UPPER] [--no-drivers] --out OUTDIR
 """
 
 from __future__ import annotations
@@ -96,6 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="LOWER,UPPER",
         help="trim final weights to LOWER and UPPER x the audience-wave's mean weight",
     )
+    ind.add_argument(
+        "--no-drivers",
+        action="store_true",
+        help="skip the key drivers (drivers.csv is then empty): their bootstrap is slow",
+    )
     ind.add_argument("--out", required=True, type=Path, help="folder for the CSV tables")
     return parser
 
@@ -125,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
                 fpc=not args.no_fpc,
                 trim_weights=_trim(args.trim_weights),
                 progress=(lambda m: status.update(f"analysing {m}")) if status else None,
+                drivers=not args.no_drivers,
             )
         written = results.write(args.out)
     except DefinitionsError as exc:

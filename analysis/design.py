@@ -121,3 +121,15 @@ def _trim(weight: np.ndarray, rows: np.ndarray, trim: tuple[float, float]) -> in
     before = weight[rows].copy()
     weight[rows] = trim_weights(before, trim[0] * mean, trim[1] * mean)
     return int(np.sum(~np.isclose(before, weight[rows], rtol=1e-12, atol=0)))
+
+
+def fpc_fraction(
+    design_n: np.ndarray, waves: pd.Series, sizes: Mapping[str, float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Finite population correction: ``f`` = rows of the unit's design / the wave's
+    audience size (NaN when the size is unknown) and the variance factor ``1 - f`` (1 when
+    unknown). A breakdown group, and the rest of its audience, use the audience-wave's f
+    (``svyby`` on the corrected design)."""
+    audience_size = waves.map(sizes).to_numpy(dtype=float)
+    f = design_n / audience_size
+    return f, np.where(np.isfinite(f), 1.0 - f, 1.0)

@@ -10,7 +10,10 @@ Methodology (DESIGN.md section 5; every estimator is documented in its own modul
   share of the outcome's answered items that are positive, x 100) if at least half were
   answered; group estimate = weighted mean with Taylor SE, CI = estimate +/- 1.959964 SE.
 * **Breakdowns**: the group's estimate over its respondents, with the domain SE of
-  ``svyby(~y, ~group, design, svymean)`` within the audience-wave design.
+  ``svyby(~y, ~group, design, svymean)`` within the audience-wave design. ``--by a*b`` crosses
+  two attributes (groups ``x*y``), suppressed across both margins.
+* **Heatmap**: each group against the rest of its audience-wave (:mod:`analysis.heatmap`).
+* **Key drivers**: LMG shares of the WLS R^2 of the framework's targets (:mod:`analysis.drivers`).
 * **Changes** between consecutive waves: pooled two-proportion z (unweighted items), Welch t
   (unweighted index/outcome), z = change / sqrt(se1^2 + se2^2) (weighted); Benjamini-Hochberg
   within (instrument, audience, by, group, wave pair); MDC = (1.959964 + 0.841621) x
@@ -47,7 +50,10 @@ import pandas as pd
 
 from instruments import INDEXES, Definitions, load_definitions
 
+from .design import fpc_fraction
+from .drivers import drivers_table, empty_drivers, key_drivers
 from .estimators import grouped_means
+from .heatmap import empty_heatmap, heatmap_rows, heatmap_table
 from .inference import (
     benjamini_hochberg,
     cochran_armitage,
@@ -59,7 +65,15 @@ from .inference import (
 )
 from .notes import Note, notes_table
 from .reliability import cronbach_alpha
-from .responses import Prepared, breakdown_labels, check_frame, population_margins, prepare
+from .responses import (
+    Prepared,
+    breakdown_filled,
+    breakdown_labels,
+    breakdown_parts,
+    check_frame,
+    population_margins,
+    prepare,
+)
 from .scoring import respondent_mean
 from .spreadsheet import write_csv
 from .suppression import min_n_for, suppress
@@ -158,8 +172,20 @@ class Results:
     notes: pd.DataFrame = field(default_factory=lambda: notes_table([]))
     themes: pd.DataFrame = field(default_factory=empty_theme_table)
     designs: pd.DataFrame = field(default_factory=lambda: _empty(DESIGN_COLUMNS))
+    heatmap: pd.DataFrame = field(default_factory=empty_heatmap)
+    drivers: pd.DataFrame = field(default_factory=empty_drivers)
 
-    TABLES = ("indicators", "changes", "trends", "reliability", "themes", "notes", "designs")
+    TABLES = (
+        "indicators",
+        "changes",
+        "trends",
+        "reliability",
+        "themes",
+        "notes",
+        "designs",
+        "heatmap",
+        "drivers",
+    )
 
     def write(self, outdir: str | Path) -> list[Path]:
         """Write each table as CSV (full precision, booleans ``true``/``false``, text cells
@@ -218,6 +244,7 @@ def run(
     fpc: bool = True,
     trim_weights: tuple[float, float] | None = None,
     progress: Callable[[str], None] | None = None,
+    drivers: bool = True,
 ) -> Results:
     """Analyse responses in the export schema.
 
@@ -250,6 +277,9 @@ def run(
         of each audience-wave (R ``trimWeights(strict=TRUE)``), with LOWER <= 1 <= UPPER.
     progress : callable, optional
         Called with a short message as each instrument is analysed.
+    drivers : bool
+        Estimate the key drivers (default); ``False`` is the CLI's ``--no-drivers`` (their
+        bootstrap over every subset of up to 15 items is most of the time of a large run).
     """
     definitions = _definitions(instruments)
     check_frame(responses, definitions)
@@ -257,7 +287,7 @@ def run(
     trim = _trim_bounds(trim_weights)
     margins = population_margins(population)
     by = list(dict.fromkeys(by))
-    for column in by:
+    for column in (part for b in by for part in breakdown_parts(b)):
         if column not in responses:
             raise ValueError(f"responses: --by column {column} is not in the responses")
 
@@ -276,6 +306,7 @@ def run(
     indicator_parts, reliability_parts, design_parts = [], [], []
     notes: list[Note] = []
     aux_parts, theme_parts, common_parts, failed_parts = [], [], [], []
+    heatmap_parts, driver_parts = [], []
     codebook = definitions.codebook
     break_parts = []
     for instrument_id, rows in frame.groupby("instrument", sort=True):
@@ -298,7 +329,9 @@ def run(
             notes += prepared.notes
             sizes = _fpc_sizes(prepared, fpc, notes)
             try:
-                table, aux = _indicators(prepared, by, sizes)
+                respondent = respondent_scores(prepared)
+                table, aux = _indicators(prepared, by, sizes, respondent)
+                heatmap_part = heatmap_rows(prepared, by, sizes, respondent)
                 common = _common_item_estimates(prepared, by, sizes, rank)
                 reliability_part = _reliability(prepared)
             except (
@@ -311,11 +344,27 @@ def run(
             if codebook is not None:
                 theme_parts.append(theme_counts(prepared, codebook, by))
             indicator_parts.append(table)
+            heatmap_parts.append(heatmap_part)
             aux_parts.append(aux)
             failed_parts.append(_failed_rows(prepared))
             common_parts.append(common)
             reliability_parts.append(reliability_part)
             design_parts.append(_designs(prepared, sizes))
+            if drivers:
+                try:
+                    found, driver_notes = key_drivers(
+                        prepared,
+                        respondent,
+                        definitions.framework.key_drivers,
+                        definitions.framework.min_driver_respondents,
+                    )
+                except ValueError as exc:  # drivers that cannot be estimated never stop the rest
+                    notes.append(
+                        Note(instrument.id, instrument.audience, None, f"key drivers: {exc}")
+                    )
+                else:
+                    driver_parts.append(found)
+                    notes += driver_notes
 
     indicators = (
         pd.concat(indicator_parts, ignore_index=True)
@@ -328,6 +377,7 @@ def run(
         thresholds,
         family=["instrument", "audience", "wave", "level", "id", "by"],
         group_column="group",
+        crossed_by="by",
         blank=ESTIMATE_COLUMNS,
     )
     # blank rows of the waves that could not be weighted: not suppressed, their notes say why
@@ -373,6 +423,8 @@ def run(
         notes=notes_table(notes),
         themes=theme_table(theme_parts, thresholds, rank, codebook.theme_ids if codebook else ()),
         designs=_design_table(design_parts, indicators, thresholds, rank),
+        heatmap=_sorted(heatmap_table(heatmap_parts, thresholds), rank).reset_index(drop=True),
+        drivers=drivers_table(driver_parts, thresholds, rank),
     )
 
 
@@ -547,7 +599,7 @@ def _respondent_score(
     return respondent_mean(values.iloc[rows], 0.5)
 
 
-def _respondent_scores(prepared: Prepared) -> pd.DataFrame:
+def respondent_scores(prepared: Prepared) -> pd.DataFrame:
     """Per-respondent index and outcome scores, by column ``level:id``."""
     columns = {
         key: _respondent_score(prepared, level, items)
@@ -557,15 +609,14 @@ def _respondent_scores(prepared: Prepared) -> pd.DataFrame:
 
 
 def _indicators(
-    prepared: Prepared, by: Sequence[str], sizes: Mapping[str, float]
+    prepared: Prepared, by: Sequence[str], sizes: Mapping[str, float], respondent: pd.DataFrame
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Indicator rows for one instrument and auxiliary columns the tests of change need."""
     waves = prepared.waves.astype(str).rename("wave")
     weight = prepared.weight
-    respondent = _respondent_scores(prepared)
     tables = []
     # a breakdown column an instrument never fills (another instrument's attribute) is skipped
-    filled = [c for c in by if prepared.frame[c].notna().any()]
+    filled = [c for c in by if breakdown_filled(prepared.frame, c)]
     for column in [None, *filled]:
         domain = None if column is None else breakdown_labels(prepared.frame, column)
         items = grouped_means(prepared.positive, weight, design=waves, domain=domain)
@@ -606,12 +657,8 @@ def _rows(
     se = stats["se"].to_numpy()
     n = stats["n"].to_numpy(dtype=float)
     design_n = stats["design_n"].to_numpy(dtype=float)
-    # Finite population correction: f = rows of the unit's design / the wave's audience size;
-    # a breakdown group uses its audience-wave's f (svyby on the corrected design).
-    audience_size = index["wave"].map(sizes).to_numpy(dtype=float)
-    f = design_n / audience_size
+    f, keep = fpc_fraction(design_n, index["wave"], sizes)
     corrected = np.isfinite(f)
-    keep = np.where(corrected, 1.0 - f, 1.0)
     se_fpc = se * np.sqrt(keep)
     kish = np.where(weighted, stats["n_eff"].to_numpy(), n)
     with np.errstate(divide="ignore"):
@@ -702,7 +749,7 @@ def _common_item_estimates(
         pair = _pair_prepared(prepared, rows)
         waves_of_pair = pair.waves.astype(str).rename("wave")
         scores = pd.DataFrame(columns, index=pair.frame.index)
-        filled = [c for c in by if pair.frame[c].notna().any()]
+        filled = [c for c in by if breakdown_filled(pair.frame, c)]
         for column in [None, *filled]:
             domain = None if column is None else breakdown_labels(pair.frame, column)
             stats = grouped_means(scores, pair.weight, design=waves_of_pair, domain=domain)

@@ -21,6 +21,7 @@ from .margins import not_stated
 from .notes import Note
 from .scoring import is_positive, item_score
 from .spreadsheet import read_csv
+from .suppression import CROSS
 from .text.redaction import redact_series
 
 REQUIRED_COLUMNS = ("instrument", "audience", "wave")
@@ -265,7 +266,7 @@ def prepare(
         )
     scale_questions = instrument.scale_questions
     allowed = {q.id for q in instrument.questions} | {a.id for a in instrument.attributes}
-    allowed |= set(by) | set(margins or {})
+    allowed |= {part for b in by for part in breakdown_parts(b)} | set(margins or {})
     _check_unknown_questions(frame, instrument, allowed)
 
     notes: list[Note] = []
@@ -428,10 +429,32 @@ def _audience_sizes(frame: pd.DataFrame) -> dict[str, float | None]:
     return sizes
 
 
+def breakdown_parts(by: str) -> list[str]:
+    """The attribute columns of a breakdown: ``"directorate*grade"`` crosses two."""
+    return by.split(CROSS)
+
+
+def breakdown_filled(frame: pd.DataFrame, by: str) -> bool:
+    """Whether any respondent of ``frame`` stated each attribute of the breakdown (a
+    breakdown an instrument never fills, another instrument's attribute, is skipped)."""
+    return all(column in frame and frame[column].notna().any() for column in breakdown_parts(by))
+
+
 def breakdown_labels(frame: pd.DataFrame, column: str) -> pd.Series:
     """Group labels for a breakdown; blanks form their own "(not stated)" group so that
-    they are suppressed like any other small group rather than left recoverable."""
-    if column not in frame:
-        raise ValueError(f"responses: --by column {column} is not in the responses")
-    labels = frame[column].astype(object).where(frame[column].notna(), NOT_STATED)
-    return labels.astype(str).rename("group")
+    they are suppressed like any other small group rather than left recoverable.
+
+    A crossed breakdown ``"directorate*grade"`` labels each respondent with the crossed cell
+    ``"Finance*Band 5"`` (either side may be "(not stated)")."""
+    parts = breakdown_parts(column)
+    for part in parts:
+        if part not in frame:
+            raise ValueError(f"responses: --by column {part} is not in the responses")
+    labels = [
+        frame[part].astype(object).where(frame[part].notna(), NOT_STATED).astype(str)
+        for part in parts
+    ]
+    crossed = labels[0]
+    for more in labels[1:]:
+        crossed = crossed + CROSS + more
+    return crossed.rename("group")

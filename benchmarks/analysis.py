@@ -8,7 +8,8 @@ scale items, 8 waves (2025-Q1..2026-Q4), 4 audiences (members, staff, residents,
 the residents' sample is skewed on age band and sex, and answers depend on age band, so
 raking to the population CSV moves the estimates. Then it reports
 
-* the wall time and peak RSS of `pulse-analysis indicators ... --population` at each size,
+* the wall time and peak RSS of `pulse-analysis indicators ... --population --no-drivers`
+  at each size (the heatmap needs a --by, the drivers are timed on their own below),
   run as a child process (peak RSS from that child's own rusage via ``os.wait4``);
 * the ratio of the largest to the smallest size's time against the ratio of the sizes
   (linear scaling: 1M/100k <= 11);
@@ -17,6 +18,9 @@ raking to the population CSV moves the estimates. Then it reports
   the in-process `analysis.estimators.grouped_means` on the same indicators (like for
   like), and the whole `Rscript` wall time against our CLI end to end (which does far
   more: indices, outcome scores, changes, trends, reliability, raking);
+* on the smallest size, in process, the heatmap (every item, index and outcome x a 10-group
+  attribute) and the key drivers (the confidence and culture indices on the other 14 of the
+  20 items, 200 bootstrap resamples), beside the CLI's end-to-end time of the same run;
 * the time of a bare `pandas.read_csv` of each file, as a same-run baseline for the noise
   of this shared machine.
 
@@ -52,9 +56,13 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(ROOT))
 
-from analysis.estimators import grouped_means  # noqa: E402 - after the sys.path fix above
+from analysis.drivers import key_drivers  # noqa: E402 - after the sys.path fix above
+from analysis.estimators import grouped_means  # noqa: E402
+from analysis.heatmap import heatmap_rows, heatmap_table  # noqa: E402
+from analysis.pipeline import respondent_scores  # noqa: E402
+from analysis.responses import prepare, read_responses  # noqa: E402
 from analysis.synthetic import EXPORT_FIXED, synthetic_responses  # noqa: E402
-from instruments import Instrument, version_of  # noqa: E402
+from instruments import Instrument, load_definitions, version_of  # noqa: E402
 
 # Bump when the generated data change, so cached files are not reused.
 GENERATOR_VERSION = 3
@@ -375,6 +383,9 @@ def run_cli(
             str(definitions),
             "--population",
             str(population),
+            # the key drivers are timed on their own (time_heatmap_and_drivers): their
+            # bootstrap over every subset of 14 items per audience-wave would swamp the rest
+            "--no-drivers",
             "--out",
             str(out),
         ]
@@ -534,6 +545,49 @@ def raking_shift(
         "mean_shift_points": float(shift.mean()),
         "mean_abs_shift_points": float(shift.abs().mean()),
         "max_abs_shift_points": float(shift.abs().max()),
+    }
+
+
+TEAMS = [f"Team {i}" for i in range(1, 11)]  # the heatmap's 10-group attribute
+
+
+def time_heatmap_and_drivers(responses: Path, definitions: Path) -> dict[str, Any]:
+    """In process on the same file: the heatmap of every item, index and outcome x a
+    10-group attribute (``team``, drawn at random) with its suppression and BH, and the key
+    drivers of the framework's targets (the confidence and culture indices, each on the
+    other 14 of the 20 items, 200 bootstrap resamples), over every instrument and wave.
+    Reading and preparing the responses is not timed (the CLI's figure includes them)."""
+    frame = read_responses(responses)
+    frame["team"] = np.random.default_rng(18).choice(TEAMS, len(frame))
+    loaded = load_definitions(definitions, versions=True)
+    framework = loaded.framework
+    heatmap_seconds = drivers_seconds = heatmap_cpu = drivers_cpu = 0.0
+    cells = driver_rows = 0
+    for instrument_id, rows in frame.groupby("instrument", sort=True):
+        prepared = prepare(rows, loaded.instrument(str(instrument_id)), by=["team"])
+        respondent = respondent_scores(prepared)
+        started, cpu = time.perf_counter(), time.process_time()
+        table = heatmap_table(
+            [heatmap_rows(prepared, ["team"], {}, respondent)], framework.min_group_size
+        )
+        heatmap_seconds += time.perf_counter() - started
+        heatmap_cpu += time.process_time() - cpu
+        cells += len(table)
+        started, cpu = time.perf_counter(), time.process_time()
+        drivers, _ = key_drivers(
+            prepared, respondent, framework.key_drivers, framework.min_driver_respondents
+        )
+        drivers_seconds += time.perf_counter() - started
+        drivers_cpu += time.process_time() - cpu
+        driver_rows += len(drivers)
+    return {
+        "heatmap_seconds": heatmap_seconds,
+        "heatmap_cpu_seconds": heatmap_cpu,  # process CPU: less sensitive to other load
+        "heatmap_cells": cells,
+        "drivers_seconds": drivers_seconds,
+        "drivers_cpu_seconds": drivers_cpu,
+        "driver_rows": driver_rows,
+        "driver_targets": len(framework.key_drivers),
     }
 
 
@@ -708,6 +762,18 @@ def print_report(results: dict[str, Any]) -> None:
                 f"[red]CLI failed at {int(size):,}[/red]: {row['command']}\n"
                 f"{row.get('stderr_tail', '')}"
             )
+    insight = results.get("insight")
+    if insight:
+        cli_row = results["cli"].get(str(insight["size"]), {})
+        console.print(
+            f"in process on {insight['size']:,} respondents: heatmap (every item, index and "
+            f"outcome x 10 teams, {insight['heatmap_cells']:,} cells) "
+            f"{insight['heatmap_seconds']:.2f} s (CPU {insight['heatmap_cpu_seconds']:.2f} s); key drivers ({insight['driver_targets']} targets "
+            f"per audience-wave, {insight['driver_rows']:,} rows, 200 resamples each) "
+            f"{insight['drivers_seconds']:.2f} s (CPU {insight['drivers_cpu_seconds']:.2f} s); the "
+            f"CLI end to end (--no-drivers) in the same run "
+            f"{cli_row.get('wall_seconds', float('nan')):.2f} s"
+        )
     shift = results.get("raking_shift")
     if shift and "mean_abs_shift_points" in shift:
         console.print(
@@ -878,6 +944,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
 
     smallest = args.sizes[0]
+    log(f"ours in process: heatmap and key drivers on {smallest:,} respondents")
+    results["insight"] = {
+        "size": smallest,
+        **time_heatmap_and_drivers(files[smallest], definitions),
+    }
     log(f"ours in process: grouped_means on {smallest:,} respondents")
     ours, ours_estimates = time_grouped_means(files[smallest], repeat=5)
     results["ours_in_process"] = {"size": smallest, **ours}

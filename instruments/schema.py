@@ -328,6 +328,10 @@ class Framework(_Strict):
     title: Text = "Improvement and Recovery Plan"
     priorities: list[Priority] = Field(min_length=1)
     min_group_size: dict[str, int] = Field(default_factory=lambda: {"default": 10})
+    # Key-driver targets (``index:ID`` or ``outcome:ID``) and the fewest listwise respondents
+    # to estimate them (issue 18, section 2).
+    key_drivers: list[str] = Field(default_factory=lambda: ["index:confidence", "index:culture"])
+    min_driver_respondents: int = Field(default=100, ge=2)
 
     @field_validator("min_group_size")
     @classmethod
@@ -341,6 +345,18 @@ class Framework(_Strict):
             if size < 1:
                 raise ValueError(f"min_group_size for {audience} must be at least 1, not {size}")
         return {"default": 10, **sizes}
+
+    @model_validator(mode="after")
+    def _driver_targets(self) -> Framework:
+        for target in self.key_drivers:
+            level, _, identifier = target.partition(":")
+            known = INDEXES if level == "index" else self.outcome_ids if level == "outcome" else ()
+            if identifier not in known:
+                raise ValueError(
+                    f"key_drivers: {target!r} is not index:ID ({', '.join(INDEXES)}) or "
+                    "outcome:ID of an outcome of the framework"
+                )
+        return self
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Framework:

@@ -29,11 +29,13 @@ DECIMALS: dict[str, int] = {
             "share",
             "latest",
             "trajectory",
+            "rest_estimate",
+            "difference",
         ),
         0,
     ),
     "n": 0,  # a count: 13, not 13.0
-    "se": 1,
+    **dict.fromkeys(("se", "se_difference"), 1),
     **dict.fromkeys(("p_value", "p_adj"), 3),
     # a test statistic to full precision would give the p-value (and more) back
     "statistic": 2,

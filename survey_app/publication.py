@@ -44,6 +44,8 @@ _BY_WAVE = {
     "changes": "wave_to",
     "notes": "wave",
     "designs": "wave",
+    "heatmap": "wave",
+    "drivers": "wave",
 }
 # The fingerprint of the published figures put together for viewers (never stored); the
 # pages' results note (templates/macros/results_note.html) tells them apart by it.

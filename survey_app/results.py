@@ -29,7 +29,7 @@ from .models import (
     Wave,
 )
 
-TABLES = analysis.Results.TABLES  # indicators, changes, trends, reliability, themes, notes, designs
+TABLES = analysis.Results.TABLES  # indicators, changes, ..., designs, heatmap, drivers
 KEEP_RESULTS = 3  # stored results older than the newest three are deleted
 
 

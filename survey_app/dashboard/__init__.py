@@ -4,5 +4,5 @@ from flask import Blueprint
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
-# after bp: routes and the drill-down's benchmark panel register themselves on it
-from . import benchmarks, routes  # noqa: E402, F401
+# after bp: routes, the drill-down's benchmark panel, heatmaps and drivers register themselves on it
+from . import benchmarks, drivers, heatmap, routes  # noqa: E402, F401

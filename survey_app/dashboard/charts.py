@@ -15,7 +15,6 @@ from functools import cache
 from types import ModuleType
 from xml.sax.saxutils import escape
 
-
 INK = "#0b0c0c"
 LINE = "#0b4f6c"
 BAND = "#9ec5d6"
@@ -34,7 +33,7 @@ _STYLE = re.compile(r'style="([^"]*)"')
 
 
 @cache
-def _pyplot() -> ModuleType:
+def pyplot() -> ModuleType:
     """matplotlib's pyplot on the Agg backend, imported on the first chart: it takes about a
     second to import, which every process (``flask results``, a worker) would otherwise pay
     at start-up for pages that draw a chart."""
@@ -114,7 +113,7 @@ def trend_svg(
     other unit on its own axis, labelled with the unit. Every id is prefixed with ``ident``
     (unique on the page); the legend sits below the plot, outside it."""
     references = references or References()
-    plt = _pyplot()
+    plt = pyplot()
     with plt.rc_context({"svg.fonttype": "none", "font.size": FONT_SIZE}):
         fig, ax = plt.subplots(figsize=(WIDTH_INCHES, HEIGHT_INCHES), dpi=72)
         _draw(ax, points, breaks, unit, references)
@@ -131,13 +130,20 @@ def trend_svg(
                 columnspacing=1.0,
             )
         fig.set_layout_engine("constrained")
-        buffer = io.StringIO()
-        fig.savefig(buffer, format="svg", metadata={"Date": None})
-        plt.close(fig)
+        return inline_svg(fig, title, description, ident)
+
+
+def inline_svg(fig, title: str, description: str, ident: str = "chart") -> str:
+    """A matplotlib figure as SVG to inline in a page: no styles (the CSP), no fixed size (it
+    scales), every id prefixed with ``ident`` (unique on the page), and an accessible name and
+    description (ids ``IDENT-title``/``-desc``). Closes the figure."""
+    plt = pyplot()
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", metadata={"Date": None})
+    plt.close(fig)
     svg = buffer.getvalue()
     svg = svg[svg.index("<svg") :]  # drop the XML prologue and DOCTYPE: it is inlined in HTML
     svg = _unique_ids(_presentation_attributes(svg), ident)
-    # Give the chart an accessible name and description, and no fixed size (it scales).
     svg = re.sub(
         r'<svg ([^>]*?)width="[^"]*" height="[^"]*"',
         rf'<svg \1role="img" aria-labelledby="{ident}-title {ident}-desc" class="pulse-chart"',

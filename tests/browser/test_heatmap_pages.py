@@ -1,0 +1,85 @@
+"""The heatmap page and an outcome page with key drivers in a real browser (issue 18): axe-core (WCAG 2.2 A/AA) finds nothing at
+1280 and 320 CSS px, nothing scrolls sideways at 320 px, and the filters work from the
+keyboard without JavaScript-only controls."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+from flask_migrate import upgrade
+from werkzeug.serving import make_server
+
+from instruments import load_definitions
+from survey_app.demo import seed_demo
+from survey_app.models import Role
+from survey_app.results import compute_results
+
+from ..conftest import make_app
+from ..survey_app.helpers import PASSWORD, add_user
+from .accessibility import axe_violations, check_reflow, tab_to
+from .conftest import QuietHandler
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def served(tmp_path) -> Iterator[str]:
+    app = make_app(f"sqlite:///{tmp_path / 'heatmap.db'}")
+    with app.app_context():
+        upgrade()
+        seed_demo(load_definitions(), seed=3)
+        compute_results()
+    add_user(app, "analyst@council.example", Role.ANALYST)
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+def test_heatmap_and_driver_pages_are_accessible_at_1280_and_320(
+    served, chromium, output_dir
+) -> None:
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(f"{served}/auth/sign-in")
+    page.fill("#email", "analyst@council.example")
+    page.fill("#password", PASSWORD)
+    page.click("button:has-text('Sign in')")
+    page.wait_for_url(f"{served}/staff/")
+    problems: dict[str, list[str]] = {}
+    page.goto(f"{served}/dashboard/heatmap/staff-pulse")
+    assert page.locator("table.govuk-table td").count() > 20
+    page.screenshot(path=str(output_dir / "heatmap-1280px.png"), full_page=True)
+    if violations := axe_violations(page):
+        problems["heatmap-1280"] = violations
+    # keyboard only: choose the attribute, then Show
+    tab_to(page, "#by")
+    page.keyboard.press("ArrowDown")
+    tab_to(page, "#heatmap-show")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**by=*")
+    assert "each group against the rest, by" in page.locator("caption").inner_text()
+    page.set_viewport_size({"width": 320, "height": 640})
+    if violations := axe_violations(page):
+        problems["heatmap-320"] = violations
+    page.set_viewport_size({"width": 1280, "height": 900})
+    check_reflow(page, output_dir, "heatmap")
+    # the outcome page with its key drivers (chart, table) and the link to the heatmap
+    page.goto(f"{served}/dashboard/outcomes/O3/staff")
+    assert page.locator("svg[aria-labelledby^='drivers-']").count() >= 1
+    page.screenshot(path=str(output_dir / "outcome-drivers-1280px.png"), full_page=True)
+    if violations := axe_violations(page):
+        problems["outcome-drivers-1280"] = violations
+    page.set_viewport_size({"width": 320, "height": 640})
+    if violations := axe_violations(page):
+        problems["outcome-drivers-320"] = violations
+    page.set_viewport_size({"width": 1280, "height": 900})
+    check_reflow(page, output_dir, "outcome-drivers")
+    context.close()
+    assert problems == {}, problems

@@ -1,0 +1,137 @@
+"""The heatmap page (issue 18, section 1): a real table whose cells carry the figure, the
+difference from the rest and its significance in words; filters; CSV and Excel downloads
+at display precision; viewers see published figures only."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pandas as pd
+import pytest
+
+from instruments import load_definitions
+from survey_app.models import Role
+
+from .helpers import add_user, sign_in
+
+CELL = re.compile(r"\d+%?, (\d+ points? (above|below) the rest|the same as the rest)")
+
+
+@pytest.fixture
+def demo(app):
+    from survey_app.demo import seed_demo
+    from survey_app.results import compute_results
+
+    with app.app_context():
+        seed_demo(load_definitions(), seed=2)
+        compute_results()
+    add_user(app, "analyst@council.example", Role.ANALYST)
+    add_user(app, "viewer@council.example", Role.VIEWER)
+    return app
+
+
+def _client(app, email):
+    client = app.test_client()
+    sign_in(client, email)
+    return client
+
+
+def test_the_heatmap_is_a_table_of_worded_cells_with_filters(demo) -> None:
+    analyst = _client(demo, "analyst@council.example")
+    page = analyst.get("/dashboard/heatmap/staff-pulse").get_data(as_text=True)
+    assert "<table" in page and 'scope="col"' in page and 'scope="row"' in page
+    assert CELL.search(page)
+    assert 'id="wave"' in page and 'id="by"' in page
+    waves = re.findall(r'<option value="(\d{4}-Q\d)"', page)
+    with demo.app_context():
+        from survey_app.results import latest_results, table
+
+        stored = table(latest_results()[0], "heatmap")
+    shown = stored[(stored["instrument"] == "staff-pulse") & (stored["wave"] == waves[-1])]
+    first = sorted(set(shown["by"]))[0]
+    significant = shown[(shown["by"] == first) & shown["significant"].eq(True)]
+    # significance in words on exactly the significant cells, as a tag (never colour alone)
+    assert page.count("(significant)</strong>") == len(significant)
+    assert page.count(">not reported</td>") == int(
+        shown.loc[shown["by"] == first, "suppressed"].sum()
+    )
+    assert len(waves) >= 2
+    grade = analyst.get(f"/dashboard/heatmap/staff-pulse?wave={waves[0]}&by=grade")
+    assert grade.status_code == 200
+    text = grade.get_data(as_text=True)
+    assert f"{waves[0]}: each group against the rest, by grade" in text
+    assert analyst.get("/dashboard/heatmap/staff-pulse?by=shoe_size").status_code == 404
+    assert analyst.get("/dashboard/heatmap/no-such-survey").status_code == 404
+
+
+def test_downloads_are_rounded_and_blank_where_suppressed(demo) -> None:
+    analyst = _client(demo, "analyst@council.example")
+    with demo.app_context():
+        from survey_app.results import latest_results, table
+
+        stored = table(latest_results()[0], "heatmap")
+    hidden_somewhere = stored[stored["suppressed"].astype(bool)]
+    instrument, wave, by = hidden_somewhere[["instrument", "wave", "by"]].iloc[0]
+    page = analyst.get(f"/dashboard/heatmap/{instrument}?wave={wave}&by={by}")
+    link = re.search(
+        rf'href="(/dashboard/heatmap/{instrument}/[^"]+\.csv)"', page.get_data(as_text=True)
+    ).group(1)
+    frame = pd.read_csv(io.BytesIO(analyst.get(link).data), keep_default_na=False)
+    assert {"group", "n", "estimate", "rest_estimate", "difference", "p_adj"} <= set(frame)
+    shown = frame[frame["suppressed"].astype(str).str.lower() == "false"]
+    hidden = frame[frame["suppressed"].astype(str).str.lower() == "true"]
+    assert len(shown) and len(hidden)
+    for column in ("estimate", "rest_estimate", "difference"):
+        values = pd.to_numeric(shown[column])
+        assert (values == values.round()).all(), column
+    assert (hidden[["n", "estimate", "difference"]] == "").all().all()
+    excel = analyst.get(link.replace(".csv", ".xlsx"))
+    assert excel.status_code == 200 and excel.data[:2] == b"PK"
+
+
+def test_a_viewer_sees_only_published_waves(demo) -> None:
+    analyst = _client(demo, "analyst@council.example")
+    viewer = _client(demo, "viewer@council.example")
+    staff_waves = set(
+        re.findall(
+            r'<option value="(\d{4}-Q\d)"',
+            analyst.get("/dashboard/heatmap/staff-pulse").get_data(as_text=True),
+        )
+    )
+    seen = set(
+        re.findall(
+            r'<option value="(\d{4}-Q\d)"',
+            viewer.get("/dashboard/heatmap/staff-pulse").get_data(as_text=True),
+        )
+    )
+    assert seen and seen <= staff_waves
+    with demo.app_context():
+        from survey_app.publication import published_results
+        from survey_app.results import table
+
+        published = table(published_results(), "heatmap")
+    assert seen == set(published.loc[published["instrument"] == "staff-pulse", "wave"])
+
+
+def test_outcome_pages_show_key_drivers_as_chart_and_table(demo) -> None:
+    analyst = _client(demo, "analyst@council.example")
+    page = analyst.get("/dashboard/outcomes/O3/staff").get_data(as_text=True)
+    assert "associated with, not the cause of" in page
+    assert 'aria-labelledby="drivers-staff-pulse-index-confidence-title' in page
+    assert "Key drivers of the confidence index" in page
+    assert "priority to improve" in page or "strength" in page
+    with demo.app_context():
+        from survey_app.results import latest_results, table
+
+        drivers = table(latest_results()[0], "drivers")
+    confidence = drivers[
+        (drivers["instrument"] == "staff-pulse") & (drivers["target_id"] == "confidence")
+    ]
+    assert len(confidence)
+    # one table row per predictor of the latest wave
+    latest = confidence[confidence["wave"] == confidence["wave"].max()]
+    caption = page.index("Key drivers of the confidence index")
+    body = page[caption : page.index("</table>", caption)]
+    assert body.count('<tr class="govuk-table__row"><th scope="row"') == len(latest)
+    assert '/dashboard/heatmap/staff-pulse"' in page
