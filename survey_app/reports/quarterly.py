@@ -12,6 +12,7 @@ import pandas as pd
 from flask import current_app, render_template
 
 from .. import clock
+from ..action_plans import YouSaidWeDid, you_said_we_did_by_audience
 from ..benchmarks import BenchmarkRow, benchmarks_beside
 from ..comments.queries import quotes_for_waves, waves_labelled
 from ..dashboard.drilldown import response_rates
@@ -41,6 +42,7 @@ class ReportContent:
     summary: Summary
     benchmarks: list[BenchmarkRow]
     min_size: int  # the smallest group any figure is reported for
+    you_said: dict[str, list[YouSaidWeDid]]  # published actions by audience
 
 
 @dataclass
@@ -139,6 +141,13 @@ def build_report(result: AnalysisResult | None, wave: str | None = None) -> Repo
             .head(5)
         )
     benchmarks = _benchmarks(fielded, indicators, wave)
+    report_waves = shown_waves(result, waves_labelled(wave))
+    later = set(result.wave_order[position + 1 :])  # the report stands at its own wave
+    you_said = {
+        audience: kept
+        for audience, actions in you_said_we_did_by_audience().items()
+        if (kept := [a for a in actions if a.wave not in later])
+    }
     html = render_template(
         "reports/quarterly.html",
         wave=wave,
@@ -151,7 +160,9 @@ def build_report(result: AnalysisResult | None, wave: str | None = None) -> Repo
         indices=indices,
         alphas=alphas,
         themes=themes,
-        quotes=quotes_for_waves(shown_waves(result, waves_labelled(wave))),
+        quotes=quotes_for_waves(report_waves),
+        report_waves=report_waves,
+        you_said=you_said,
         appendix=overall[overall["level"] == "outcome"] if not overall.empty else overall,
         instruments=definitions.instruments,
         result=result,
@@ -170,6 +181,7 @@ def build_report(result: AnalysisResult | None, wave: str | None = None) -> Repo
         summary,
         benchmarks,
         min(framework.min_group_size.values()),
+        you_said,
     )
     return Report(wave, html, content)
 

@@ -266,6 +266,25 @@ def slides(content: ReportContent) -> bytes:
         picture._element.nvPicPr.cNvPr.set("descr", chart_alt_text(rows, priority))
         picture.name = f"Trends: {priority}"
 
+    for audience, actions in sorted(content.you_said.items()):
+        slide = deck.slides.add_slide(deck.slide_layouts[5])
+        _title(slide, f"You said, we did: {audience}")
+        _text_box(
+            slide,
+            margin,
+            Inches(1.4),
+            width - 2 * margin,
+            Inches(5.6),
+            [
+                f"You said: {action.heard}"
+                + (f" ({action.figure})" if action.figure else "")
+                + f". We are doing: {action.title} ({action.status},"
+                f" due {action.due_on.strftime('%-d %B %Y')})."
+                for action in actions
+            ],
+            size=14,
+        )
+
     method = deck.slides.add_slide(deck.slide_layouts[5])
     _title(method, "Methodology")
     _text_box(

@@ -101,14 +101,27 @@ def test_demo_report_for_2026_q3_reads_back_from_pdf_and_slides(app, runner, cli
         f"Measures: {measures['met']} target met · {measures['on_track']} on track · "
         f"{measures['close']} close · {measures['off_track']} off track"
     ) in deck[1]["text"]
-    assert [s["text"].split(" ")[0] for s in deck[2:-1]] == [p.split(" ")[0] for p in by_priority]
-    for slide, (priority, priority_titles) in zip(deck[2:-1], by_priority.items(), strict=True):
+    priority_slides = deck[2 : 2 + len(by_priority)]
+    assert [s["text"].split(" ")[0] for s in priority_slides] == [
+        p.split(" ")[0] for p in by_priority
+    ]
+    for slide, (priority, priority_titles) in zip(
+        priority_slides, by_priority.items(), strict=True
+    ):
         assert slide["text"].startswith(priority)
         assert [t for t in priority_titles if t not in slide["text"]] == []
         (alt,) = slide["alt"]  # one trend picture per priority, described
         assert [t for t in priority_titles if t not in alt] == []
         assert re.search(r"2026-Q3 \d+%", alt)
     assert all(alt for s in deck for alt in s["alt"])
+    # "You said, we did": the demo's published member action, never the unpublished one
+    (you_said,) = deck[2 + len(by_priority) : -1]
+    assert you_said["text"].startswith("You said, we did: members")
+    assert "Monthly member briefings on the corporate plan" in you_said["text"]
+    assert "scrutiny work programme" not in you_said["text"]
+    assert "You said, we did" in text and "Monthly member briefings" in text
+    assert "scrutiny work programme" not in text
+    assert "Who responded" in text
     assert deck[-1]["text"].startswith("Methodology")
     assert sum(len(s["alt"]) for s in deck) == len(by_priority)
 
