@@ -133,7 +133,11 @@ def test_wave_page_with_who_responded_and_reminders_and_group_sizes_page(
 
     with app.app_context():
         closed = make_wave("staff-pulse", WaveMode.OPEN, opens=-30, closes=-2, label="2026-Q3")
-        for directorate, count in (("Place", 40), ("Adults", 20), ("Housing and Health", 3)):
+        for directorate, count in (
+            ("Place", 40),
+            ("Children's Services", 20),
+            ("Corporate and Strategy", 3),
+        ):
             db.session.add_all(
                 Response(
                     wave_id=closed.id,
@@ -175,8 +179,8 @@ def test_wave_page_with_who_responded_and_reminders_and_group_sizes_page(
     page.click("#main-content button[type=submit]")
     expect(page.locator(".govuk-error-summary")).to_contain_text("Row 3")
     audit_widths(page, output_dir, "group-sizes-errors", problems)
-    sizes = b"attribute,value,size\ndirectorate,Place,400\ndirectorate,Adults,100\n"
-    sizes += b"directorate,Housing and Health,50\n"
+    sizes = b"attribute,value,size\ndirectorate,Place,400\ndirectorate,Children's Services,100\n"
+    sizes += b"directorate,Corporate and Strategy,50\n"
     page.set_input_files(
         "#file", files=[{"name": "sizes.csv", "mimeType": "text/csv", "buffer": sizes}]
     )

@@ -22,7 +22,7 @@ GOOD = (
     "attribute,value,size\n"
     "directorate,Place,400\n"
     "directorate,Resources and Place Delivery,200\n"
-    "directorate,Adults,100\n"
+    "directorate,Children's Services,100\n"
 )
 
 
@@ -78,7 +78,7 @@ def test_the_wave_page_shows_who_responded_only_once_fieldwork_is_over(app, clie
         closed = make_wave("staff-pulse", WaveMode.OPEN, opens=-30, closes=-2, label="2026-Q3")
         live = make_wave("staff-pulse", WaveMode.OPEN, label="2026-Q4")
         day = clock.today() - dt.timedelta(days=10)
-        groups = {"Place": 60, "Resources and Place Delivery": 30, "Adults": 4}
+        groups = {"Place": 60, "Resources and Place Delivery": 30, "Children's Services": 4}
         for wave in (closed, live):
             for directorate, count in groups.items():
                 for _ in range(count):
@@ -100,7 +100,7 @@ def test_the_wave_page_shows_who_responded_only_once_fieldwork_is_over(app, clie
     assert "Who responded by directorate" in page
     assert "15%" in page  # Place: 60 of 400
     assert "1.12" in page  # Place: (60/94) / (400/700)
-    # Adults (4) is below 10, and Resources is hidden with it so neither can be subtracted
+    # Children's Services (4) is below 10, and Resources is hidden with it so neither can be subtracted
     assert page.count("not reported") >= 2 and "8%" not in page and "4%" not in page
     live_page = client.get(f"/programme/waves/{live_id}").get_data(as_text=True)
     assert "94 received so far" in live_page
