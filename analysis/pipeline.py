@@ -542,9 +542,11 @@ def _respondent_score(
     prepared: Prepared, level: str, items: list[str], rows=slice(None)
 ) -> pd.Series:
     """Per-respondent index score (mean 0-100 item score) or outcome score (% of the answered
-    items positive); NaN where fewer than half of ``items`` were answered."""
+    items positive); NaN where fewer than half of the ``items`` the respondent was asked
+    were answered (an item not asked, ``na``, does not count)."""
     values = prepared.score[items] if level == "index" else prepared.positive[items] * 100.0
-    return respondent_mean(values.iloc[rows], 0.5)
+    asked = prepared.asked[items].iloc[rows] if prepared.asked is not None else None
+    return respondent_mean(values.iloc[rows], 0.5, asked=asked)
 
 
 def _respondent_scores(prepared: Prepared) -> pd.DataFrame:

@@ -3,9 +3,12 @@ export schema; every download, CLI export and report reads responses through it.
 
 Columns, in order: ``response_id, instrument, version, audience, wave, submitted_on,
 weight, audience_size`` (the wave's audience size, blank when unknown), then respondent
-attribute columns (``channel``, ``event``, then the instruments' "about you" attributes), then one column per question id. Scale answers are their 1-based
-position, don't-know is ``dk``, unanswered is blank, choices are their label, free text is as
-stored (already redacted at ingest), except that a comment with an open safeguarding flag is
+attribute columns (``channel``, ``event``, then the instruments' "about you" attributes), then
+one column per question id (a grid's statements each have their own). Scale answers are their
+1-based position, don't-know is ``dk``, unanswered is blank, a question that was not asked
+(its ``show_if`` did not hold) is ``na``, choices are their label, numbers are numbers, a multi
+question is one column per choice, ``<id>_<1-based position>`` (:func:`multi_columns`), free
+text is as stored (already redacted at ingest), except that a comment with an open safeguarding flag is
 ``[withheld: safeguarding review]`` (:data:`analysis.text.WITHHELD`) until the reviewer has
 acted on it: the flagged text never reaches a file, and the analysis (in the app and the CLI
 alike) leaves the placeholder out of comment counts and themes.
@@ -23,6 +26,7 @@ import pandas as pd
 from sqlalchemy import Text, cast, func, select
 
 from analysis import spreadsheet
+from analysis.responses import multi_columns
 from analysis.text import WITHHELD
 from instruments import Instrument
 
@@ -48,8 +52,18 @@ def _column_order(instruments: Iterable[Instrument]) -> tuple[list[str], list[st
     questions: list[str] = []
     for instrument in instruments:
         attributes += [a.id for a in instrument.attributes if a.id not in attributes]
-        questions += [q.id for q in instrument.questions if q.id not in questions]
+        questions += [q.id for q in instrument.answer_items if q.id not in questions]
     return attributes, questions
+
+
+def _multi_choices(instruments: Iterable[Instrument]) -> dict[str, int]:
+    """Multi question id -> its number of choices (the most any fielded version has)."""
+    found: dict[str, int] = {}
+    for instrument in instruments:
+        for question in instrument.questions:
+            if question.type == "multi":
+                found[question.id] = max(found.get(question.id, 0), len(question.choices or []))
+    return found
 
 
 def responses_frame(wave_ids: Iterable[int] | None = None) -> pd.DataFrame:
@@ -96,6 +110,12 @@ def responses_frame(wave_ids: Iterable[int] | None = None) -> pd.DataFrame:
     question_columns += [c for c in answers.columns if c not in question_columns]
     frame = base.join(answers, on="response_id")
     frame = frame.reindex(columns=FIXED_COLUMNS + attribute_columns + question_columns)
+    for question_id, choices in _multi_choices(v.instrument for v in versions).items():
+        at = frame.columns.get_loc(question_id)
+        expanded = multi_columns(frame.pop(question_id), question_id, choices)
+        frame = pd.concat(
+            [frame.iloc[:, :at], expanded, frame.iloc[:, at:]], axis=1
+        )  # in the question's place
     frame["weight"] = pd.to_numeric(frame["weight"], errors="coerce")
     frame["audience_size"] = frame["audience_size"].astype("Int64")  # a whole number, or blank
     return frame.sort_values(["instrument", "wave", "response_id"], kind="stable").reset_index(
