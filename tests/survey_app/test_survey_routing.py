@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import re
 
+import pandas as pd
 import pytest
 from sqlalchemy import select
 
+from analysis.responses import multi_columns
 from instruments import load_definitions
+from survey_app.export import responses_frame
 from survey_app.extensions import db
 from survey_app.models import Answer, Response
 
@@ -70,6 +73,29 @@ def test_pages_that_do_not_apply_are_skipped_and_stored_as_not_asked(app, survey
     assert stored["R01"] == "2,3" and stored["R02"] == "4" and stored["R20"] == "4"
     assert stored["R31"] == "4" and stored["R33"] == "dk" and stored["R90"] == "More bins"
     assert response.attributes == {"age_band": "16-34"}
+    with app.app_context():
+        frame = responses_frame()
+    row = frame.iloc[0]
+    # multi: one column per choice in the question's place, 0/1 when answered
+    columns = list(frame.columns)
+    assert columns[columns.index("R01_1") : columns.index("R01_5") + 2] == [
+        *(f"R01_{p}" for p in range(1, 6)),
+        "R02",
+    ]
+    assert [row[f"R01_{p}"] for p in range(1, 6)] == ["0", "1", "1", "0", "0"]
+    assert row["R02"] == "4" and row["R10"] == "na" and row["R11"] == "na"
+    assert "R30" not in frame and row["R31"] == "4" and row["R32"] == "2"
+    assert pd.isna(row["sex"]) and row["age_band"] == "16-34"
+
+
+def test_multi_export_tells_not_asked_from_shown_and_left_blank() -> None:
+    values = pd.Series(["1,3", None, "na", "2"], index=[10, 11, 12, 13])
+    columns = multi_columns(values, "Q2", 3)
+    assert list(columns.columns) == ["Q2_1", "Q2_2", "Q2_3"]
+    assert columns.loc[10].tolist() == ["1", "0", "1"]
+    assert columns.loc[11].isna().all()  # shown, nothing ticked: blank
+    assert columns.loc[12].tolist() == ["na", "na", "na"]  # not asked
+    assert columns.loc[13].tolist() == ["0", "1", "0"]
 
 
 def test_changing_an_answer_that_hides_later_ones_removes_them_with_a_message(survey) -> None:
