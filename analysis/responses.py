@@ -142,6 +142,7 @@ class Prepared:
     failed: dict[str, str] = field(default_factory=dict)  # wave -> why it could not be estimated
     # True where the item was asked (not ``na``): "at least half the items" counts these
     asked: pd.DataFrame | None = None
+    numbers: pd.DataFrame | None = None  # number questions as floats, NaN when blank or na
 
     @property
     def audience(self) -> str:
@@ -381,7 +382,31 @@ def prepare(
         weights.designs,
         weights.failed,
         asked,
+        _numbers(frame, instrument),
     )
+
+
+def _numbers(frame: pd.DataFrame, instrument: Instrument) -> pd.DataFrame:
+    """Answers to number questions as floats (blank and ``na`` are NaN); anything else that
+    is not a number is an error naming the rows."""
+    columns = {}
+    for question in instrument.questions:
+        if question.type != "number":
+            continue
+        if question.id not in frame:
+            columns[question.id] = np.full(len(frame), np.nan)
+            continue
+        values = frame[question.id]
+        text = values.astype("string").str.strip()
+        number = pd.to_numeric(text.where(~text.str.lower().eq(NOT_ASKED)), errors="coerce")
+        bad = values.index[text.notna() & ~text.str.lower().eq(NOT_ASKED) & number.isna()]
+        if len(bad):
+            raise ValueError(
+                f"responses: column {question.id} must be a number, {NOT_ASKED!r} or blank at "
+                f"{describe_rows(bad)} (e.g. {values[bad[0]]!r})"
+            )
+        columns[question.id] = number.astype(float).to_numpy()
+    return pd.DataFrame(columns, index=frame.index)
 
 
 def multi_columns(values: pd.Series, question_id: str, choices: int) -> pd.DataFrame:

@@ -2,7 +2,8 @@
 
 One routed instrument (definitions/routed.yaml) in the export schema: Q2 is asked only of
 library users (``na`` for the others), the multi question Q3 only of the others (one 0/1
-column per choice; blank when shown and nothing ticked), with uneven weights and one wave."""
+column per choice; blank when shown and nothing ticked), the number Q6 only of library users,
+with uneven weights and one wave."""
 
 from pathlib import Path
 
@@ -44,5 +45,8 @@ for i in range(240):
     # Q4 and Q5 are asked of everyone; many leave one blank, so the half rule bites
     row["Q4"] = rng.choice(CODES, p=[0.1, 0.15, 0.15, 0.25, 0.1, 0.05, 0.2])
     row["Q5"] = rng.choice(CODES, p=[0.1, 0.15, 0.15, 0.25, 0.1, 0.05, 0.2])
+    # Q6, a number asked of library users only: skewed counts, some left blank
+    visits = int(rng.poisson(4) * rng.integers(1, 4))
+    row["Q6"] = ("" if rng.random() < 0.08 else str(visits)) if used == "Yes" else "na"
     rows.append(row)
 pd.DataFrame(rows).to_csv(Path(__file__).with_name("routing_responses.csv"), index=False)

@@ -5,7 +5,8 @@
 # positive; Q2 is asked only when Q1 is Yes ("na" otherwise); Q3 is a multi question asked
 # only when Q1 is not Yes, one 0/1 column per choice, "% choosing X" among those who
 # answered it; index confidence and outcome O12 = Q2, Q4, Q5, a respondent's score needing
-# at least half of the items *they were asked* answered.
+# at least half of the items *they were asked* answered; Q6 is a number asked only of
+# library users (weighted mean, SE and median).
 suppressPackageStartupMessages(library(survey))
 options(digits = 17)
 data <- read.csv("routing_responses.csv", colClasses = "character")
@@ -50,6 +51,18 @@ for (k in seq_len(nrow(targets))) {
     n = nrow(valid), estimate = coef(m)[[1]] * t$scale, se = SE(m)[[1]] * t$scale,
     deff = deff(m)[[1]])
 }
+# Q6, a number asked of library users: weighted mean with its Taylor SE and the weighted
+# median (the inverse of the weighted distribution function), on the rows that answered it.
+data$num_Q6 <- suppressWarnings(as.numeric(data$Q6))
+valid <- data[!is.na(data$num_Q6), ]
+design <- svydesign(ids = ~1, weights = ~w, data = valid)
+m <- svymean(~num_Q6, design, deff = "replace")
+median <- svyquantile(~num_Q6, design, 0.5, qrule = "math", ci = FALSE)
+out[[length(out) + 1]] <- data.frame(
+  instrument = "routed", wave = "W1", level = "number", id = "Q6", group = "",
+  n = nrow(valid), estimate = coef(m)[[1]], se = SE(m)[[1]], deff = deff(m)[[1]],
+  median = coef(median)[[1]])
+for (k in seq_len(length(out) - 1)) out[[k]]$median <- NA
 indicators <- do.call(rbind, out)
 write.csv(indicators, "routing_indicators.csv", row.names = FALSE)
 cat(sprintf("R %s, survey %s\n", getRversion(), packageVersion("survey")))
