@@ -111,7 +111,10 @@ def synthetic_responses(
             out[question.id] = values
             continue
         if question.type == "multi":
-            out[question.id] = _multi_answers(question, n, rng, blank_rate)
+            # a required question is always answered (the app refuses a send without it)
+            out[question.id] = _multi_answers(
+                question, n, rng, 0.0 if question.required else blank_rate
+            )
             continue
         if question.type == "number":
             low = question.min if question.min is not None else 0.0

@@ -56,14 +56,41 @@ def _column_order(instruments: Iterable[Instrument]) -> tuple[list[str], list[st
     return attributes, questions
 
 
-def _multi_choices(instruments: Iterable[Instrument]) -> dict[str, int]:
-    """Multi question id -> its number of choices (the most any fielded version has)."""
-    found: dict[str, int] = {}
+def _multi_choices(instruments: Iterable[Instrument]) -> dict[str, tuple[int, set[str]]]:
+    """Multi question id -> its number of choices (the most any fielded version has) and the
+    instruments where it is a multi question."""
+    found: dict[str, tuple[int, set[str]]] = {}
     for instrument in instruments:
         for question in instrument.questions:
             if question.type == "multi":
-                found[question.id] = max(found.get(question.id, 0), len(question.choices or []))
+                count, owners = found.get(question.id, (0, set()))
+                found[question.id] = (
+                    max(count, len(question.choices or [])),
+                    owners | {instrument.id},
+                )
     return found
+
+
+def _expand_multi(frame: pd.DataFrame, instruments: list[Instrument]) -> pd.DataFrame:
+    """Each multi question's column as one column per choice, in its place. Only the rows of
+    instruments where the id is a multi question are expanded; if another instrument uses the
+    same id for another kind of question, its column stays for that instrument's rows."""
+    for question_id, (choices, owners) in _multi_choices(instruments).items():
+        at = frame.columns.get_loc(question_id)
+        rows = frame["instrument"].isin(list(owners))
+        values = frame[question_id].where(rows)
+        expanded = multi_columns(values, question_id, choices)
+        shared = any(
+            i.id not in owners and question_id in {q.id for q in i.answer_items}
+            for i in instruments
+        )
+        if shared:
+            frame[question_id] = frame[question_id].where(~rows)
+            at += 1
+        else:
+            frame = frame.drop(columns=question_id)
+        frame = pd.concat([frame.iloc[:, :at], expanded, frame.iloc[:, at:]], axis=1)
+    return frame
 
 
 def responses_frame(wave_ids: Iterable[int] | None = None) -> pd.DataFrame:
@@ -110,12 +137,7 @@ def responses_frame(wave_ids: Iterable[int] | None = None) -> pd.DataFrame:
     question_columns += [c for c in answers.columns if c not in question_columns]
     frame = base.join(answers, on="response_id")
     frame = frame.reindex(columns=FIXED_COLUMNS + attribute_columns + question_columns)
-    for question_id, choices in _multi_choices(v.instrument for v in versions).items():
-        at = frame.columns.get_loc(question_id)
-        expanded = multi_columns(frame.pop(question_id), question_id, choices)
-        frame = pd.concat(
-            [frame.iloc[:, :at], expanded, frame.iloc[:, at:]], axis=1
-        )  # in the question's place
+    frame = _expand_multi(frame, [v.instrument for v in versions])
     frame["weight"] = pd.to_numeric(frame["weight"], errors="coerce")
     frame["audience_size"] = frame["audience_size"].astype("Int64")  # a whole number, or blank
     return frame.sort_values(["instrument", "wave", "response_id"], kind="stable").reset_index(

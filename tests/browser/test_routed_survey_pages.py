@@ -44,29 +44,29 @@ def test_routed_survey_in_urdu_completes_keyboard_only_at_320px(
     _axe_at_both_widths(page, output_dir, "multi-and-number", problems)
     tab_to(page, "input[type=checkbox][value='1']")  # the library
     page.keyboard.press("Space")
-    tab_to(page, "input[name=R02]")
+    tab_to(page, "input[name=V02]")
     page.keyboard.type("lots")
     tab_to(page, "button.govuk-button")
     with page.expect_navigation():
         page.keyboard.press("Enter")
     page.wait_for_selector(".govuk-error-summary")
     _axe_at_both_widths(page, output_dir, "number-error", problems)
-    tab_to(page, "input[name=R02]")
+    tab_to(page, "input[name=V02]")
     page.keyboard.press("Control+A")
     page.keyboard.type("3")
     tab_to(page, "button.govuk-button")
     page.keyboard.press("Enter")
     page.wait_for_url(f"**/s/{slug}/2")  # the library page: asked, because it was ticked
     _axe_at_both_widths(page, output_dir, "routed-page", problems)
-    tab_to(page, "input[name=R10]")
+    tab_to(page, "input[name=V10]")
     page.keyboard.press("ArrowDown")  # the second satisfaction label
-    tab_to(page, "input[name=R11]")
+    tab_to(page, "input[name=V11]")
     page.keyboard.press("Space")
     tab_to(page, "button.govuk-button")
     page.keyboard.press("Enter")
     page.wait_for_url(f"**/s/{slug}/4")  # waste and recycling was not ticked: skipped
     _axe_at_both_widths(page, output_dir, "grid", problems)
-    for statement in ("R31", "R32", "R33"):
+    for statement in ("V31", "V32", "V33"):
         tab_to(page, f"input[name={statement}]")
         page.keyboard.press("ArrowDown")
         page.keyboard.press("ArrowDown")
@@ -86,8 +86,8 @@ def test_routed_survey_in_urdu_completes_keyboard_only_at_320px(
     assert release_all(app) == 1
     with app.app_context():
         values = dict(db.session.execute(select(Answer.question_id, Answer.value)).all())
-    assert values["R01"] == "1" and values["R02"] == "3"
-    assert values["R10"] == "2" and values["R11"] == "Yes"
-    assert values["R20"] == "na"  # not asked
-    assert values["R31"] == values["R32"] == values["R33"] == "3"
-    assert values["R90"] == "Longer opening hours"
+    assert values["V01"] == "1" and values["V02"] == "3"
+    assert values["V10"] == "2" and values["V11"] == "Yes"
+    assert values["V20"] == "na"  # not asked
+    assert values["V31"] == values["V32"] == values["V33"] == "3"
+    assert values["V90"] == "Longer opening hours"

@@ -48,15 +48,15 @@ def _where(response) -> str:
 def test_pages_that_do_not_apply_are_skipped_and_stored_as_not_asked(app, survey) -> None:
     client, slug = survey
     # waste and recycling only: the library page is skipped, straight to waste
-    first = _post(client, slug, 1, {"R01": ["2", "3"], "R02": "4"})
+    first = _post(client, slug, 1, {"V01": ["2", "3"], "V02": "4"})
     assert _where(first) == f"/s/{slug}/{WASTE}"
     skipped = client.get(f"/s/{slug}/{LIBRARY}")
     assert _where(skipped) == f"/s/{slug}/{WASTE}"
     waste = client.get(f"/s/{slug}/{WASTE}").get_data(as_text=True)
     assert f'href="/s/{slug}/1"' in waste  # Back skips the library page too
-    assert _where(_post(client, slug, WASTE, {"R20": "4"})) == f"/s/{slug}/{COUNCIL}"
+    assert _where(_post(client, slug, WASTE, {"V20": "4"})) == f"/s/{slug}/{COUNCIL}"
     council = _post(
-        client, slug, COUNCIL, {"R31": "4", "R32": "2", "R33": "dk", "R90": "More bins"}
+        client, slug, COUNCIL, {"V31": "4", "V32": "2", "V33": "dk", "V90": "More bins"}
     )
     assert _where(council) == f"/s/{slug}/{ABOUT}"
     assert _where(_post(client, slug, ABOUT, {"age_band": "16-34"})).startswith(f"/s/{slug}/check")
@@ -69,22 +69,22 @@ def test_pages_that_do_not_apply_are_skipped_and_stored_as_not_asked(app, survey
     with app.app_context():
         stored = {a.question_id: a.value for a in db.session.scalars(select(Answer))}
         response = db.session.scalars(select(Response)).one()
-    assert stored["R10"] == "na" and stored["R11"] == "na"  # the library page: not asked
-    assert stored["R01"] == "2,3" and stored["R02"] == "4" and stored["R20"] == "4"
-    assert stored["R31"] == "4" and stored["R33"] == "dk" and stored["R90"] == "More bins"
+    assert stored["V10"] == "na" and stored["V11"] == "na"  # the library page: not asked
+    assert stored["V01"] == "2,3" and stored["V02"] == "4" and stored["V20"] == "4"
+    assert stored["V31"] == "4" and stored["V33"] == "dk" and stored["V90"] == "More bins"
     assert response.attributes == {"age_band": "16-34"}
     with app.app_context():
         frame = responses_frame()
     row = frame.iloc[0]
     # multi: one column per choice in the question's place, 0/1 when answered
     columns = list(frame.columns)
-    assert columns[columns.index("R01_1") : columns.index("R01_5") + 2] == [
-        *(f"R01_{p}" for p in range(1, 6)),
-        "R02",
+    assert columns[columns.index("V01_1") : columns.index("V01_5") + 2] == [
+        *(f"V01_{p}" for p in range(1, 6)),
+        "V02",
     ]
-    assert [row[f"R01_{p}"] for p in range(1, 6)] == ["0", "1", "1", "0", "0"]
-    assert row["R02"] == "4" and row["R10"] == "na" and row["R11"] == "na"
-    assert "R30" not in frame and row["R31"] == "4" and row["R32"] == "2"
+    assert [row[f"V01_{p}"] for p in range(1, 6)] == ["0", "1", "1", "0", "0"]
+    assert row["V02"] == "4" and row["V10"] == "na" and row["V11"] == "na"
+    assert "V30" not in frame and row["V31"] == "4" and row["V32"] == "2"
     assert pd.isna(row["sex"]) and row["age_band"] == "16-34"
 
 
@@ -100,24 +100,24 @@ def test_multi_export_tells_not_asked_from_shown_and_left_blank() -> None:
 
 def test_changing_an_answer_that_hides_later_ones_removes_them_with_a_message(survey) -> None:
     client, slug = survey
-    _post(client, slug, 1, {"R01": ["1"], "R02": "0"})
+    _post(client, slug, 1, {"V01": ["1"], "V02": "0"})
     assert (
-        _where(_post(client, slug, LIBRARY, {"R10": "5", "R11": "Yes"})) == f"/s/{slug}/{COUNCIL}"
+        _where(_post(client, slug, LIBRARY, {"V10": "5", "V11": "Yes"})) == f"/s/{slug}/{COUNCIL}"
     )
-    _post(client, slug, COUNCIL, {"R31": "3"})
+    _post(client, slug, COUNCIL, {"V31": "3"})
     _post(client, slug, ABOUT, {})
     check = client.get(f"/s/{slug}/check").get_data(as_text=True)
     assert "library service" in check and "Very satisfied" in check
-    changed = _post(client, slug, 1, {"R01": ["4"], "R02": "0"}, query="?change=1")
+    changed = _post(client, slug, 1, {"V01": ["4"], "V02": "0"}, query="?change=1")
     location = _where(changed)
-    assert location.startswith(f"/s/{slug}/check") and "removed=R10,R11" in location
+    assert location.startswith(f"/s/{slug}/check") and "removed=V10,V11" in location
     check = client.get(location).get_data(as_text=True)
     notice, rows = check.split("govuk-summary-list", 1)
     assert "Your answers to these questions were removed" in notice
     assert "with the library service?" in notice and "Would you recommend the library" in notice
     assert "Very satisfied" not in rows and "Would you recommend" not in rows
     # the address can only name this survey's questions that no longer apply
-    forged = client.get(f"/s/{slug}/check?removed=R01,evil").get_data(as_text=True)
+    forged = client.get(f"/s/{slug}/check?removed=V01,evil").get_data(as_text=True)
     assert "were removed" not in forged and "evil" not in forged
 
 
@@ -127,10 +127,10 @@ def test_multi_question_uses_checkboxes_with_an_exclusive_or(survey) -> None:
     assert 'type="checkbox"' in page and "govuk-checkboxes__divider" in page
     none_box = re.search(r'<input[^>]*value="5"[^>]*>', page)
     assert none_box and 'data-behaviour="exclusive"' in none_box.group(0)
-    both = _post(client, slug, 1, {"R01": ["1", "5"], "R02": "1"})
+    both = _post(client, slug, 1, {"V01": ["1", "5"], "V02": "1"})
     assert both.status_code == 200
     assert "“None of these” cannot be selected with other options" in both.get_data(as_text=True)
-    required = _post(client, slug, 1, {"R02": "1"}).get_data(as_text=True)
+    required = _post(client, slug, 1, {"V02": "1"}).get_data(as_text=True)
     assert "Select at least one answer to" in required
 
 
@@ -145,30 +145,30 @@ def test_multi_question_uses_checkboxes_with_an_exclusive_or(survey) -> None:
 def test_number_question_says_what_is_wrong(survey, typed: str, problem: str) -> None:
     client, slug = survey
     page = client.get(f"/s/{slug}/1").get_data(as_text=True)
-    box = re.search(r'<input[^>]*name="R02"[^>]*>', page)
+    box = re.search(r'<input[^>]*name="V02"[^>]*>', page)
     assert box and 'inputmode="numeric"' in box.group(0)
     assert "govuk-input__suffix" in page and ">times<" in page
-    posted = _post(client, slug, 1, {"R01": ["1"], "R02": typed})
+    posted = _post(client, slug, 1, {"V01": ["1"], "V02": typed})
     assert posted.status_code == 200 and problem in posted.get_data(as_text=True)
     assert f'value="{typed}"' in posted.get_data(as_text=True)  # what was typed stays
 
 
 def test_grid_is_one_fieldset_per_statement_with_its_own_error(app) -> None:
     base = load_definitions().instrument(INSTRUMENT)
-    grid = base.question("R30").model_copy(update={"required": True})
-    questions = [grid if q.id == "R30" else q for q in base.questions]
+    grid = base.question("V30").model_copy(update={"required": True})
+    questions = [grid if q.id == "V30" else q for q in base.questions]
     instrument = base.model_validate(
         {**base.model_dump(), "id": "grid-test", "questions": [q.model_dump() for q in questions]}
     )
     with app.app_context():
         slug = make_wave("grid-test", instrument=instrument).slug
     client = app.test_client()
-    _post(client, slug, 1, {"R01": ["5"]})
+    _post(client, slug, 1, {"V01": ["5"]})
     page = client.get(f"/s/{slug}/{COUNCIL}").get_data(as_text=True)
     assert page.count("<fieldset") == 3 and "<table" not in page
-    posted = _post(client, slug, COUNCIL, {"R31": "2"}).get_data(as_text=True)
+    posted = _post(client, slug, COUNCIL, {"V31": "2"}).get_data(as_text=True)
     assert (
-        'id="R32-error"' in posted and 'id="R33-error"' in posted and 'id="R31-error"' not in posted
+        'id="V32-error"' in posted and 'id="V33-error"' in posted and 'id="V31-error"' not in posted
     )
     assert "not include your name" not in posted  # the comment (None of these) is not asked
 
@@ -191,7 +191,7 @@ def test_language_choice_is_kept_and_marks_the_page(survey) -> None:
     ignored = client.get(f"/s/{slug}/1?lang=xx").get_data(as_text=True)
     assert 'dir="rtl"' in ignored  # an unknown code changes nothing
     # values never depend on the language: a Polish answer is stored in English terms
-    _post(client, slug, 1, {"R01": ["1"], "R02": "2"}, query="?lang=pl")
-    _post(client, slug, LIBRARY, {"R11": "Yes"})
+    _post(client, slug, 1, {"V01": ["1"], "V02": "2"}, query="?lang=pl")
+    _post(client, slug, LIBRARY, {"V11": "Yes"})
     check = client.get(f"/s/{slug}/check").get_data(as_text=True)
     assert "Tak" in check and "Biblioteka" in check and "2 razy" in check
