@@ -198,12 +198,28 @@ def demo_command(seed: int, reset: bool, base_url: str) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Also write every instrument version answered, and framework.yaml, into this folder.",
 )
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "sav", "dta"]),
+    default="csv",
+    show_default=True,
+    help="csv (the analysis file), or a labelled SPSS (sav) or Stata (dta) file.",
+)
 def export_responses_command(
-    wave_label: str | None, instrument_id: str | None, out: str, definitions_folder: Path | None
+    wave_label: str | None,
+    instrument_id: str | None,
+    out: str,
+    definitions_folder: Path | None,
+    fmt: str,
 ) -> None:
-    """Export anonymous responses (all waves unless filtered) as the analysis CSV."""
+    """Export anonymous responses (all waves unless filtered) as the analysis CSV, or as a
+    labelled SPSS or Stata file."""
     from .definitions import write_definitions
-    from .export import responses_frame, write_csv
+    from .export import fielded_instruments, labelled_bytes, responses_frame, write_csv
+
+    if fmt != "csv" and out == "-":
+        raise click.BadParameter(f"a .{fmt} file needs --out FILE", param_hint="--out")
 
     query = select(Wave.id).join(InstrumentVersion)
     if wave_label:
@@ -226,7 +242,13 @@ def export_responses_command(
         if not target.parent.is_dir():
             raise click.BadParameter(f"folder {target.parent} does not exist", param_hint="--out")
         partial = target.with_name(target.name + ".partial")
-        write_csv(frame, partial)
+        if fmt == "csv":
+            write_csv(frame, partial)
+        else:
+            try:
+                partial.write_bytes(labelled_bytes(frame, fielded_instruments(wave_ids), fmt))
+            except ValueError as exc:
+                raise click.ClickException(str(exc)) from None
         partial.replace(target)  # never leave a half-written export under the real name
         click.echo(f"Wrote {len(frame)} responses to {target}", err=True)
 

@@ -275,3 +275,25 @@ def write_csv(frame: pd.DataFrame, target: str | Path | IO[str]) -> None:
     """Write the export frame as UTF-8 CSV with blanks for missing values, full precision and
     text a spreadsheet would evaluate quoted (:mod:`analysis.spreadsheet`)."""
     spreadsheet.write_csv(frame, target)
+
+
+def fielded_instruments(wave_ids: Iterable[int] | None = None) -> list[Instrument]:
+    """The instrument versions the given waves fielded (all when ``None``), oldest first."""
+    query = select(InstrumentVersion).join(Wave, Wave.instrument_version_id == InstrumentVersion.id)
+    if wave_ids is not None:
+        query = query.where(Wave.id.in_(sorted(set(wave_ids))))
+    versions = db.session.scalars(query.distinct().order_by(InstrumentVersion.id)).all()
+    return [v.instrument for v in versions]
+
+
+def labelled_bytes(frame: pd.DataFrame, instruments: list[Instrument], fmt: str) -> bytes:
+    """The export frame as a labelled SPSS (``sav``) or Stata (``dta``) file's bytes
+    (:mod:`analysis.labelled`: variable and value labels, ``dk`` and ``na`` user-missing)."""
+    import tempfile
+
+    from analysis.labelled import write_labelled
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"responses.{fmt}"
+        write_labelled(frame, instruments, path, fmt)  # type: ignore[arg-type]
+        return path.read_bytes()
