@@ -45,7 +45,7 @@ class Labelled:
     """The coded frame and its labels, ready for one writer."""
 
     frame: pd.DataFrame
-    column_labels: dict[str, str] = field(default_factory=dict)
+    column_labels: dict[str, str | None] = field(default_factory=dict)
     value_labels: dict[str, dict[Any, str]] = field(default_factory=dict)
     missing: dict[str, list[Any]] = field(default_factory=dict)
 
@@ -222,7 +222,7 @@ def write_labelled(
         instruments = list(instruments.values())
     coded = label(frame, instruments, fmt)
     limit = LABEL_LIMIT[fmt]
-    coded.column_labels = {k: _short(v, limit) for k, v in coded.column_labels.items()}
+    coded.column_labels = {k: _short(v, limit) if v else v for k, v in coded.column_labels.items()}
     if fmt == "sav":
         pyreadstat.write_sav(
             coded.frame,
