@@ -12,6 +12,7 @@ from flask_migrate import upgrade
 from sqlalchemy import select
 
 from instruments import (
+    AUDIENCES,
     DefinitionsError,
     diff_instruments,
     load_instrument,
@@ -103,6 +104,59 @@ def diff_command(first: str, second: str | None) -> None:
         click.echo(line)
     if diff.breaking:
         click.echo(f"comparability broken for: {', '.join(diff.breaking)}")
+
+
+@instruments_cli.command("import-xlsform")
+@click.argument("form", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Definitions folder to write <id>.yaml into.",
+)
+@click.option(
+    "--audience",
+    required=True,
+    type=click.Choice(list(AUDIENCES)),
+    help="Who the survey is for (XLSForm has no such setting).",
+)
+@click.option("--id", "instrument_id", help="Instrument id (default: the form_id setting).")
+def import_xlsform_command(form: Path, out: Path, audience: str, instrument_id: str | None) -> None:
+    """Convert an XLSForm (ODK/Kobo .xlsx) into an instrument YAML file, listing every row it
+    cannot convert. The file is written only if the result validates."""
+    import yaml
+
+    from instruments.loader import parse_instrument_text
+    from instruments.xlsform import convert
+
+    definitions = _definitions_or_exit()
+    try:
+        conversion = convert(form, audience=audience, instrument_id=instrument_id)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    for line in conversion.skipped:
+        click.echo(f"not converted  {line}", err=True)
+    text = yaml.safe_dump(conversion.instrument, sort_keys=False, allow_unicode=True, width=100)
+    name = f"{conversion.instrument['id']}.yaml"
+    try:
+        instrument = parse_instrument_text(text, name, definitions.framework)
+    except DefinitionsError as exc:
+        for error in exc.errors:
+            click.echo(f"error  {error}", err=True)
+        raise click.ClickException(
+            "the converted form does not validate: nothing written"
+        ) from None
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / name
+    target.write_text(
+        f"# Converted from {form.name} by `flask instruments import-xlsform`.\n" + text,
+        encoding="utf-8",
+    )
+    click.echo(
+        f"Wrote {target}: {len(instrument.questions)} questions, "
+        f"{len(conversion.skipped)} rows not converted"
+    )
 
 
 @instruments_cli.command("load")
