@@ -682,7 +682,7 @@ class Measure(_Strict):
     type: Literal["survey", "kpi"]
     title: Text | None = None
     audience: Audience | None = None
-    level: Literal["outcome", "index", "item"] = "outcome"
+    level: Literal["outcome", "index", "item", "number"] = "outcome"
     instrument: Identifier | None = None
     item: Identifier | None = None
     index: IndexName | None = None
@@ -698,8 +698,10 @@ class Measure(_Strict):
         if self.type == "survey":
             if self.audience is None:
                 raise ValueError("a survey measure needs 'audience'")
-            if self.level == "item" and self.item is None:
-                raise ValueError("a survey measure with level: item needs 'item' (a question id)")
+            if self.level in ("item", "number") and self.item is None:
+                raise ValueError(
+                    f"a survey measure with level: {self.level} needs 'item' (a question id)"
+                )
             if self.level == "index" and self.index is None:
                 raise ValueError("a survey measure with level: index needs 'index'")
         else:

@@ -96,7 +96,12 @@ def _survey_row(
 ) -> MeasureRow:
     target = current_target(measure)
     label = measure_label(measure)
-    ident = {"outcome": outcome.id, "index": measure.index, "item": measure.item}[measure.level]
+    ident = {
+        "outcome": outcome.id,
+        "index": measure.index,
+        "item": measure.item,
+        "number": measure.item,  # the weighted mean of a number question
+    }[measure.level]
     rows = pd.DataFrame()
     if not indicators.empty:
         rows = indicators[

@@ -374,3 +374,12 @@ def test_yaml_yes_and_no_in_a_condition_are_labels() -> None:
     instrument = _instrument(text)
     assert instrument.question("Q3").show_if is not None
     assert instrument.question("Q3").show_if.in_ == ["Yes"]
+
+
+def test_a_survey_measure_may_be_the_mean_of_a_number_question() -> None:
+    from instruments import Measure
+
+    measure = Measure(id="M", type="survey", audience="residents", level="number", item="V02")
+    assert measure.level == "number"
+    with pytest.raises(ValueError, match="level: number needs 'item'"):
+        Measure(id="M", type="survey", audience="residents", level="number")
