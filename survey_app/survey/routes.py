@@ -31,7 +31,7 @@ from werkzeug.exceptions import HTTPException
 
 from instruments import Instrument
 from instruments.languages import ENGLISH, html_lang
-from instruments.routing import asked
+from instruments.routing import asked, conditions_of
 from instruments.schema import Attribute, Question
 from instruments.translation import Localised, languages
 
@@ -520,6 +520,17 @@ def page(slug: str, number: int):
             answers=kept,
         )
     if request.args.get("change") == "1":
+        # A changed answer may also bring in routed questions not asked before: the pages
+        # that now ask them, still unanswered, come next, then the check page.
+        new = [
+            p.number
+            for p in _asked_pages(instrument, now)
+            if p.number > number
+            and not set(p.field_ids) & set(now)
+            and any(conditions_of(instrument, item) for item in p.items)
+        ]
+        if new:
+            return redirect(url_for("survey.page", slug=slug, number=new[0], change=1), 303)
         return redirect(_check_url(slug, removed), 303)
     return redirect(_next_page(slug, instrument, now, number, removed), 303)
 

@@ -116,6 +116,12 @@ def test_changing_an_answer_that_hides_later_ones_removes_them_with_a_message(su
     assert "Your answers to these questions were removed" in notice
     assert "with the library service?" in notice and "Would you recommend the library" in notice
     assert "Very satisfied" not in rows and "Would you recommend" not in rows
+    # and the other way: an answer that brings in a page not asked before goes there next
+    back_in = _post(client, slug, 1, {"V01": ["1", "2"], "V02": "0"}, query="?change=1")
+    assert _where(back_in) == f"/s/{slug}/{LIBRARY}?change=1"
+    assert _where(_post(client, slug, LIBRARY, {"V10": "2"}, query="?change=1")) == (
+        f"/s/{slug}/{WASTE}?change=1"
+    )
     # the address can only name this survey's questions that no longer apply
     forged = client.get(f"/s/{slug}/check?removed=V01,evil").get_data(as_text=True)
     assert "were removed" not in forged and "evil" not in forged
