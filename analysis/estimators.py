@@ -654,3 +654,45 @@ def _first_series(*values: Any) -> pd.Series | None:
         if isinstance(v, pd.Series):
             return v
     return None
+
+
+def weighted_median(values: Any, weights: Any = None) -> float:
+    """Weighted median: the smallest value whose weighted share of values at or below it is
+    at least one half.
+
+    .. math:: \\hat m = \\min\\{x_j : \\sum_{i: x_i \\le x_j} w_i \\ge \\tfrac12 \\sum_i w_i\\}
+
+    As R ``svyquantile(~y, design, 0.5, qrule = "math")`` (the inverse of the weighted
+    empirical distribution function; Lumley, *Complex Surveys*, 2010, sec. 2.4).
+
+    Parameters
+    ----------
+    values : array-like
+        Numbers; NaN are left out (with their weights).
+    weights : array-like, optional
+        Non-negative weights, one per value; ``None`` means unweighted.
+
+    Returns
+    -------
+    float
+        The median, NaN when no value (or no weight) is left.
+
+    Raises
+    ------
+    ValueError
+        Lengths differ, or a weight is negative or not finite.
+    """
+    x = np.asarray(values, dtype=float)
+    w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
+    if x.shape != w.shape or x.ndim != 1:
+        raise ValueError("values and weights must be 1-D and of one length")
+    if (~np.isfinite(w)).any() or (w < 0).any():
+        raise ValueError("weights must be finite and non-negative")
+    keep = ~np.isnan(x)
+    x, w = x[keep], w[keep]
+    if not len(x) or w.sum() <= 0:
+        return float("nan")
+    order = np.argsort(x, kind="stable")
+    x, w = x[order], w[order]
+    share = np.cumsum(w) / w.sum()
+    return float(x[np.searchsorted(share, 0.5 - 1e-12)])

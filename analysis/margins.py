@@ -36,9 +36,11 @@ class FittedMargins:
 
 
 def not_stated(values: pd.Series) -> pd.Series:
-    """True where a raking attribute is blank or "Prefer not to say"."""
+    """True where a raking attribute is blank, "Prefer not to say" or not asked (``na``: its
+    ``show_if`` did not hold), which raking treats alike."""
     text = values.astype("string").str.strip()
-    return (values.isna() | text.eq("") | text.eq(PREFER_NOT_TO_SAY)).fillna(True).astype(bool)
+    unstated = values.isna() | text.eq("") | text.eq(PREFER_NOT_TO_SAY) | text.eq("na")
+    return unstated.fillna(True).astype(bool)
 
 
 def _ordered(categories: Mapping[str, float], choices: Sequence[str]) -> list[str]:

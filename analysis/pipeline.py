@@ -52,7 +52,7 @@ from instruments import INDEXES, Definitions, load_definitions
 
 from .design import fpc_fraction
 from .drivers import drivers_table, empty_drivers, key_drivers
-from .estimators import grouped_means
+from .estimators import grouped_means, weighted_median
 from .heatmap import empty_heatmap, heatmap_rows, heatmap_table
 from .inference import (
     benjamini_hochberg,
@@ -81,7 +81,7 @@ from .text.themes import empty_theme_table, theme_counts, theme_table
 from .versions import breaks, version_groups
 
 Z95 = 1.959964
-LEVELS = ("item", "index", "outcome")
+LEVELS = ("item", "index", "outcome", "number")
 INDICATOR_COLUMNS = [
     "instrument",
     "audience",
@@ -100,6 +100,7 @@ INDICATOR_COLUMNS = [
     "n_eff",
     "fpc",
     "suppressed",
+    "median",
 ]
 CHANGE_COLUMNS = [
     "instrument",
@@ -156,7 +157,17 @@ RELIABILITY_COLUMNS = [
     "ci_high",
     "suppressed",
 ]
-ESTIMATE_COLUMNS = ["estimate", "se", "ci_low", "ci_high", "mean_score", "deff", "n_eff", "fpc"]
+ESTIMATE_COLUMNS = [
+    "estimate",
+    "se",
+    "ci_low",
+    "ci_high",
+    "mean_score",
+    "deff",
+    "n_eff",
+    "fpc",
+    "median",
+]
 TEST_COLUMNS = ["statistic", "p_value", "p_adj", "significant", "mdc"]
 
 
@@ -594,9 +605,11 @@ def _respondent_score(
     prepared: Prepared, level: str, items: list[str], rows=slice(None)
 ) -> pd.Series:
     """Per-respondent index score (mean 0-100 item score) or outcome score (% of the answered
-    items positive); NaN where fewer than half of ``items`` were answered."""
+    items positive); NaN where fewer than half of the ``items`` the respondent was asked
+    were answered (an item not asked, ``na``, does not count)."""
     values = prepared.score[items] if level == "index" else prepared.positive[items] * 100.0
-    return respondent_mean(values.iloc[rows], 0.5)
+    asked = prepared.asked[items].iloc[rows] if prepared.asked is not None else None
+    return respondent_mean(values.iloc[rows], 0.5, asked=asked)
 
 
 def respondent_scores(prepared: Prepared) -> pd.DataFrame:
@@ -634,8 +647,33 @@ def _indicators(
         if not respondent.empty:
             combined = grouped_means(respondent, weight, design=waves, domain=domain)
             tables.append(_rows(prepared, combined, None, column, sizes))
+        if prepared.numbers is not None and not prepared.numbers.empty:
+            numbers = grouped_means(prepared.numbers, weight, design=waves, domain=domain)
+            if len(numbers):
+                rows = _rows(prepared, numbers, "number", column, sizes)
+                rows["median"] = _medians(prepared, numbers.index, waves, domain)
+                tables.append(rows)
     table = pd.concat(tables, ignore_index=True)
+    if "median" not in table:
+        table["median"] = np.nan
     return table[INDICATOR_COLUMNS], table.drop(columns=INDICATOR_COLUMNS)
+
+
+def _medians(
+    prepared: Prepared, groups: pd.Index, waves: pd.Series, domain: pd.Series | None
+) -> np.ndarray:
+    """The weighted median of each number question in each (wave, group) of ``groups``."""
+    numbers = prepared.numbers if prepared.numbers is not None else pd.DataFrame()
+    wave_labels = waves.to_numpy()
+    group_labels = domain.to_numpy() if domain is not None else None
+    out = []
+    for key in groups:
+        item, wave, *group = key
+        rows = wave_labels == wave
+        if group and group_labels is not None:
+            rows &= group_labels == group[0]
+        out.append(weighted_median(numbers[item].to_numpy()[rows], prepared.weight[rows]))
+    return np.asarray(out, dtype=float)
 
 
 def _rows(
@@ -697,7 +735,9 @@ def _rows(
             "n": n,
             # Every estimate is a percentage or a 0-100 score: a weighted mean of values that
             # are all 100 can come out of floating-point summation as 100.00000000000001.
-            "estimate": np.clip(mean * scale, 0.0, 100.0),
+            "estimate": np.where(
+                (levels == "number").to_numpy(), mean, np.clip(mean * scale, 0.0, 100.0)
+            ),
             "se": se_fpc * scale,
             "ci_low": ci_low,
             "ci_high": ci_high,

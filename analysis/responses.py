@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from instruments import Definitions, Instrument
+from instruments.routing import ticked_positions
 
 from .design import WaveDesign, weigh_waves
 from .margins import not_stated
@@ -42,7 +43,9 @@ KNOWN_COLUMNS = frozenset(
 # A weight this many times the median is kept but named in a note (its cost shows in deff).
 ABSURD_WEIGHT_RATIO = 1000
 DONT_KNOW = "dk"
+NOT_ASKED = "na"  # the question's show_if did not hold: not in its base
 NOT_STATED = "(not stated)"
+NOT_ASKED_GROUP = "(not asked)"
 
 
 def describe_rows(labels: Iterable, limit: int = 8) -> str:
@@ -130,12 +133,17 @@ class Prepared:
     frame: pd.DataFrame
     weight: np.ndarray
     weighted_waves: set[str]
-    positive: pd.DataFrame  # 1/0 per scale item, NaN when not validly answered
-    score: pd.DataFrame  # 0-100 per scale item, reverse items flipped
+    positive: (
+        pd.DataFrame
+    )  # 1/0 per item (scale items, multi choices), NaN when not validly answered
+    score: pd.DataFrame  # 0-100 per item, reverse items flipped
     dropped: int = 0
     notes: list[Note] = field(default_factory=list)
     designs: dict[str, WaveDesign] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)  # wave -> why it could not be estimated
+    # True where the item was asked (not ``na``): "at least half the items" counts these
+    asked: pd.DataFrame | None = None
+    numbers: pd.DataFrame | None = None  # number questions as floats, NaN when blank or na
 
     @property
     def audience(self) -> str:
@@ -185,7 +193,7 @@ def _scale_positions(values: pd.Series, k: int, column: str) -> np.ndarray:
     bad_codes = []
     for code, raw in enumerate(categorical.categories):
         text = str(raw).strip().lower()
-        if text in ("", DONT_KNOW):
+        if text in ("", DONT_KNOW, NOT_ASKED):
             continue
         try:
             number = float(text)
@@ -265,7 +273,9 @@ def prepare(
             f"{instrument.id} at {describe_rows(wrong)}"
         )
     scale_questions = instrument.scale_questions
-    allowed = {q.id for q in instrument.questions} | {a.id for a in instrument.attributes}
+    multi = multi_items(instrument)
+    allowed = {q.id for q in instrument.answer_items} | {a.id for a in instrument.attributes}
+    allowed |= set(multi)
     allowed |= {part for b in by for part in breakdown_parts(b)} | set(margins or {})
     _check_unknown_questions(frame, instrument, allowed)
 
@@ -347,6 +357,20 @@ def prepare(
         },
         index=frame.index,
     )
+    chosen = {
+        column: _ticks(frame[column], column) if column in frame else np.full(len(frame), np.nan)
+        for column in multi
+    }
+    if chosen:
+        positive = pd.concat([positive, pd.DataFrame(chosen, index=frame.index)], axis=1)
+        score = pd.concat([score, pd.DataFrame(chosen, index=frame.index) * 100.0], axis=1)
+    asked = pd.DataFrame(
+        {
+            column: ~_not_asked(frame[column]) if column in frame else True
+            for column in positive.columns
+        },
+        index=frame.index,
+    )
     return Prepared(
         instrument,
         frame,
@@ -358,7 +382,88 @@ def prepare(
         notes,
         weights.designs,
         weights.failed,
+        asked,
+        _numbers(frame, instrument),
     )
+
+
+def _numbers(frame: pd.DataFrame, instrument: Instrument) -> pd.DataFrame:
+    """Answers to number questions as floats (blank and ``na`` are NaN); anything else that
+    is not a number is an error naming the rows."""
+    columns = {}
+    for question in instrument.questions:
+        if question.type != "number":
+            continue
+        if question.id not in frame:
+            columns[question.id] = np.full(len(frame), np.nan)
+            continue
+        values = frame[question.id]
+        text = values.astype("string").str.strip()
+        number = pd.to_numeric(text.where(~text.str.lower().eq(NOT_ASKED)), errors="coerce")
+        bad = values.index[text.notna() & ~text.str.lower().eq(NOT_ASKED) & number.isna()]
+        if len(bad):
+            raise ValueError(
+                f"responses: column {question.id} must be a number, {NOT_ASKED!r} or blank at "
+                f"{describe_rows(bad)} (e.g. {values[bad[0]]!r})"
+            )
+        columns[question.id] = number.astype(float).to_numpy()
+    return pd.DataFrame(columns, index=frame.index)
+
+
+def multi_columns(values: pd.Series, question_id: str, choices: int) -> pd.DataFrame:
+    """A multi question's stored answers (``"1,3"``) as one column per choice,
+    ``<id>_<position>``: ``1``/``0`` when the question was shown and at least one choice
+    ticked, blank when shown and none ticked (or not in the respondent's version), ``na``
+    when not asked."""
+    columns: dict[str, list[object]] = {f"{question_id}_{p}": [] for p in range(1, choices + 1)}
+    for value in values:
+        if not isinstance(value, str) or not value:
+            ticked: set[int] | None = None
+        elif value == NOT_ASKED:
+            ticked = set()
+        else:
+            ticked = set(ticked_positions(value))
+        for position in range(1, choices + 1):
+            cell: object = (
+                None
+                if ticked is None
+                else NOT_ASKED
+                if value == NOT_ASKED
+                else "1"
+                if position in ticked
+                else "0"
+            )
+            columns[f"{question_id}_{position}"].append(cell)
+    return pd.DataFrame(columns, index=values.index, dtype=object)
+
+
+def multi_items(instrument: Instrument) -> dict[str, tuple[str, int]]:
+    """The export columns of multi questions, each an item ("% choosing X" among those who
+    answered it): ``{"R01_2": ("R01", 2)}``."""
+    return {
+        f"{q.id}_{p}": (q.id, p)
+        for q in instrument.questions
+        if q.type == "multi"
+        for p in range(1, len(q.choices or []) + 1)
+    }
+
+
+def _not_asked(values: pd.Series) -> pd.Series:
+    return values.astype("string").str.strip().str.lower().eq(NOT_ASKED).fillna(False).astype(bool)
+
+
+def _ticks(values: pd.Series, column: str) -> np.ndarray:
+    """A multi choice column: 1 ticked, 0 not ticked (of those who answered), NaN for blank
+    (shown, nothing ticked) and ``na`` (not asked). Anything else is an error."""
+    text = values.astype("string").str.strip().str.lower()
+    ticked = text.map({"1": 1.0, "0": 0.0, NOT_ASKED: np.nan}, na_action="ignore")
+    bad = values.index[text.notna() & ~text.isin(["1", "0", NOT_ASKED])]
+    if len(bad):
+        raise ValueError(
+            f"responses: column {column} must be 1 (chosen), 0 (not chosen), {NOT_ASKED!r} or "
+            f"blank at {describe_rows(bad)} (e.g. {values[bad[0]]!r})"
+        )
+    return ticked.astype(float).to_numpy()
 
 
 def _start_weights(frame: pd.DataFrame) -> np.ndarray:
@@ -441,17 +546,22 @@ def breakdown_filled(frame: pd.DataFrame, by: str) -> bool:
 
 
 def breakdown_labels(frame: pd.DataFrame, column: str) -> pd.Series:
-    """Group labels for a breakdown; blanks form their own "(not stated)" group so that
-    they are suppressed like any other small group rather than left recoverable.
+    """Group labels for a breakdown; blanks form their own "(not stated)" group, and an
+    attribute that was not asked (``na``) its own "(not asked)" group, so that they are
+    suppressed like any other small group rather than left recoverable.
 
     A crossed breakdown ``"directorate*grade"`` labels each respondent with the crossed cell
-    ``"Finance*Band 5"`` (either side may be "(not stated)")."""
+    ``"Finance*Band 5"`` (either side may be "(not stated)" or "(not asked)")."""
     parts = breakdown_parts(column)
     for part in parts:
         if part not in frame:
             raise ValueError(f"responses: --by column {part} is not in the responses")
     labels = [
-        frame[part].astype(object).where(frame[part].notna(), NOT_STATED).astype(str)
+        frame[part]
+        .astype(object)
+        .where(frame[part].notna(), NOT_STATED)
+        .where(~_not_asked(frame[part]), NOT_ASKED_GROUP)
+        .astype(str)
         for part in parts
     ]
     crossed = labels[0]

@@ -134,7 +134,7 @@ def is_positive(
     return _wrap(out, position)
 
 
-def respondent_mean(scores: Any, min_share: float = 0.5) -> Any:
+def respondent_mean(scores: Any, min_share: float = 0.5, asked: Any = None) -> Any:
     """Per-respondent mean of the items answered, if enough were answered.
 
     Used for indices (mean 0-100 score of the index items) and the outcome score (share
@@ -146,6 +146,11 @@ def respondent_mean(scores: Any, min_share: float = 0.5) -> Any:
         Respondents x items, NaN for unanswered.
     min_share : float
         Minimum share of the items that must be answered (default one half).
+    asked : pandas.DataFrame or 2-D bool array, optional
+        True where the respondent was asked the item (routing: an item whose ``show_if`` did
+        not hold was not). The share counts the items asked: ``ceil(min_share * m_i)`` of
+        the ``m_i`` items respondent i was asked, at least one; NaN when none was asked.
+        Default: every item asked.
 
     Returns
     -------
@@ -169,9 +174,15 @@ def respondent_mean(scores: Any, min_share: float = 0.5) -> Any:
         if x.ndim != 2 or x.dtype.kind not in "biuf":
             raise ValueError("scores must be a DataFrame or 2-D numeric array")
         x = x.astype("float64")
-    m = x.shape[1]
+    if asked is None:
+        m = np.full(x.shape[0], x.shape[1])
+    else:
+        mask = np.asarray(asked, dtype=bool)
+        if mask.shape != x.shape:
+            raise ValueError(f"asked has shape {mask.shape}, scores {x.shape}")
+        m = mask.sum(axis=1)
     answered = (~np.isnan(x)).sum(axis=1)
-    needed = max(int(np.ceil(min_share * m - 1e-9)), 1)
+    needed = np.maximum(np.ceil(min_share * m - 1e-9).astype(int), 1)
     total = np.nansum(x, axis=1)
     out = np.full(x.shape[0], np.nan)
     ok = answered >= needed

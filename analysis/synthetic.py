@@ -14,6 +14,9 @@ import numpy as np
 import pandas as pd
 
 from instruments import Instrument
+from instruments.routing import NOT_ASKED, asked, is_routed
+
+from .responses import multi_columns
 
 EXPORT_FIXED = [
     "response_id",
@@ -47,6 +50,7 @@ def synthetic_responses(
     dont_know_rate: float = 0.04,
     blank_rate: float = 0.03,
     wave_days: Mapping[str, Sequence[str]] | None = None,
+    stored: bool = False,
 ) -> pd.DataFrame:
     """Responses to ``instrument`` for each wave label, in the export schema (strings).
 
@@ -55,6 +59,11 @@ def synthetic_responses(
     maps an attribute id to the sampling probability of each of its choices (default equal),
     so a sample can be made unrepresentative on purpose (for weighting). ``wave_days`` maps a
     wave to the ISO dates responses may carry (default: blank ``submitted_on``).
+
+    Routed instruments: an item whose ``show_if`` does not hold on the row's earlier answers
+    is ``na`` (not asked). Multi questions are one column per choice as exported, or with
+    ``stored`` one column of ticked positions (``"1,3"``), as the app stores them; numbers
+    are whole numbers within the question's range; grid statements are scale items.
     """
     rng = np.random.default_rng(seed)
     sizes = [n_per_wave] * len(waves) if isinstance(n_per_wave, int) else list(n_per_wave)
@@ -91,7 +100,7 @@ def synthetic_responses(
         ]
 
     disposition = rng.normal(0.0, 0.9, size=n)
-    for question in instrument.questions:
+    for question in instrument.answer_items:
         if question.type == "text":
             values = np.full(n, None, dtype=object)
             if comments:
@@ -99,6 +108,22 @@ def synthetic_responses(
                 values[says] = np.asarray(comments, dtype=object)[
                     rng.integers(0, len(comments), says.sum())
                 ]
+            out[question.id] = values
+            continue
+        if question.type == "multi":
+            # a required question is always answered (the app refuses a send without it)
+            out[question.id] = _multi_answers(
+                question, n, rng, 0.0 if question.required else blank_rate
+            )
+            continue
+        if question.type == "number":
+            low = question.min if question.min is not None else 0.0
+            high = question.max if question.max is not None else low + 20.0
+            numbers = np.clip(
+                np.round(rng.gamma(2.0, (high - low) / 10.0 + 0.5, n) + low), low, high
+            )
+            values = np.array([f"{v:g}" for v in numbers], dtype=object)
+            values[rng.random(n) < blank_rate] = None
             out[question.id] = values
             continue
         if question.type == "choice":
@@ -122,4 +147,49 @@ def synthetic_responses(
             values[draw < dont_know_rate] = "dk"
         values[(draw >= dont_know_rate) & (draw < dont_know_rate + blank_rate)] = None
         out[question.id] = values
-    return pd.DataFrame(out)
+    frame = pd.DataFrame(out)
+    if is_routed(instrument):
+        frame = _route(frame, instrument)
+    if not stored:
+        for question in instrument.questions:
+            if question.type == "multi":
+                at = frame.columns.get_loc(question.id)
+                expanded = multi_columns(
+                    frame.pop(question.id), question.id, len(question.choices or [])
+                )
+                frame = pd.concat([frame.iloc[:, :at], expanded, frame.iloc[:, at:]], axis=1)
+    return frame
+
+
+def _multi_answers(question, n: int, rng: np.random.Generator, blank_rate: float) -> np.ndarray:
+    """Ticked positions per respondent: each non-exclusive choice with its own chance, an
+    exclusive one alone for those who tick nothing else."""
+    choices = question.choices or []
+    exclusive = [i for i, c in enumerate(choices) if c in question.exclusive]
+    others = [i for i in range(len(choices)) if i not in exclusive]
+    chance = rng.uniform(0.2, 0.7, len(others))
+    ticks = rng.random((n, len(others))) < chance
+    values = np.empty(n, dtype=object)
+    for row in range(n):
+        picked = [others[j] + 1 for j in np.flatnonzero(ticks[row])]
+        if question.max is not None:
+            picked = picked[: int(question.max)]
+        if not picked and exclusive:
+            picked = [exclusive[0] + 1]
+        values[row] = ",".join(str(p) for p in picked) or None
+    values[rng.random(n) < blank_rate] = None
+    return values
+
+
+def _route(frame: pd.DataFrame, instrument: Instrument) -> pd.DataFrame:
+    """Items whose condition does not hold on the row's answers become ``na``."""
+    items = [q.id for q in instrument.answer_items] + [a.id for a in instrument.attributes]
+    values = frame[items].astype(object).where(frame[items].notna(), None)
+    routed = []
+    for record in values.to_dict("records"):
+        given = {k: v for k, v in record.items() if v is not None}
+        _, not_asked = asked(instrument, given)
+        routed.append({k: (NOT_ASKED if k in not_asked else v) for k, v in record.items()})
+    frame = frame.copy()
+    frame[items] = pd.DataFrame(routed, index=frame.index, columns=items)
+    return frame

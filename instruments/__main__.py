@@ -27,9 +27,12 @@ def main(argv: list[str] | None = None) -> int:
 def run_validate(paths: list[Path], out=None, err=None) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
-    checked, errors = validate_paths(paths or [definitions_dir()])
+    untranslated: list[str] = []
+    checked, errors = validate_paths(paths or [definitions_dir()], untranslated)
     for line in checked:
         print(f"ok  {line}", file=out)
+    for line in untranslated:
+        print(f"untranslated (shown in English)  {line}", file=out)
     for error in errors:
         print(f"error  {error}", file=err)
     if errors:

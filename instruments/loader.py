@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from .benchmarks import Benchmark, Benchmarks
 from .codebook import Codebook, RedactionSettings
 from .schema import Framework, Instrument, LocatedError
+from .translation import missing_strings
 from .versioning import version_of
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "definitions"
@@ -436,8 +437,12 @@ def load_definitions(folder: Path | str | None = None, *, versions: bool = False
     return definitions
 
 
-def validate_paths(paths: list[Path]) -> tuple[list[str], list[DefinitionError]]:
-    """Validate folders and single files; returns (what was checked, every error).
+def validate_paths(
+    paths: list[Path], untranslated: list[str] | None = None
+) -> tuple[list[str], list[DefinitionError]]:
+    """Validate folders and single files; returns (what was checked, every error). Strings a
+    translation leaves in English are not errors (they fall back): they are appended to
+    ``untranslated``, as ``"file: pl: questions.P01.hint"``.
 
     A single instrument file is checked against the ``framework.yaml`` beside it, else the
     shipped framework. A single ``framework.yaml`` is checked on its own.
@@ -448,6 +453,8 @@ def validate_paths(paths: list[Path]) -> tuple[list[str], list[DefinitionError]]
         try:
             if path.is_dir():
                 loaded = load_definitions(path)
+                for instrument_id, instrument in loaded.instruments.items():
+                    _note_untranslated(loaded.files[instrument_id], instrument, untranslated)
                 themes = (
                     f", codebook with {len(loaded.codebook.themes)} themes"
                     if loaded.codebook
@@ -484,9 +491,15 @@ def validate_paths(paths: list[Path]) -> tuple[list[str], list[DefinitionError]]
                     beside if beside.is_file() else SHIPPED_DIR / FRAMEWORK_FILE
                 )
                 instrument = load_instrument(path, framework)
+                _note_untranslated(path, instrument, untranslated)
                 checked.append(
                     f"{path}: instrument {instrument.id} with {len(instrument.questions)} questions"
                 )
         except DefinitionsError as exc:
             errors.extend(exc.errors)
     return checked, errors
+
+
+def _note_untranslated(path: Path, instrument: Instrument, notes: list[str] | None) -> None:
+    if notes is not None:
+        notes.extend(f"{path.name}: {missing}" for missing in missing_strings(instrument))

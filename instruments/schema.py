@@ -8,10 +8,12 @@ the optional keys we add beyond the stable contract are listed on each model.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from functools import cached_property
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -19,6 +21,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from .languages import LanguageCode
 
 AUDIENCES = ("members", "staff", "residents", "partners", "commissioners")
 Audience = Literal["members", "staff", "residents", "partners", "commissioners"]
@@ -34,6 +38,11 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Optional keys added to the format after instruments were first stored: left out of the
+    # version hash while at their default, so a definition that does not use them keeps the
+    # version it always had (see :func:`instruments.versioning.canonical_json`).
+    LATER_KEYS: ClassVar[frozenset[str]] = frozenset()
 
 
 def _no_duplicates(values: list[str], what: str) -> list[str]:
@@ -81,12 +90,109 @@ class Scale(_Strict):
         return len(self.labels)
 
 
-class Question(_Strict):
-    """One question. Optional keys beyond the contract: ``hint``, ``section``, ``max_length``."""
+class Condition(_Strict):
+    """A ``show_if`` condition on earlier answers. Exactly one form:
+
+    - ``{question: P10, in: [Yes]}``: the answer is one of these labels (a scale label, its
+      don't-know label, a choice; for a multi question, at least one of them ticked);
+    - ``{question: S20, at_least: 4}`` / ``at_most``: a scale position or a number;
+    - ``{all: [...]}``, ``{any: [...]}``, ``{not: ...}``.
+
+    A question that was not answered (or not asked) is in no list and at least nothing.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    question: Identifier | None = None
+    in_: list[Text] | None = Field(default=None, alias="in", min_length=1)
+    at_least: float | None = None
+    at_most: float | None = None
+    all_: list[Condition] | None = Field(default=None, alias="all", min_length=1)
+    any_: list[Condition] | None = Field(default=None, alias="any", min_length=1)
+    not_: Condition | None = Field(default=None, alias="not")
+
+    @field_validator("in_", mode="before")
+    @classmethod
+    def _yaml_booleans(cls, values: Any) -> Any:
+        # YAML 1.1 reads an unquoted Yes / No as a boolean: read it back as the label.
+        if isinstance(values, list):
+            return [
+                {True: "Yes", False: "No"}.get(v, v) if isinstance(v, bool) else v for v in values
+            ]
+        return values
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Condition:
+        combined = [k for k in ("all_", "any_", "not_") if getattr(self, k) is not None]
+        tests = [k for k in ("in_", "at_least", "at_most") if getattr(self, k) is not None]
+        if combined:
+            if len(combined) > 1 or tests or self.question is not None:
+                raise ValueError("a condition is one of question, all, any or not: split it up")
+            return self
+        if self.question is None:
+            raise ValueError(
+                "a condition needs 'question' (with 'in', 'at_least' or 'at_most'), 'all', 'any' or 'not'"
+            )
+        if not tests:
+            raise ValueError(
+                f"say what the answer to {self.question} must be: 'in', 'at_least' or 'at_most'"
+            )
+        if self.in_ is not None and len(tests) > 1:
+            raise ValueError("use either 'in' or 'at_least'/'at_most', not both")
+        return self
+
+    def tests(self) -> list[Condition]:
+        """The question tests inside this condition, depth first."""
+        if self.question is not None:
+            return [self]
+        found: list[Condition] = []
+        for child in [*(self.all_ or []), *(self.any_ or []), *([self.not_] if self.not_ else [])]:
+            found.extend(child.tests())
+        return found
+
+
+class Statement(_Strict):
+    """One statement of a grid: a scale item with its own id."""
 
     id: Identifier
     text: Text
-    type: Literal["scale", "choice", "text"] = "scale"
+    hint: Text | None = None
+    reverse: bool = False
+    outcomes: list[Identifier] = Field(default_factory=list)
+    index: IndexName | None = None
+
+    @field_validator("outcomes")
+    @classmethod
+    def _known_outcomes(cls, outcomes: list[str], info: ValidationInfo) -> list[str]:
+        _no_duplicates(outcomes, "outcome")
+        return _check_outcomes(outcomes, info)
+
+
+def _check_outcomes(outcomes: list[str], info: ValidationInfo) -> list[str]:
+    known = (info.context or {}).get("outcomes")
+    if known is not None:
+        for outcome in outcomes:
+            if outcome not in known:
+                raise ValueError(
+                    f"unknown outcome id {outcome!r} (the framework has "
+                    f"{', '.join(sorted(known, key=_natural)) or 'no outcomes'})"
+                )
+    return outcomes
+
+
+QUESTION_TYPES = ("scale", "choice", "text", "multi", "number", "grid")
+
+
+class Question(_Strict):
+    """One question. Optional keys beyond the contract: ``hint``, ``section``, ``max_length``,
+    ``show_if``; ``exclusive``, ``min``, ``max`` (multi: how many ticks; number: the range),
+    ``integer`` and ``unit`` (number), ``statements`` (grid)."""
+
+    LATER_KEYS = frozenset({"show_if", "exclusive", "min", "max", "integer", "unit", "statements"})
+
+    id: Identifier
+    text: Text
+    type: Literal["scale", "choice", "text", "multi", "number", "grid"] = "scale"
     scale: Identifier | None = None
     choices: list[Text] | None = None
     required: bool = False
@@ -96,53 +202,120 @@ class Question(_Strict):
     hint: Text | None = None
     section: Text | None = None
     max_length: int = Field(default=2000, ge=1, le=10000)
+    show_if: Condition | None = None
+    exclusive: list[Text] = Field(default_factory=list)
+    min: float | None = None
+    max: float | None = None
+    integer: bool = False
+    unit: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)] | None
+    ) = None
+    statements: list[Statement] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _keys_fit_type(self) -> Question:
-        if self.type == "scale":
+        kind = self.type
+        if kind in ("scale", "grid"):
             if self.scale is None:
-                raise ValueError("a scale question needs 'scale' (the name of one of 'scales')")
-            if self.choices is not None:
-                raise ValueError("'choices' is only for type: choice")
-        elif self.type == "choice":
+                raise ValueError(f"a {kind} question needs 'scale' (the name of one of 'scales')")
+        elif self.scale is not None:
+            raise ValueError(f"'scale' is only for scale and grid questions, not type: {kind}")
+        if kind in ("choice", "multi"):
             if not self.choices or len(self.choices) < 2:
-                raise ValueError("a choice question needs 'choices' with at least two entries")
+                raise ValueError(f"a {kind} question needs 'choices' with at least two entries")
             _no_duplicates(self.choices, "choice")
-        else:
-            if self.choices is not None:
-                raise ValueError("'choices' is only for type: choice")
-        if self.type != "scale":
-            if self.scale is not None:
-                raise ValueError(f"'scale' is only for scale questions, not type: {self.type}")
+        elif self.choices is not None:
+            raise ValueError("'choices' is only for type: choice or multi")
+        if kind != "scale":
             if self.reverse:
-                raise ValueError("'reverse' is only for scale questions")
+                raise ValueError(
+                    "'reverse' is only for scale questions (in a grid, put it on the statement)"
+                )
             if self.index is not None:
-                raise ValueError("'index' is only for scale questions")
+                raise ValueError(
+                    "'index' is only for scale questions (in a grid, put it on the statement)"
+                )
+        if kind == "grid":
+            if len(self.statements) < 1:
+                raise ValueError("a grid question needs 'statements' (each with an id and text)")
+            if self.outcomes:
+                raise ValueError("in a grid, 'outcomes' go on each statement")
+            _no_duplicates([s.id for s in self.statements], "statement id")
+        elif self.statements:
+            raise ValueError("'statements' is only for type: grid")
+        if kind == "multi":
+            self._check_multi()
+        elif self.exclusive:
+            raise ValueError("'exclusive' is only for type: multi")
+        if kind == "number":
+            if self.min is not None and self.max is not None and self.min > self.max:
+                raise ValueError(f"'min' ({self.min:g}) is more than 'max' ({self.max:g})")
+        else:
+            if self.integer or self.unit is not None:
+                raise ValueError("'integer' and 'unit' are only for type: number")
+            if kind != "multi" and (self.min is not None or self.max is not None):
+                raise ValueError("'min' and 'max' are only for type: multi or number")
         _no_duplicates(self.outcomes, "outcome")
         return self
+
+    def _check_multi(self) -> None:
+        choices = self.choices or []
+        for label in self.exclusive:
+            if label not in choices:
+                raise ValueError(f"exclusive choice {label!r} is not one of the choices")
+        for key in ("min", "max"):
+            value = getattr(self, key)
+            if value is not None and (value != int(value) or not 1 <= value <= len(choices)):
+                raise ValueError(
+                    f"'{key}' is a number of choices to tick: a whole number from 1 to "
+                    f"{len(choices)}, not {value:g}"
+                )
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"'min' ({self.min:g}) is more than 'max' ({self.max:g})")
 
     @field_validator("outcomes")
     @classmethod
     def _known_outcomes(cls, outcomes: list[str], info: ValidationInfo) -> list[str]:
-        known = (info.context or {}).get("outcomes")
-        if known is not None:
-            for outcome in outcomes:
-                if outcome not in known:
-                    raise ValueError(
-                        f"unknown outcome id {outcome!r} (the framework has "
-                        f"{', '.join(sorted(known, key=_natural)) or 'no outcomes'})"
-                    )
-        return outcomes
+        return _check_outcomes(outcomes, info)
+
+    @property
+    def field_ids(self) -> list[str]:
+        """The ids answers are stored under: a grid's statements, otherwise the question's."""
+        return [s.id for s in self.statements] if self.type == "grid" else [self.id]
+
+    def statement_items(self) -> list[Question]:
+        """A grid's statements as scale questions (for forms and analysis), sharing the grid's
+        scale, section, condition and ``required``."""
+        return [
+            Question(
+                id=s.id,
+                text=s.text,
+                type="scale",
+                scale=self.scale,
+                required=self.required,
+                reverse=s.reverse,
+                outcomes=s.outcomes,
+                index=s.index,
+                hint=s.hint,
+                section=self.section,
+                show_if=self.show_if,
+            )
+            for s in self.statements
+        ]
 
 
 class Attribute(_Strict):
     """An optional "about you" question whose answer is a respondent attribute (weighting,
-    breakdowns), e.g. age band, sex, ward. Never required: declining is always possible."""
+    breakdowns), e.g. age band, sex, ward. Never required: declining is always possible.
+    Optional: ``hint``, ``show_if``."""
+
+    LATER_KEYS = frozenset({"show_if"})
 
     id: Identifier
     text: Text
     choices: list[Text] = Field(min_length=2)
     hint: Text | None = None
+    show_if: Condition | None = None
 
     @field_validator("choices")
     @classmethod
@@ -150,9 +323,64 @@ class Attribute(_Strict):
         return _no_duplicates(choices, "choice")
 
 
+class Section(_Strict):
+    """Settings of one section (a page): ``title`` names the ``section`` its questions give."""
+
+    title: Text
+    show_if: Condition | None = None
+
+
+def _keys_as_text(value: Any) -> Any:
+    # YAML reads ``1: Tak`` with an integer key; positions and labels are both kept as text.
+    return {str(k): v for k, v in value.items()} if isinstance(value, dict) else value
+
+
+LabelTexts = Annotated[list[Text] | dict[str, Text], BeforeValidator(_keys_as_text)]
+
+
+class ItemTexts(_Strict):
+    """A question's or attribute's strings in one language. ``choices`` (and a grid's
+    ``statements``) may be given in full, as a list in the English order, or some of them, by
+    1-based position or by the English label."""
+
+    text: Text | None = None
+    hint: Text | None = None
+    choices: LabelTexts | None = None
+    unit: Text | None = None
+    statements: dict[Identifier, Text] = Field(default_factory=dict)
+
+
+class ScaleTexts(_Strict):
+    labels: LabelTexts | None = None
+    dont_know: Text | None = None
+
+
+class Translation(_Strict):
+    """An instrument's strings in one language; anything missing falls back to English."""
+
+    name: Text | None = None  # the language's name in itself, for the language choice
+    title: Text | None = None
+    description: Text | None = None
+    scales: dict[Identifier, ScaleTexts] = Field(default_factory=dict)
+    questions: dict[Identifier, ItemTexts] = Field(default_factory=dict)
+    attributes: dict[Identifier, ItemTexts] = Field(default_factory=dict)
+    sections: dict[Text, Text] = Field(default_factory=dict)
+
+
+def label_position(labels: list[str], key: str) -> int | None:
+    """The 0-based position a translation key stands for (a 1-based position or an English
+    label, the label winning if a label is itself a number), or None if there is none."""
+    if key.isdigit() and key not in labels:
+        position = int(key) - 1
+        return position if 0 <= position < len(labels) else None
+    return labels.index(key) if key in labels else None
+
+
 class Instrument(_Strict):
     """A survey instrument. Optional keys beyond the contract: ``description``, ``minutes``,
-    ``attributes``."""
+    ``attributes``, ``sections``, ``translations``."""
+
+    LATER_KEYS = frozenset({"sections", "translations"})
 
     id: Identifier
     title: Text
@@ -162,6 +390,8 @@ class Instrument(_Strict):
     scales: dict[Identifier, Scale] = Field(default_factory=dict)
     questions: list[Question] = Field(min_length=1)
     attributes: list[Attribute] = Field(default_factory=list)
+    sections: list[Section] = Field(default_factory=list)
+    translations: dict[LanguageCode, Translation] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _consistent(self) -> Instrument:
@@ -172,7 +402,14 @@ class Instrument(_Strict):
                     ("questions", position, "id"), f"duplicate question id {question.id!r}"
                 )
             seen.add(question.id)
-            if question.type == "scale" and question.scale not in self.scales:
+            for s_position, statement in enumerate(question.statements):
+                if statement.id in seen:
+                    raise _located(
+                        ("questions", position, "statements", s_position, "id"),
+                        f"statement id {statement.id!r} repeats a question or statement id",
+                    )
+                seen.add(statement.id)
+            if question.type in ("scale", "grid") and question.scale not in self.scales:
                 raise _located(
                     ("questions", position, "scale"),
                     f"unknown scale {question.scale!r} (defined scales: "
@@ -185,26 +422,212 @@ class Instrument(_Strict):
                     f"attribute id {attribute.id!r} repeats a question or attribute id",
                 )
             seen.add(attribute.id)
+        self._check_sections()
+        self._check_conditions()
+        self._check_translations()
         return self
 
+    def _check_sections(self) -> None:
+        used = {q.section for q in self.questions if q.section}
+        titles: set[str] = set()
+        for position, section in enumerate(self.sections):
+            if section.title in titles:
+                raise _located(
+                    ("sections", position, "title"), f"duplicate section {section.title!r}"
+                )
+            titles.add(section.title)
+            if section.title not in used:
+                raise _located(
+                    ("sections", position, "title"),
+                    f"no question has section: {section.title!r}",
+                )
+
+    def _check_conditions(self) -> None:
+        page_of = {
+            fid: number
+            for number, (_, qs) in enumerate(self.page_groups())
+            for q in qs
+            for fid in q.field_ids
+        }
+        settings = {s.title: s for s in self.sections}
+        for number, (title, questions) in enumerate(self.page_groups()):
+            section = settings.get(title) if title else None
+            if section is not None and section.show_if is not None:
+                where = ("sections", self.sections.index(section), "show_if")
+                self._check_condition(section.show_if, where, page_of, number, f"section {title!r}")
+            for question in questions:
+                if question.show_if is not None:
+                    where = ("questions", self.questions.index(question), "show_if")
+                    self._check_condition(question.show_if, where, page_of, number, question.id)
+        last_page = len(self.page_groups())
+        for position, attribute in enumerate(self.attributes):
+            if attribute.show_if is not None:
+                where = ("attributes", position, "show_if")
+                self._check_condition(attribute.show_if, where, page_of, last_page, attribute.id)
+
+    def _check_condition(
+        self,
+        condition: Condition,
+        where: tuple[str | int, ...],
+        page_of: dict[str, int],
+        page: int,
+        owner: str,
+    ) -> None:
+        for test in condition.tests():
+            target = test.question or ""
+            if target not in page_of:
+                raise _located(
+                    where,
+                    f"show_if of {owner} refers to {target!r}, which is not a question of this instrument",
+                )
+            if page_of[target] >= page:
+                raise _located(
+                    where,
+                    f"show_if of {owner} refers to {target}, which is not on an earlier page: "
+                    "a condition can only use answers given before (give them an earlier section)",
+                )
+            question = self.question(target)
+            if question.type == "text":
+                raise _located(
+                    where,
+                    f"show_if of {owner} refers to {target}, a free-text question: use a scale, choice, multi or number question",
+                )
+            if test.in_ is not None:
+                if question.type == "number":
+                    raise _located(
+                        where,
+                        f"{target} is a number question: use 'at_least' or 'at_most', not 'in'",
+                    )
+                allowed = self.answer_labels(question)
+                for label in test.in_:
+                    if label not in allowed:
+                        raise _located(
+                            where,
+                            f"show_if of {owner}: {label!r} is not an answer of {target} "
+                            f"(its answers: {', '.join(allowed)})",
+                        )
+            elif question.type not in ("scale", "number"):
+                raise _located(
+                    where,
+                    f"{target} is a {question.type} question: 'at_least' and 'at_most' are for scale positions and numbers, use 'in'",
+                )
+
+    def answer_labels(self, question: Question) -> list[str]:
+        """The labels a condition's ``in`` may name for a question."""
+        if question.type == "scale":
+            scale = self.scale_of(question)
+            return [*scale.labels, *([scale.dont_know] if scale.dont_know else [])]
+        return list(question.choices or [])
+
+    def _check_translations(self) -> None:
+        items: dict[str, Question | Attribute] = {q.id: q for q in self.questions}
+        attributes: dict[str, Question | Attribute] = {a.id: a for a in self.attributes}
+        used_sections = {q.section for q in self.questions if q.section}
+        for code, translation in self.translations.items():
+            at: tuple[str | int, ...] = ("translations", code)
+            for name, texts in translation.scales.items():
+                if name not in self.scales:
+                    raise _located((*at, "scales", name), f"unknown scale {name!r}")
+                _check_labels(
+                    texts.labels, self.scales[name].labels, (*at, "scales", name, "labels")
+                )
+                if texts.dont_know and not self.scales[name].dont_know:
+                    raise _located(
+                        (*at, "scales", name, "dont_know"), f"scale {name} has no dont_know"
+                    )
+            for kind, known in (("questions", items), ("attributes", attributes)):
+                for item_id, texts in getattr(translation, kind).items():
+                    if item_id not in known:
+                        raise _located((*at, kind, item_id), f"no {kind[:-1]} has id {item_id!r}")
+                    item = known[item_id]
+                    choices = item.choices or []
+                    if texts.choices is not None:
+                        if not choices:
+                            raise _located(
+                                (*at, kind, item_id, "choices"), f"{item_id} has no choices"
+                            )
+                        _check_labels(texts.choices, choices, (*at, kind, item_id, "choices"))
+                    statements = {s.id for s in getattr(item, "statements", [])}
+                    for statement_id in texts.statements:
+                        if statement_id not in statements:
+                            raise _located(
+                                (*at, kind, item_id, "statements", statement_id),
+                                f"{item_id} has no statement {statement_id!r}",
+                            )
+            for title in translation.sections:
+                if title not in used_sections:
+                    raise _located((*at, "sections", title), f"no question has section: {title!r}")
+
     # Convenience views used by the app and the analysis package.
+    def page_groups(self) -> list[tuple[str | None, list[Question]]]:
+        """The question pages in order: consecutive questions that share a ``section`` make one
+        page, and questions without a section join the page before them (or start one)."""
+        groups: list[tuple[str | None, list[Question]]] = []
+        for question in self.questions:
+            if groups and (question.section is None or question.section == groups[-1][0]):
+                groups[-1][1].append(question)
+            else:
+                groups.append((question.section, [question]))
+        return groups
+
+    @cached_property
+    def _page_sections(self) -> dict[str, str | None]:
+        return {q.id: title for title, questions in self.page_groups() for q in questions}
+
+    def section_of(self, question: Question) -> str | None:
+        """The section of the page a question is on (a question without ``section`` is on the
+        page before it); a grid statement's is its grid's."""
+        grid = self.grid_of(question.id)
+        return self._page_sections.get((grid or question).id)
+
+    def section_condition(self, title: str | None) -> Condition | None:
+        for section in self.sections:
+            if section.title == title:
+                return section.show_if
+        return None
+
     def question(self, question_id: str) -> Question:
+        """A question by id; a grid statement's id gives the statement as a scale question."""
         for question in self.questions:
             if question.id == question_id:
                 return question
+        for item in self.grid_statements:
+            if item.id == question_id:
+                return item
         raise KeyError(question_id)
+
+    def grid_of(self, statement_id: str) -> Question | None:
+        for question in self.questions:
+            if statement_id in {s.id for s in question.statements}:
+                return question
+        return None
 
     def scale_of(self, question: Question) -> Scale:
         if question.scale is None:
             raise ValueError(f"question {question.id} has no scale")
         return self.scales[question.scale]
 
+    @cached_property
+    def grid_statements(self) -> list[Question]:
+        return [item for q in self.questions if q.type == "grid" for item in q.statement_items()]
+
+    @cached_property
+    def answer_items(self) -> list[Question]:
+        """Every question answers are stored under, in order: a grid's statements in place of
+        the grid."""
+        return [
+            item
+            for q in self.questions
+            for item in (q.statement_items() if q.type == "grid" else [q])
+        ]
+
     @property
     def scale_questions(self) -> list[Question]:
-        return [q for q in self.questions if q.type == "scale"]
+        """The scale items (grid statements included)."""
+        return [q for q in self.answer_items if q.type == "scale"]
 
     def index_questions(self, index: str) -> list[Question]:
-        return [q for q in self.questions if q.index == index]
+        return [q for q in self.answer_items if q.index == index]
 
     def outcome_questions(self, outcome: str) -> list[Question]:
         return [q for q in self.scale_questions if outcome in q.outcomes]
@@ -230,6 +653,25 @@ class Instrument(_Strict):
         question = self.question(question_id)
         counted = self.counted_as(question)
         return f"{counted}: {question.text}" if counted else question.text
+
+
+def _check_labels(
+    texts: LabelTexts | None, labels: list[str], where: tuple[str | int, ...]
+) -> None:
+    if texts is None:
+        return
+    if isinstance(texts, list):
+        if len(texts) != len(labels):
+            raise _located(
+                where,
+                f"{len(texts)} translations for {len(labels)} labels: give one per label, in order, or map them by position",
+            )
+        return
+    for key in texts:
+        if label_position(labels, key) is None:
+            raise _located(
+                where, f"{key!r} is neither a position (1 to {len(labels)}) nor one of the labels"
+            )
 
 
 class LocatedError(ValueError):
@@ -262,7 +704,7 @@ class Measure(_Strict):
     type: Literal["survey", "kpi"]
     title: Text | None = None
     audience: Audience | None = None
-    level: Literal["outcome", "index", "item"] = "outcome"
+    level: Literal["outcome", "index", "item", "number"] = "outcome"
     instrument: Identifier | None = None
     item: Identifier | None = None
     index: IndexName | None = None
@@ -281,8 +723,10 @@ class Measure(_Strict):
         if self.type == "survey":
             if self.audience is None:
                 raise ValueError("a survey measure needs 'audience'")
-            if self.level == "item" and self.item is None:
-                raise ValueError("a survey measure with level: item needs 'item' (a question id)")
+            if self.level in ("item", "number") and self.item is None:
+                raise ValueError(
+                    f"a survey measure with level: {self.level} needs 'item' (a question id)"
+                )
             if self.level == "index" and self.index is None:
                 raise ValueError("a survey measure with level: index needs 'index'")
         else:

@@ -12,6 +12,7 @@ from flask_migrate import upgrade
 from sqlalchemy import select
 
 from instruments import (
+    AUDIENCES,
     DefinitionsError,
     diff_instruments,
     load_instrument,
@@ -103,6 +104,59 @@ def diff_command(first: str, second: str | None) -> None:
         click.echo(line)
     if diff.breaking:
         click.echo(f"comparability broken for: {', '.join(diff.breaking)}")
+
+
+@instruments_cli.command("import-xlsform")
+@click.argument("form", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Definitions folder to write <id>.yaml into.",
+)
+@click.option(
+    "--audience",
+    required=True,
+    type=click.Choice(list(AUDIENCES)),
+    help="Who the survey is for (XLSForm has no such setting).",
+)
+@click.option("--id", "instrument_id", help="Instrument id (default: the form_id setting).")
+def import_xlsform_command(form: Path, out: Path, audience: str, instrument_id: str | None) -> None:
+    """Convert an XLSForm (ODK/Kobo .xlsx) into an instrument YAML file, listing every row it
+    cannot convert. The file is written only if the result validates."""
+    import yaml
+
+    from instruments.loader import parse_instrument_text
+    from instruments.xlsform import convert
+
+    definitions = _definitions_or_exit()
+    try:
+        conversion = convert(form, audience=audience, instrument_id=instrument_id)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    for line in conversion.skipped:
+        click.echo(f"not converted  {line}", err=True)
+    text = yaml.safe_dump(conversion.instrument, sort_keys=False, allow_unicode=True, width=100)
+    name = f"{conversion.instrument['id']}.yaml"
+    try:
+        instrument = parse_instrument_text(text, name, definitions.framework)
+    except DefinitionsError as exc:
+        for error in exc.errors:
+            click.echo(f"error  {error}", err=True)
+        raise click.ClickException(
+            "the converted form does not validate: nothing written"
+        ) from None
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / name
+    target.write_text(
+        f"# Converted from {form.name} by `flask instruments import-xlsform`.\n" + text,
+        encoding="utf-8",
+    )
+    click.echo(
+        f"Wrote {target}: {len(instrument.questions)} questions, "
+        f"{len(conversion.skipped)} rows not converted"
+    )
 
 
 @instruments_cli.command("load")
@@ -198,12 +252,28 @@ def demo_command(seed: int, reset: bool, base_url: str) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Also write every instrument version answered, and framework.yaml, into this folder.",
 )
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "sav", "dta"]),
+    default="csv",
+    show_default=True,
+    help="csv (the analysis file), or a labelled SPSS (sav) or Stata (dta) file.",
+)
 def export_responses_command(
-    wave_label: str | None, instrument_id: str | None, out: str, definitions_folder: Path | None
+    wave_label: str | None,
+    instrument_id: str | None,
+    out: str,
+    definitions_folder: Path | None,
+    fmt: str,
 ) -> None:
-    """Export anonymous responses (all waves unless filtered) as the analysis CSV."""
+    """Export anonymous responses (all waves unless filtered) as the analysis CSV, or as a
+    labelled SPSS or Stata file."""
     from .definitions import write_definitions
-    from .export import responses_frame, write_csv
+    from .export import fielded_instruments, labelled_bytes, responses_frame, write_csv
+
+    if fmt != "csv" and out == "-":
+        raise click.BadParameter(f"a .{fmt} file needs --out FILE", param_hint="--out")
 
     query = select(Wave.id).join(InstrumentVersion)
     if wave_label:
@@ -226,7 +296,13 @@ def export_responses_command(
         if not target.parent.is_dir():
             raise click.BadParameter(f"folder {target.parent} does not exist", param_hint="--out")
         partial = target.with_name(target.name + ".partial")
-        write_csv(frame, partial)
+        if fmt == "csv":
+            write_csv(frame, partial)
+        else:
+            try:
+                partial.write_bytes(labelled_bytes(frame, fielded_instruments(wave_ids), fmt))
+            except ValueError as exc:
+                raise click.ClickException(str(exc)) from None
         partial.replace(target)  # never leave a half-written export under the real name
         click.echo(f"Wrote {len(frame)} responses to {target}", err=True)
 

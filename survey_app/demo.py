@@ -113,6 +113,14 @@ PLANS = {
         COMMENTS["residents"],
     ),
     "partner-survey": Plan(WaveMode.INVITE, 60, (31, 27, 34, 36), {}, COMMENTS["partners"]),
+    # routed: satisfaction with a service only from those who used it
+    "resident-services": Plan(
+        WaveMode.OPEN,
+        128_000,
+        (310, 345, 330, 360),
+        {"age_band": [0.25, 0.35, 0.4], "sex": [0.55, 0.45], "ward": [0.3, 0.14, 0.22, 0.2, 0.14]},
+        COMMENTS["residents"],
+    ),
 }
 
 # Residents aged 16+ by category (rounded, illustrative of a borough of ~128,000 adults).
@@ -169,6 +177,7 @@ def seed_demo(
             trends=TRENDS,
             attribute_weights=plan.attribute_weights,
             comments=plan.comments,
+            stored=True,
             wave_days={
                 w.label: [
                     (w.opens_on + dt.timedelta(days=d)).isoformat() for d in range(FIELDWORK_DAYS)
@@ -240,7 +249,7 @@ def _store_responses(
 ) -> tuple[int, int]:
     """The synthetic responses, through the same door as every answer (validated, comments
     redacted, safeguarding flags opened), one insert per wave."""
-    known = [q.id for q in instrument.questions] + [a.id for a in instrument.attributes]
+    known = [q.id for q in instrument.answer_items] + [a.id for a in instrument.attributes]
     by_wave: dict[str, tuple[list[str], list[Submission]]] = {}
     frame = frame.astype(object).where(frame.notna(), None)
     for row in frame.itertuples(index=False):
@@ -250,7 +259,9 @@ def _store_responses(
         if wave.events:
             event_id = wave.events[int(rng.integers(0, len(wave.events)))].id
         questions, attributes = validate(
-            instrument, {f: record[f] for f in known if record[f] is not None}
+            instrument,
+            # not asked is decided again by the door itself, from the answers
+            {f: record[f] for f in known if record[f] is not None and record[f] != "na"},
         )
         ids, submissions = by_wave.setdefault(record["wave"], ([], []))
         ids.append(record["response_id"])

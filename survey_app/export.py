@@ -3,9 +3,12 @@ export schema; every download, CLI export and report reads responses through it.
 
 Columns, in order: ``response_id, instrument, version, audience, wave, submitted_on,
 weight, audience_size`` (the wave's audience size, blank when unknown), then respondent
-attribute columns (``channel``, ``event``, then the instruments' "about you" attributes), then one column per question id. Scale answers are their 1-based
-position, don't-know is ``dk``, unanswered is blank, choices are their label, free text is as
-stored (already redacted at ingest), except that a comment with an open safeguarding flag is
+attribute columns (``channel``, ``event``, then the instruments' "about you" attributes), then
+one column per question id (a grid's statements each have their own). Scale answers are their
+1-based position, don't-know is ``dk``, unanswered is blank, a question that was not asked
+(its ``show_if`` did not hold) is ``na``, choices are their label, numbers are numbers, a multi
+question is one column per choice, ``<id>_<1-based position>`` (:func:`multi_columns`), free
+text is as stored (already redacted at ingest), except that a comment with an open safeguarding flag is
 ``[withheld: safeguarding review]`` (:data:`analysis.text.WITHHELD`) until the reviewer has
 acted on it: the flagged text never reaches a file, and the analysis (in the app and the CLI
 alike) leaves the placeholder out of comment counts and themes.
@@ -23,6 +26,7 @@ import pandas as pd
 from sqlalchemy import Text, cast, func, select
 
 from analysis import spreadsheet
+from analysis.responses import multi_columns
 from analysis.text import WITHHELD
 from instruments import Instrument
 
@@ -50,8 +54,45 @@ def _column_order(instruments: Iterable[Instrument]) -> tuple[list[str], list[st
     questions: list[str] = []
     for instrument in instruments:
         attributes += [a.id for a in instrument.attributes if a.id not in attributes]
-        questions += [q.id for q in instrument.questions if q.id not in questions]
+        questions += [q.id for q in instrument.answer_items if q.id not in questions]
     return attributes, questions
+
+
+def _multi_choices(instruments: Iterable[Instrument]) -> dict[str, tuple[int, set[str]]]:
+    """Multi question id -> its number of choices (the most any fielded version has) and the
+    instruments where it is a multi question."""
+    found: dict[str, tuple[int, set[str]]] = {}
+    for instrument in instruments:
+        for question in instrument.questions:
+            if question.type == "multi":
+                count, owners = found.get(question.id, (0, set()))
+                found[question.id] = (
+                    max(count, len(question.choices or [])),
+                    owners | {instrument.id},
+                )
+    return found
+
+
+def _expand_multi(frame: pd.DataFrame, instruments: list[Instrument]) -> pd.DataFrame:
+    """Each multi question's column as one column per choice, in its place. Only the rows of
+    instruments where the id is a multi question are expanded; if another instrument uses the
+    same id for another kind of question, its column stays for that instrument's rows."""
+    for question_id, (choices, owners) in _multi_choices(instruments).items():
+        at = frame.columns.get_loc(question_id)
+        rows = frame["instrument"].isin(list(owners))
+        values = frame[question_id].where(rows)
+        expanded = multi_columns(values, question_id, choices)
+        shared = any(
+            i.id not in owners and question_id in {q.id for q in i.answer_items}
+            for i in instruments
+        )
+        if shared:
+            frame[question_id] = frame[question_id].where(~rows)
+            at += 1
+        else:
+            frame = frame.drop(columns=question_id)
+        frame = pd.concat([frame.iloc[:, :at], expanded, frame.iloc[:, at:]], axis=1)
+    return frame
 
 
 def responses_frame(wave_ids: Iterable[int] | None = None) -> pd.DataFrame:
@@ -98,6 +139,7 @@ def responses_frame(wave_ids: Iterable[int] | None = None) -> pd.DataFrame:
     question_columns += [c for c in answers.columns if c not in question_columns]
     frame = base.join(answers, on="response_id")
     frame = frame.reindex(columns=FIXED_COLUMNS + attribute_columns + question_columns)
+    frame = _expand_multi(frame, [v.instrument for v in versions])
     frame["weight"] = pd.to_numeric(frame["weight"], errors="coerce")
     frame["audience_size"] = frame["audience_size"].astype("Int64")  # a whole number, or blank
     return frame.sort_values(["instrument", "wave", "response_id"], kind="stable").reset_index(
@@ -247,3 +289,25 @@ def write_csv(frame: pd.DataFrame, target: str | Path | IO[str]) -> None:
     """Write the export frame as UTF-8 CSV with blanks for missing values, full precision and
     text a spreadsheet would evaluate quoted (:mod:`analysis.spreadsheet`)."""
     spreadsheet.write_csv(frame, target)
+
+
+def fielded_instruments(wave_ids: Iterable[int] | None = None) -> list[Instrument]:
+    """The instrument versions the given waves fielded (all when ``None``), oldest first."""
+    query = select(InstrumentVersion).join(Wave, Wave.instrument_version_id == InstrumentVersion.id)
+    if wave_ids is not None:
+        query = query.where(Wave.id.in_(sorted(set(wave_ids))))
+    versions = db.session.scalars(query.distinct().order_by(InstrumentVersion.id)).all()
+    return [v.instrument for v in versions]
+
+
+def labelled_bytes(frame: pd.DataFrame, instruments: list[Instrument], fmt: str) -> bytes:
+    """The export frame as a labelled SPSS (``sav``) or Stata (``dta``) file's bytes
+    (:mod:`analysis.labelled`: variable and value labels, ``dk`` and ``na`` user-missing)."""
+    import tempfile
+
+    from analysis.labelled import write_labelled
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"responses.{fmt}"
+        write_labelled(frame, instruments, path, fmt)  # type: ignore[arg-type]
+        return path.read_bytes()

@@ -41,6 +41,7 @@ def measure_label(measure: Measure) -> str:
         "outcome": "outcome score",
         "index": f"{measure.index} index",
         "item": f"question {measure.item}",
+        "number": f"mean of question {measure.item}",
     }[measure.level]
     instruments = current_definitions().instruments
     source = (

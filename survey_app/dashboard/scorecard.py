@@ -329,7 +329,12 @@ def _survey_row(
 ) -> MeasureRow:
     target = current_target(measure)
     title = measure_label(measure)
-    ident = {"outcome": outcome.id, "index": measure.index, "item": measure.item}[measure.level]
+    ident = {
+        "outcome": outcome.id,
+        "index": measure.index,
+        "item": measure.item,
+        "number": measure.item,  # the weighted mean of a number question
+    }[measure.level]
     waves = measure_waves(measure, str(ident), indicators, changes, order, notes, closing, target)
     if waves.empty:
         status = Status("none", "No responses yet")

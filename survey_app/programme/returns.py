@@ -139,7 +139,8 @@ def parse_returns(data: bytes, instrument: Instrument) -> tuple[list[Submission]
         upload = read_csv_upload(data, MAX_ROWS)
     except CsvUploadError as exc:
         return [], [exc.problem]
-    known = {q.id for q in instrument.questions} | {a.id for a in instrument.attributes}
+    # a grid's statements are columns of their own; a multi answer is its ticked positions, "1,3"
+    known = {q.id for q in instrument.answer_items} | {a.id for a in instrument.attributes}
     extra = [c for c in upload.headers if c not in known | {"channel", "received_on"}]
     if not upload.headers or not set(upload.headers) & known:
         return [], [

@@ -12,12 +12,14 @@ from analysis import spreadsheet
 
 from ..audit import record
 from ..auth.roles import ANALYST_ROLES, VIEWER_ROLES, role_required
-from ..export import responses_frame
+from ..export import fielded_instruments, labelled_bytes, responses_frame
 from ..extensions import db
 from ..models import InstrumentVersion, Wave
 from ..response_counts import by_day, by_event, min_n, wave_total
 from . import bp
 from .monitor import wave_status, wave_summaries
+
+LABELLED_MIME = {"sav": "application/x-spss-sav", "dta": "application/x-stata-dta"}
 
 
 @bp.get("/")
@@ -56,8 +58,9 @@ def exports():
 @bp.get("/exports/responses.<fmt>")
 @role_required(*ANALYST_ROLES)
 def export_responses(fmt: str):
-    """Anonymous responses (the analysis file) as CSV or Excel with a codebook sheet; logged."""
-    if fmt not in ("csv", "xlsx"):
+    """Anonymous responses (the analysis file) as CSV, Excel with a codebook sheet, or a
+    labelled SPSS (.sav) or Stata (.dta) file; logged."""
+    if fmt not in ("csv", "xlsx", "sav", "dta"):
         abort(404)
     wave_ids = [int(w) for w in request.args.getlist("wave") if w.isdigit()]
     waves = db.session.scalars(select(Wave).where(Wave.id.in_(wave_ids))).all() if wave_ids else []
@@ -81,6 +84,14 @@ def export_responses(fmt: str):
             as_attachment=True,
             download_name=f"{stem}.csv",
         )
+    if fmt in LABELLED_MIME:
+        instruments = fielded_instruments(wave_ids or None)
+        return send_file(
+            io.BytesIO(labelled_bytes(frame, instruments, fmt)),
+            as_attachment=True,
+            download_name=f"{stem}.{fmt}",
+            mimetype=LABELLED_MIME[fmt],
+        )
     workbook = spreadsheet.workbook_bytes({"responses": frame, "codebook": _codebook(waves)})
     return send_file(
         io.BytesIO(workbook),
@@ -98,7 +109,7 @@ def _codebook(waves: Sequence[Wave]) -> pd.DataFrame:
     for version_id in sorted(fielded):
         version = versions[version_id]
         instrument = version.instrument
-        for q in instrument.questions:
+        for q in instrument.answer_items:  # a grid's statements, each its own column
             scale = instrument.scales.get(q.scale) if q.scale else None
             codebook.append(
                 {

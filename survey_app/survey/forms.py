@@ -2,36 +2,55 @@
 
 An instrument is split into pages: consecutive questions that share a ``section`` make one
 page (questions without a section join the page before them, or start one), and the optional
-"about you" attributes make a last page. Each page is a Flask-WTF form class made on the fly:
-scale and choice questions are GOV.UK radios, free text a GOV.UK textarea.
+"about you" attributes make a last page. Each page is a Flask-WTF form class made on the fly,
+from the questions asked (:mod:`instruments.routing`: a question whose ``show_if`` does not
+hold on the answers so far is left off; a page with nothing asked is skipped): scale and
+choice questions are GOV.UK radios, multi questions GOV.UK checkboxes (an exclusive choice
+after an "or" divider), numbers a GOV.UK text input with ``inputmode`` and the unit as its
+suffix, a grid one radios fieldset per statement, free text a GOV.UK textarea. Texts are in
+the respondent's language (:class:`instruments.translation.Localised`), values never are.
 
 Stored values follow the export format: a scale answer is its 1-based position as a string,
-don't-know is ``dk``, a choice is its label, free text is stripped and redacted.
+don't-know is ``dk``, a choice is its (English) label, a multi answer the ticked 1-based
+positions joined by commas (``"1,3"``), a number its decimal text, free text is stripped and
+redacted; a question not asked is ``na`` (:data:`instruments.routing.NOT_ASKED`).
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any, ClassVar
 
 from flask import render_template
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import (
+    GovCheckboxesInput,
     GovRadioInput,
     GovSubmitInput,
     GovTextArea,
     GovTextInput,
 )
 from markupsafe import Markup
-from wtforms import EmailField, HiddenField, RadioField, SubmitField, TextAreaField
+from wtforms import (
+    EmailField,
+    HiddenField,
+    RadioField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Email, InputRequired, Length, Optional, StopValidation
 
 from analysis.text.redaction import redact
 from instruments import Instrument
+from instruments.routing import MULTI_SEPARATOR, NOT_ASKED, is_asked, ticked_positions
 from instruments.schema import Attribute, Question
+from instruments.translation import Localised
 
 from ..definitions import current_definitions
 
@@ -54,7 +73,22 @@ class Page:
 
     @property
     def field_ids(self) -> list[str]:
-        return [q.id for q in self.questions] + [a.id for a in self.attributes]
+        """The ids answers on this page are stored under (a grid's statements, not the grid)."""
+        return [fid for q in self.questions for fid in q.field_ids] + [
+            a.id for a in self.attributes
+        ]
+
+    @property
+    def items(self) -> list[Question | Attribute]:
+        """What is answered on this page, in order: a grid's statements in place of the grid."""
+        found: list[Question | Attribute] = []
+        for question in self.questions:
+            found.extend(question.statement_items() if question.type == "grid" else [question])
+        return [*found, *self.attributes]
+
+    @property
+    def multi_ids(self) -> set[str]:
+        return {q.id for q in self.questions if q.type == "multi"}
 
 
 @dataclass
@@ -67,12 +101,7 @@ class Problem:
 
 
 def pages_of(instrument: Instrument) -> list[Page]:
-    groups: list[tuple[str | None, list[Question]]] = []
-    for question in instrument.questions:
-        if groups and (question.section is None or question.section == groups[-1][0]):
-            groups[-1][1].append(question)
-        else:
-            groups.append((question.section, [question]))
+    groups = instrument.page_groups()
     pages = [
         Page(number=i + 1, heading=section or instrument.title, questions=tuple(questions))
         for i, (section, questions) in enumerate(groups)
@@ -90,6 +119,18 @@ def pages_of(instrument: Instrument) -> list[Page]:
     return pages
 
 
+def asked_on(instrument: Instrument, page: Page, answers: dict[str, str]) -> Page:
+    """``page`` with only the questions and attributes asked, given the answers so far (a
+    condition only uses earlier pages, so this page's own answers never matter)."""
+    return Page(
+        number=page.number,
+        heading=page.heading,
+        questions=tuple(q for q in page.questions if is_asked(instrument, q, answers)),
+        attributes=tuple(a for a in page.attributes if is_asked(instrument, a, answers)),
+        hint=page.hint,
+    )
+
+
 def page_of_field(instrument: Instrument, field_id: str) -> int:
     for page in pages_of(instrument):
         if field_id in page.field_ids:
@@ -100,11 +141,15 @@ def page_of_field(instrument: Instrument, field_id: str) -> int:
 # --------------------------------------------------------------------------- values
 
 
-def scale_choices(instrument: Instrument, question: Question) -> list[SelectChoice]:
+def scale_choices(
+    instrument: Instrument, question: Question, texts: Localised | None = None
+) -> list[SelectChoice]:
+    texts = texts or Localised(instrument)
     scale = instrument.scale_of(question)
-    choices = [SelectChoice(str(i + 1), label) for i, label in enumerate(scale.labels)]
+    name = question.scale or ""
+    choices = [SelectChoice(str(i + 1), texts.scale_label(name, i)) for i in range(scale.k)]
     if scale.dont_know:
-        choices.append(SelectChoice(DONT_KNOW, scale.dont_know))
+        choices.append(SelectChoice(DONT_KNOW, texts.dont_know(name)))
     return choices
 
 
@@ -114,18 +159,34 @@ def scale_values(points: int, dont_know: bool) -> frozenset[str]:
     return frozenset([str(i + 1) for i in range(points)] + ([DONT_KNOW] if dont_know else []))
 
 
-def display_value(instrument: Instrument, field_id: str, value: str | None) -> str | None:
+def display_value(
+    instrument: Instrument, field_id: str, value: str | None, texts: Localised | None = None
+) -> str | None:
     """The text a respondent chose, for the check-answers page."""
-    if value is None:
+    if value is None or value == NOT_ASKED:
         return None
+    texts = texts or Localised(instrument)
+    attribute = next((a for a in instrument.attributes if a.id == field_id), None)
+    if attribute is not None:
+        choices = attribute.choices
+        return texts.choice(attribute, choices.index(value)) if value in choices else value
     try:
         question = instrument.question(field_id)
     except KeyError:
         return value
     if question.type == "scale":
-        for choice in scale_choices(instrument, question):
+        for choice in scale_choices(instrument, question, texts):
             if choice.value == value:
                 return choice.label
+    if question.type == "choice" and value in (question.choices or []):
+        return texts.choice(question, (question.choices or []).index(value))
+    if question.type == "multi":
+        count = len(question.choices or [])
+        labels = [texts.choice(question, p - 1) for p in ticked_positions(value) if p <= count]
+        return ", ".join(labels) or None
+    if question.type == "number":
+        unit = texts.unit(question)
+        return f"{value} {unit}" if unit else value
     return value
 
 
@@ -161,12 +222,60 @@ def _clean_item(instrument: Instrument, item: Question | Attribute, value: Any) 
         if value not in (question.choices or []):
             raise ValueError("not one of the options")
         return value
+    if question.type == "multi":
+        return clean_multi(question, value)
+    if question.type == "number":
+        return clean_number(question, value)
     text = value.strip()
     if len(text) > question.max_length:
         raise ValueError(f"longer than {question.max_length} characters")
     # Redacted again (redaction is idempotent) for the channels that bring text not
     # entered through a draft: the original text is never stored.
     return _redacted(text) or None
+
+
+def clean_multi(question: Question, value: str) -> str | None:
+    """A multi answer's stored form (ticked positions, ascending), or ``ValueError`` saying
+    what is wrong: an unknown position, an exclusive choice ticked with others, too few or
+    too many ticks."""
+    choices = question.choices or []
+    try:
+        positions = sorted(set(ticked_positions(value)))
+    except ValueError:
+        raise ValueError("not one of the options") from None
+    if not positions:
+        return None
+    if any(not 1 <= p <= len(choices) for p in positions):
+        raise ValueError("not one of the options")
+    exclusive = [p for p in positions if choices[p - 1] in question.exclusive]
+    if exclusive and len(positions) > 1:
+        raise ValueError(f"“{choices[exclusive[0] - 1]}” cannot be selected with other options")
+    if not exclusive:
+        if question.min is not None and len(positions) < question.min:
+            raise ValueError(f"select at least {int(question.min)} options")
+        if question.max is not None and len(positions) > question.max:
+            raise ValueError(f"select no more than {int(question.max)} options")
+    return MULTI_SEPARATOR.join(str(p) for p in positions)
+
+
+def clean_number(question: Question, value: str) -> str:
+    """A number answer's stored form (plain decimal text, no exponent), or ``ValueError``."""
+    text = value.strip().replace(",", "")
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        raise ValueError("a number") from None
+    if not number.is_finite() or len(text) > 30:
+        raise ValueError("a number")
+    if question.integer and number != number.to_integral_value():
+        raise ValueError("a whole number")
+    if question.min is not None and number < Decimal(str(question.min)):
+        raise ValueError(f"{question.min:g} or more")
+    if question.max is not None and number > Decimal(str(question.max)):
+        raise ValueError(f"{question.max:g} or less")
+    if number == number.to_integral_value():
+        return str(int(number))
+    return format(number.normalize(), "f")
 
 
 def _redacted(text: str) -> str:
@@ -186,7 +295,9 @@ def redact_for_draft(page: Page, answers: dict[str, str]) -> tuple[dict[str, str
     a problem for any text that redaction made longer than its question allows."""
     entered: dict[str, str] = {}
     problems: list[Problem] = []
-    for question in page.questions:
+    for question in page.items:
+        if not isinstance(question, Question):
+            continue
         value = answers.get(question.id)
         if value is None:
             continue
@@ -224,14 +335,21 @@ def clean_answers(
     problems: list[Problem] = []
     questions: dict[str, str] = {}
     attributes: dict[str, str] = {}
-    known = {q.id for q in instrument.questions} | {a.id for a in instrument.attributes}
+    known = {q.id for q in instrument.answer_items} | {a.id for a in instrument.attributes}
     for field_id in answers:
         if field_id not in known:
             problems.append(
                 Problem(field_id, "An answer was given to a question that is not in this survey")
             )
+    given: dict[str, str] = {}  # the valid answers so far, which later conditions read
     for page in pages_of(instrument):
-        for item in page.questions + page.attributes:
+        for item in page.items:
+            store = questions if isinstance(item, Question) else attributes
+            if not is_asked(instrument, item, given):
+                # Not asked: stored as such. An answer left from before an earlier answer
+                # changed is dropped, never stored for a question the respondent did not see.
+                store[item.id] = NOT_ASKED
+                continue
             try:
                 value = _clean_item(instrument, item, answers.get(item.id))
             except ValueError:
@@ -240,13 +358,12 @@ def clean_answers(
             if value is None:
                 if isinstance(item, Question) and item.required:
                     problems.append(Problem(item.id, f"Answer {quoted(item.text)}", page.number))
-            elif isinstance(item, Question):
-                questions[item.id] = value
             else:
-                attributes[item.id] = value
-    if not questions and instrument.questions:
+                store[item.id] = value
+                given[item.id] = value
+    if not any(v != NOT_ASKED for v in questions.values()) and instrument.questions:
         # An empty send says nothing and would still be counted: refuse it, first.
-        problems.insert(0, Problem(instrument.questions[0].id, NOTHING_ANSWERED, 1))
+        problems.insert(0, Problem(instrument.answer_items[0].id, NOTHING_ANSWERED, 1))
     return questions, attributes, problems
 
 
@@ -278,9 +395,14 @@ class SurveyPageForm(FlaskForm):
 
     def answers(self) -> dict[str, str]:
         """The posted answers of this page in the session's (stored) form."""
-        return {
-            fid: self[fid].data for fid in self.page_field_ids if self[fid].data not in (None, "")
-        }
+        found = {}
+        for fid in self.page_field_ids:
+            data = self[fid].data
+            if isinstance(data, list):  # a multi question's ticked positions
+                data = MULTI_SEPARATOR.join(data)
+            if data not in (None, ""):
+                found[fid] = data
+        return found
 
 
 def quoted(text: str, limit: int = 70) -> str:
@@ -330,48 +452,161 @@ def _radio(label: str, hint: str | None, choices: list[SelectChoice], required: 
     )
 
 
+class SurveyCheckboxes(GovCheckboxesInput):
+    """GOV.UK checkboxes whose exclusive options ("None of these") come after an "or"
+    divider and untick the others (GOV.UK Frontend's ``behaviour: exclusive``, with the
+    same rule checked on the server, where it holds without JavaScript)."""
+
+    def __init__(self, exclusive: set[str]) -> None:
+        self.exclusive = exclusive
+
+    def map_gov_params(self, field, **kwargs):
+        params = super().map_gov_params(field, **kwargs)
+        items = params["items"]
+        first = next(
+            (i for i, item in enumerate(items) if item.get("value") in self.exclusive), None
+        )
+        for item in items:
+            if item.get("value") in self.exclusive:
+                item["behaviour"] = "exclusive"
+        if first:
+            items.insert(first, {"divider": "or"})
+        return params
+
+
+class MultiField(SelectMultipleField):
+    """A multi question: the draft holds ``"1,3"``, the form a list of positions."""
+
+    def process_data(self, value):
+        if isinstance(value, str):
+            value = [p for p in value.split(MULTI_SEPARATOR) if p]
+        super().process_data(value)
+
+    def pre_validate(self, form):
+        pass  # positions are checked by the question's own validator, with its message
+
+
+class _MultiRule:
+    def __init__(self, question: Question, label: str) -> None:
+        self.question, self.label = question, label
+
+    def __call__(self, form, field):  # noqa: ARG002 (WTForms' validator signature)
+        joined = MULTI_SEPARATOR.join(field.data or [])
+        if not joined:
+            if self.question.required:
+                raise StopValidation(f"Select at least one answer to {quoted(self.label)}")
+            return
+        try:
+            clean_multi(self.question, joined)
+        except ValueError as exc:
+            raise StopValidation(f"For {quoted(self.label)}, {exc}") from None
+
+
+class _NumberRule:
+    def __init__(self, question: Question, label: str) -> None:
+        self.question, self.label = question, label
+
+    def __call__(self, form, field):  # noqa: ARG002 (WTForms' validator signature)
+        if not (field.data or "").strip():
+            if self.question.required:
+                raise StopValidation(f"Enter a number for {quoted(self.label)}")
+            return
+        try:
+            clean_number(self.question, field.data)
+        except ValueError as exc:
+            raise StopValidation(f"{quoted(self.label)} must be {exc}") from None
+
+
+def number_hint(question: Question, hint: str | None) -> str | None:
+    """The question's hint and, when it has one, its range (so the rule is not a surprise)."""
+    low, high = question.min, question.max
+    kind = "a whole number" if question.integer else "a number"
+    if low is not None and high is not None:
+        rule = f"Enter {kind} from {low:g} to {high:g}."
+    elif low is not None:
+        rule = f"Enter {kind}, {low:g} or more."
+    elif high is not None:
+        rule = f"Enter {kind}, {high:g} or less."
+    else:
+        rule = None
+    return " ".join(p for p in (hint, rule) if p) or None
+
+
+def _question_field(instrument: Instrument, question: Question, texts: Localised) -> Any:
+    label, hint = texts.text(question), texts.hint(question)
+    if question.type == "scale":
+        return _radio(label, hint, scale_choices(instrument, question, texts), question.required)
+    choices = question.choices or []
+    if question.type == "choice":
+        return _radio(
+            label,
+            hint,
+            [SelectChoice(c, texts.choice(question, i)) for i, c in enumerate(choices)],
+            question.required,
+        )
+    if question.type == "multi":
+        return MultiField(
+            label,
+            choices=[
+                SelectChoice(str(i + 1), texts.choice(question, i)) for i in range(len(choices))
+            ],
+            description=hint or "",
+            validators=[_MultiRule(question, label)],
+            widget=SurveyCheckboxes(
+                {str(i + 1) for i, c in enumerate(choices) if c in question.exclusive}
+            ),
+        )
+    if question.type == "number":
+        return StringField(
+            label,
+            description=number_hint(question, hint) or "",
+            validators=[_NumberRule(question, label)],
+            widget=GovTextInput(),
+            filters=[lambda v: v.strip() if isinstance(v, str) else v],
+            render_kw={
+                "inputmode": "numeric" if question.integer else "decimal",
+                "spellcheck": False,
+                "autocomplete": "off",
+            },
+        )
+    limit = question.max_length
+    hint = f"{hint + ' ' if hint else ''}You can enter up to {limit:,} characters."
+    validators = (
+        [_StripRequired(f"Enter an answer to {quoted(label)}")]
+        if question.required
+        else [Optional()]
+    )
+    validators.append(
+        Length(
+            max=limit,
+            message=f"Your answer to {quoted(label)} must be {limit:,} characters or fewer",
+        )
+    )
+    return TextAreaField(
+        label,
+        validators=validators,
+        description=hint,
+        widget=GovTextArea(),
+        filters=[lambda v: v.strip() if isinstance(v, str) else v],
+    )
+
+
 def page_form(
-    instrument: Instrument, page: Page, submit_text: str = "Continue"
+    instrument: Instrument,
+    page: Page,
+    submit_text: str = "Continue",
+    texts: Localised | None = None,
 ) -> type[SurveyPageForm]:
+    texts = texts or Localised(instrument)
     attrs: dict[str, Any] = {"page_field_ids": page.field_ids}
-    for question in page.questions:
-        if question.type == "scale":
-            attrs[question.id] = _radio(
-                question.text, question.hint, scale_choices(instrument, question), question.required
-            )
-        elif question.type == "choice":
-            attrs[question.id] = _radio(
-                question.text,
-                question.hint,
-                [SelectChoice(c) for c in question.choices or []],
-                question.required,
-            )
+    for item in page.items:
+        if isinstance(item, Question):
+            attrs[item.id] = _question_field(instrument, item, texts)
         else:
-            limit = question.max_length
-            hint = f"{question.hint + ' ' if question.hint else ''}You can enter up to {limit:,} characters."
-            validators = (
-                [_StripRequired(f"Enter an answer to {quoted(question.text)}")]
-                if question.required
-                else [Optional()]
-            )
-            validators.append(
-                Length(
-                    max=limit,
-                    message=(
-                        f"Your answer to {quoted(question.text)} must be {limit:,} characters or fewer"
-                    ),
-                )
-            )
-            attrs[question.id] = TextAreaField(
-                question.text,
-                validators=validators,
-                description=hint,
-                widget=GovTextArea(),
-                filters=[lambda v: v.strip() if isinstance(v, str) else v],
-            )
-    for attribute in page.attributes:
-        choices = [SelectChoice(c) for c in attribute.choices] + [SelectChoice(PREFER_NOT_TO_SAY)]
-        attrs[attribute.id] = _radio(attribute.text, attribute.hint, choices, False)
+            choices = [
+                SelectChoice(c, texts.choice(item, i)) for i, c in enumerate(item.choices)
+            ] + [SelectChoice(PREFER_NOT_TO_SAY)]
+            attrs[item.id] = _radio(texts.text(item), texts.hint(item), choices, False)
     attrs[SUBMIT_FIELD] = SubmitField(submit_text, widget=GovSubmitInput())
     return type(f"Page{page.number}Form", (SurveyPageForm,), attrs)
 

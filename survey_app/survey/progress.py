@@ -3,7 +3,7 @@
 The cookie holds small, fixed-size things only, whatever the answers: per wave slug
 (``session["pulse"][slug]``) the draft's handle (``d`` id, ``s`` browser secret), the
 invitation token ``tok`` (moved here from a personal link), the roadshow event ``ev`` and
-``keys``, the idempotency keys of check-answers forms shown. ``session["answered"]`` lists the
+``keys``, the idempotency keys of check-answers forms shown, and ``lang``, the language chosen. ``session["answered"]`` lists the
 slugs sent from this browser whose next respondent has not started yet, and
 ``session["done_keys"]`` the keys of recent sends. The answers themselves are in the sealed
 server-side draft (:mod:`survey_app.drafts`).
@@ -111,6 +111,17 @@ def resume(slug: str, wave_id: int, token: str, code: str, today: dt.date) -> bo
     return True
 
 
+def language(slug: str) -> str | None:
+    """The language this browser chose for the wave (``?lang=`` or the start page)."""
+    return entry(slug).get("lang")
+
+
+def choose_language(slug: str, code: str) -> None:
+    record = entry(slug)
+    if record.get("lang") != code:
+        put(slug, {**record, "lang": code})
+
+
 def remember_key(slug: str, key: str) -> None:
     record = entry(slug)
     keys = [k for k in record.get("keys", []) if k != key] + [key]
@@ -138,12 +149,12 @@ def mark_sent(slug: str, key: str | None) -> None:
     session["answered"] = answered[-MAX_KEYS:]
     if key:
         session["done_keys"] = (list(session.get("done_keys", [])) + [key])[-MAX_KEYS:]
-    record = {k: v for k, v in entry(slug).items() if k in {"tok", "ev"}}
+    record = {k: v for k, v in entry(slug).items() if k in {"tok", "ev", "lang"}}
     put(slug, record)
 
 
 def start_again(slug: str) -> None:
     """The next person at a shared device: a fresh start, at the same roadshow event."""
     _not_sent(slug)
-    record = {k: v for k, v in entry(slug).items() if k == "ev"}
+    record = {k: v for k, v in entry(slug).items() if k == "ev"}  # they choose their language
     put(slug, record)

@@ -30,6 +30,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from instruments import Instrument
+from instruments.languages import ENGLISH, html_lang
+from instruments.routing import asked, conditions_of
+from instruments.schema import Attribute, Question
+from instruments.translation import Localised, languages
 
 from .. import clock, drafts
 from ..extensions import db
@@ -43,9 +47,11 @@ from .forms import (
     Page,
     Problem,
     StartAgainForm,
+    asked_on,
     display_value,
     page_form,
     pages_of,
+    quoted,
     redact_for_draft,
 )
 from .store import (
@@ -223,6 +229,36 @@ def _start_again_form(wave: WaveFacts) -> StartAgainForm | None:
     return None if wave.mode is WaveMode.INVITE else StartAgainForm()
 
 
+def _texts(slug: str, instrument: Instrument) -> Localised:
+    """The instrument's strings in this browser's language: ``?lang=`` (a poster's link, or
+    the start page's choice) is kept in the session for the rest of the survey; an unknown
+    code is ignored."""
+    codes = {code for code, _ in languages(instrument)}
+    chosen = request.args.get("lang")
+    if chosen in codes:
+        progress.choose_language(slug, chosen)
+    code = progress.language(slug)
+    return Localised(instrument, code if code in codes else ENGLISH)
+
+
+def _language_context(texts: Localised) -> dict[str, Any]:
+    """What base.html needs to mark the content's language and direction."""
+    if texts.language == ENGLISH:
+        return {}
+    return {
+        "mainLang": html_lang(texts.language),
+        "mainAttributes": {"dir": "rtl"} if texts.rtl else {},
+    }
+
+
+def _asked_pages(instrument: Instrument, answers: dict[str, str]) -> list[Page]:
+    """The pages with something asked on them, given the answers so far (each page holding
+    only what it asks)."""
+    kept, _ = asked(instrument, answers)
+    shown = [asked_on(instrument, p, kept) for p in pages_of(instrument)]
+    return [p for p in shown if p.field_ids]
+
+
 def _page_or_404(instrument: Instrument, number: int) -> tuple[Page, list[Page]]:
     pages = pages_of(instrument)
     if not 1 <= number <= len(pages):
@@ -312,10 +348,15 @@ def start(slug: str):
     if wave.mode is WaveMode.EVENT and event_id:
         found = db.session.get(Event, event_id)
         event_place = found.place if found is not None else None
+    texts = _texts(slug, instrument)
     answers = _answers(wave)
     resume_at = None
     if answers:
-        unanswered = [p.number for p in pages if not set(p.field_ids) & set(answers)]
+        unanswered = [
+            p.number
+            for p in _asked_pages(instrument, answers)
+            if not set(p.field_ids) & set(answers)
+        ]
         resume_at = (
             url_for("survey.page", slug=slug, number=unanswered[0])
             if unanswered
@@ -323,15 +364,23 @@ def start(slug: str):
         )
     return render_template(
         "survey/start.html",
-        title=instrument.title,
+        title=texts.title,
         wave=wave,
         instrument=instrument,
+        texts=texts,
+        languages=[
+            {"code": code, "name": name, "lang": html_lang(code), "current": code == texts.language}
+            for code, name in languages(instrument)
+        ]
+        if instrument.translations
+        else [],
+        **_language_context(texts),
         resume_at=resume_at,
         audience_text=AUDIENCE_TEXT.get(wave.audience, wave.audience),
         pages=pages,
         closes_on=_date(wave.closes_on),
         event_place=event_place,
-        question_count=len(instrument.questions),
+        question_count=len(instrument.answer_items),
     )
 
 
@@ -344,24 +393,31 @@ def _render_page(
     status: int = 200,
     problems: list[Problem] | None = None,
     notice: str | None = None,
+    *,
+    texts: Localised,
+    answers: dict[str, str],
 ):
     change = request.args.get("change") == "1"
+    earlier = [p.number for p in _asked_pages(instrument, answers) if p.number < page.number]
     back = (
         url_for("survey.check", slug=wave.slug)
         if change
-        else url_for("survey.page", slug=wave.slug, number=page.number - 1)
-        if page.number > 1
+        else url_for("survey.page", slug=wave.slug, number=earlier[-1])
+        if earlier
         else url_for("survey.start", slug=wave.slug)
     )
     errors = [{"text": p.message, "href": f"#{p.field_id}"} for p in problems or []]
     for fid in page.field_ids:
         if form[fid].errors:
             errors.append({"text": form[fid].errors[0], "href": f"#{form[fid].id}"})
-    title = f"{'Error: ' if errors else ''}{page.heading} – {instrument.title}"
+    heading = texts.section(page.heading) if page.heading != instrument.title else texts.title
+    title = f"{'Error: ' if errors else ''}{heading} – {texts.title}"
     return make_response(
         render_template(
             "survey/page.html",
             title=title,
+            heading=heading,
+            texts=texts,
             wave=wave,
             instrument=instrument,
             page=page,
@@ -372,6 +428,7 @@ def _render_page(
             notice=notice,
             submit_field=SUBMIT_FIELD,
             change=change,
+            **_language_context(texts),
         ),
         status,
     )
@@ -380,14 +437,20 @@ def _render_page(
 @bp.route("/s/<slug>/<int:number>", methods=["GET", "POST"])
 def page(slug: str, number: int):
     wave, instrument = _answering_wave(slug)
-    current, pages = _page_or_404(instrument, number)
-    form_class = page_form(instrument, current)
+    whole, pages = _page_or_404(instrument, number)
+    texts = _texts(slug, instrument)
+    answers = _answers(wave)
+    kept, _ = asked(instrument, answers)
+    current = asked_on(instrument, whole, kept)
+    if not current.field_ids:
+        # Nothing on this page applies to this respondent: on to the next page that does.
+        return redirect(_next_page(wave.slug, instrument, kept, number), 303)
+    form_class = page_form(instrument, current, texts=texts)
     if request.method == "GET":
-        answers = _answers(wave)
         form = form_class(
             formdata=None, data={f: answers[f] for f in current.field_ids if f in answers}
         )
-        return _render_page(wave, instrument, current, pages, form)
+        return _render_page(wave, instrument, current, pages, form, texts=texts, answers=kept)
 
     form = form_class()
     if g.get("csrf_failed"):
@@ -401,10 +464,14 @@ def page(slug: str, number: int):
                 "Your session timed out, so this page's answers have not been saved yet. "
                 "Check them below and select Continue."
             ),
+            texts=texts,
+            answers=kept,
         )
     allowed = set(current.field_ids) | {"csrf_token", SUBMIT_FIELD}
     unexpected = sorted(k for k in request.form if k not in allowed)
-    repeated = sorted(k for k in request.form if len(request.form.getlist(k)) > 1)
+    repeated = sorted(
+        k for k in request.form if len(request.form.getlist(k)) > 1 and k not in current.multi_ids
+    )
     if unexpected or repeated:
         problems = [
             Problem(
@@ -413,35 +480,88 @@ def page(slug: str, number: int):
                 "saved. Answer the questions below and select Continue.",
             )
         ]
-        return _render_page(wave, instrument, current, pages, form, status=400, problems=problems)
+        return _render_page(
+            wave,
+            instrument,
+            current,
+            pages,
+            form,
+            status=400,
+            problems=problems,
+            texts=texts,
+            answers=kept,
+        )
     if not form.validate():
-        return _render_page(wave, instrument, current, pages, form)
+        return _render_page(wave, instrument, current, pages, form, texts=texts, answers=kept)
     entered, problems = redact_for_draft(current, form.answers())
     if problems:
         for problem in problems:  # shown by the field as well as in the summary
             form[problem.field_id].errors.append(problem.message)
-        return _render_page(wave, instrument, current, pages, form)
+        return _render_page(wave, instrument, current, pages, form, texts=texts, answers=kept)
+    others = {f: v for f, v in answers.items() if f not in current.field_ids}
+    # A changed answer may mean later questions no longer apply: their answers go now
+    # (never sent for a question the respondent was not asked), and the check page says so.
+    now, _ = asked(instrument, {**others, **entered})
+    removed = [f for f in others if f not in now]
     try:
-        answers = {f: v for f, v in _answers(wave).items() if f not in current.field_ids}
-        progress.save_answers(slug, wave.id, {**answers, **entered})
+        progress.save_answers(slug, wave.id, now)
     except SQLAlchemyError:
         db.session.rollback()
         current_app.logger.warning("a survey page's answers could not be saved")
         return _render_page(
-            wave, instrument, current, pages, form, status=503, notice=PAGE_NOT_SAVED_NOTICE
+            wave,
+            instrument,
+            current,
+            pages,
+            form,
+            status=503,
+            notice=PAGE_NOT_SAVED_NOTICE,
+            texts=texts,
+            answers=kept,
         )
-    if request.args.get("change") == "1" or number == len(pages):
-        return redirect(url_for("survey.check", slug=slug), 303)
-    return redirect(url_for("survey.page", slug=slug, number=number + 1), 303)
+    if request.args.get("change") == "1":
+        # A changed answer may also bring in routed questions not asked before: the pages
+        # that now ask them, still unanswered, come next, then the check page.
+        new = [
+            p.number
+            for p in _asked_pages(instrument, now)
+            if p.number > number
+            and not set(p.field_ids) & set(now)
+            and any(conditions_of(instrument, item) for item in p.items)
+        ]
+        if new:
+            return redirect(url_for("survey.page", slug=slug, number=new[0], change=1), 303)
+        return redirect(_check_url(slug, removed), 303)
+    return redirect(_next_page(slug, instrument, now, number, removed), 303)
 
 
-def _summary_rows(slug: str, instrument: Instrument, answers: dict[str, Any]) -> list[dict]:
+def _check_url(slug: str, removed: list[str]) -> str:
+    return url_for("survey.check", slug=slug, removed=",".join(removed) or None)
+
+
+def _next_page(
+    slug: str,
+    instrument: Instrument,
+    answers: dict[str, str],
+    after: int,
+    removed: list[str] = (),  # type: ignore[assignment]
+) -> str:
+    later = [p.number for p in _asked_pages(instrument, answers) if p.number > after]
+    if later:
+        return url_for("survey.page", slug=slug, number=later[0])
+    return _check_url(slug, list(removed))
+
+
+def _summary_rows(
+    slug: str, instrument: Instrument, answers: dict[str, Any], texts: Localised
+) -> list[dict]:
+    """The check page's rows: only the questions asked, given the answers."""
     sections = []
-    for p in pages_of(instrument):
+    for p in _asked_pages(instrument, answers):
         rows = []
-        items = [(q.id, q.text) for q in p.questions] + [(a.id, a.text) for a in p.attributes]
+        items = [(item.id, texts.text(item)) for item in p.items]
         for fid, text in items:
-            shown = display_value(instrument, fid, answers.get(fid))
+            shown = display_value(instrument, fid, answers.get(fid), texts)
             rows.append(
                 {
                     "key": {"text": text},
@@ -462,7 +582,7 @@ def _summary_rows(slug: str, instrument: Instrument, answers: dict[str, Any]) ->
                     },
                 }
             )
-        heading = "Your answers" if p.heading == instrument.title else p.heading
+        heading = "Your answers" if p.heading == instrument.title else texts.section(p.heading)
         sections.append({"heading": heading, "rows": rows, "number": p.number})
     return sections
 
@@ -493,20 +613,47 @@ def _render_check(
         }
         for p in problems or []
     ]
-    pages = pages_of(instrument)
+    texts = _texts(wave.slug, instrument)
+    shown = _asked_pages(instrument, answers or {})
+    last = shown[-1].number if shown else len(pages_of(instrument))
     return make_response(
         render_template(
             "survey/check.html",
-            title=f"{'Error: ' if errors else ''}Check your answers – {instrument.title}",
+            title=f"{'Error: ' if errors else ''}Check your answers – {texts.title}",
             wave=wave,
             instrument=instrument,
-            sections=_summary_rows(wave.slug, instrument, answers) if answers is not None else None,
+            texts=texts,
+            sections=_summary_rows(wave.slug, instrument, answers, texts)
+            if answers is not None
+            else None,
             form=form,
             errors=errors,
-            notice=notice,
-            back_link=url_for("survey.page", slug=wave.slug, number=len(pages)),
+            notice=notice or _removed_notice(instrument, answers or {}, texts),
+            back_link=url_for("survey.page", slug=wave.slug, number=last),
+            **_language_context(texts),
         ),
         status,
+    )
+
+
+def _removed_notice(
+    instrument: Instrument, answers: dict[str, str], texts: Localised
+) -> str | None:
+    """After a change that made later questions not apply (``?removed=`` names them): which
+    answers were removed. Only ids of this survey's questions that are not asked now are
+    named, so the address cannot put other words on the page."""
+    named = (request.args.get("removed") or "").split(",")
+    _, not_asked = asked(instrument, answers)
+    items: dict[str, Question | Attribute] = {q.id: q for q in instrument.answer_items}
+    items.update({a.id: a for a in instrument.attributes})
+    gone = [
+        quoted(texts.text(items[f])) for f in dict.fromkeys(named) if f in items and f in not_asked
+    ]
+    if not gone:
+        return None
+    return (
+        "Your answers to these questions were removed, because after the answer you changed "
+        f"they no longer apply to you: {'; '.join(gone)}."
     )
 
 

@@ -536,5 +536,5 @@ def test_demo_export_analyses_cleanly() -> None:
     ]
     results = analysis.run(pd.concat(frames, ignore_index=True), definitions, by=["directorate"])
     assert set(results.indicators["instrument"]) == set(definitions.instruments)
-    assert set(results.indicators["level"]) == {"item", "index", "outcome"}
+    assert set(results.indicators["level"]) == {"item", "index", "outcome", "number"}
     assert len(results.trends) and len(results.reliability)

@@ -77,6 +77,7 @@ def test_shipped_definitions_cover_the_framework() -> None:
         "staff-pulse",
         "staff-roadshow",
         "resident-perception",
+        "resident-services",
         "partner-survey",
     }
     measured = {
@@ -267,7 +268,7 @@ def _validate(*args: str) -> subprocess.CompletedProcess:
 def test_validator_without_flask_passes_shipped_and_fails_broken(folder: Path) -> None:
     shipped = _validate()
     assert shipped.returncode == 0, shipped.stderr
-    assert "5 instruments" in shipped.stdout
+    assert "6 instruments" in shipped.stdout
     _broken(folder, _set(["questions", 1, "scale"], "agree7"))
     broken = _validate(str(folder), str(SHIPPED_DIR / "member-pulse.yaml"))
     assert broken.returncode == 1

@@ -35,15 +35,37 @@ def test_export_round_trips_every_stored_answer(db_app) -> None:
     assert list(frame.columns[: len(FIXED_COLUMNS)]) == FIXED_COLUMNS
     assert withheld  # the demo has comments awaiting the safeguarding reviewer
     indexed = frame.set_index("response_id")
+    definitions = load_definitions()
+    multi = {
+        q.id: len(q.choices or [])
+        for i in definitions.instruments.values()
+        for q in i.questions
+        if q.type == "multi"
+    }
+    assert multi  # the routed resident survey has one
     for response_id, question_id, value in stored:
+        if question_id in multi:  # one column per choice: 1/0 of the ticked positions, or na
+            cells = [
+                indexed.at[response_id, f"{question_id}_{p}"]
+                for p in range(1, multi[question_id] + 1)
+            ]
+            ticked = {int(p) for p in value.split(",")} if value != "na" else set()
+            assert cells == (
+                ["na"] * len(cells)
+                if value == "na"
+                else ["1" if p in ticked else "0" for p in range(1, len(cells) + 1)]
+            )
+            continue
         # a comment with an open safeguarding flag leaves the app only as the placeholder
         expected = WITHHELD if (response_id, question_id) in withheld else value
         assert indexed.at[response_id, question_id] == expected
-    # nothing in the file that was not stored: count the non-blank answer cells
-    definitions = load_definitions()
-    question_ids = {q.id for i in definitions.instruments.values() for q in i.questions}
+    # nothing in the file that was not stored: count the non-blank answer cells (a multi
+    # question's columns are blank together, so its first column counts it)
+    question_ids = {q.id for i in definitions.instruments.values() for q in i.answer_items}
+    question_ids |= {f"{q}_1" for q in multi}
     answer_cells = frame[[c for c in frame.columns if c in question_ids]].notna().to_numpy().sum()
     assert answer_cells == len(stored)
+    assert (frame["V10"] == "na").any()  # not asked, stored and exported as such
 
 
 def test_export_codes_and_columns(app) -> None:
@@ -170,8 +192,8 @@ def test_instruments_cli_show_load_diff(runner) -> None:
     not_loaded = runner.invoke(args=["instruments", "diff", "member-pulse"])
     assert not_loaded.exit_code != 0 and "instruments load" in not_loaded.output
     loaded = runner.invoke(args=["instruments", "load"])
-    assert loaded.output.count("added") == 5
-    assert runner.invoke(args=["instruments", "load"]).output.count("known") == 5
+    assert loaded.output.count("added") == 6
+    assert runner.invoke(args=["instruments", "load"]).output.count("known") == 6
     same = runner.invoke(args=["instruments", "diff", "member-pulse"])
     assert "identical versions" in same.output
 

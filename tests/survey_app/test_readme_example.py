@@ -101,6 +101,7 @@ def test_the_worked_example_runs_as_written_and_gives_the_readme_table(
             (frame["level"] == "outcome")
             & (frame["id"] == "O12")
             & (frame["audience"] == "residents")
+            & (frame["instrument"] == "resident-perception")  # not the services survey's
             & frame["by"].isna()
         ]
 
