@@ -3,7 +3,8 @@
 #   - a virtual environment in .venv with the Python packages pinned by constraints.txt
 #   - the front-end assets (GOV.UK Frontend compiled with the council's font and colours)
 #   - Debian packages, when running as root: Pango and fonts for PDF reports; with --test
-#     also Chromium (browser tests) and poppler (reading PDFs back).
+#     also Chromium (browser tests), poppler (reading PDFs back) and R with haven (reading the
+#     labelled SPSS and Stata exports back).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,13 +40,16 @@ say "Building front-end assets"
 bash scripts/build-assets.sh
 
 # Debian packages: Pango and fonts render the PDF reports (the product needs them); the
-# tests also use Chromium (browser tests) and poppler (reading PDFs back).
+# tests also use Chromium (browser tests), poppler (reading PDFs back) and R's haven
+# (reading the labelled SPSS and Stata exports back).
 debs=()
 dpkg -s libpango-1.0-0 >/dev/null 2>&1 || debs+=(libpango-1.0-0 libpangoft2-1.0-0)
 dpkg -s fonts-dejavu-core >/dev/null 2>&1 || debs+=(fonts-dejavu-core)
 if [ "$want_test" = 1 ]; then
   command -v chromium >/dev/null 2>&1 || debs+=(chromium)
   command -v pdftotext >/dev/null 2>&1 || debs+=(poppler-utils)
+  # R reads the labelled SPSS/Stata exports back (haven) in the tests
+  dpkg -s r-cran-haven >/dev/null 2>&1 || debs+=(r-base-core r-cran-haven)
 fi
 if [ "${#debs[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
