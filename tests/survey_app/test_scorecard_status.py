@@ -202,7 +202,9 @@ def test_sparklines_share_one_scale_with_a_target_tick() -> None:
     assert drawn["w"][0] == pytest.approx(26 - 43 / 100 * 24, abs=0.05)
     assert drawn["f"][2] - drawn["f"][0] == pytest.approx(34 / 100 * 24, abs=0.1)
     assert drawn["w"][1] - drawn["w"][0] == pytest.approx(2 / 100 * 24, abs=0.1)
-    assert wobble.sparkline_target == fall.sparkline_target == pytest.approx(26 - 0.65 * 24, abs=0.05)
+    assert (
+        wobble.sparkline_target == fall.sparkline_target == pytest.approx(26 - 0.65 * 24, abs=0.05)
+    )
     # a KPI in its own units: 0 up to the largest of its values, baseline and target
     kpi = _row([40.0, 30.0], unit="£m", target=0.0)
     assert _heights(kpi.sparkline or "") == [2.0, 8.0] and kpi.sparkline_target == 26.0
