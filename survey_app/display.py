@@ -46,8 +46,9 @@ DECIMALS: dict[str, int] = {
 
 def rounded(value: float | None, decimals: int = 0) -> float | None:
     """``value`` rounded as the pages' ``'%.0f'`` formats round it (to the nearest, ties to
-    even), so a page and its download never disagree; None and NaN stay None."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    even), so a page and its download never disagree; None, NaN and pandas' NA (a figure
+    already rounded into a nullable integer column) stay None."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return None
     return round(float(value), decimals)
 

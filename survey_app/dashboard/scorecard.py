@@ -236,7 +236,10 @@ def _tag(change_row, direction: str) -> SignificanceTag:
     change = _value(change_row["change"])
     if change is None:
         return significance(None, None, not_compared="too few responses in one of the waves")
-    return significance(change, bool(change_row["significant"]), direction=direction)
+    significant = change_row["significant"]
+    if significant is None or (isinstance(significant, float) and math.isnan(significant)):
+        return significance(None, None, not_compared="no test for this change")
+    return significance(change, bool(significant), direction=direction)
 
 
 def measure_waves(
@@ -269,22 +272,28 @@ def measure_waves(
         return pd.DataFrame(columns=["instrument", "suppressed", "tag", "rating", *WAVE_COLUMNS])
     rank = {w: i for i, w in enumerate(order)}
     rows = rows.assign(rank=rows["wave"].map(rank)).sort_values("rank").reset_index(drop=True)
+    # only the columns read below: itertuples and to_dict cost per column
+    rows = rows[["instrument", "wave", "n", "estimate", "ci_low", "ci_high", "suppressed"]]
     found = (
-        changes[(changes["level"] == measure.level) & (changes["id"] == ident)]
+        changes[
+            (changes["level"] == measure.level) & (changes["id"] == ident) & changes["by"].isna()
+        ]
         if not changes.empty
         else changes
     )
-    if not found.empty:
-        found = found[found["by"].isna()]
+    # each wave's change from the previous one, looked up once (not filtered per wave)
+    wanted = ["instrument", "wave_to", "change", "p_adj", "mdc", "significant"]
+    wanted += [c for c in ("comparable", "note") if c in found.columns]
+    to_wave = {
+        (row["instrument"], row["wave_to"]): row
+        for row in (found[wanted].to_dict("records") if not found.empty else [])
+    }
     today = clock.today()
     dates = [closing.get((r.instrument, r.wave)) for r in rows.itertuples()]
     first_dates = [day for day in dates if day]
     out = []
     for position, (row, closes) in enumerate(zip(rows.itertuples(), dates, strict=True)):
-        change_row = None
-        if position and not found.empty:
-            match = found[(found["instrument"] == row.instrument) & (found["wave_to"] == row.wave)]
-            change_row = match.iloc[0] if not match.empty else None
+        change_row = to_wave.get((row.instrument, row.wave)) if position else None
         tag = _tag(change_row, target.direction)
         estimate = _value(row.estimate)
         if closes is None or closes >= today:
@@ -341,7 +350,7 @@ def _survey_row(
         no_comparison = significance(None, None, not_compared="no earlier wave")
         return MeasureRow(measure, title, target, None, None, no_comparison, [], status, "%")
     # (pandas stores a missing figure as NaN: _value turns it back into None)
-    series = [Point(r.wave, _value(r.estimate)) for r in waves.itertuples()]
+    series = [Point(w, _value(e)) for w, e in zip(waves["wave"], waves["estimate"], strict=True)]
     last = waves.iloc[-1]
     latest = Point(last["wave"], _value(last["estimate"]))
     # the status is for the latest wave that has closed (a live wave's figure can still move)
@@ -409,14 +418,20 @@ def _kpi_row(measure: Measure, values: list[KpiValue]) -> MeasureRow:
     )
 
 
+def _overall(frame: pd.DataFrame) -> pd.DataFrame:
+    """The whole-audience rows of an indicators or changes table (the scorecard reads no
+    breakdown; leaving them out first keeps every per-measure filter small)."""
+    return frame if frame.empty else frame[frame["by"].isna()]
+
+
 def scorecard(
     framework: Framework, result: AnalysisResult | None, up_to: str | None = None
 ) -> dict[str, dict[str, list[OutcomeCard]]]:
     """Priority title → workstream title ("" for none) → outcome cards, in framework order.
     ``up_to`` shows the scorecard as it stood at that wave (later waves and KPI periods left out)."""
     indicators, changes, notes = (
-        table(result, "indicators"),
-        table(result, "changes"),
+        _overall(table(result, "indicators")),
+        _overall(table(result, "changes")),
         table(result, "notes"),
     )
     order = list(result.wave_order) if result else []

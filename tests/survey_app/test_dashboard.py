@@ -106,8 +106,8 @@ def test_a_suppressed_audience_is_grey_and_its_figure_never_shown(
         return
     assert shown == []
     assert "No rating" in members_card and "Too few responses to report" in members_card
-    latest = re.findall(r'govuk-table__cell--numeric">([^<]*)', members_card)[0]
-    assert latest.strip() == "–"  # the latest-figure cell is blank
+    latest = re.findall(r"<dt>Latest</dt><dd>([^<]*)", members_card)[0]
+    assert latest.strip() == "–"  # the latest figure is blank
 
 
 def test_outcome_drilldown_chart_table_breaks_and_downloads(app, client) -> None:
@@ -141,7 +141,8 @@ def test_outcome_drilldown_chart_table_breaks_and_downloads(app, client) -> None
     add_user(app, "viewer@council.example", Role.VIEWER)
     sign_in(client, "viewer@council.example")
     page = client.get("/dashboard/outcomes/O12/residents").get_data(as_text=True)
-    assert "<svg " in page and 'role="img"' in page and '<title id="chart-title">' in page
+    chart = "chart-o12-residents-resident-perception"  # ids prefixed per chart: unique
+    assert "<svg " in page and 'role="img"' in page and f'<title id="{chart}-title">' in page
     assert "Outcome score by wave with 95% confidence intervals" in page
     assert (
         'style="' not in page[page.index("<svg ") : page.index("</svg>")]
@@ -154,7 +155,9 @@ def test_outcome_drilldown_chart_table_breaks_and_downloads(app, client) -> None
         as_text=True
     )
     assert (
-        csv.splitlines()[0] == "wave,n,estimate,ci_low,ci_high,suppressed"
+        csv.splitlines()[0]
+        == "wave,n,estimate,ci_low,ci_high,suppressed,"
+        "change,p_adj,mdc,significance,trajectory,status,reason"
         and len(csv.splitlines()) == 5
     )
     assert (
