@@ -371,7 +371,13 @@ def run(
         reliability=reliability[RELIABILITY_COLUMNS].reset_index(drop=True),
         wave_order=order,
         notes=notes_table(notes),
-        themes=theme_table(theme_parts, thresholds, rank, codebook.theme_ids if codebook else ()),
+        themes=theme_table(
+            theme_parts,
+            thresholds,
+            rank,
+            codebook.theme_ids if codebook else (),
+            min_commenting=definitions.framework.min_comment_group_size,
+        ),
         designs=_design_table(design_parts, indicators, thresholds, rank),
     )
 

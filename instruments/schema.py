@@ -328,6 +328,9 @@ class Framework(_Strict):
     title: Text = "Improvement and Recovery Plan"
     priorities: list[Priority] = Field(min_length=1)
     min_group_size: dict[str, int] = Field(default_factory=lambda: {"default": 10})
+    # Theme shares are reported per commenting respondent, a smaller base than the audience:
+    # their own threshold, counted in respondents with at least one comment.
+    min_comment_group_size: int = Field(default=10, ge=1)
 
     @field_validator("min_group_size")
     @classmethod
