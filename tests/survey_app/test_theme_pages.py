@@ -97,3 +97,28 @@ def test_viewer_sees_themes_of_published_waves_only(db_app) -> None:
         compute_results()  # publishes the closed wave
     page = _text(viewer.get(PAGE))
     assert "Themes in comments" in page and f"{LABEL} (member-pulse) 12 100%" in page
+
+
+def test_coding_page_suggests_topics_without_applying_them(db_app) -> None:
+    from sqlalchemy import func
+
+    from survey_app.comments.flags import flag_comments
+    from survey_app.models import Answer, CommentCoding
+
+    comments = ["Parking permits cost too much"] * 4 + ["Potholes on every road"] * 4
+    comments += ["I was bullied by my manager and I am afraid to report it"]
+    with db_app.app_context():
+        wave_id = member_wave_with(_members(comments))
+        flag_comments([r for (r,) in db.session.execute(select(Answer.response_id).distinct())])
+        db.session.commit()
+        response_id = db.session.scalar(
+            select(Answer.response_id).where(Answer.value == comments[0]).limit(1)
+        )
+    analyst = _client(db_app, "analyst@council.example", Role.ANALYST)
+    page = _text(analyst.get(f"/comments/waves/{wave_id}/M90/code/{response_id}"))
+    assert "Possible new themes" in page
+    assert re.search(r"Topic \d: [^.]*parking", page) and re.search(r"Topic \d: [^.]*potholes", page)
+    assert "“Potholes on every road”" in page
+    assert "bullied" not in page  # a comment withheld for safeguarding is never an example
+    with db_app.app_context():  # looking is not coding
+        assert db.session.scalar(select(func.count()).select_from(CommentCoding)) == 0
