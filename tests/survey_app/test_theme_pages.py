@@ -117,7 +117,9 @@ def test_coding_page_suggests_topics_without_applying_them(db_app) -> None:
     analyst = _client(db_app, "analyst@council.example", Role.ANALYST)
     page = _text(analyst.get(f"/comments/waves/{wave_id}/M90/code/{response_id}"))
     assert "Possible new themes" in page
-    assert re.search(r"Topic \d: [^.]*parking", page) and re.search(r"Topic \d: [^.]*potholes", page)
+    assert re.search(r"Topic \d: [^.]*parking", page) and re.search(
+        r"Topic \d: [^.]*potholes", page
+    )
     assert "“Potholes on every road”" in page
     assert "bullied" not in page  # a comment withheld for safeguarding is never an example
     with db_app.app_context():  # looking is not coding
