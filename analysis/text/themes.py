@@ -102,8 +102,6 @@ BLANKED = [
     "change_commenting",
     "p_value",
 ]
-# columns used between theme_counts and theme_table only
-_PRIVATE = ["_se", "_weighted"]
 
 
 def empty_theme_table() -> pd.DataFrame:

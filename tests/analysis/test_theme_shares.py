@@ -146,3 +146,16 @@ def test_min_comment_group_size_counts_commenting_respondents(tmp_path: Path) ->
     above = analysis.run(frame, definitions_folder(tmp_path / "31", 31), min_n=10).themes
     assert whole(above).loc[("W1", "bins"), "suppressed"]
     assert not whole(above).loc[("W2", "bins"), "suppressed"]
+
+
+def test_min_comment_group_size_must_be_a_positive_whole_number(tmp_path: Path) -> None:
+    from instruments import load_definitions
+
+    for bad in (0, "ten"):
+        folder = definitions_folder(tmp_path / str(bad), 10)
+        text = (folder / "framework.yaml").read_text()
+        (folder / "framework.yaml").write_text(
+            text.replace("min_comment_group_size: 10", f"min_comment_group_size: {bad}")
+        )
+        with pytest.raises(ValueError, match="min_comment_group_size"):
+            load_definitions(folder)
