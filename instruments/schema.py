@@ -776,6 +776,9 @@ class Framework(_Strict):
     # to estimate them (issue 18, section 2).
     key_drivers: list[str] = Field(default_factory=lambda: ["index:confidence", "index:culture"])
     min_driver_respondents: int = Field(default=100, ge=2)
+    # Theme shares are reported per commenting respondent, a smaller base than the audience:
+    # their own threshold, counted in respondents with at least one comment.
+    min_comment_group_size: int = Field(default=10, ge=1)
 
     @field_validator("min_group_size")
     @classmethod

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 
 from analysis.text.agreement import codes_matrix, theme_agreement
 from analysis.text.coding import code_comments
+from analysis.text.topics import suggest_topics
 from instruments import Codebook, Question
 
 from .. import clock
@@ -92,6 +93,38 @@ def suggested_themes(text: str) -> list[str]:
         return []
     coded = code_comments(pd.Series([text], dtype=object), book)
     return [t for t in book.theme_ids if bool(coded.iloc[0][t])]
+
+
+@dataclass(frozen=True)
+class TopicSuggestion:
+    """A candidate new theme: NMF's top words and the comments loading most on it."""
+
+    number: int
+    top_terms: tuple[str, ...]
+    n_comments: int
+    examples: tuple[str, ...]
+
+    @property
+    def codebook_entry(self) -> str:
+        """A codebook entry an analyst can copy, edit and add (``codebook.yaml``) if the
+        topic is a real theme; the app never adds it itself."""
+        words = ", ".join(f'"{t}"' for t in self.top_terms[:4])
+        return (
+            f"- id: topic-{self.number}\n  label: {' / '.join(self.top_terms[:3])}\n"
+            f"  outcomes: []\n  include: [{words}]"
+        )
+
+
+def topic_suggestions(wave: Wave, question_id: str, n_topics: int = 5) -> list[TopicSuggestion]:
+    """Topics in this wave's (not withheld) comments to this question, from the NMF suggester
+    (:func:`analysis.text.topics.suggest_topics`), as candidates for new themes."""
+    texts = [a.value for a in sorted(_comments(wave.id, question_id), key=lambda a: a.response_id)]
+    topics = suggest_topics(pd.Series(texts, dtype=object), n_topics=n_topics)
+    return [
+        TopicSuggestion(int(t.topic), tuple(t.top_terms), int(t.n_comments), tuple(t.examples))
+        for t in topics.itertuples()
+        if t.n_comments
+    ]
 
 
 def coding_of(answer: Answer, coder_id: int) -> CommentCoding | None:

@@ -26,6 +26,7 @@ from .queries import (
     text_question,
     text_questions,
     theme_labels,
+    topic_suggestions,
 )
 
 # --------------------------------------------------------------------------- safeguarding
@@ -222,6 +223,7 @@ def code(wave_id: int, question_id: str, response_id: str):
         total=len(comments),
         size=size,
         suggested=set(suggested_themes(answer.value)),
+        topics=topic_suggestions(wave, question.id),
     ), 200 if not form.errors else 400
 
 

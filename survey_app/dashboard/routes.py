@@ -20,6 +20,7 @@ from ..methodology import wave_methods
 from ..publication import results_for_current_user, shown_waves
 from ..recompute import recompute_status, request_recompute
 from ..results import note_count, table
+from ..theme_summary import theme_figures
 from . import bp
 from .drilldown import download_table, drilldown
 from .scorecard import all_cards, headline, largest_changes, scorecard
@@ -98,7 +99,18 @@ def outcome(outcome_id: str, audience: str):
         stale=stale,
         min_n=current_definitions().framework.min_n(audience),
         quotes=_outcome_quotes(result, found.id, audience),
+        themes=_outcome_theme_figures(result, found.id, audience),
+        min_comment=current_definitions().framework.min_comment_group_size,
     )
+
+
+def _outcome_theme_figures(result, outcome_id: str, audience: str) -> tuple[str | None, list]:
+    """The latest wave's figures for the themes mapped to this outcome, this audience."""
+    themes = outcome_themes(outcome_id)
+    if result is None or not result.wave_order or not themes:
+        return None, []
+    wave = result.wave_order[-1]
+    return wave, theme_figures(result, wave, audience=audience, only_themes=themes)
 
 
 def _outcome_quotes(result, outcome_id: str, audience: str) -> tuple[str | None, list]:

@@ -6,6 +6,7 @@ from stored results, so no figure appears that the dashboard would not show."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import groupby
 from pathlib import Path
 
 import pandas as pd
@@ -22,6 +23,7 @@ from ..methodology import wave_methods
 from ..models import AnalysisResult
 from ..publication import shown_waves
 from ..results import table
+from ..theme_summary import ThemeFigure, theme_figures
 from .summary import Summary, summarise
 
 
@@ -88,6 +90,17 @@ class Report:
         )
 
 
+def _top_themes(figures: list[ThemeFigure], per_instrument: int = 5) -> list[ThemeFigure]:
+    """Each survey's five most mentioned reportable themes; a survey whose themes are all
+    suppressed keeps one row, which says why."""
+    kept: list[ThemeFigure] = []
+    for _, group in groupby(figures, key=lambda f: f.instrument):
+        rows = list(group)
+        shown = [f for f in rows if not f.suppressed and f.n_commenting]
+        kept += shown[:per_instrument] if shown else rows[:1]
+    return kept
+
+
 def _for_wave(frame: pd.DataFrame, wave: str) -> pd.DataFrame:
     return frame[frame["wave"] == wave] if not frame.empty and "wave" in frame else pd.DataFrame()
 
@@ -127,19 +140,10 @@ def build_report(result: AnalysisResult | None, wave: str | None = None) -> Repo
         else {
             (r.instrument, r.index): float(r.alpha)
             for r in reliability.itertuples()
-            if not r.suppressed and r.alpha == r.alpha  # NaN: not computable
+            if not r.suppressed and pd.notna(r.alpha)  # None or NaN: not computable
         }
     )
-    themes = _for_wave(table(result, "themes"), wave)
-    if not themes.empty:
-        themes = themes[
-            themes["by"].isna() & ~themes["suppressed"].astype(bool) & (themes["count"] > 0)
-        ]
-        themes = (
-            themes.sort_values(["instrument", "share"], ascending=[True, False])
-            .groupby("instrument")
-            .head(5)
-        )
+    themes = _top_themes(theme_figures(result, wave))
     benchmarks = _benchmarks(fielded, indicators, wave)
     report_waves = shown_waves(result, waves_labelled(wave))
     later = set(result.wave_order[position + 1 :])  # the report stands at its own wave
@@ -169,6 +173,7 @@ def build_report(result: AnalysisResult | None, wave: str | None = None) -> Repo
         generated=clock.now(),
         council=current_app.config["COUNCIL_NAME"],
         min_sizes=framework.min_group_size,
+        min_comment=framework.min_comment_group_size,
         methods=wave_methods(result, wave),
     )
     content = ReportContent(

@@ -4,7 +4,6 @@ suppression by respondents, and redaction of every comment before anything is wr
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -55,19 +54,28 @@ INSTRUMENT = {
 }
 EXPECTED_HEADER = (
     "instrument,audience,wave,by,group,theme,label,n_respondents,n_comments,count,"
-    "share,sentiment_mean,change_share,suppressed"
+    "share,sentiment_mean,change_share,n_commenting,respondents,share_commenting,ci_low,ci_high,"
+    "change_commenting,p_value,p_adj,significant,suppressed"
 )
 
 
-@pytest.fixture
-def folder(tmp_path: Path) -> Path:
+def definitions_folder(tmp_path: Path, min_comment_group_size: int) -> Path:
     folder = tmp_path / "definitions"
-    folder.mkdir()
-    shutil.copy(SHIPPED_DIR / "framework.yaml", folder / "framework.yaml")
+    folder.mkdir(parents=True)
+    framework = yaml.safe_load((SHIPPED_DIR / "framework.yaml").read_text())
+    framework["min_comment_group_size"] = min_comment_group_size
+    (folder / "framework.yaml").write_text(yaml.safe_dump(framework))
     (folder / "pulse.yaml").write_text(yaml.safe_dump(INSTRUMENT))
     (folder / "codebook.yaml").write_text(yaml.safe_dump(CODEBOOK))
     (folder / "redaction.yaml").write_text(yaml.safe_dump({"names": ["Whitfield"]}))
     return folder
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    """Suppression by commenting respondents off (1), so these tests see the respondent rule;
+    tests/analysis/test_theme_shares.py covers ``min_comment_group_size``."""
+    return definitions_folder(tmp_path, 1)
 
 
 def frame_of(rows: list[tuple]) -> pd.DataFrame:

@@ -308,6 +308,7 @@ def test_results_downloads_neutralise_text_and_keep_numbers(app) -> None:
 
 FLAGGED = "I was bullied by my manager and the briefings never told us"  # theme: communication
 OTHERS = ["Briefings are clearer now", "The newsletter keeps us informed", "Nothing to add"]
+PLAIN = "Nothing more to add"  # no theme
 
 
 def _theme_row(themes: pd.DataFrame, wave: str) -> pd.Series:
@@ -344,11 +345,17 @@ def test_flagged_comments_are_withheld_from_every_export_and_from_themes_until_a
     db_app, tmp_path
 ) -> None:
     with db_app.app_context():
-        wave_id = _member_wave("2026-Q3", [FLAGGED, *OTHERS], extra=8)  # 12 respondents, 4 comments
+        # 12 respondents, 11 comments: 10 people commenting once the flagged one is withheld,
+        # the minimum for theme figures (min_comment_group_size)
+        wave_id = _member_wave("2026-Q3", [FLAGGED, *OTHERS, *[PLAIN] * 7], extra=1)
         compute_results()
         themes = table(latest_results()[0], "themes")
     app_row = _theme_row(themes, "2026-Q3")
-    assert (app_row["n_comments"], app_row["count"]) == (3, 2)  # the flagged comment counts nowhere
+    assert (app_row["n_comments"], app_row["count"]) == (
+        10,
+        2,
+    )  # the flagged comment counts nowhere
+    assert app_row["n_commenting"] == 10
 
     analyst = _signed_in(db_app, "analyst@council.example", Role.ANALYST)
     exported = analyst.get(f"/staff/exports/responses.csv?wave={wave_id}").data.decode()
@@ -362,7 +369,7 @@ def test_flagged_comments_are_withheld_from_every_export_and_from_themes_until_a
     assert cli.exit_code == 0, cli.output
     assert "bullied" not in (tmp_path / "before.csv").read_text()
     cli_row = _cli_themes(tmp_path / "before.csv", tmp_path / "before", "2026-Q3")
-    assert (cli_row["n_comments"], cli_row["count"]) == (3, 2)  # the CLI leaves it out alike
+    assert (cli_row["n_comments"], cli_row["count"]) == (10, 2)  # the CLI leaves it out alike
 
     reviewer = _signed_in(db_app, "reviewer@council.example", Role.SAFEGUARDING)
     with db_app.app_context():
@@ -379,11 +386,11 @@ def test_flagged_comments_are_withheld_from_every_export_and_from_themes_until_a
     )
     assert cli.exit_code == 0 and WITHHELD not in (tmp_path / "after.csv").read_text()
     cli_row = _cli_themes(tmp_path / "after.csv", tmp_path / "after", "2026-Q3")
-    assert (cli_row["n_comments"], cli_row["count"]) == (4, 3)
+    assert (cli_row["n_comments"], cli_row["count"]) == (11, 3)
     with db_app.app_context():
         assert latest_results()[1], (
             "actioning a flag changes the data the results were computed from"
         )
         compute_results()
         app_row = _theme_row(table(latest_results()[0], "themes"), "2026-Q3")
-    assert (app_row["n_comments"], app_row["count"]) == (4, 3)
+    assert (app_row["n_comments"], app_row["count"]) == (11, 3)
