@@ -54,7 +54,7 @@ def test_keyboard_only_action_and_accessible_pages(app, live_server, chromium, o
     page.fill("#email", "analyst@council.example")
     page.fill("#password", PASSWORD)
     page.click("button:has-text('Sign in')")
-    page.wait_for_url(f"{live_server}/staff/")
+    page.wait_for_url(f"{live_server}/dashboard/")  # staff land on the scorecard
 
     page.goto(f"{live_server}/actions/")
     audit_widths(page, output_dir, "actions-empty", problems)
@@ -161,7 +161,7 @@ def test_wave_page_with_who_responded_and_reminders_and_group_sizes_page(
     page.fill("#email", "analyst@council.example")
     page.fill("#password", PASSWORD)
     page.click("button:has-text('Sign in')")
-    page.wait_for_url(f"{live_server}/staff/")
+    page.wait_for_url(f"{live_server}/dashboard/")  # staff land on the scorecard
 
     page.goto(f"{live_server}/programme/group-sizes")
     audit_widths(page, output_dir, "group-sizes", problems)

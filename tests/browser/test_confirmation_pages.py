@@ -77,7 +77,7 @@ def test_confirmation_pages_are_accessible_and_do_what_they_say(
     page.fill("#email", "admin@council.example")
     page.fill("#password", PASSWORD)
     page.click("button:has-text('Sign in')")
-    page.wait_for_url(f"{live_server}/staff/")
+    page.wait_for_url(f"{live_server}/dashboard/")  # staff land on the scorecard
 
     page.goto(f"{live_server}/programme/waves/{live_id}")
     page.click("a:has-text('Send invitations')")

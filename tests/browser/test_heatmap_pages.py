@@ -51,7 +51,7 @@ def test_heatmap_and_driver_pages_are_accessible_at_1280_and_320(
     page.fill("#email", "analyst@council.example")
     page.fill("#password", PASSWORD)
     page.click("button:has-text('Sign in')")
-    page.wait_for_url(f"{served}/staff/")
+    page.wait_for_url(f"{served}/dashboard/")  # staff land on the scorecard
     problems: dict[str, list[str]] = {}
     page.goto(f"{served}/dashboard/heatmap/staff-pulse")
     assert page.locator("table.govuk-table td").count() > 20

@@ -132,7 +132,7 @@ def test_an_analyst_with_the_mail_merge_never_sees_a_draft(
     analyst.fill("#email", "analyst@council.example")
     analyst.fill("#password", PASSWORD)
     analyst.click("button:has-text('Sign in')")
-    analyst.wait_for_url(f"{live_server}/staff/")
+    analyst.wait_for_url(f"{live_server}/dashboard/")  # staff land on the scorecard
     merge = analyst.context.request.get(f"{live_server}/programme/waves/{wave_id}/invitations.csv")
     (row,) = list(csv.DictReader(io.StringIO(merge.text())))
     link = live_server + "/" + row["link"].split("/", 3)[3]

@@ -120,16 +120,17 @@ def test_two_charts_on_one_page_keep_their_own_ids_names_and_text_size(signed_in
     page.set_viewport_size({"width": width, "height": 800})
     page.goto(f"{base}/dashboard/outcomes/O2/staff")  # the staff pulse and the roadshow
     _shot(page, f"drilldown-O2-staff-{width}px")
-    assert page.locator("svg.pulse-chart").count() == 2
+    # two trend charts (the key-driver charts beside them have their own ids too)
+    assert page.locator("figure.pulse-figure--trend svg.pulse-chart").count() == 2
     ids = page.evaluate("() => [...document.querySelectorAll('[id]')].map(el => el.id)")
     assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)[:5]
     names = page.evaluate(
-        """() => [...document.querySelectorAll('svg.pulse-chart')].map(svg =>
+        """() => [...document.querySelectorAll('figure.pulse-figure--trend svg.pulse-chart')].map(svg =>
             svg.getAttribute('aria-labelledby').split(' ')
                .map(id => document.getElementById(id).textContent).join(' '))"""
     )
     tables = page.evaluate(
-        """() => [...document.querySelectorAll('figure.pulse-figure')].map(f => {
+        """() => [...document.querySelectorAll('figure.pulse-figure--trend')].map(f => {
             const t = f.nextElementSibling.querySelector('table');
             return [...t.querySelectorAll('tbody tr')].map(r => r.cells[2] ?
                 [r.cells[0].textContent.trim(), r.cells[2].textContent.trim()] : null); })"""

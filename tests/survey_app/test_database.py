@@ -142,7 +142,9 @@ def test_instrument_load_never_duplicates_a_version(db_app) -> None:
         first = load_instruments(definitions)
         second = load_instruments(definitions)
         assert all(r.created for r in first) and not any(r.created for r in second)
-        assert db.session.scalar(select(db.func.count()).select_from(InstrumentVersion)) == 5
+        assert db.session.scalar(select(db.func.count()).select_from(InstrumentVersion)) == len(
+            definitions.instruments
+        )
 
 
 def test_sqlite_runs_in_wal_with_foreign_keys_and_busy_timeout(app) -> None:
