@@ -59,6 +59,12 @@ def suggest_topics(
     with warnings.catch_warnings():
         # a topic suggestion from a not-quite-converged factorisation is still a suggestion
         warnings.simplefilter("ignore", ConvergenceWarning)
+        # with as many topics as comments the factorisation can be exact, and scikit-learn's
+        # reconstruction error (sqrt of a sum that rounds to a tiny negative) warns: the
+        # loadings are fine
+        warnings.filterwarnings(
+            "ignore", message="invalid value encountered in sqrt", category=RuntimeWarning
+        )
         loadings = model.fit_transform(matrix)
     terms = np.asarray(vectorizer.get_feature_names_out())
     strongest = loadings.argmax(axis=1)
