@@ -143,6 +143,9 @@ class Config:
     JOBS_REDIS_URL = os.environ.get("JOBS_REDIS_URL") or None
     JOBS_QUEUE = os.environ.get("JOBS_QUEUE", "pulse")
     JOBS_TIMEOUT_SECONDS = float(os.environ.get("JOBS_TIMEOUT_SECONDS", "3600"))
+    # A due release of held submissions waits this long after the submission that made it
+    # due, so that the ones arriving meanwhile join the same batch (survey_app.ingestion).
+    RELEASE_DELAY_SECONDS = float(os.environ.get("RELEASE_DELAY_SECONDS", "0.5"))
     # Staff in these roles sign in with a code from an authenticator app as well as their
     # password (comma-separated; empty for none). Others may switch it on for themselves.
     MFA_REQUIRED_ROLES = os.environ.get("MFA_REQUIRED_ROLES", "admin,analyst")

@@ -48,6 +48,9 @@ def random_id() -> str:
 #: ``__table_args__`` entry: on SQLite, no hidden ``rowid`` (which counts up in insertion
 #: order); ignored by PostgreSQL.
 NO_ROWID = {"sqlite_with_rowid": False}
+# Sealed rows (2,076 bytes at the smallest padding) stay in the table's own pages instead of
+# two TOAST chunks each (migration 0018).
+INLINE_ON_POSTGRESQL = {"postgresql_with": {"toast_tuple_target": 8160}}
 
 
 def utcnow() -> dt.datetime:
@@ -355,7 +358,7 @@ class HeldSubmission(Model):
     so neither insertion order nor transaction ids pair a response with a person."""
 
     __tablename__ = "held_submission"
-    __table_args__ = NO_ROWID
+    __table_args__ = {**NO_ROWID, **INLINE_ON_POSTGRESQL}
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=random_id)
     wave_id: Mapped[int] = mapped_column(ForeignKey("wave.id", ondelete="CASCADE"), index=True)
@@ -399,7 +402,7 @@ class Draft(Model):
     the wave has closed. No rowid on SQLite, so not even insertion order is kept."""
 
     __tablename__ = "draft"
-    __table_args__ = ({"sqlite_with_rowid": False},)
+    __table_args__ = {**NO_ROWID, **INLINE_ON_POSTGRESQL}
 
     lookup: Mapped[str] = mapped_column(String(64), primary_key=True)
     wave_id: Mapped[int] = mapped_column(ForeignKey("wave.id", ondelete="CASCADE"), index=True)

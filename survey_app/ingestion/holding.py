@@ -39,6 +39,7 @@ from __future__ import annotations
 import json
 import secrets
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -320,7 +321,8 @@ class Releaser:
     submission waits for a release before its reply.
 
     Requests for a wave coalesce: however many submissions ask while a release of the wave
-    is queued or running, it runs once more at most. Under load the pool grows while a
+    is queued or running, it runs once more at most, ``RELEASE_DELAY_SECONDS`` (default 0.5)
+    after the first of them asked. Under load the pool grows while a
     release runs, so the next batch is larger and the release's fixed cost (its
     transaction, the wave's lock, a handful of statements) is shared by more submissions.
     A release that fails is logged and the submissions stay held: the next one due, or the
@@ -329,6 +331,7 @@ class Releaser:
 
     def __init__(self, app, min_batch: int = MIN_BATCH) -> None:
         self.app, self.min_batch = app, min_batch
+        self.delay = float(app.config.get("RELEASE_DELAY_SECONDS", 0.5))
         self._due: list[int] = []
         self._busy = False
         self._condition = threading.Condition()
@@ -355,6 +358,12 @@ class Releaser:
         while True:
             with self._condition:
                 self._condition.wait_for(lambda: bool(self._due))
+            # The wave stays queued while the pool grows for a moment: every submission that
+            # asks meanwhile joins this one release, so under load a release takes tens of
+            # submissions (its fixed cost shared by all, and a larger batch mixes more
+            # people) instead of the minimum each time.
+            time.sleep(self.delay)
+            with self._condition:
                 wave_id = self._due.pop(0)
                 self._busy = True
             try:
@@ -444,14 +453,15 @@ def _release_wave(connection: Connection, wave_id: int, min_batch: int, force: b
         .where(HeldSubmission.wave_id == wave_id)
         .with_for_update()
     ).all()
-    opened = _openable(wave_id, rows)
-    held = list(opened)
     if final:
-        batch = held
-    elif release_due(len(held), min_batch):
-        batch = _random.sample(held, len(held) - 2 * min_batch)
+        chosen = rows
+    elif release_due(len(rows), min_batch):
+        # Only the rows drawn are opened: the ones left behind wait for a later batch.
+        chosen = _random.sample(rows, len(rows) - 2 * min_batch)
     else:
         return 0
+    opened = _openable(wave_id, chosen)
+    batch = list(opened)
     if not batch:
         return 0
     table = HeldSubmission.__table__
