@@ -11,15 +11,17 @@ import threading
 from urllib.parse import urlencode
 
 import pytest
+from flask_migrate import upgrade
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.exc import OperationalError
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from survey_app.extensions import db
-from survey_app.models import Answer, HeldSubmission, Invitation, InviteTag, Response
+from survey_app.models import Answer, HeldSubmission, Invitation, InviteTag, Response, WaveMode
 from survey_app.survey.forms import pages_of
 from survey_app.survey.store import release_held
 
+from ..conftest import _reset_postgres, make_app
 from .survey_helpers import (
     answer_pages,
     csrf_of,
@@ -419,3 +421,53 @@ def test_a_due_release_runs_after_the_reply_in_the_releaser_thread(app_with) -> 
             select(func.count()).select_from(Invitation).where(Invitation.used.is_(True))
         )
     assert (held, released, used) == (10, 10, 10)
+
+
+@pytest.mark.postgres
+def test_sealed_drafts_and_held_rows_stay_out_of_toast_on_postgresql(postgres_database) -> None:
+    """A sealed draft or held submission (2,076 bytes at the smallest padding) is written in
+    its table's own page: nothing reaches the TOAST tables, so holding a submission costs one
+    row, not three (migration 0018)."""
+    _reset_postgres(postgres_database)
+    app = make_app(postgres_database)
+    try:
+        with app.app_context():
+            upgrade()
+            wave = make_wave("staff-pulse", WaveMode.OPEN)
+            slug, instrument = wave.slug, wave.instrument_version.instrument
+        clients = [app.test_client() for _ in range(3)]
+        checks = [
+            answer_pages(c, slug, instrument, full_answers(instrument, seed=i))
+            for i, c in enumerate(clients)
+        ]
+        assert send(clients[0], slug, checks[0]).status_code == 303
+        with app.app_context():
+            held = db.session.scalar(select(func.count()).select_from(HeldSubmission))
+            drafts = db.session.scalar(text("SELECT count(*) FROM draft"))
+            toast = dict(
+                db.session.execute(
+                    text(
+                        "SELECT relname, pg_relation_size(reltoastrelid) FROM pg_class "
+                        "WHERE relname IN ('held_submission', 'draft')"
+                    )
+                ).all()
+            )
+            options = dict(
+                db.session.execute(
+                    text(
+                        "SELECT relname, array_to_string(reloptions, ',') FROM pg_class "
+                        "WHERE relname IN ('held_submission', 'draft')"
+                    )
+                ).all()
+            )
+        assert (held, drafts) == (1, 2)
+        assert toast == {"held_submission": 0, "draft": 0}
+        assert options == {
+            "held_submission": "toast_tuple_target=8160",
+            "draft": "toast_tuple_target=8160",
+        }
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        _reset_postgres(postgres_database)
