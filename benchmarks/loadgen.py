@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 REPO = Path(__file__).resolve().parents[1]
 INSTRUMENT = "resident-perception"
@@ -204,6 +206,74 @@ def worker_pids(master_pid: int) -> list[int]:
             if int(stat.rsplit(")", 1)[1].split()[1]) == master_pid:
                 found.append(int(entry.name))
     return sorted(found)
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """A process's user + system CPU so far (``/proc/<pid>/stat``), or None once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU spent by kind of process while something ran: the app's and the baseline's
+    gunicorn workers, the PostgreSQL backends serving the benchmark's own database (by
+    ``pg_stat_activity``, so other databases' work on a shared server is not counted; the
+    server's WAL writer and checkpointer are not either), and this client process.
+
+    ``measure(run)`` snapshots before and after ``run()`` and returns (its result, CPU
+    seconds by kind); a backend that connected meanwhile counts from zero."""
+
+    KINDS = ("app", "baseline", "postgres", "client")
+
+    def __init__(self, app_master: int, baseline_master: int, database_url: str) -> None:
+        self.app_master, self.baseline_master = app_master, baseline_master
+        url = make_url(database_url)
+        self.database = url.database if url.get_backend_name() == "postgresql" else None
+        self.admin = (
+            create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+            if self.database
+            else None
+        )
+
+    def _backends(self) -> list[int]:
+        if self.admin is None:
+            return []
+        with self.admin.connect() as connection:
+            return list(
+                connection.execute(
+                    text("SELECT pid FROM pg_stat_activity WHERE datname = :name"),
+                    {"name": self.database},
+                ).scalars()
+            )
+
+    def snapshot(self) -> dict:
+        kinds = {
+            **dict.fromkeys(worker_pids(self.app_master), "app"),
+            **dict.fromkeys(worker_pids(self.baseline_master), "baseline"),
+            **dict.fromkeys(self._backends(), "postgres"),
+        }
+        taken = {pid: (kind, cpu_seconds(pid)) for pid, kind in kinds.items()}
+        mine = os.times()
+        taken["client"] = ("client", mine.user + mine.system)
+        return taken
+
+    def measure(self, run, settle: float = 0.0):
+        before = self.snapshot()
+        result = run()
+        time.sleep(settle)  # work the run caused after its last reply (releases) counts too
+        after = self.snapshot()
+        spent = dict.fromkeys(self.KINDS, 0.0)
+        for key, (kind, seconds) in after.items():
+            if seconds is not None:
+                spent[kind] += seconds - (before.get(key, (kind, 0.0))[1] or 0.0)
+        return result, spent
+
+    def close(self) -> None:
+        if self.admin is not None:
+            self.admin.dispose()
 
 
 # --------------------------------------------------------------------------- respondents

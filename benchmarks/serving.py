@@ -255,6 +255,19 @@ def submit_capacity(
     return {**result, "prepared": count, "ran_out": not prepared}
 
 
+def cpu_per_request(rounds: list[dict]) -> dict:
+    """Milliseconds of CPU per successful request, by kind of process, over all rounds."""
+    requests = sum(len(r["timings"]) for r in rounds)
+    spent = {kind: sum(r["cpu"][kind] for r in rounds) for kind in loadgen.CpuMeter.KINDS}
+    per = {kind: 1000 * seconds / requests if requests else None for kind, seconds in spent.items()}
+    server = [per[k] for k in ("app", "baseline", "postgres") if per[k] is not None]
+    return {
+        "cpu_ms": per,
+        "cpu_ms_total": sum(v for v in per.values() if v is not None) if requests else None,
+        "cpu_ms_server": sum(server) if requests else None,
+    }
+
+
 def keep_alive(base: str) -> urllib3.HTTPConnectionPool:
     """One keep-alive connection to ``base`` for a thread sending back to back, through
     urllib3 (which requests is built on) without requests' extras: a requests Session,
@@ -280,7 +293,14 @@ def serving_settings(args) -> dict[str, str]:
     return settings
 
 
-def measure_rounds(app_base: str, baseline_base: str, plan: loadgen.Plan, users: int, args) -> dict:
+def measure_rounds(
+    app_base: str,
+    baseline_base: str,
+    plan: loadgen.Plan,
+    users: int,
+    args,
+    meter: loadgen.CpuMeter,
+) -> dict:
     """Submit alone, bare and write, ``--rounds`` times each for ``--seconds / --rounds``,
     interleaved (the order turns each round), so that a change in the shared machine's load
     during the run weighs on all three alike. Before each round enough respondents are
@@ -302,10 +322,16 @@ def measure_rounds(app_base: str, baseline_base: str, plan: loadgen.Plan, users:
         }
         order = list(runs)[number % 3 :] + list(runs)[: number % 3]
         for name in order:
-            rounds[name].append(runs[name]())
+            # One second after each run before the CPU is read: a submit's release runs
+            # after its reply (RELEASE_DELAY_SECONDS, 0.5 s), and is part of its cost.
+            measured, spent = meter.measure(runs[name], settle=1.0)
+            rounds[name].append({**measured, "cpu": spent})
         submit = rounds["submit"][-1]
         count = int(submit["requests_per_s"] * per_round * 1.5) + users
-    result = {name: combine(measured) for name, measured in rounds.items()}
+    result = {
+        name: {**combine(measured), **cpu_per_request(measured)}
+        for name, measured in rounds.items()
+    }
     result["submit"]["ran_out_rounds"] = sum(r["ran_out"] for r in rounds["submit"])
     return result
 
@@ -334,7 +360,11 @@ def run_level(database_url: str, plan: loadgen.Plan, users: int, args, log: Path
             result["survey"] = survey_load(
                 base, plan, users, args.seconds, args.max_surveys, think=args.think
             )
-            result.update(measure_rounds(base, baseline_base, plan, users, args))
+            meter = loadgen.CpuMeter(server.pid, baseline.pid, database_url)
+            try:
+                result.update(measure_rounds(base, baseline_base, plan, users, args, meter))
+            finally:
+                meter.close()
         finally:
             loadgen.stop_gunicorn(server)
     finally:
@@ -342,6 +372,10 @@ def run_level(database_url: str, plan: loadgen.Plan, users: int, args, log: Path
     submit = result["submit"]["requests_per_s"]
     result["submit_vs_bare"] = submit / result["bare"]["requests_per_s"]
     result["submit_vs_write"] = submit / result["write"]["requests_per_s"]
+    # What the throughput ratio tends to when every process competes for the same cores.
+    result["write_cpu_vs_submit_cpu"] = (
+        result["write"]["cpu_ms_total"] / result["submit"]["cpu_ms_total"]
+    )
     return result
 
 
@@ -377,6 +411,15 @@ def print_level(database: str, r: dict) -> None:
         f"  submit/bare {r['submit_vs_bare']:.3f}   submit/write {r['submit_vs_write']:.3f}"
         "  (target >= 0.5 of write)"
     )
+    print("  CPU per request, ms (app or baseline workers, its database's backends, client):")
+    for name in ("submit", "write", "bare"):
+        cpu = r[name]["cpu_ms"]
+        worker = cpu["app"] if name == "submit" else cpu["baseline"]
+        print(
+            f"    {name:<7} workers {worker:6.3f}  postgres {cpu['postgres']:6.3f}"
+            f"  client {cpu['client']:6.3f}  total {r[name]['cpu_ms_total']:6.3f}"
+        )
+    print(f"  CPU of a write / CPU of a submit {r['write_cpu_vs_submit_cpu']:.3f}")
     print("  per step while answering the survey:")
     for step, t in s["steps"].items():
         print(
