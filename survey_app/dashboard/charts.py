@@ -7,6 +7,7 @@ gaps, and a break in comparability (a question reworded or rescaled) splits the 
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import math
 import re
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 from functools import cache
 from types import ModuleType
 from xml.sax.saxutils import escape
+
+from analysis.rag import amount, format_date
 
 INK = "#0b0c0c"
 LINE = "#0b4f6c"
@@ -71,6 +74,28 @@ class References:
     target: float | None = None
     trajectory: tuple[float | None, ...] = ()
     baseline: float | None = None
+
+
+def references_text(
+    references: References, labels: list[str], unit: str, target_date: dt.date | None
+) -> str:
+    """A chart's reference lines in words, for its description (its accessible name carries
+    its own figures): e.g. " Target 65% by 31 Mar 2027. Baseline 35%. Trajectory: 2026-Q1
+    41%; 2026-Q2 45%." (``labels`` names the point each trajectory value is read at)."""
+    text = ""
+    if references.target is not None:
+        by = f" by {format_date(target_date)}" if target_date else ""
+        text += f" Target {amount(references.target, unit)}{by}."
+    if references.baseline is not None:
+        text += f" Baseline {amount(references.baseline, unit)}."
+    read = [
+        f"{label} {amount(v, unit)}"
+        for label, v in zip(labels, references.trajectory, strict=True)
+        if v is not None
+    ]
+    if read:
+        text += " Trajectory: " + "; ".join(read) + "."
+    return text
 
 
 # The chart is drawn 288 user units (4 inches at 72 per inch) wide; at 320 CSS px the page's
