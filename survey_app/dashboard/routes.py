@@ -24,6 +24,7 @@ from ..theme_summary import theme_figures
 from . import bp
 from .drilldown import download_table, drilldown
 from .indices import indices_table
+from .kpi import kpi_view
 from .scorecard import all_cards, headline, largest_changes, scorecard
 
 
@@ -141,6 +142,17 @@ def outcome_download(outcome_id: str, audience: str, instrument_id: str, name: s
     except KeyError:
         abort(404)
     return send_table(frame, f"{found.id}-{audience}-{instrument_id}-{name}", fmt)
+
+
+@bp.get("/kpis/<measure_id>")
+@role_required(*VIEWER_ROLES)
+def kpi(measure_id: str):
+    """A KPI read-only, reached from its scorecard row: its values by period charted with the
+    target, trajectory and baseline, and the table of the same figures."""
+    view = kpi_view(current_definitions().framework, measure_id)
+    if view is None:
+        abort(404)
+    return render_template("dashboard/kpi.html", title=view.row.title, view=view)
 
 
 def send_table(frame: pd.DataFrame, stem: str, fmt: str):

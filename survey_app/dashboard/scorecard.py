@@ -446,7 +446,9 @@ def _survey_row(
     )
 
 
-def _kpi_row(measure: Measure, values: list[KpiValue]) -> MeasureRow:
+def kpi_row(measure: Measure, values: list[KpiValue]) -> MeasureRow:
+    """A KPI's scorecard row from its recorded values (in period order): the latest value,
+    the change from the previous period (not tested) and the latest period's status."""
     target = current_target(measure)
     series = [Point(v.period, v.value) for v in values]
     latest = series[-1] if series else None
@@ -520,7 +522,7 @@ def scorecard(
                 card = OutcomeCard(outcome)
                 for measure in outcome.measures:
                     card.rows.append(
-                        _kpi_row(measure, kpis.get(measure.id, []))
+                        kpi_row(measure, kpis.get(measure.id, []))
                         if measure.type == "kpi"
                         else _survey_row(
                             measure, outcome, indicators, changes, order, notes, closing
