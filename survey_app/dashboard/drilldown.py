@@ -27,21 +27,21 @@ from .figures import FIGURE_COLUMNS, figures_by_wave, in_wave_order
 from .scorecard import (
     STATUS_COLUMNS,
     closing_dates,
-    measure_waves,
     measures_reading,
     trajectory_line,
     with_measure_status,
 )
 
-# the test and status columns a measure's trend table adds to the indicators' own
-MEASURE_COLUMNS = ["change", "p_adj", "mdc", "significance", "trajectory", "status", "reason"]
+#: the outcome score's trend by wave (page and download): the figures, the change into each
+#: wave with its test, and the trajectory and status of the framework's measure, if any
+TREND_COLUMNS = [*FIGURE_COLUMNS, "trajectory", "status", "reason"]
 
 
 @dataclass
 class InstrumentView:
     instrument_id: str
     title: str
-    trend: pd.DataFrame  # wave, n, estimate, ci_low, ci_high, suppressed
+    trend: pd.DataFrame  # TREND_COLUMNS
     items: pd.DataFrame  # question, text, then one % positive column per wave
     breakdowns: dict[str, pd.DataFrame]  # by column -> group x wave table of estimates
     breaks: frozenset[str]  # waves after which questions of this outcome are not comparable
@@ -139,8 +139,8 @@ class InstrumentView:
 class Source:
     """What an instrument view's long downloads are read from (stored results only)."""
 
-    indicators: pd.DataFrame  # this instrument's and audience's rows
-    changes: pd.DataFrame  # this instrument's
+    indicators: pd.DataFrame  # the stored tables (a measure may read several surveys)
+    changes: pd.DataFrame
     items: pd.DataFrame  # whole-audience rows of the outcome's questions
     groups: pd.DataFrame  # breakdown rows of the outcome score
     texts: dict[str, str]  # question id -> result text ("% disagreeing: ..."), in order
@@ -255,29 +255,35 @@ def drilldown(
         overall = mine[
             (mine["level"] == "outcome") & (mine["id"] == outcome.id) & mine["by"].isna()
         ]
-        rank = {w: i for i, w in enumerate(order)}
-        overall = overall.assign(rank=overall["wave"].map(rank)).sort_values("rank")
-        trend = overall[["wave", "n", "estimate", "ci_low", "ci_high", "suppressed"]].reset_index(
-            drop=True
+        # the outcome score's own changes (the lookup is built per page: keep it small)
+        score_changes = (
+            changes[
+                (changes["instrument"] == instrument.id)
+                & (changes["level"] == "outcome")
+                & (changes["id"] == outcome.id)
+                & changes["by"].isna()
+            ]
+            if not changes.empty
+            else changes
         )
         measure = outcome_measure(outcome, audience, instrument.id)
         target = current_target(measure) if measure else None
-        if measure is not None:
-            # the change, its test, the trajectory and the status of each wave (scorecard rules)
-            waves = measure_waves(
-                measure, outcome.id, indicators, changes, order, notes, closing, target
-            )
-            if not waves.empty:
-                waves = waves[waves["instrument"] == instrument.id]
-            trend = trend.merge(
-                waves[["wave", *MEASURE_COLUMNS]]
-                if not waves.empty
-                else pd.DataFrame(columns=["wave", *MEASURE_COLUMNS]),
-                on="wave",
-                how="left",
-            )
-        else:
-            trend = trend.assign(**dict.fromkeys(MEASURE_COLUMNS))
+        # each wave's figures with the change into it and its test, and for the framework's
+        # measure its trajectory and status (the scorecard's rules)
+        trend = with_measure_status(
+            figures_by_wave(
+                in_wave_order(overall, order),
+                score_changes,
+                keep=["instrument", "level", "id"],
+                direction=target.direction if target else "higher",
+            ),
+            [("outcome", outcome.id, measure)] if measure else [],
+            indicators,  # all of them: a measure may read several surveys (its first wave)
+            changes,
+            order,
+            notes,
+            closing,
+        )[TREND_COLUMNS].reset_index(drop=True)
         line = (
             trajectory_line(target, [closing.get((instrument.id, w)) for w in trend["wave"]])
             if target
@@ -312,10 +318,8 @@ def drilldown(
                 target,
                 line,
                 Source(
-                    mine,
-                    changes[changes["instrument"] == instrument.id]
-                    if not changes.empty
-                    else changes,
+                    indicators,
+                    changes,
                     items,
                     grouped,
                     {q.id: instrument.result_text(q.id) for q in questions if q.id in item_ids},

@@ -150,7 +150,7 @@ def test_outcome_drilldown_chart_table_breaks_and_downloads(app, client) -> None
     assert (
         csv.splitlines()[0]
         == "wave,n,estimate,ci_low,ci_high,suppressed,"
-        "change,p_adj,mdc,significance,trajectory,status,reason"
+        "change,p_value,p_adj,mdc,significance,trajectory,status,reason"
         and len(csv.splitlines()) == 5
     )
     assert (

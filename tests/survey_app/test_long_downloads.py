@@ -278,3 +278,37 @@ def test_the_indices_download_is_long_with_changes_and_the_index_measures_status
     assert members and all(r["measure"] == r["status"] == "" for r in members)
     excel = _xlsx(analyst, "/dashboard/indices")
     assert len(excel) == len(rows) and any(isinstance(r["p_adj"], float) for r in excel)
+
+
+@pytest.mark.parametrize(
+    ("instrument", "measured"), [("resident-services", False), ("resident-perception", True)]
+)
+def test_the_trend_download_carries_the_changes_with_or_without_a_measure(
+    demo, analyst, instrument: str, measured: bool
+) -> None:
+    """O12 for residents: the perception survey's score is a framework measure, the services
+    survey's is not; both trends carry every wave's change and test."""
+    rows = _csv(analyst, f"/dashboard/outcomes/O12/residents/{instrument}/trend")
+    assert list(rows[0]) == [*LONG, "trajectory", "status", "reason"]
+    indicators, changes = _stored(demo, "indicators"), _stored(demo, "changes")
+    stored = indicators[
+        (indicators["instrument"] == instrument)
+        & (indicators["level"] == "outcome")
+        & (indicators["id"] == "O12")
+        & indicators["by"].isna()
+    ]
+    assert (
+        [r["wave"] for r in rows]
+        == list(stored["wave"])
+        == ["2025-Q4", "2026-Q1"]
+        + [
+            "2026-Q2",
+            "2026-Q3",
+        ]
+    )
+    for row, (_, indicator) in zip(rows, stored.iterrows(), strict=True):
+        assert {c: row[c] for c in FIGURES} == _expected(
+            indicator, _change_into(changes, indicator)
+        )
+    assert all(r["p_adj"] for r in rows[1:])
+    assert all(bool(r["status"]) is measured for r in rows)
