@@ -86,6 +86,8 @@ def test_a_value_an_analyst_records_is_charted_and_unknown_kpis_are_not_found(ap
     empty = analyst.get("/dashboard/kpis/O9-divested").get_data(as_text=True)
     assert "<svg" not in empty and "No value has been recorded for this KPI yet." in empty
     assert 'href="/programme/measures/O9-divested"' in empty  # analysts may change the target
+    target_page = analyst.get("/programme/measures/O9-divested").get_data(as_text=True)
+    assert 'href="/dashboard/kpis/O9-divested"' in target_page  # and back to the chart
     analyst.post(
         "/programme/measures",
         data={
