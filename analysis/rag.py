@@ -72,9 +72,10 @@ def format_date(day: dt.date) -> str:
     return f"{day.day} {day:%b %Y}"
 
 
-def _amount(value: float, unit: str) -> str:
+def amount(value: float, unit: str) -> str:
     """A level in the measure's units: "52%", "24 £m"; percentages as whole numbers, the
-    precision pages show (survey_app.display), KPI values to one decimal at most."""
+    precision pages show (survey_app.display), KPI values to one decimal at most. Reasons,
+    chart descriptions and the KPI page all say a level this way."""
     if unit == "%":
         return f"{round(value):.0f}%"
     return f"{round(value, 1):g} {unit}"
@@ -225,10 +226,10 @@ def rate(
     when = format_date(at)
     if beyond_target >= -_TOLERANCE:
         return Status(
-            "met", f"At or beyond the target of {_amount(target, unit)}", trajectory=expected
+            "met", f"At or beyond the target of {amount(target, unit)}", trajectory=expected
         )
     better, worse = ("above", "below") if direction == "higher" else ("below", "above")
-    where = f"the trajectory of {_amount(expected, unit)} for {when}"
+    where = f"the trajectory of {amount(expected, unit)} for {when}"
     if beyond_trajectory >= -_TOLERANCE:
         gap = _difference(beyond_trajectory, unit)
         text = f"On {where}" if gap == "less than 1 point" else f"{gap} {better} {where}"

@@ -7,6 +7,7 @@ gaps, and a break in comparability (a question reworded or rescaled) splits the 
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import math
 import re
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 from functools import cache
 from types import ModuleType
 from xml.sax.saxutils import escape
+
+from analysis.rag import amount, format_date
 
 INK = "#0b0c0c"
 LINE = "#0b4f6c"
@@ -73,6 +76,28 @@ class References:
     baseline: float | None = None
 
 
+def references_text(
+    references: References, labels: list[str], unit: str, target_date: dt.date | None
+) -> str:
+    """A chart's reference lines in words, for its description (its accessible name carries
+    its own figures): e.g. " Target 65% by 31 Mar 2027. Baseline 35%. Trajectory: 2026-Q1
+    41%; 2026-Q2 45%." (``labels`` names the point each trajectory value is read at)."""
+    text = ""
+    if references.target is not None:
+        by = f" by {format_date(target_date)}" if target_date else ""
+        text += f" Target {amount(references.target, unit)}{by}."
+    if references.baseline is not None:
+        text += f" Baseline {amount(references.baseline, unit)}."
+    read = [
+        f"{label} {amount(v, unit)}"
+        for label, v in zip(labels, references.trajectory, strict=True)
+        if v is not None
+    ]
+    if read:
+        text += " Trajectory: " + "; ".join(read) + "."
+    return text
+
+
 # The chart is drawn 288 user units (4 inches at 72 per inch) wide; at 320 CSS px the page's
 # column is about 290 px, so a 13-unit font is never drawn below 12 CSS px (issue 17 §2).
 WIDTH_INCHES, HEIGHT_INCHES = 4.0, 3.4
@@ -106,17 +131,20 @@ def trend_svg(
     *,
     ident: str = "chart",
     references: References | None = None,
+    series: str = "Estimate",
 ) -> str:
     """An SVG line chart with its 95% confidence band and the measure's target, trajectory and
     baseline as reference lines. ``breaks`` names waves that start a new comparable series
     (the line is not joined across them). Percentages are drawn on the common 0-100 axis; any
-    other unit on its own axis, labelled with the unit. Every id is prefixed with ``ident``
-    (unique on the page); the legend sits below the plot, outside it."""
+    other unit (a KPI's) on its own axis, labelled with the unit; points without an interval
+    (a KPI's recorded values) draw no band. ``series`` names the line in the legend. Every id
+    is prefixed with ``ident`` (unique on the page); the legend sits below the plot, outside
+    it."""
     references = references or References()
     plt = pyplot()
     with plt.rc_context({"svg.fonttype": "none", "font.size": FONT_SIZE}):
         fig, ax = plt.subplots(figsize=(WIDTH_INCHES, HEIGHT_INCHES), dpi=72)
-        _draw(ax, points, breaks, unit, references)
+        _draw(ax, points, breaks, unit, references, series)
         handles, labels = ax.get_legend_handles_labels()
         if handles:
             fig.legend(
@@ -176,26 +204,28 @@ def _segments(points: list[ChartPoint], breaks: frozenset[str]) -> list[list[int
     return segments
 
 
-def _draw(ax, points, breaks, unit, references: References) -> None:
+def _draw(ax, points, breaks, unit, references: References, series: str) -> None:
     xs = list(range(len(points)))
     segments = _segments(points, breaks)
+    banded = [p for p in segments if any(points[i].low is not None for i in p)]
     for part in segments:
-        ax.fill_between(
-            part,
-            [_number(points[i].low) for i in part],
-            [_number(points[i].high) for i in part],
-            color=BAND,
-            alpha=0.6,
-            linewidth=0,
-            label="95% interval" if part is segments[0] else None,
-        )
+        if part in banded:  # no "95% interval" in the legend of values that have none
+            ax.fill_between(
+                part,
+                [_number(points[i].low) for i in part],
+                [_number(points[i].high) for i in part],
+                color=BAND,
+                alpha=0.6,
+                linewidth=0,
+                label="95% interval" if part is banded[0] else None,
+            )
         ax.plot(
             part,
             [_number(points[i].estimate) for i in part],
             color=LINE,
             marker="o",
             linewidth=2,
-            label="Estimate" if part is segments[0] else None,
+            label=series if part is segments[0] else None,
         )
     if references.target is not None:
         ax.axhline(references.target, color=TARGET, linewidth=1.5, label="Target")

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 import pandas as pd
 from sqlalchemy import select
 
-from analysis.rag import baseline_date_or_first, format_date, trajectory
 from instruments import Definitions, Measure, Outcome, diff_instruments
 
 from ..display import for_display, rounded
@@ -23,18 +22,26 @@ from ..publication import is_published_view, published_responses
 from ..response_counts import ShownCount, response_rate, wave_total
 from ..results import table
 from ..targets import Target, current_target
-from .charts import ChartPoint, References, chart_id, trend_svg
-from .scorecard import closing_dates, measure_waves
+from .charts import ChartPoint, References, chart_id, references_text, trend_svg
+from .figures import FIGURE_COLUMNS, figures_by_wave, in_wave_order
+from .scorecard import (
+    STATUS_COLUMNS,
+    closing_dates,
+    measures_reading,
+    trajectory_line,
+    with_measure_status,
+)
 
-# the test and status columns a measure's trend table adds to the indicators' own
-MEASURE_COLUMNS = ["change", "p_adj", "mdc", "significance", "trajectory", "status", "reason"]
+#: the outcome score's trend by wave (page and download): the figures, the change into each
+#: wave with its test, and the trajectory and status of the framework's measure, if any
+TREND_COLUMNS = [*FIGURE_COLUMNS, "trajectory", "status", "reason"]
 
 
 @dataclass
 class InstrumentView:
     instrument_id: str
     title: str
-    trend: pd.DataFrame  # wave, n, estimate, ci_low, ci_high, suppressed
+    trend: pd.DataFrame  # TREND_COLUMNS
     items: pd.DataFrame  # question, text, then one % positive column per wave
     breakdowns: dict[str, pd.DataFrame]  # by column -> group x wave table of estimates
     breaks: frozenset[str]  # waves after which questions of this outcome are not comparable
@@ -44,6 +51,52 @@ class InstrumentView:
     ident: str = "chart"  # the chart's id prefix, unique on the page
     target: Target | None = None  # of the framework measure this view shows, if there is one
     trajectory_line: list[float | None] = field(default_factory=list)  # per row of ``trend``
+    source: Source | None = None  # what the long downloads are read from
+
+    @functools.cached_property
+    def item_figures(self) -> pd.DataFrame:
+        """The questions behind the outcome in long form, for the download: one row per
+        question and wave (in the instrument's question order, then wave order) with n, the %
+        positive and its CI, the change into that wave with its p-values, MDC and significance,
+        and for a question a framework measure reads, its target, trajectory and status."""
+        source = self.source
+        if source is None or source.items.empty:
+            return pd.DataFrame()
+        rank = {q: i for i, q in enumerate(source.texts)}
+        rows = in_wave_order(
+            source.items.assign(_q=source.items["id"].map(rank)), source.order, ["_q"]
+        )
+        long = figures_by_wave(rows, source.changes, keep=["instrument", "level", "id"])
+        long = with_measure_status(
+            long,
+            source.item_measures,
+            source.indicators,
+            source.changes,
+            source.order,
+            source.notes,
+            source.closing,
+        )
+        long.insert(0, "question", long["id"].map(source.texts))
+        return long.drop(columns=["instrument", "level"]).rename(columns={"id": "question_id"})[
+            ["question_id", "question", *FIGURE_COLUMNS, *STATUS_COLUMNS]
+        ]
+
+    def group_figures(self, by: str) -> pd.DataFrame:
+        """The outcome score by one breakdown in long form, for the download: one row per
+        group and wave with the same figures as :attr:`item_figures` (a group is not a measure:
+        no target or status); a suppressed group's figures are blank."""
+        source = self.source
+        if source is None or by not in self.breakdowns:
+            raise KeyError(by)
+        rows = source.groups[source.groups["by"] == by]
+        rows = in_wave_order(rows, source.order, ["group"])
+        long = figures_by_wave(
+            rows,
+            source.changes,
+            keep=["id", "by", "group"],
+            direction=(self.target.direction if self.target else "higher"),
+        )
+        return long.rename(columns={"id": "outcome"})
 
     @functools.cached_property
     def chart(self) -> str:
@@ -64,36 +117,13 @@ class InstrumentView:
             if self.breaks
             else ""
         )
-        references = References()
-        aims = ""
+        references, aims = References(), ""
         if self.target is not None:
-            line = [rounded(v) for v in self.trajectory_line]
-            references = References(self.target.target, tuple(line), self.target.baseline)
-            aims = "".join(
-                (
-                    f" Target {self.target.target:.0f}%"
-                    + (
-                        f" by {format_date(self.target.target_date)}"
-                        if self.target.target_date
-                        else ""
-                    )
-                    + "."
-                )
-                if self.target.target is not None
-                else ""
+            line = tuple(rounded(v) for v in self.trajectory_line)
+            references = References(self.target.target, line, self.target.baseline)
+            aims = references_text(
+                references, [p.wave for p in points], "%", self.target.target_date
             )
-            if self.target.baseline is not None:
-                aims += f" Baseline {self.target.baseline:.0f}%."
-            if any(v is not None for v in line):
-                aims += (
-                    " Trajectory: "
-                    + "; ".join(
-                        f"{p.wave} {v:.0f}%"
-                        for p, v in zip(points, line, strict=True)
-                        if v is not None
-                    )
-                    + "."
-                )
         return trend_svg(
             points,
             self.chart_title,
@@ -103,6 +133,21 @@ class InstrumentView:
             ident=self.ident,
             references=references,
         )
+
+
+@dataclass(frozen=True)
+class Source:
+    """What an instrument view's long downloads are read from (stored results only)."""
+
+    indicators: pd.DataFrame  # the stored tables (a measure may read several surveys)
+    changes: pd.DataFrame
+    items: pd.DataFrame  # whole-audience rows of the outcome's questions
+    groups: pd.DataFrame  # breakdown rows of the outcome score
+    texts: dict[str, str]  # question id -> result text ("% disagreeing: ..."), in order
+    item_measures: list[tuple[str, str, Measure]]
+    order: list[str]
+    notes: pd.DataFrame
+    closing: dict[tuple[str, str], dt.date]
 
 
 def outcome_measure(outcome: Outcome, audience: str, instrument_id: str) -> Measure | None:
@@ -119,20 +164,6 @@ def outcome_measure(outcome: Outcome, audience: str, instrument_id: str) -> Meas
         ),
         None,
     )
-
-
-def _trajectory_line(target: Target, closes: list[dt.date | None]) -> list[float | None]:
-    """The trajectory read at each wave's closing date (None without a target, baseline or
-    target date, or for a wave with no closing date)."""
-    start = baseline_date_or_first(target.baseline_date, [c for c in closes if c])
-    if None in (target.target, target.baseline, target.target_date, start):
-        return [None] * len(closes)
-    return [
-        trajectory(target.baseline, target.target, start, target.target_date, c)  # type: ignore[arg-type]
-        if c
-        else None
-        for c in closes
-    ]
 
 
 def _num(x) -> float | None:
@@ -224,31 +255,37 @@ def drilldown(
         overall = mine[
             (mine["level"] == "outcome") & (mine["id"] == outcome.id) & mine["by"].isna()
         ]
-        rank = {w: i for i, w in enumerate(order)}
-        overall = overall.assign(rank=overall["wave"].map(rank)).sort_values("rank")
-        trend = overall[["wave", "n", "estimate", "ci_low", "ci_high", "suppressed"]].reset_index(
-            drop=True
+        # the outcome score's own changes (the lookup is built per page: keep it small)
+        score_changes = (
+            changes[
+                (changes["instrument"] == instrument.id)
+                & (changes["level"] == "outcome")
+                & (changes["id"] == outcome.id)
+                & changes["by"].isna()
+            ]
+            if not changes.empty
+            else changes
         )
         measure = outcome_measure(outcome, audience, instrument.id)
         target = current_target(measure) if measure else None
-        if measure is not None:
-            # the change, its test, the trajectory and the status of each wave (scorecard rules)
-            waves = measure_waves(
-                measure, outcome.id, indicators, changes, order, notes, closing, target
-            )
-            if not waves.empty:
-                waves = waves[waves["instrument"] == instrument.id]
-            trend = trend.merge(
-                waves[["wave", *MEASURE_COLUMNS]]
-                if not waves.empty
-                else pd.DataFrame(columns=["wave", *MEASURE_COLUMNS]),
-                on="wave",
-                how="left",
-            )
-        else:
-            trend = trend.assign(**dict.fromkeys(MEASURE_COLUMNS))
+        # each wave's figures with the change into it and its test, and for the framework's
+        # measure its trajectory and status (the scorecard's rules)
+        trend = with_measure_status(
+            figures_by_wave(
+                in_wave_order(overall, order),
+                score_changes,
+                keep=["instrument", "level", "id"],
+                direction=target.direction if target else "higher",
+            ),
+            [("outcome", outcome.id, measure)] if measure else [],
+            indicators,  # all of them: a measure may read several surveys (its first wave)
+            changes,
+            order,
+            notes,
+            closing,
+        )[TREND_COLUMNS].reset_index(drop=True)
         line = (
-            _trajectory_line(target, [closing.get((instrument.id, w)) for w in trend["wave"]])
+            trajectory_line(target, [closing.get((instrument.id, w)) for w in trend["wave"]])
             if target
             else []
         )
@@ -280,21 +317,31 @@ def drilldown(
                 chart_id(outcome.id, audience, instrument.id),
                 target,
                 line,
+                Source(
+                    indicators,
+                    changes,
+                    items,
+                    grouped,
+                    {q.id: instrument.result_text(q.id) for q in questions if q.id in item_ids},
+                    measures_reading(definitions.framework, audience, instrument.id, ("item",)),
+                    order,
+                    notes,
+                    closing,
+                ),
             )
         )
     return views
 
 
 def download_table(view: InstrumentView, name: str) -> pd.DataFrame:
-    """The table shown on the page, as a frame for CSV or Excel (suppressed figures blank)."""
+    """A table of the page as a frame for CSV or Excel, in long form (one row per wave of the
+    outcome score, question x wave, or breakdown group x wave) with every figure: n, estimate,
+    CI, change, p-values (BH), MDC, significance, and for measures the trajectory and status.
+    Suppressed figures are blank; figures at the precision the page shows (for_display)."""
     if name == "trend":
         return for_display(view.trend)
     if name == "items":
-        return for_display(
-            view.items.reset_index().rename(columns={"id": "question_id"}),
-            whole=view.items.columns.drop("question", errors="ignore"),
-        )
+        return for_display(view.item_figures)
     if name.startswith("by-") and name[3:] in view.breakdowns:
-        wide = view.breakdowns[name[3:]]
-        return for_display(wide.reset_index(), whole=wide.columns)
+        return for_display(view.group_figures(name[3:]))
     raise KeyError(name)

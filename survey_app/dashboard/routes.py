@@ -19,10 +19,12 @@ from ..extensions import db
 from ..methodology import wave_methods
 from ..publication import results_for_current_user, shown_waves
 from ..recompute import recompute_status, request_recompute
-from ..results import note_count, table
+from ..results import note_count
 from ..theme_summary import theme_figures
 from . import bp
 from .drilldown import download_table, drilldown
+from .indices import indices_table
+from .kpi import kpi_view
 from .scorecard import all_cards, headline, largest_changes, scorecard
 
 
@@ -142,6 +144,17 @@ def outcome_download(outcome_id: str, audience: str, instrument_id: str, name: s
     return send_table(frame, f"{found.id}-{audience}-{instrument_id}-{name}", fmt)
 
 
+@bp.get("/kpis/<measure_id>")
+@role_required(*VIEWER_ROLES)
+def kpi(measure_id: str):
+    """A KPI read-only, reached from its scorecard row: its values by period charted with the
+    target, trajectory and baseline, and the table of the same figures."""
+    view = kpi_view(current_definitions().framework, measure_id)
+    if view is None:
+        abort(404)
+    return render_template("dashboard/kpi.html", title=view.row.title, view=view)
+
+
 def send_table(frame: pd.DataFrame, stem: str, fmt: str):
     """Any table of the dashboard as a CSV or Excel download (the figures as stored, so the
     same suppression as on the page, at the precision the page shows); every download is
@@ -228,30 +241,6 @@ def indices():
 def indices_download(fmt: str):
     result, _ = results_for_current_user()
     return send_table(indices_table(result), "indices", fmt)
-
-
-def indices_table(result) -> pd.DataFrame:
-    """Index scores per instrument and wave (whole audience) with Cronbach's alpha."""
-    indicators, reliability = table(result, "indicators"), table(result, "reliability")
-    if indicators.empty:
-        return pd.DataFrame()
-    rows = indicators[(indicators["level"] == "index") & indicators["by"].isna()]
-    rows = rows[
-        ["instrument", "audience", "wave", "id", "n", "estimate", "ci_low", "ci_high", "suppressed"]
-    ]
-    rows = rows.rename(columns={"id": "index"})
-    if not reliability.empty:
-        rows = rows.merge(
-            reliability[["instrument", "wave", "index", "alpha", "ci_low", "ci_high"]].rename(
-                columns={"ci_low": "alpha_low", "ci_high": "alpha_high"}
-            ),
-            on=["instrument", "wave", "index"],
-            how="left",
-        )
-    order = {w: i for i, w in enumerate(result.wave_order)}
-    return rows.sort_values(
-        ["instrument", "index", "wave"], key=lambda c: c.map(order) if c.name == "wave" else c
-    )
 
 
 REPORT_FORMATS = {

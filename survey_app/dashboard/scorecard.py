@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +25,7 @@ from analysis.rag import (
     significance,
     status_counts,
     summary_status,
+    trajectory,
 )
 from instruments import Framework, Measure, Outcome
 
@@ -35,6 +35,8 @@ from ..extensions import db
 from ..models import AnalysisResult, InstrumentVersion, KpiValue, Wave
 from ..results import table
 from ..targets import Target, current_target, measure_label
+from .figures import SERIES_KEYS, changes_into, series_key, wave_figures
+from .figures import value as _value
 
 
 @dataclass(frozen=True)
@@ -157,10 +159,6 @@ def all_cards(board: dict[str, dict[str, list[OutcomeCard]]]) -> list[OutcomeCar
     ]
 
 
-def _value(x) -> float | None:
-    return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
-
-
 def _blank_reason(notes: pd.DataFrame, instrument: str, wave: str) -> str | None:
     """The note of a unit that could not be estimated (its figures are blank), if any."""
     if notes.empty:
@@ -227,21 +225,6 @@ WAVE_COLUMNS = [
 _NUMBERS = {"n", "estimate", "ci_low", "ci_high", "change", "p_adj", "mdc", "trajectory"}
 
 
-def _tag(change_row, direction: str) -> SignificanceTag:
-    """The significance tag of one row of the changes table (None: no earlier wave)."""
-    if change_row is None:
-        return significance(None, None, not_compared="no earlier wave")
-    if "comparable" in change_row and not bool(change_row["comparable"]):
-        return significance(None, None, not_compared=str(change_row["note"]))
-    change = _value(change_row["change"])
-    if change is None:
-        return significance(None, None, not_compared="too few responses in one of the waves")
-    significant = change_row["significant"]
-    if significant is None or (isinstance(significant, float) and math.isnan(significant)):
-        return significance(None, None, not_compared="no test for this change")
-    return significance(change, bool(significant), direction=direction)
-
-
 def measure_waves(
     measure: Measure,
     ident: str,
@@ -272,8 +255,8 @@ def measure_waves(
         return pd.DataFrame(columns=["instrument", "suppressed", "tag", "rating", *WAVE_COLUMNS])
     rank = {w: i for i, w in enumerate(order)}
     rows = rows.assign(rank=rows["wave"].map(rank)).sort_values("rank").reset_index(drop=True)
-    # only the columns read below: itertuples and to_dict cost per column
-    rows = rows[["instrument", "wave", "n", "estimate", "ci_low", "ci_high", "suppressed"]]
+    # only the columns read below: to_dict costs per column
+    rows = rows[[*SERIES_KEYS, "wave", "n", "estimate", "ci_low", "ci_high", "suppressed"]]
     found = (
         changes[
             (changes["level"] == measure.level) & (changes["id"] == ident) & changes["by"].isna()
@@ -282,49 +265,138 @@ def measure_waves(
         else changes
     )
     # each wave's change from the previous one, looked up once (not filtered per wave)
-    wanted = ["instrument", "wave_to", "change", "p_adj", "mdc", "significant"]
-    wanted += [c for c in ("comparable", "note") if c in found.columns]
-    to_wave = {
-        (row["instrument"], row["wave_to"]): row
-        for row in (found[wanted].to_dict("records") if not found.empty else [])
-    }
+    to_wave = changes_into(found)
     today = clock.today()
-    dates = [closing.get((r.instrument, r.wave)) for r in rows.itertuples()]
+    records = rows.to_dict("records")
+    dates = [closing.get((r["instrument"], r["wave"])) for r in records]
     first_dates = [day for day in dates if day]
     out = []
-    for position, (row, closes) in enumerate(zip(rows.itertuples(), dates, strict=True)):
-        change_row = to_wave.get((row.instrument, row.wave)) if position else None
-        tag = _tag(change_row, target.direction)
-        estimate = _value(row.estimate)
+    for position, (row, closes) in enumerate(zip(records, dates, strict=True)):
+        change_row = to_wave.get(series_key(row)) if position else None
+        figures = wave_figures(row, change_row, target.direction)
+        estimate = figures["estimate"]
         if closes is None or closes >= today:
             status = Status("none", "The wave has not closed yet")
         else:
-            status = _rate(measure, target, estimate, closes, first_dates, bool(row.suppressed))
-            blank = _blank_reason(notes, row.instrument, row.wave) if estimate is None else None
-            if blank and not row.suppressed:
+            status = _rate(measure, target, estimate, closes, first_dates, figures["suppressed"])
+            blank = (
+                _blank_reason(notes, row["instrument"], row["wave"]) if estimate is None else None
+            )
+            if blank and not figures["suppressed"]:
                 status = dataclasses.replace(status, reason=f"not estimated: {blank}")
         out.append(
             {
-                "instrument": row.instrument,
-                "suppressed": bool(row.suppressed),
+                "instrument": row["instrument"],
                 "closed": closes is not None and closes < today,
-                "tag": tag,
                 "rating": status,
-                "wave": row.wave,
-                "n": None if row.suppressed else _value(row.n),
-                "estimate": estimate,
-                "ci_low": _value(row.ci_low),
-                "ci_high": _value(row.ci_high),
-                "change": None if change_row is None else _value(change_row["change"]),
-                "p_adj": None if change_row is None else _value(change_row["p_adj"]),
-                "mdc": None if change_row is None else _value(change_row["mdc"]),
-                "significance": tag.label,
+                "wave": row["wave"],
+                **figures,
                 "trajectory": status.trajectory,
                 "status": status.label,
                 "reason": status.reason,
             }
         )
     return pd.DataFrame(out)
+
+
+def measure_ident(measure: Measure, outcome_id: str) -> str:
+    """The id of the indicator a survey measure reads: its outcome's score, its index or its
+    question (a number question's weighted mean)."""
+    return str(
+        {
+            "outcome": outcome_id,
+            "index": measure.index,
+            "item": measure.item,
+            "number": measure.item,
+        }[measure.level]
+    )
+
+
+def measures_reading(
+    framework: Framework, audience: str, instrument: str, levels: Iterable[str]
+) -> list[tuple[str, str, Measure]]:
+    """The framework's survey measures of ``audience`` read from ``instrument`` (or from any
+    of the audience's instruments) at one of ``levels``, as (level, indicator id, measure), in
+    framework order."""
+    levels = set(levels)
+    return [
+        (measure.level, measure_ident(measure, outcome.id), measure)
+        for outcome in framework.outcomes
+        for measure in outcome.measures
+        if measure.type == "survey"
+        and measure.audience == audience
+        and measure.level in levels
+        and measure.instrument in (None, instrument)
+    ]
+
+
+#: the columns :func:`with_measure_status` adds
+STATUS_COLUMNS = ["measure", "target", "trajectory", "status", "reason"]
+
+
+def with_measure_status(
+    figures: pd.DataFrame,
+    measures: Iterable[tuple[str, str, Measure]],
+    indicators: pd.DataFrame,
+    changes: pd.DataFrame,
+    order: list[str],
+    notes: pd.DataFrame,
+    closing: dict[tuple[str, str], dt.date],
+) -> pd.DataFrame:
+    """Long figures (:func:`~survey_app.dashboard.figures.figures_by_wave` rows with
+    ``instrument``, ``level``, ``id`` and ``wave``) with, on each row one of ``measures``
+    (:func:`measures_reading`) reads, the measure's id, target, and its trajectory and status
+    at that wave by the scorecard's rules (:func:`measure_waves`; its significance tag, in the
+    measure's direction, too). The :data:`STATUS_COLUMNS` are blank on rows no measure reads;
+    a row two measures read takes the first's."""
+    parts, seen = [], set()
+    for level, ident, measure in measures:
+        if measure.id in seen:
+            continue
+        seen.add(measure.id)
+        target = current_target(measure)
+        waves = measure_waves(measure, ident, indicators, changes, order, notes, closing, target)
+        if waves.empty:
+            continue
+        parts.append(
+            waves[["instrument", "wave", "significance", "trajectory", "status", "reason"]].assign(
+                level=level, id=ident, measure=measure.id, target=target.target
+            )
+        )
+    if not parts:
+        return figures.assign(**dict.fromkeys(STATUS_COLUMNS))
+    keys = ["instrument", "level", "id", "wave"]
+    status = pd.concat(parts, ignore_index=True)[[*keys, *STATUS_COLUMNS, "significance"]]
+    status = status.drop_duplicates(keys)
+    out = figures.merge(status, on=keys, how="left", suffixes=("", "_measure"))
+    rated = out["measure"].notna()
+    out.loc[rated, "significance"] = out.loc[rated, "significance_measure"]
+    return out.drop(columns="significance_measure")
+
+
+def trajectory_line(target: Target, dates: list[dt.date | None]) -> list[float | None]:
+    """The trajectory read at each date (a wave's close, a KPI period's end): None without a
+    target, baseline or target date, or for a point with no date. The baseline date defaults
+    to the earliest of ``dates`` (analysis.rag.baseline_date_or_first)."""
+    start = baseline_date_or_first(target.baseline_date, [d for d in dates if d])
+    if target.target is None or target.baseline is None or None in (target.target_date, start):
+        return [None] * len(dates)
+    return [
+        trajectory(target.baseline, target.target, start, target.target_date, d)  # type: ignore[arg-type]
+        if d
+        else None
+        for d in dates
+    ]
+
+
+def kpi_statuses(measure: Measure, values: list[KpiValue], target: Target) -> list[Status]:
+    """The status of each recorded period of a KPI (in period order), each against the
+    trajectory at the end of its period, the baseline date defaulting to the end of the first
+    period (analysis.rag.rate); the scorecard rates the latest."""
+    ends = [period_end(v.period) for v in values]
+    return [
+        _rate(measure, target, v.value, end, ends[:1]) for v, end in zip(values, ends, strict=True)
+    ]
 
 
 def _survey_row(
@@ -338,13 +410,8 @@ def _survey_row(
 ) -> MeasureRow:
     target = current_target(measure)
     title = measure_label(measure)
-    ident = {
-        "outcome": outcome.id,
-        "index": measure.index,
-        "item": measure.item,
-        "number": measure.item,  # the weighted mean of a number question
-    }[measure.level]
-    waves = measure_waves(measure, str(ident), indicators, changes, order, notes, closing, target)
+    ident = measure_ident(measure, outcome.id)
+    waves = measure_waves(measure, ident, indicators, changes, order, notes, closing, target)
     if waves.empty:
         status = Status("none", "No responses yet")
         no_comparison = significance(None, None, not_compared="no earlier wave")
@@ -379,7 +446,9 @@ def _survey_row(
     )
 
 
-def _kpi_row(measure: Measure, values: list[KpiValue]) -> MeasureRow:
+def kpi_row(measure: Measure, values: list[KpiValue]) -> MeasureRow:
+    """A KPI's scorecard row from its recorded values (in period order): the latest value,
+    the change from the previous period (not tested) and the latest period's status."""
     target = current_target(measure)
     series = [Point(v.period, v.value) for v in values]
     latest = series[-1] if series else None
@@ -389,11 +458,9 @@ def _kpi_row(measure: Measure, values: list[KpiValue]) -> MeasureRow:
         None,
         not_compared="KPI values are not tested" if change is not None else "no earlier period",
     )
-    if latest is None:
+    status = kpi_statuses(measure, values, target)[-1] if values else None
+    if status is None:
         status = Status("none", "No value recorded yet")
-    else:
-        ends = [period_end(v.period) for v in values]
-        status = _rate(measure, target, latest.value, ends[-1], ends[:1])
     figures = {
         "wave": latest.label if latest else None,
         "estimate": latest.value if latest else None,
@@ -455,7 +522,7 @@ def scorecard(
                 card = OutcomeCard(outcome)
                 for measure in outcome.measures:
                     card.rows.append(
-                        _kpi_row(measure, kpis.get(measure.id, []))
+                        kpi_row(measure, kpis.get(measure.id, []))
                         if measure.type == "kpi"
                         else _survey_row(
                             measure, outcome, indicators, changes, order, notes, closing

@@ -122,13 +122,8 @@ def test_two_charts_on_one_page_keep_their_own_ids_names_and_text_size(signed_in
     _shot(page, f"drilldown-O2-staff-{width}px")
     # two trend charts (the key-driver charts beside them have their own ids too)
     assert page.locator("figure.pulse-figure--trend svg.pulse-chart").count() == 2
-    ids = page.evaluate("() => [...document.querySelectorAll('[id]')].map(el => el.id)")
-    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)[:5]
-    names = page.evaluate(
-        """() => [...document.querySelectorAll('figure.pulse-figure--trend svg.pulse-chart')].map(svg =>
-            svg.getAttribute('aria-labelledby').split(' ')
-               .map(id => document.getElementById(id).textContent).join(' '))"""
-    )
+    _assert_unique_ids(page)
+    names = _chart_names(page)
     tables = page.evaluate(
         """() => [...document.querySelectorAll('figure.pulse-figure--trend')].map(f => {
             const t = f.nextElementSibling.querySelector('table');
@@ -144,6 +139,25 @@ def test_two_charts_on_one_page_keep_their_own_ids_names_and_text_size(signed_in
         for wave, score in scores:
             assert f"{wave.split()[0]} {score}" in name, (wave, score, name)
         assert "Target" in name and "Trajectory" in name
+    _assert_readable_and_accessible(page, width)
+
+
+def _assert_unique_ids(page) -> None:
+    ids = page.evaluate("() => [...document.querySelectorAll('[id]')].map(el => el.id)")
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)[:5]
+
+
+def _chart_names(page) -> list[str]:
+    """Each trend chart's accessible name (its aria-labelledby title and description)."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('figure.pulse-figure--trend svg.pulse-chart')].map(svg =>
+            svg.getAttribute('aria-labelledby').split(' ')
+               .map(id => document.getElementById(id).textContent).join(' '))"""
+    )
+
+
+def _assert_readable_and_accessible(page, width: int) -> None:
+    """Chart text at 12 CSS px or more, no sideways scrolling, and nothing axe-core finds."""
     smallest = page.evaluate(
         """() => Math.min(...[...document.querySelectorAll('svg.pulse-chart text')].map(t =>
             parseFloat(getComputedStyle(t).fontSize) *
@@ -152,3 +166,31 @@ def test_two_charts_on_one_page_keep_their_own_ids_names_and_text_size(signed_in
     assert smallest >= 12, f"chart text drawn at {smallest:.1f} CSS px"
     assert page.evaluate("() => document.documentElement.scrollWidth") <= width
     assert axe_violations(page) == []
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_kpi_chart_in_its_units_is_reached_from_its_scorecard_row(signed_in, width) -> None:
+    page, base, _ = signed_in
+    page.set_viewport_size({"width": width, "height": 800})
+    page.goto(f"{base}/dashboard/")
+    page.click(".pulse-measure a:has-text('Budget gap for next year')")
+    page.wait_for_url(f"{base}/dashboard/kpis/O10-gap")
+    _shot(page, f"kpi-O10-gap-{width}px")
+    charts = page.locator("figure.pulse-figure--trend svg.pulse-chart")
+    assert charts.count() == 1
+    _assert_unique_ids(page)
+    (name,) = _chart_names(page)
+    rows = page.evaluate(
+        """() => [...document.querySelector('figure.pulse-figure--trend').nextElementSibling
+            .querySelectorAll('tbody tr')].map(r => [...r.cells].map(c => c.textContent.trim()))"""
+    )
+    assert len(rows) >= 2
+    # the chart's own figures, in its units, as the table beneath gives them
+    for period, value, trajectory, *_ in rows:
+        assert value.endswith(" £m") and f"{period} {value}" in name, (period, value, name)
+        assert f"{period} {trajectory}" in name.split("Trajectory:")[1]
+    assert "Target 0 £m by 31 Mar 2027" in name and "Baseline 48 £m" in name
+    texts = set(charts.locator("text").all_text_contents())
+    assert {"£m", "Recorded value", "Target", "Trajectory", "Baseline"} <= texts  # axis, legend
+    assert "95% interval" not in texts and "% (0 to 100)" not in texts
+    _assert_readable_and_accessible(page, width)

@@ -109,3 +109,50 @@ def age_jobs(app, seconds: float) -> None:
         for job in db.session.scalars(select(Job)):
             job.enqueued_at -= dt.timedelta(seconds=seconds)
         db.session.commit()
+
+
+def reword_in_wave(instrument_id: str, position: int, text: str, label: str) -> None:
+    """Field wave ``label`` of an instrument with a new version in which question number
+    ``position`` is reworded: a breaking difference, so its change into that wave is not
+    compared (call inside an app context; commits)."""
+    from instruments import Instrument
+    from survey_app.definitions import store_instrument_version
+    from survey_app.models import InstrumentVersion, Wave
+
+    old = db.session.scalar(
+        select(InstrumentVersion).where(InstrumentVersion.instrument_id == instrument_id)
+    )
+    data = old.instrument.model_dump(mode="json")
+    data["questions"][position]["text"] = text
+    store_instrument_version(Instrument.model_validate(data))
+    db.session.flush()
+    newer = db.session.scalar(
+        select(InstrumentVersion).where(
+            InstrumentVersion.instrument_id == instrument_id, InstrumentVersion.id != old.id
+        )
+    )
+    db.session.scalar(
+        select(Wave).where(Wave.instrument_version_id == old.id, Wave.label == label)
+    ).instrument_version = newer
+    db.session.commit()
+
+
+def shrink_ward(instrument_id: str, label: str, ward: str, size: int, elsewhere: str) -> None:
+    """Leave ``size`` respondents of an instrument's wave ``label`` in ``ward`` (the rest of
+    its respondents there move to ``elsewhere``): a group below the minimum reporting size
+    (inside an app context; commits)."""
+    from survey_app.models import InstrumentVersion, Response, Wave
+
+    wave = db.session.scalar(
+        select(Wave)
+        .join(InstrumentVersion)
+        .where(InstrumentVersion.instrument_id == instrument_id, Wave.label == label)
+    )
+    responses = db.session.scalars(select(Response).where(Response.wave_id == wave.id)).all()
+    kept = responses[:size]
+    for response in kept:
+        response.attributes = {**response.attributes, "ward": ward}
+    for response in responses[size:]:
+        if response.attributes.get("ward") == ward:
+            response.attributes = {**response.attributes, "ward": elsewhere}
+    db.session.commit()

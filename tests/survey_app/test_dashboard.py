@@ -4,8 +4,11 @@ is recomputed on demand (analysts) when the data change."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
+from csv import DictReader
 
+import openpyxl
 import pytest
 from sqlalchemy import select
 
@@ -16,14 +19,21 @@ from survey_app.models import (
     AnalysisResult,
     Answer,
     AuditEntry,
-    InstrumentVersion,
     Response,
     Role,
     Wave,
 )
 from survey_app.results import compute_results
 
-from .helpers import add_user, csrf, figures_near, member_wave_with, sign_in
+from .helpers import (
+    add_user,
+    csrf,
+    figures_near,
+    member_wave_with,
+    reword_in_wave,
+    shrink_ward,
+    sign_in,
+)
 
 
 def _results_count(app) -> int:
@@ -111,32 +121,15 @@ def test_a_suppressed_audience_is_grey_and_its_figure_never_shown(
 
 
 def test_outcome_drilldown_chart_table_breaks_and_downloads(app, client) -> None:
-    from instruments import Instrument
-    from survey_app.definitions import store_instrument_version
-
     with app.app_context():
         seed_demo(load_definitions(), seed=2)
-        old = db.session.scalar(
-            select(InstrumentVersion).where(
-                InstrumentVersion.instrument_id == "resident-perception"
-            )
+        # P01 (O12) reworded for 2026-Q3
+        reword_in_wave(
+            "resident-perception",
+            0,
+            "All things considered, how satisfied are you with the council?",
+            "2026-Q3",
         )
-        data = old.instrument.model_dump(mode="json")
-        data["questions"][0]["text"] = (
-            "All things considered, how satisfied are you with the council?"  # P01, O12
-        )
-        store_instrument_version(Instrument.model_validate(data))
-        db.session.flush()
-        newer = db.session.scalar(
-            select(InstrumentVersion).where(
-                InstrumentVersion.instrument_id == "resident-perception",
-                InstrumentVersion.id != old.id,
-            )
-        )
-        db.session.scalar(
-            select(Wave).where(Wave.instrument_version_id == old.id, Wave.label == "2026-Q3")
-        ).instrument_version = newer
-        db.session.commit()
         compute_results()
     add_user(app, "viewer@council.example", Role.VIEWER)
     sign_in(client, "viewer@council.example")
@@ -157,7 +150,7 @@ def test_outcome_drilldown_chart_table_breaks_and_downloads(app, client) -> None
     assert (
         csv.splitlines()[0]
         == "wave,n,estimate,ci_low,ci_high,suppressed,"
-        "change,p_adj,mdc,significance,trajectory,status,reason"
+        "change,p_value,p_adj,mdc,significance,trajectory,status,reason"
         and len(csv.splitlines()) == 5
     )
     assert (
@@ -172,20 +165,8 @@ def test_outcome_drilldown_chart_table_breaks_and_downloads(app, client) -> None
 def test_small_breakdown_groups_are_not_reported_anywhere(app, client) -> None:
     with app.app_context():
         seed_demo(load_definitions(), seed=2)
-        # ten residents of one wave say they are in a tiny ward: a group below the minimum
-        wave = db.session.scalar(
-            select(Wave).where(Wave.audience == "residents", Wave.label == "2026-Q3")
-        )
-        responses = db.session.scalars(
-            select(Response).where(Response.wave_id == wave.id).limit(4)
-        ).all()
-        for response in responses:
-            response.attributes = {**response.attributes, "ward": "Rural East"}
-        rural = db.session.scalars(select(Response).where(Response.wave_id == wave.id)).all()
-        for response in rural:
-            if response.attributes.get("ward") == "Rural East" and response not in responses:
-                response.attributes = {**response.attributes, "ward": "Grays and Chafford"}
-        db.session.commit()
+        # four residents of one wave are in a tiny ward: a group below the minimum
+        shrink_ward("resident-perception", "2026-Q3", "Rural East", 4, "Grays and Chafford")
         compute_results()
     add_user(app, "viewer@council.example", Role.VIEWER)
     sign_in(client, "viewer@council.example")
@@ -195,34 +176,34 @@ def test_small_breakdown_groups_are_not_reported_anywhere(app, client) -> None:
     rural_row = ward[ward.index("Rural East") :]
     rural_row = rural_row[: rural_row.index("</tr>")]
     assert rural_row.count("not reported") >= 1
-    csv = client.get("/dashboard/outcomes/O12/residents/resident-perception/by-ward.csv").get_data(
-        as_text=True
-    )
-    rural_csv = next(line for line in csv.splitlines() if line.startswith("Rural East"))
-    assert rural_csv.endswith(",")  # the 2026-Q3 figure is blank in the download too
-    import io
-
-    import openpyxl
-
+    # the downloads are long (one row per ward and wave): Rural East's 2026-Q3 row is there,
+    # every figure blank, in the CSV and in the Excel workbook
+    csv = client.get("/dashboard/outcomes/O12/residents/resident-perception/by-ward.csv")
+    rows = list(DictReader(io.StringIO(csv.get_data(as_text=True))))
+    rural = {r["wave"]: r for r in rows if r["group"] == "Rural East"}
+    figures = ("n", "estimate", "ci_low", "ci_high", "change", "p_value", "p_adj", "mdc")
+    assert rural["2026-Q3"]["suppressed"] == "True"
+    assert all(rural["2026-Q3"][f] == "" for f in figures), rural["2026-Q3"]
+    assert rural["2026-Q2"]["n"] and rural["2026-Q2"]["estimate"]  # earlier waves are reported
     book = openpyxl.load_workbook(
         io.BytesIO(
             client.get("/dashboard/outcomes/O12/residents/resident-perception/by-ward.xlsx").data
         ),
         read_only=True,
     )
-    rows = {r[0]: r for r in book.active.iter_rows(values_only=True)}
-    assert rows["Rural East"][-1] is None  # and in the Excel download
+    sheet = book.active.iter_rows(values_only=True)
+    header = next(sheet)
+    cells = [dict(zip(header, r, strict=True)) for r in sheet]
+    q3 = [r for r in cells if r["wave"] == "2026-Q3"]
+    excel = next(r for r in q3 if r["group"] == "Rural East")
+    assert excel["suppressed"] is True and all(excel[f] is None for f in figures)
     # Subtraction cannot recover it: a second ward is hidden in the same wave, so the total
     # minus the visible wards mixes two unknown groups.
-    q3 = [r[-1] for name, r in rows.items() if name not in ("group", None)]
-    assert sum(v is None for v in q3) >= 2
+    hidden = [r for r in q3 if r["suppressed"]]
+    assert len(hidden) >= 2 and all(r["estimate"] is None and r["n"] is None for r in hidden)
 
 
 def test_indices_page_and_every_dashboard_table_downloads(app, client) -> None:
-    import io
-
-    import openpyxl
-
     with app.app_context():
         seed_demo(load_definitions(), seed=2)
         compute_results()

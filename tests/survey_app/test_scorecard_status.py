@@ -171,9 +171,10 @@ def test_a_reverse_coded_question_says_what_its_percentage_counts(app) -> None:
     page = analyst.get("/dashboard/outcomes/O5/members").get_data(as_text=True)
     assert "% disagreeing: Officers withhold information from members." in page
     items = _rows(analyst, "/dashboard/outcomes/O5/members/member-pulse/items.csv")
-    m05 = next(r for r in items if r["question_id"] == "M05")
+    m05 = next(r for r in items if r["question_id"] == "M05" and r["wave"] == "2026-Q3")
     assert m05["question"] == "% disagreeing: Officers withhold information from members."
-    assert m05["2026-Q3"] == "100"  # everyone disagreed: 100% "positive" for the council
+    assert m05["estimate"] == "100"  # everyone disagreed: 100% "positive" for the council
+    assert m05["n"] == "12" and m05["significance"] == "not compared: no earlier wave"
 
 
 def _row(values: list[float | None], unit: str = "%", target: float = 65.0):
