@@ -81,6 +81,16 @@ def amount(value: float, unit: str) -> str:
     return f"{round(value, 1):g} {unit}"
 
 
+def signed_change(value: float, unit: str) -> str:
+    """A change in the measure's units, with its sign: "+7 points", "-1 point", "+0 points"
+    (percentages as whole numbers, as pages show them), "+2.5 £m" (a KPI, one decimal at
+    most). Pages, the written summary and the slides all say a change this way."""
+    if unit == "%":
+        whole = round(value)
+        return f"{whole:+.0f} point{'' if abs(whole) == 1 else 's'}"
+    return f"{round(value, 1):+g} {unit}"
+
+
 def _difference(value: float, unit: str) -> str:
     """A gap in the measure's units: "3 points", "less than 1 point", "4.5 £m"."""
     if unit == "%":

@@ -31,6 +31,8 @@ DECIMALS: dict[str, int] = {
             "trajectory",
             "rest_estimate",
             "difference",
+            "target",
+            "baseline",
         ),
         0,
     ),
@@ -53,20 +55,60 @@ def rounded(value: float | None, decimals: int = 0) -> float | None:
     return round(float(value), decimals)
 
 
+def _shown_number(value: float | None, decimals: int) -> float | int | None:
+    """``value`` rounded, as a whole number when it is one (48 £m, not 48.0), as ``%g``
+    writes it on the pages."""
+    shown = rounded(value, decimals)
+    return int(shown) if shown is not None and shown.is_integer() else shown
+
+
 def _round_series(series: pd.Series, decimals: int) -> pd.Series:
     out = pd.to_numeric(series).map(lambda v: rounded(v, decimals)).astype(float)
     return out.astype("Int64") if decimals == 0 else out  # 57, not 57.0
 
 
+#: Levels in a measure's units: whole numbers for percentages; a KPI's (a row whose ``unit``
+#: is not "%") to one decimal at most, as pages say them (``analysis.rag.amount``).
+LEVEL_COLUMNS = frozenset(
+    ("estimate", "ci_low", "ci_high", "change", "latest", "trajectory", "target", "baseline")
+)
+
+
+def shown_in_unit(value: float | None, unit: str) -> float | None:
+    """One level as pages show it: a whole percentage, a KPI value to one decimal at most."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return rounded(value, 0 if unit == "%" else 1)
+
+
 def for_display(frame: pd.DataFrame, whole: Iterable[str] = ()) -> pd.DataFrame:
     """A copy of ``frame`` with every figure at its shown precision: the columns named in
     :data:`DECIMALS`, and the columns in ``whole`` (e.g. one per wave of a wide table of
-    percentages) as whole numbers."""
+    percentages) as whole numbers. In a frame with a ``unit`` column, the
+    :data:`LEVEL_COLUMNS` of rows in another unit than "%" (KPIs) keep one decimal."""
     out = frame.copy()
+    other_unit = (
+        out["unit"].notna() & (out["unit"] != "%")
+        if "unit" in out.columns
+        else pd.Series(False, index=out.index)
+    )
     for column in out.columns:
         decimals = 0 if column in set(whole) else DECIMALS.get(str(column))
-        if decimals is not None and pd.api.types.is_numeric_dtype(
+        if decimals is None or not pd.api.types.is_numeric_dtype(
             out[column].dropna().infer_objects()
         ):
+            continue
+        if column in LEVEL_COLUMNS and other_unit.any():
+            # mixed units: 35 for a percentage, 27.5 for a KPI (an object column keeps both)
+            values = pd.to_numeric(out[column])
+            out[column] = pd.Series(
+                [
+                    _shown_number(v, 1 if kpi else decimals)
+                    for v, kpi in zip(values, other_unit, strict=True)
+                ],
+                index=out.index,
+                dtype=object,
+            )
+        else:
             out[column] = _round_series(out[column], decimals)
     return out

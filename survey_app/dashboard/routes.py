@@ -14,7 +14,7 @@ from ..audit import record
 from ..auth.roles import ANALYST_ROLES, VIEWER_ROLES, role_required
 from ..comments.queries import outcome_themes, quotes_for_waves, waves_labelled
 from ..definitions import current_definitions, fielded_definitions
-from ..display import for_display, rounded
+from ..display import for_display, shown_in_unit
 from ..extensions import db
 from ..methodology import wave_methods
 from ..publication import results_for_current_user, shown_waves
@@ -179,11 +179,6 @@ def send_table(frame: pd.DataFrame, stem: str, fmt: str):
     )
 
 
-def _shown(value: float | None, unit: str) -> float | None:
-    """A survey figure (%) as the page shows it; a KPI value as it was entered."""
-    return rounded(value) if unit == "%" else value
-
-
 @bp.get("/scorecard.<fmt>")
 @role_required(*VIEWER_ROLES)
 def scorecard_download(fmt: str):
@@ -201,17 +196,17 @@ def scorecard_download(fmt: str):
             "unit": row.unit,
             "wave": row.figures.get("wave"),
             "n": row.figures.get("n"),
-            "estimate": _shown(row.figures.get("estimate"), row.unit),
+            "estimate": shown_in_unit(row.figures.get("estimate"), row.unit),
             "ci_low": row.figures.get("ci_low"),
             "ci_high": row.figures.get("ci_high"),
-            "change": _shown(row.figures.get("change"), row.unit),
+            "change": shown_in_unit(row.figures.get("change"), row.unit),
             "p_adj": row.figures.get("p_adj"),
             "mdc": row.figures.get("mdc"),
             "significance": row.figures.get("significance", row.significance.label),
             "target": row.target.target,
             "target_date": row.target.target_date,
             "direction": row.target.direction,
-            "trajectory": _shown(row.trajectory, row.unit),
+            "trajectory": shown_in_unit(row.trajectory, row.unit),
             "status": row.status.label,
             "reason": row.status.reason,
         }

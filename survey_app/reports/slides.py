@@ -29,8 +29,9 @@ from pptx.dml.color import RGBColor
 from pptx.util import Emu, Inches, Pt
 
 from ..dashboard.scorecard import MeasureRow
-from ..display import rounded
+from ..display import shown_in_unit
 from .quarterly import ReportContent
+from .summary import stated_amount
 
 INK = RGBColor(0x0B, 0x0C, 0x0C)
 GREY = RGBColor(0x50, 0x5A, 0x5F)
@@ -62,28 +63,16 @@ METHODOLOGY = [
 ]
 
 
-def _shown(value: float | None, unit: str) -> float | None:
-    """A figure as the pages show it: whole percentages; KPI values as entered."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    return rounded(value) if unit == "%" else value
-
-
-def _amount(value: float | None, unit: str) -> str:
-    if value is None:
-        return "not reported"
-    return f"{value:.0f}%" if unit == "%" else f"{value:g} {unit}"
-
-
 def chart_alt_text(rows: Sequence[MeasureRow], priority: str) -> str:
     """The figures a priority's trend picture draws, in words."""
     parts = []
     for row in rows:
         points = ", ".join(
-            f"{p.label} {_amount(_shown(p.value, row.unit), row.unit)}" for p in row.series
+            f"{p.label} {stated_amount(shown_in_unit(p.value, row.unit), row.unit)}"
+            for p in row.series
         )
         target = row.target.target
-        goal = f"; target {_amount(target, row.unit)}" if target is not None else ""
+        goal = f"; target {stated_amount(target, row.unit)}" if target is not None else ""
         if row.target.target_date is not None and target is not None:
             goal += f" by {row.target.target_date:%B %Y}"
         parts.append(f"{row.title}: {points or 'no figures yet'}{goal}")
@@ -101,7 +90,7 @@ def trend_png(rows: Sequence[MeasureRow]) -> bytes:
     )
     for panel, row in zip(axes.flat, rows, strict=False):
         labels = [p.label for p in row.series]
-        values = [_shown(p.value, row.unit) for p in row.series]
+        values = [shown_in_unit(p.value, row.unit) for p in row.series]
         xs = range(len(labels))
         panel.plot(
             xs,
@@ -181,11 +170,11 @@ def _status_table(slide, rows: Sequence[MeasureRow], left, top, width) -> None:
             row.title,
             row.status.label,
             (
-                f"{_amount(_shown(latest.value, row.unit), row.unit)} ({latest.label})"
+                f"{stated_amount(shown_in_unit(latest.value, row.unit), row.unit)} ({latest.label})"
                 if latest
                 else "no figures yet"
             ),
-            _amount(row.target.target, row.unit) if row.target.target is not None else "none",
+            stated_amount(row.target.target, row.unit) if row.target.target is not None else "none",
         ]
         for column, value in enumerate(values):
             table.cell(line, column).text = value

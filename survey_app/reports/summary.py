@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from analysis.rag import LABELS, StatusKey
+from analysis.rag import LABELS, StatusKey, amount, signed_change
 
 from ..dashboard.scorecard import MeasureRow, OutcomeCard
 
@@ -65,10 +65,9 @@ class PrioritySummary:
     status_changes: list[StatusChange] = field(default_factory=list)
 
 
-def _amount(value: float | None, unit: str) -> str:
-    if value is None:
-        return "not reported"
-    return f"{value:.0f}%" if unit == "%" else f"{value:g} {unit}"
+def stated_amount(value: float | None, unit: str) -> str:
+    """A level as the pages say it (:func:`analysis.rag.amount`), or "not reported"."""
+    return "not reported" if value is None else amount(value, unit)
 
 
 def describe_change(change: Change) -> str:
@@ -79,8 +78,8 @@ def describe_change(change: Change) -> str:
     verb = "rose" if points > 0 else "fell"
     better = row.significance.key == "improved"
     return (
-        f"{row.title} {verb} from {_amount(change.before, row.unit)} to "
-        f"{_amount(change.after, row.unit)} ({points:+.0f} points), a significant "
+        f"{row.title} {verb} from {stated_amount(change.before, row.unit)} to "
+        f"{stated_amount(change.after, row.unit)} ({signed_change(points, row.unit)}), a significant "
         f"{'improvement' if better else 'fall'}"
     )
 

@@ -15,6 +15,7 @@ from analysis.rag import (
     describe_counts,
     rate,
     significance,
+    signed_change,
     status_counts,
     summary_status,
     trajectory,
@@ -239,3 +240,19 @@ def test_significance_never_changes_the_status() -> None:
     assert "improved" not in survey(30.0).reason
     tag = significance(10.0, True, not_compared="the question was reworded")
     assert tag.label == "not compared: the question was reworded"
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "said"),
+    [
+        (7.4, "%", "+7 points"),
+        (-0.6, "%", "-1 point"),
+        (1.2, "%", "+1 point"),
+        (0.3, "%", "+0 points"),
+        (-12.0, "%", "-12 points"),
+        (2.46, "£m", "+2.5 £m"),
+        (-3.0, "days", "-3 days"),
+    ],
+)
+def test_a_change_is_said_in_its_unit_with_its_sign_and_number(value, unit, said) -> None:
+    assert signed_change(value, unit) == said

@@ -5,6 +5,9 @@ each period's status."""
 
 from __future__ import annotations
 
+import csv
+import io
+
 import re
 
 from survey_app.extensions import db
@@ -79,6 +82,15 @@ def test_a_viewer_reads_a_kpi_chart_in_its_units_from_the_scorecard(app) -> None
     main = page[page.index("<main") :]
     assert "Change the target" not in main and "<form" not in main
     assert viewer.get("/programme/measures/O10-gap").status_code == 403
+    # the scorecard download says the KPI's levels in its units to one decimal, as the page
+    download = viewer.get("/dashboard/scorecard.csv").get_data(as_text=True)
+    kpi = next(r for r in csv.DictReader(io.StringIO(download)) if r["measure"] == "O10-gap")
+    assert (kpi["estimate"], kpi["trajectory"], kpi["target"], kpi["unit"]) == (
+        "27.5",
+        "23.9",
+        "0",
+        "£m",
+    )
 
 
 def test_a_value_an_analyst_records_is_charted_and_unknown_kpis_are_not_found(app) -> None:
