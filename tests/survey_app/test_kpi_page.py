@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import io
-
 import re
 
 from survey_app.extensions import db
