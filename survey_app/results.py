@@ -11,6 +11,7 @@ import pandas as pd
 from sqlalchemy import CursorResult, Row, delete, func, select, text
 
 import analysis
+from analysis.representation import who_responded_by_wave
 from instruments import Definitions
 
 from .definitions import current_definitions, fielded_definitions
@@ -20,6 +21,7 @@ from .models import (
     AnalysisResult,
     Answer,
     FlagStatus,
+    GroupSize,
     InstrumentVersion,
     KpiValue,
     MeasureTarget,
@@ -29,7 +31,10 @@ from .models import (
     Wave,
 )
 
-TABLES = analysis.Results.TABLES  # indicators, changes, ..., designs, heatmap, drivers
+# indicators, changes, ..., designs, heatmap, drivers (the analysis package's), and who
+# responded to each wave against its audience's group sizes
+ANALYSIS_TABLES = analysis.Results.TABLES
+TABLES = (*ANALYSIS_TABLES, "who_responded")
 KEEP_RESULTS = 3  # stored results older than the newest three are deleted
 
 
@@ -38,7 +43,7 @@ def data_fingerprint() -> str:
     date: responses and answers (counts, extreme ids, latest day, summed weights), every wave's
     label, dates, audience size and version, the stored instrument versions, the definitions
     the app analyses with (framework, instruments, codebook, redaction lists), KPI values,
-    targets, population margins, how many safeguarding flags are open (actioning one puts its
+    targets, population margins, uploaded group sizes (the "who responded" table), how many safeguarding flags are open (actioning one puts its
     comment back into the export and the themes) and the schema revision (a migration that
     rewrites answers, such as a redaction, changes it).
 
@@ -84,6 +89,11 @@ def data_fingerprint() -> str:
                 PopulationMargin.category,
                 PopulationMargin.population,
             ).order_by(PopulationMargin.id)
+        ).all(),
+        db.session.execute(
+            select(
+                GroupSize.audience, GroupSize.attribute, GroupSize.value, GroupSize.size
+            ).order_by(GroupSize.id)
         ).all(),
         db.session.scalar(
             select(func.count())
@@ -142,6 +152,17 @@ def _population() -> pd.DataFrame | None:
     return pd.DataFrame(rows, columns=["audience", "variable", "category", "population"])
 
 
+def _group_sizes(audiences: set[str]) -> pd.DataFrame:
+    """``audience, attribute, value, size`` of every audience with responses: uploaded sizes,
+    and raking margins for attributes without them (:func:`survey_app.who_responded.audience_sizes`)."""
+    from .who_responded import audience_sizes  # here: that module reads these results
+
+    frames = [audience_sizes(a).assign(audience=a) for a in sorted(audiences)]
+    if not frames:
+        return pd.DataFrame(columns=["audience", "attribute", "value", "size"])
+    return pd.concat(frames, ignore_index=True)
+
+
 def _records(table: pd.DataFrame) -> list[dict]:
     # JSON has no NaN: blanks become null, as they are blank in the CSV files. Full precision
     # (pandas' default keeps 10 decimals), so stored figures equal the CLI's to 1e-15.
@@ -167,6 +188,7 @@ def compute_results() -> AnalysisResult:
         population = population[population["audience"].isin(set(frame["audience"]))]
     every_version = [i for versions in definitions.versions.values() for i in versions.values()]
     breakdowns = sorted({a.id for i in every_version for a in i.attributes} & set(frame.columns))
+    sizes = _group_sizes(set(frame["audience"]) if not frame.empty else set())
     # The inputs are read: end the transaction so that SQLite's write lock (every transaction
     # takes it, see database.py) is not held while the analysis runs in the background.
     db.session.commit()
@@ -175,7 +197,10 @@ def compute_results() -> AnalysisResult:
         wave_order: list[str] = []
     else:
         results = analysis.run(frame, definitions, population=population, by=breakdowns)
-        tables = {name: _records(getattr(results, name)) for name in TABLES}
+        tables = {name: _records(getattr(results, name)) for name in ANALYSIS_TABLES}
+        tables["who_responded"] = _records(
+            who_responded_by_wave(frame, sizes, definitions.framework.min_group_size)
+        )
         wave_order = results.wave_order
     stored = AnalysisResult(
         fingerprint=fingerprint, responses=len(frame), wave_order=wave_order, tables=tables
