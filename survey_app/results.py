@@ -13,6 +13,7 @@ from sqlalchemy import CursorResult, Row, delete, func, select, text
 import analysis
 from analysis.representation import who_responded_by_wave
 from instruments import Definitions
+from instruments.schema import CROSS
 
 from .definitions import current_definitions, fielded_definitions
 from .export import responses_frame
@@ -171,7 +172,8 @@ def _records(table: pd.DataFrame) -> list[dict]:
 
 def compute_results() -> AnalysisResult:
     """Run the analysis over every response and store the tables (the caller's transaction
-    is committed). Breakdowns are every "about you" attribute of the instruments. Each
+    is committed). Breakdowns are every "about you" attribute of the instruments, and the
+    framework's ``crossed_breakdowns`` for their audience (``directorate*grade``). Each
     response is scored with the instrument version its wave fielded, read from the database.
 
     Never fails as a whole on the data a council has: a unit that cannot be estimated gets a
@@ -188,6 +190,12 @@ def compute_results() -> AnalysisResult:
         population = population[population["audience"].isin(set(frame["audience"]))]
     every_version = [i for versions in definitions.versions.values() for i in versions.values()]
     breakdowns = sorted({a.id for i in every_version for a in i.attributes} & set(frame.columns))
+    # the framework's two-way breakdowns of each audience, while the data have both columns
+    # (an instrument version that dropped an attribute leaves none to cross)
+    crossed = {
+        audience: [b for b in listed if set(b.split(CROSS)) <= set(breakdowns)]
+        for audience, listed in definitions.framework.crossed_breakdowns.items()
+    }
     sizes = _group_sizes(set(frame["audience"]) if not frame.empty else set())
     # The inputs are read: end the transaction so that SQLite's write lock (every transaction
     # takes it, see database.py) is not held while the analysis runs in the background.
@@ -196,7 +204,9 @@ def compute_results() -> AnalysisResult:
         tables: dict[str, list[dict]] = {name: [] for name in TABLES}
         wave_order: list[str] = []
     else:
-        results = analysis.run(frame, definitions, population=population, by=breakdowns)
+        results = analysis.run(
+            frame, definitions, population=population, by=breakdowns, audience_by=crossed
+        )
         tables = {name: _records(getattr(results, name)) for name in ANALYSIS_TABLES}
         tables["who_responded"] = _records(
             who_responded_by_wave(frame, sizes, definitions.framework.min_group_size)
