@@ -444,9 +444,9 @@ def _check_crossed_breakdowns(
 ) -> list[DefinitionError]:
     """Each of the framework's ``crossed_breakdowns`` must cross two attributes that one
     instrument of its audience asks (any stored version of it): a breakdown no survey can
-    fill would silently never appear. An audience with no instrument in the folder has
-    nothing to break down, so a framework can list the staff's crossing in a folder of the
-    members' surveys alone."""
+    fill would silently never appear. An audience whose instruments in the folder ask no
+    attributes at all (none of them, or a roadshow's four questions alone) has nothing to
+    break down, so a copy of the shipped framework serves a folder of other surveys."""
     errors = []
     for audience, breakdowns in framework.crossed_breakdowns.items():
         asked = {
@@ -455,7 +455,7 @@ def _check_crossed_breakdowns(
             for instrument in versions.values()
             if instrument.audience == audience
         }
-        if not asked:
+        if not any(asked.values()):
             continue
         for index, breakdown in enumerate(breakdowns):
             parts = breakdown.split(CROSS)

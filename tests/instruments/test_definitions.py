@@ -279,10 +279,11 @@ def test_crossed_breakdowns_are_checked_against_the_audiences_instruments(
     assert problem in str(caught.value)
 
 
-def test_a_crossing_for_an_audience_without_surveys_in_the_folder_is_not_an_error(
-    folder: Path,
-) -> None:
-    # the shipped framework (staff: directorate*grade) beside a members' survey alone
+def test_a_crossing_is_not_an_error_where_the_audience_asks_no_attributes(folder: Path) -> None:
+    # the shipped framework (staff: directorate*grade) beside a members' survey alone, then
+    # with the staff roadshow's questions (no attributes): nothing to cross either way
+    assert load_definitions(folder).framework.crossed_for("staff") == ["directorate*grade"]
+    shutil.copy(SHIPPED_DIR / "staff-roadshow.yaml", folder / "staff-roadshow.yaml")
     assert load_definitions(folder).framework.crossed_for("staff") == ["directorate*grade"]
 
 
