@@ -250,6 +250,7 @@ def run(
     by: Sequence[str] = (),
     min_n: int | Mapping[str, int] | None = None,
     *,
+    audience_by: Mapping[str, Sequence[str]] | None = None,
     waves: Sequence[str] | None = None,
     drop_incomplete: bool = False,
     fpc: bool = True,
@@ -269,11 +270,14 @@ def run(
         ``audience, variable, category, population``: each named audience's respondents are
         raked to these margins per wave, starting from the ``weight`` column.
     by : sequence of str
-        Breakdown columns (respondent attributes).
+        Breakdown columns (respondent attributes), or two joined by ``*`` (crossed).
     min_n : int or mapping, optional
         Minimum reporting group size: one number for every audience, or
         ``{audience: n, "default": n}`` over the framework's values. Default: the
         framework's ``min_group_size`` (10 unless set).
+    audience_by : mapping, optional
+        ``{audience: [breakdown, ...]}``: further breakdowns for that audience's instruments
+        only, e.g. the framework's ``crossed_breakdowns`` (``{"staff": ["directorate*grade"]}``).
     waves : sequence of str, optional
         Waves to analyse, in order. Default: every wave present, ordered by label.
     drop_incomplete : bool
@@ -298,7 +302,12 @@ def run(
     trim = _trim_bounds(trim_weights)
     margins = population_margins(population)
     by = list(dict.fromkeys(by))
-    for column in (part for b in by for part in breakdown_parts(b)):
+    extra = {
+        a: [b for b in dict.fromkeys(bs) if b not in by] for a, bs in (audience_by or {}).items()
+    }
+    for column in (
+        part for b in [*by, *itertools.chain(*extra.values())] for part in breakdown_parts(b)
+    ):
         if column not in responses:
             raise ValueError(f"responses: --by column {column} is not in the responses")
 
@@ -328,11 +337,12 @@ def run(
         break_parts.append(breaks(groups, rank))
         for group in groups:  # each version's responses scored with that version's definition
             instrument = group.instrument
+            instrument_by = [*by, *extra.get(instrument.audience, [])]
             prepared = prepare(
                 group.rows,
                 instrument,
                 margins=margins.get(instrument.audience),
-                by=by,
+                by=instrument_by,
                 drop_incomplete=drop_incomplete,
                 names=definitions.redaction.names,
                 trim=trim,
@@ -341,9 +351,9 @@ def run(
             sizes = _fpc_sizes(prepared, fpc, notes)
             try:
                 respondent = respondent_scores(prepared)
-                table, aux = _indicators(prepared, by, sizes, respondent)
-                heatmap_part = heatmap_rows(prepared, by, sizes, respondent)
-                common = _common_item_estimates(prepared, by, sizes, rank)
+                table, aux = _indicators(prepared, instrument_by, sizes, respondent)
+                heatmap_part = heatmap_rows(prepared, instrument_by, sizes, respondent)
+                common = _common_item_estimates(prepared, instrument_by, sizes, rank)
                 reliability_part = _reliability(prepared)
             except (
                 ValueError
@@ -353,7 +363,7 @@ def run(
                 )
                 continue
             if codebook is not None:
-                theme_parts.append(theme_counts(prepared, codebook, by))
+                theme_parts.append(theme_counts(prepared, codebook, instrument_by))
             indicator_parts.append(table)
             heatmap_parts.append(heatmap_part)
             aux_parts.append(aux)

@@ -31,7 +31,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from .suppression import suppress
+from .suppression import min_n_for, suppress
 
 NOT_STATED = "(not stated)"
 
@@ -46,6 +46,7 @@ COLUMNS = [
     "representation",
     "suppressed",
 ]
+WAVE_KEYS = ["instrument", "audience", "wave"]
 
 
 def _blank(values: pd.Series) -> pd.Series:
@@ -149,3 +150,47 @@ def who_responded(
     shares_hidden = table["attribute"].isin(hidden_blank)
     table.loc[shares_hidden, ["respondent_share", "representation"]] = np.nan
     return table[COLUMNS]
+
+
+def who_responded_by_wave(
+    responses: pd.DataFrame, sizes: pd.DataFrame, min_n: int | Mapping[str, int]
+) -> pd.DataFrame:
+    """:func:`who_responded` for every wave of every instrument whose audience has sizes.
+
+    Parameters
+    ----------
+    responses : DataFrame
+        One row per response in the export schema: ``instrument``, ``audience``, ``wave`` and
+        the attribute columns (as the app's export and ``analysis.read_responses`` give them).
+    sizes : DataFrame
+        Columns ``audience``, ``attribute``, ``value``, ``size``: each audience's group sizes.
+    min_n : int or mapping
+        The minimum group size, one or ``{audience: n, "default": n}``, as for
+        :func:`analysis.suppression.suppress`.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``instrument, audience, wave`` then :data:`COLUMNS`, the waves in the order of
+        ``responses``; no rows for an audience without sizes.
+
+    Raises
+    ------
+    ValueError
+        When ``sizes`` or ``responses`` lacks a column, or as :func:`who_responded`.
+    """
+    missing = {"audience", "attribute", "value", "size"} - set(sizes.columns)
+    missing |= set(WAVE_KEYS) - set(responses.columns)
+    if missing:
+        raise ValueError(f"who responded needs the columns {', '.join(sorted(missing))}")
+    parts = []
+    for (instrument, audience, wave), rows in responses.groupby(WAVE_KEYS, sort=False):
+        given = sizes[sizes["audience"] == audience]
+        if given.empty:
+            continue
+        threshold = int(min_n_for(pd.Series([audience]), min_n)[0])
+        table = who_responded(rows, given[["attribute", "value", "size"]], threshold)
+        parts.append(table.assign(instrument=instrument, audience=audience, wave=wave))
+    if not parts:
+        return pd.DataFrame(columns=[*WAVE_KEYS, *COLUMNS])
+    return pd.concat(parts, ignore_index=True)[[*WAVE_KEYS, *COLUMNS]]

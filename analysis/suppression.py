@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-CROSS = "*"  # joins the attributes of a two-way breakdown and its crossed groups
+from instruments.schema import CROSS  # joins a two-way breakdown's attributes and its groups
 
 
 def min_n_for(audiences: pd.Series, min_n: int | Mapping[str, int]) -> np.ndarray:

@@ -26,7 +26,7 @@ from pydantic import ValidationError
 
 from .benchmarks import Benchmark, Benchmarks
 from .codebook import Codebook, RedactionSettings
-from .schema import Framework, Instrument, LocatedError
+from .schema import CROSS, Framework, Instrument, LocatedError
 from .translation import missing_strings
 from .versioning import version_of
 
@@ -422,6 +422,8 @@ def load_definitions(folder: Path | str | None = None, *, versions: bool = False
         definitions.instruments[instrument.id] = instrument
         definitions.files[instrument.id] = path
         definitions.versions.setdefault(instrument.id, {})[version_of(instrument)] = instrument
+    if framework is not None:
+        errors.extend(_check_crossed_breakdowns(framework_path, framework, definitions))
     try:
         if (folder / CODEBOOK_FILE).exists():
             definitions.codebook = load_codebook(folder / CODEBOOK_FILE, framework)
@@ -435,6 +437,46 @@ def load_definitions(folder: Path | str | None = None, *, versions: bool = False
     if errors:
         raise DefinitionsError(errors)
     return definitions
+
+
+def _check_crossed_breakdowns(
+    path: Path, framework: Framework, definitions: Definitions
+) -> list[DefinitionError]:
+    """Each of the framework's ``crossed_breakdowns`` must cross two attributes that one
+    instrument of its audience asks (any stored version of it): a breakdown no survey can
+    fill would silently never appear. An audience whose instruments in the folder ask no
+    attributes at all (none of them, or a roadshow's four questions alone) has nothing to
+    break down, so a copy of the shipped framework serves a folder of other surveys."""
+    errors = []
+    for audience, breakdowns in framework.crossed_breakdowns.items():
+        asked = {
+            instrument.id: [a.id for a in instrument.attributes]
+            for versions in definitions.versions.values()
+            for instrument in versions.values()
+            if instrument.audience == audience
+        }
+        if not any(asked.values()):
+            continue
+        for index, breakdown in enumerate(breakdowns):
+            parts = breakdown.split(CROSS)
+            if any(set(parts) <= set(attributes) for attributes in asked.values()):
+                continue
+            known = "; ".join(
+                f"{iid} asks {', '.join(attributes) or 'no attributes'}"
+                for iid, attributes in sorted(asked.items())
+            )
+            loc = ("crossed_breakdowns", audience, index)
+            _, nodes = _read_yaml(path)  # only on an error: for its line number
+            errors.append(
+                DefinitionError(
+                    path.name,
+                    _format_loc(loc),
+                    f"{breakdown!r}: no {audience} instrument asks both "
+                    f"{' and '.join(parts)} ({known})",
+                    _line_of(nodes(), loc),
+                )
+            )
+    return errors
 
 
 def validate_paths(

@@ -25,6 +25,7 @@ from pydantic import (
 from .languages import LanguageCode
 
 AUDIENCES = ("members", "staff", "residents", "partners", "commissioners")
+CROSS = "*"  # joins the two attributes of a crossed breakdown, as analysis.suppression.CROSS
 Audience = Literal["members", "staff", "residents", "partners", "commissioners"]
 IndexName = Literal["confidence", "culture"]
 INDEXES: tuple[str, ...] = ("confidence", "culture")
@@ -779,6 +780,34 @@ class Framework(_Strict):
     # Theme shares are reported per commenting respondent, a smaller base than the audience:
     # their own threshold, counted in respondents with at least one comment.
     min_comment_group_size: int = Field(default=10, ge=1)
+    # Two-way breakdowns the app computes per audience besides every one-way attribute
+    # (issue 18, section 1): ``{staff: [directorate*grade]}``, each two attributes that one of
+    # the audience's instruments asks (checked against them by ``load_definitions``).
+    crossed_breakdowns: dict[str, list[str]] = Field(default_factory=dict)
+
+    @field_validator("crossed_breakdowns")
+    @classmethod
+    def _crossed(cls, crossed: dict[str, list[str]]) -> dict[str, list[str]]:
+        for audience, breakdowns in crossed.items():
+            if audience not in AUDIENCES:
+                raise ValueError(
+                    f"unknown audience {audience!r} in crossed_breakdowns "
+                    f"(use one of {', '.join(AUDIENCES)})"
+                )
+            for index, breakdown in enumerate(breakdowns):
+                parts = breakdown.split(CROSS)
+                if len(parts) != 2 or not all(p.strip() for p in parts) or parts[0] == parts[1]:
+                    raise _located(
+                        (audience, index),
+                        f"{breakdown!r} is not two different attributes joined by "
+                        f"{CROSS} (e.g. directorate{CROSS}grade)",
+                    )
+            _no_duplicates(breakdowns, f"crossed breakdown of {audience}")
+        return crossed
+
+    def crossed_for(self, audience: str) -> list[str]:
+        """The audience's two-way breakdowns (``directorate*grade``), none unless listed."""
+        return list(self.crossed_breakdowns.get(audience, []))
 
     @field_validator("min_group_size")
     @classmethod

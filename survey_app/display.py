@@ -33,6 +33,9 @@ DECIMALS: dict[str, int] = {
             "difference",
             "target",
             "baseline",
+            # key drivers: shares of R^2 and 0-100 scores, whole as the outcome pages show them
+            "importance",
+            "item_score",
         ),
         0,
     ),
@@ -43,6 +46,7 @@ DECIMALS: dict[str, int] = {
     "statistic": 2,
     # reliability coefficients as the indices page shows them
     **dict.fromkeys(("alpha", "alpha_low", "alpha_high"), 2),
+    "r2": 2,  # as the driver views show it
 }
 
 

@@ -46,6 +46,7 @@ _BY_WAVE = {
     "designs": "wave",
     "heatmap": "wave",
     "drivers": "wave",
+    "who_responded": "wave",
 }
 # The fingerprint of the published figures put together for viewers (never stored); the
 # pages' results note (templates/macros/results_note.html) tells them apart by it.

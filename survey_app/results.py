@@ -11,7 +11,9 @@ import pandas as pd
 from sqlalchemy import CursorResult, Row, delete, func, select, text
 
 import analysis
+from analysis.representation import who_responded_by_wave
 from instruments import Definitions
+from instruments.schema import CROSS
 
 from .definitions import current_definitions, fielded_definitions
 from .export import responses_frame
@@ -20,6 +22,7 @@ from .models import (
     AnalysisResult,
     Answer,
     FlagStatus,
+    GroupSize,
     InstrumentVersion,
     KpiValue,
     MeasureTarget,
@@ -29,7 +32,10 @@ from .models import (
     Wave,
 )
 
-TABLES = analysis.Results.TABLES  # indicators, changes, ..., designs, heatmap, drivers
+# indicators, changes, ..., designs, heatmap, drivers (the analysis package's), and who
+# responded to each wave against its audience's group sizes
+ANALYSIS_TABLES = analysis.Results.TABLES
+TABLES = (*ANALYSIS_TABLES, "who_responded")
 KEEP_RESULTS = 3  # stored results older than the newest three are deleted
 
 
@@ -38,7 +44,7 @@ def data_fingerprint() -> str:
     date: responses and answers (counts, extreme ids, latest day, summed weights), every wave's
     label, dates, audience size and version, the stored instrument versions, the definitions
     the app analyses with (framework, instruments, codebook, redaction lists), KPI values,
-    targets, population margins, how many safeguarding flags are open (actioning one puts its
+    targets, population margins, uploaded group sizes (the "who responded" table), how many safeguarding flags are open (actioning one puts its
     comment back into the export and the themes) and the schema revision (a migration that
     rewrites answers, such as a redaction, changes it).
 
@@ -84,6 +90,11 @@ def data_fingerprint() -> str:
                 PopulationMargin.category,
                 PopulationMargin.population,
             ).order_by(PopulationMargin.id)
+        ).all(),
+        db.session.execute(
+            select(
+                GroupSize.audience, GroupSize.attribute, GroupSize.value, GroupSize.size
+            ).order_by(GroupSize.id)
         ).all(),
         db.session.scalar(
             select(func.count())
@@ -142,6 +153,17 @@ def _population() -> pd.DataFrame | None:
     return pd.DataFrame(rows, columns=["audience", "variable", "category", "population"])
 
 
+def _group_sizes(audiences: set[str]) -> pd.DataFrame:
+    """``audience, attribute, value, size`` of every audience with responses: uploaded sizes,
+    and raking margins for attributes without them (:func:`survey_app.who_responded.audience_sizes`)."""
+    from .who_responded import audience_sizes  # here: that module reads these results
+
+    frames = [audience_sizes(a).assign(audience=a) for a in sorted(audiences)]
+    if not frames:
+        return pd.DataFrame(columns=["audience", "attribute", "value", "size"])
+    return pd.concat(frames, ignore_index=True)
+
+
 def _records(table: pd.DataFrame) -> list[dict]:
     # JSON has no NaN: blanks become null, as they are blank in the CSV files. Full precision
     # (pandas' default keeps 10 decimals), so stored figures equal the CLI's to 1e-15.
@@ -150,7 +172,8 @@ def _records(table: pd.DataFrame) -> list[dict]:
 
 def compute_results() -> AnalysisResult:
     """Run the analysis over every response and store the tables (the caller's transaction
-    is committed). Breakdowns are every "about you" attribute of the instruments. Each
+    is committed). Breakdowns are every "about you" attribute of the instruments, and the
+    framework's ``crossed_breakdowns`` for their audience (``directorate*grade``). Each
     response is scored with the instrument version its wave fielded, read from the database.
 
     Never fails as a whole on the data a council has: a unit that cannot be estimated gets a
@@ -167,6 +190,13 @@ def compute_results() -> AnalysisResult:
         population = population[population["audience"].isin(set(frame["audience"]))]
     every_version = [i for versions in definitions.versions.values() for i in versions.values()]
     breakdowns = sorted({a.id for i in every_version for a in i.attributes} & set(frame.columns))
+    # the framework's two-way breakdowns of each audience, while the data have both columns
+    # (an instrument version that dropped an attribute leaves none to cross)
+    crossed = {
+        audience: [b for b in listed if set(b.split(CROSS)) <= set(breakdowns)]
+        for audience, listed in definitions.framework.crossed_breakdowns.items()
+    }
+    sizes = _group_sizes(set(frame["audience"]) if not frame.empty else set())
     # The inputs are read: end the transaction so that SQLite's write lock (every transaction
     # takes it, see database.py) is not held while the analysis runs in the background.
     db.session.commit()
@@ -174,8 +204,13 @@ def compute_results() -> AnalysisResult:
         tables: dict[str, list[dict]] = {name: [] for name in TABLES}
         wave_order: list[str] = []
     else:
-        results = analysis.run(frame, definitions, population=population, by=breakdowns)
-        tables = {name: _records(getattr(results, name)) for name in TABLES}
+        results = analysis.run(
+            frame, definitions, population=population, by=breakdowns, audience_by=crossed
+        )
+        tables = {name: _records(getattr(results, name)) for name in ANALYSIS_TABLES}
+        tables["who_responded"] = _records(
+            who_responded_by_wave(frame, sizes, definitions.framework.min_group_size)
+        )
         wave_order = results.wave_order
     stored = AnalysisResult(
         fingerprint=fingerprint, responses=len(frame), wave_order=wave_order, tables=tables

@@ -1,8 +1,11 @@
 """Who responded to a wave: group sizes (uploaded per audience, or residents' raking margins)
-against the wave's respondents, computed by :mod:`analysis.representation`.
+against the wave's respondents, computed by :mod:`analysis.representation` with the other
+results (:func:`survey_app.results.compute_results`) and stored with them as the
+``who_responded`` table, so pages read it rather than counting per view; viewers read the
+published copy of a wave's rows, as of every other table.
 
 Issue 14 (anonymity): during fieldwork a wave shows only the total received; the table by
-group exists only once the wave has closed and every submission has been released, and then
+group is shown only once the wave has closed and every submission has been released, and
 goes through the one suppression function like every other figure.
 """
 
@@ -14,17 +17,25 @@ from collections.abc import Iterable
 import pandas as pd
 from sqlalchemy import delete, select
 
-from analysis.representation import who_responded
 from instruments import Instrument
 
 from .definitions import current_definitions
 from .extensions import db
-from .models import GroupSize, PopulationMargin, Response, Wave
+from .models import AnalysisResult, GroupSize, PopulationMargin, Wave
 from .response_counts import ShownCount, fieldwork_over, min_n, wave_total
+from .results import table
 from .uploads import CsvUploadError, read_csv_upload
 
 MAX_SIZE_ROWS = 5_000
 SIZE_COLUMNS = ("attribute", "value", "size")
+FIGURES = [
+    "population",
+    "respondents",
+    "response_rate",
+    "respondent_share",
+    "population_share",
+    "representation",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +48,11 @@ class WhoResponded:
     live: bool
     table: pd.DataFrame
     min_n: int
+    # the stored results the table comes from, whether the data have changed since, and
+    # whether the audience has sizes now (a table missing while it has: not computed yet)
+    result: AnalysisResult | None = None
+    stale: bool = False
+    has_sizes: bool = False
 
 
 def audience_sizes(audience: str) -> pd.DataFrame:
@@ -63,21 +79,26 @@ def audience_sizes(audience: str) -> pd.DataFrame:
     return pd.DataFrame(uploaded + margins, columns=list(SIZE_COLUMNS))
 
 
-def who_responded_for_wave(wave: Wave) -> WhoResponded:
+def who_responded_for_wave(
+    wave: Wave, result: AnalysisResult | None, stale: bool = False
+) -> WhoResponded:
     """The "who responded" figures of ``wave`` for its page and the report's methodology
-    section: the total only while fieldwork goes on, the suppressed table after."""
+    section: the total only while fieldwork goes on, after it the wave's rows of the stored
+    ``who_responded`` table of ``result`` (already suppressed; empty when the results have
+    none, e.g. sizes uploaded since they were computed, which makes them ``stale``)."""
     threshold = min_n(wave.audience)
     total = wave_total(wave)
     if not fieldwork_over(wave):
-        return WhoResponded(wave, total, True, pd.DataFrame(), threshold)
-    sizes = audience_sizes(wave.audience)
-    if sizes.empty:
-        return WhoResponded(wave, total, False, pd.DataFrame(), threshold)
-    attributes = db.session.scalars(
-        select(Response.attributes).where(Response.wave_id == wave.id)
-    ).all()
-    respondents = pd.DataFrame.from_records([a or {} for a in attributes])
-    return WhoResponded(wave, total, False, who_responded(respondents, sizes, threshold), threshold)
+        return WhoResponded(wave, total, True, pd.DataFrame(), threshold, result, stale)
+    stored = table(result, "who_responded")
+    if not stored.empty:
+        stored = stored[
+            (stored["instrument"] == wave.instrument_id) & (stored["wave"] == wave.label)
+        ].reset_index(drop=True)
+        # stored as JSON, blanks as null: a column of blanks alone would not be numeric
+        stored[FIGURES] = stored[FIGURES].astype(float)
+    has_sizes = not stored.empty or not audience_sizes(wave.audience).empty
+    return WhoResponded(wave, total, False, stored, threshold, result, stale, has_sizes)
 
 
 # --------------------------------------------------------------------------- uploads

@@ -11,12 +11,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pandas as pd
+from flask import abort
 
+from analysis.drivers import DRIVER_COLUMNS
+
+from ..auth.roles import VIEWER_ROLES, role_required
 from ..definitions import fielded_definitions
 from ..display import rounded
+from ..publication import results_for_current_user
 from ..results import table
 from . import bp
 from .charts import FONT_SIZE, INK, LINE, WIDTH_INCHES, inline_svg, pyplot
+from .routes import send_table
 
 STRENGTH, PRIORITY = "strength", "priority to improve"
 MAINTAIN, LOWER = "maintain", "lower priority"
@@ -35,6 +41,9 @@ class DriverRow:
 
 @dataclass
 class DriverView:
+    instrument_id: str
+    target_level: str
+    target_id: str
     target: str
     wave: str
     n: int
@@ -154,6 +163,9 @@ def key_drivers_for(result, instrument_id: str, outcome_id: str) -> list[DriverV
         label = f"the {target} index" if level == "index" else f"outcome {target}"
         views.append(
             DriverView(
+                instrument_id,
+                str(level),
+                str(target),
                 label,
                 wave,
                 int(latest["n"].iloc[0]),
@@ -169,5 +181,42 @@ def key_drivers_for(result, instrument_id: str, outcome_id: str) -> list[DriverV
     return views
 
 
-def drivers_frame(view: DriverView) -> pd.DataFrame:
-    return pd.DataFrame([r.__dict__ for r in view.rows])
+def drivers_download_frame(
+    result, instrument_id: str, target_level: str, target_id: str, wave: str
+) -> pd.DataFrame:
+    """One target's drivers of one wave as ``drivers.csv`` has them (the CLI's columns, in
+    its order: the most important first) with each item's question text; ``KeyError`` when
+    the results have none."""
+    drivers = table(result, "drivers")
+    if drivers.empty:
+        raise KeyError(target_id)
+    rows = drivers[
+        (drivers["instrument"] == instrument_id)
+        & (drivers["target_level"] == target_level)
+        & (drivers["target_id"] == target_id)
+        & (drivers["wave"] == wave)
+    ]
+    if rows.empty:
+        raise KeyError(target_id)
+    try:
+        instrument = fielded_definitions().instrument(instrument_id)
+        questions = {q.id: q.text for q in instrument.scale_questions}
+    except KeyError:  # an instrument no longer defined: its items by id alone
+        questions = {}
+    rows = rows.sort_values("importance", ascending=False, kind="stable")[DRIVER_COLUMNS]
+    return rows.assign(question=rows["item"].map(lambda i: questions.get(i, i))).reset_index(
+        drop=True
+    )
+
+
+@bp.get("/drivers/<instrument_id>/<target_level>/<target_id>/<wave>.<fmt>")
+@role_required(*VIEWER_ROLES)
+def drivers_download(instrument_id: str, target_level: str, target_id: str, wave: str, fmt: str):
+    """The table of a driver view on the outcome pages as CSV or Excel, at the precision the
+    page shows (viewers: published waves only, as on the page)."""
+    result, _ = results_for_current_user()
+    try:
+        frame = drivers_download_frame(result, instrument_id, target_level, target_id, wave)
+    except KeyError:
+        abort(404)
+    return send_table(frame, f"drivers-{instrument_id}-{target_level}-{target_id}-{wave}", fmt)

@@ -1,5 +1,6 @@
-"""The heatmap page (issue 18, section 1): per instrument, wave and breakdown attribute, every
-question, index and outcome for each group against the rest of its audience.
+"""The heatmap page (issue 18, section 1): per instrument, wave and breakdown attribute (or two
+crossed, the framework's ``crossed_breakdowns``), every question, index and outcome for each
+group against the rest of its audience.
 
 Read from the stored ``heatmap`` table (viewers: the published figures of closed waves only,
 through :func:`survey_app.publication.results_for_current_user`); every cell's text carries
@@ -14,6 +15,8 @@ from dataclasses import dataclass, field
 import pandas as pd
 from flask import abort, render_template, request
 
+from analysis.suppression import CROSS
+
 from ..auth.roles import VIEWER_ROLES, role_required
 from ..definitions import fielded_definitions
 from ..display import rounded
@@ -24,6 +27,20 @@ from .routes import send_table
 
 LEVEL_ORDER = {"item": 0, "index": 1, "outcome": 2}
 LEVEL_NAMES = {"item": "Question", "index": "Index", "outcome": "Outcome"}
+
+
+@bp.app_template_global()
+def breakdown_label(by: str) -> str:
+    """A breakdown in words: ``grade``, ``job_family`` as "job family", the crossed
+    ``directorate*grade`` as "directorate × grade"."""
+    return " × ".join(part.replace("_", " ") for part in by.split(CROSS))
+
+
+@bp.app_template_global()
+def group_label(group: str) -> str:
+    """A group as the pages show it: a crossed cell ``Finance*Band 5`` as "Finance × Band 5"
+    (downloads keep ``Finance*Band 5``, as the CLI writes it)."""
+    return " × ".join(str(group).split(CROSS))
 
 
 @dataclass

@@ -13,7 +13,8 @@ from instruments import AUDIENCES
 from ..audit import record
 from ..auth.roles import ANALYST_ROLES, role_required
 from ..extensions import db
-from ..models import GroupSize, Wave
+from ..models import AnalysisResult, GroupSize, Wave
+from ..publication import results_for_current_user
 from ..who_responded import WhoResponded, check_sizes, store_sizes, who_responded_for_wave
 from . import bp
 from .forms import GroupSizeUploadForm
@@ -67,6 +68,10 @@ def upload_group_sizes():
 
 
 @bp.app_template_global()
-def who_responded_for(wave: Wave) -> WhoResponded:
-    """For ``programme/_who_responded.html``."""
-    return who_responded_for_wave(wave)
+def who_responded_for(wave: Wave, result: AnalysisResult | None = None) -> WhoResponded:
+    """For ``programme/_who_responded.html`` (the results the user may read) and the report's
+    ``reports/_who_responded.html`` (the report's ``result``)."""
+    if result is None:
+        result, stale = results_for_current_user()
+        return who_responded_for_wave(wave, result, stale)
+    return who_responded_for_wave(wave, result)

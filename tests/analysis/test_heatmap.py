@@ -21,6 +21,8 @@ import analysis
 from analysis.heatmap import HEATMAP_COLUMNS
 from instruments import SHIPPED_DIR
 
+from ..subtraction import attack, published_counts
+
 REL = 1e-6
 KEYS = ["instrument", "wave", "level", "id", "by", "group"]
 UNIT = ["instrument", "audience", "wave", "level", "id"]
@@ -136,59 +138,6 @@ def test_bad_breakdown_names_the_column(responses, definitions) -> None:
 # --------------------------------------------------------------------------- subtraction
 
 
-def _published_counts(results: analysis.Results) -> pd.DataFrame:
-    """Every count the tables of a run publish, per unit: whole audience, groups, cells
-    (a count any table shows is known)."""
-    columns = [*UNIT, "by", "group"]
-    tables = pd.concat(
-        [results.indicators[[*columns, "n"]], results.heatmap[[*columns, "n"]]], ignore_index=True
-    )
-    tables[["by", "group"]] = tables[["by", "group"]].fillna("")
-    return tables.groupby(columns, as_index=False)["n"].max()
-
-
-def _members(by: str, group: str, cells: list[str]) -> list[str]:
-    """The two-way cells (role*grade) a published count adds up."""
-    if by == "":
-        return cells
-    if by == "role*grade":
-        return [group]
-    side = {"role": 0, "grade": 1}[by]
-    return [c for c in cells if c.split("*")[side] == group]
-
-
-def _attack(unit: pd.DataFrame, cells: list[str], min_n: int) -> list[str]:
-    """What subtraction discloses in one unit (an item, index or outcome of an audience-wave).
-
-    The unknowns are the counts of the two-way cells; every published count (the whole
-    audience, a one-way group, a cell) is an equation over them. A hidden cell is recovered
-    when its count is a linear combination of the equations (rank test); a small group is
-    disclosed when the hidden cells of one equation add up to fewer than ``min_n``."""
-    published = {(r.by, r.group): r.n for r in unit.itertuples() if not np.isnan(r.n)}
-    position = {c: i for i, c in enumerate(cells)}
-    equations = []
-    problems = []
-    for (by, group), n in published.items():
-        members = _members(by, group, cells)
-        row = np.zeros(len(cells))
-        row[[position[c] for c in members if c in position]] = 1
-        equations.append(row)
-        hidden = [c for c in members if ("role*grade", c) not in published]
-        rest = n - sum(published.get(("role*grade", c), 0) for c in members)
-        if hidden and rest < min_n:
-            problems.append(f"hidden cells {hidden} of {by or 'all'} {group} add up to {rest}")
-    matrix = np.array(equations)
-    rank = np.linalg.matrix_rank(matrix)
-    for cell in cells:
-        if ("role*grade", cell) in published:
-            continue
-        alone = np.zeros((1, len(cells)))
-        alone[0, position[cell]] = 1
-        if np.linalg.matrix_rank(np.vstack([matrix, alone])) == rank:
-            problems.append(f"cell {cell} recovered")
-    return problems
-
-
 @pytest.mark.parametrize("min_n", [5, 10, 20])
 def test_no_suppressed_cell_is_recoverable_by_subtraction(responses, definitions, min_n) -> None:
     results = analysis.run(responses, definitions, by=["role", "grade", "role*grade"], min_n=min_n)
@@ -197,8 +146,9 @@ def test_no_suppressed_cell_is_recoverable_by_subtraction(responses, definitions
     assert results.heatmap["suppressed"].any()
     assert not results.heatmap["suppressed"].all()
     problems = []
-    for key, unit in _published_counts(results).groupby(UNIT):
-        problems += [f"{key}: {p}" for p in _attack(unit, cells_of.loc[key], min_n)]
+    published = published_counts([results.indicators, results.heatmap], UNIT)
+    for key, unit in published.groupby(UNIT):
+        problems += [f"{key}: {p}" for p in attack(unit, cells_of.loc[key], min_n, "role*grade")]
     assert problems == []
 
 
@@ -209,3 +159,25 @@ def test_a_group_whose_rest_is_small_is_hidden(responses, definitions) -> None:
     cells = results.heatmap[results.heatmap["level"] == "index"]
     # cabinet (6) is small; backbench is the rest of the audience, its rest is cabinet
     assert cells["suppressed"].all()
+
+
+def test_audience_breakdowns_apply_to_that_audiences_instruments_only(
+    responses, definitions, everything
+) -> None:
+    results = analysis.run(
+        responses,
+        definitions,
+        by=["role"],
+        min_n=1,
+        audience_by={"members": ["role*grade"], "residents": ["grade*role"]},
+    )
+    by = results.heatmap.groupby("instrument")["by"].apply(set)
+    # census is the members' survey, weighted the residents': each gets its own crossing
+    assert by["census"] == {"role", "role*grade"}
+    assert by["weighted"] == {"role", "grade*role"}
+    # the same cells as the crossing asked for everyone with --by
+    mine = results.heatmap[results.heatmap["instrument"] == "census"].set_index(KEYS)
+    theirs = everything.heatmap[everything.heatmap["instrument"] == "census"].set_index(KEYS)
+    pd.testing.assert_frame_equal(mine.sort_index(), theirs.sort_index())
+    with pytest.raises(ValueError, match="--by column floor is not in the responses"):
+        analysis.run(responses, definitions, audience_by={"members": ["role*floor"]})

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.representation import NOT_STATED, who_responded
+from analysis.representation import NOT_STATED, who_responded, who_responded_by_wave
 
 SIZES = pd.DataFrame(
     {
@@ -116,3 +116,33 @@ def test_values_outside_the_sizes_and_missing_attributes_are_shown_as_such() -> 
     # no grade column: nobody stated it; the empty groups hide, and so does their complement
     assert rows.loc[("grade", NOT_STATED), "suppressed"]
     assert rows.xs("grade", level="attribute")["suppressed"].all()
+
+
+def test_every_wave_of_an_audience_with_sizes_gets_its_own_table() -> None:
+    first = respondents(80, 30, 10).assign(instrument="staff-pulse", wave="W1")
+    second = respondents(8, 30, 30).assign(instrument="staff-pulse", wave="W2")
+    members = respondents(5, 5, 5).assign(instrument="member-pulse", wave="W1")
+    frame = pd.concat(
+        [
+            first.assign(audience="staff"),
+            second.assign(audience="staff"),
+            members.assign(audience="members"),
+        ],
+        ignore_index=True,
+    )
+    sizes = SIZES.assign(audience="staff")
+    table = who_responded_by_wave(frame, sizes, {"staff": 10, "default": 3})
+    # members have no sizes: no rows; each staff wave as who_responded on its own respondents
+    assert set(zip(table["instrument"], table["wave"], strict=True)) == {
+        ("staff-pulse", "W1"),
+        ("staff-pulse", "W2"),
+    }
+    for wave, rows in (("W1", first), ("W2", second)):
+        alone = who_responded(rows, SIZES, 10)
+        mine = table[table["wave"] == wave].drop(columns=["instrument", "audience", "wave"])
+        pd.testing.assert_frame_equal(mine.reset_index(drop=True), alone)
+    # the audience's own minimum: Place's 8 in W2 is hidden at 10 (a default of 3 would show it)
+    w2 = table[table["wave"] == "W2"].set_index(["attribute", "value"])
+    assert w2.loc[("directorate", "Place"), "suppressed"]
+    with pytest.raises(ValueError, match="needs the columns size"):
+        who_responded_by_wave(frame, sizes.drop(columns="size"), 10)

@@ -232,6 +232,61 @@ def test_broken_framework_and_instrument_errors_are_all_reported(folder: Path) -
     assert "example.yaml:3: audience: 'nobody' is not allowed" in text
 
 
+def test_shipped_framework_crosses_directorate_and_grade_for_staff() -> None:
+    definitions = load_definitions()
+    assert definitions.framework.crossed_for("staff") == ["directorate*grade"]
+    assert definitions.framework.crossed_for("members") == []
+    attributes = {a.id for a in definitions.instrument("staff-pulse").attributes}
+    assert {"directorate", "grade"} <= attributes
+
+
+@pytest.mark.parametrize(
+    ("crossed", "problem"),
+    [
+        (
+            {"aliens": ["a*b"]},
+            "crossed_breakdowns: unknown audience 'aliens' in crossed_breakdowns",
+        ),
+        (
+            {"staff": ["directorate"]},
+            "crossed_breakdowns.staff[0]: 'directorate' is not two different attributes "
+            "joined by *",
+        ),
+        ({"staff": ["grade*grade"]}, "crossed_breakdowns.staff[0]: 'grade*grade' is not two"),
+        (
+            {"staff": ["directorate*grade", "directorate*grade"]},
+            "duplicate crossed breakdown of staff 'directorate*grade'",
+        ),
+        (
+            {"staff": ["directorate*grade", "directorate*floor"]},
+            "framework.yaml:5: crossed_breakdowns.staff[1]: 'directorate*floor': no staff "
+            "instrument asks both directorate and floor (staff-pulse asks directorate, grade; "
+            "staff-roadshow asks no attributes)",
+        ),
+    ],
+)
+def test_crossed_breakdowns_are_checked_against_the_audiences_instruments(
+    folder: Path, crossed, problem: str
+) -> None:
+    for name in ("staff-pulse.yaml", "staff-roadshow.yaml"):
+        shutil.copy(SHIPPED_DIR / name, folder / name)
+    framework = yaml.safe_load((folder / "framework.yaml").read_text())
+    framework["crossed_breakdowns"] = crossed
+    text = yaml.safe_dump(framework, sort_keys=False, default_flow_style=None)
+    (folder / "framework.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(DefinitionsError) as caught:
+        load_definitions(folder)
+    assert problem in str(caught.value)
+
+
+def test_a_crossing_is_not_an_error_where_the_audience_asks_no_attributes(folder: Path) -> None:
+    # the shipped framework (staff: directorate*grade) beside a members' survey alone, then
+    # with the staff roadshow's questions (no attributes): nothing to cross either way
+    assert load_definitions(folder).framework.crossed_for("staff") == ["directorate*grade"]
+    shutil.copy(SHIPPED_DIR / "staff-roadshow.yaml", folder / "staff-roadshow.yaml")
+    assert load_definitions(folder).framework.crossed_for("staff") == ["directorate*grade"]
+
+
 def test_duplicate_outcome_in_framework(folder: Path) -> None:
     framework = yaml.safe_load((folder / "framework.yaml").read_text())
     framework["priorities"][0]["workstreams"][0]["outcomes"][1]["id"] = "O1"

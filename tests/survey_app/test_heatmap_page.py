@@ -135,3 +135,48 @@ def test_outcome_pages_show_key_drivers_as_chart_and_table(demo) -> None:
     body = page[caption : page.index("</table>", caption)]
     assert body.count('<tr class="govuk-table__row"><th scope="row"') == len(latest)
     assert '/dashboard/heatmap/staff-pulse"' in page
+
+
+def test_each_driver_table_downloads_with_the_drivers_csv_columns(demo) -> None:
+    from analysis.drivers import DRIVER_COLUMNS
+
+    analyst = _client(demo, "analyst@council.example")
+    page = analyst.get("/dashboard/outcomes/O3/staff").get_data(as_text=True)
+    links = re.findall(r'href="(/dashboard/drivers/staff-pulse/[^"]+\.csv)"', page)
+    assert "/dashboard/drivers/staff-pulse/index/confidence/" in " ".join(links)
+    with demo.app_context():
+        from survey_app.results import latest_results, table
+
+        stored = table(latest_results()[0], "drivers")
+    for link in links:
+        level, target, wave = link.removesuffix(".csv").split("/")[-3:]
+        frame = pd.read_csv(io.BytesIO(analyst.get(link).data))
+        assert list(frame.columns) == [*DRIVER_COLUMNS, "question"]
+        expected = stored[
+            (stored["instrument"] == "staff-pulse")
+            & (stored["target_level"] == level)
+            & (stored["target_id"] == target)
+            & (stored["wave"] == wave)
+        ].sort_values("importance", ascending=False)
+        assert frame["item"].tolist() == expected["item"].tolist()
+        # at the page's precision: whole shares and scores, R^2 to two decimals
+        assert frame["importance"].tolist() == [round(v) for v in expected["importance"]]
+        assert frame["item_score"].tolist() == [round(v) for v in expected["item_score"]]
+        assert set(frame["r2"]) == {round(expected["r2"].iloc[0], 2)}
+        assert frame["question"].str.len().gt(20).all()
+        excel = analyst.get(link.replace(".csv", ".xlsx"))
+        assert excel.status_code == 200 and excel.data[:2] == b"PK"
+    assert (
+        analyst.get("/dashboard/drivers/staff-pulse/index/nothing/2026-Q1.csv").status_code == 404
+    )
+    assert analyst.get(links[0].replace(".csv", ".pdf")).status_code == 404
+    # a viewer downloads only what a viewer's page shows: published waves
+    viewer = _client(demo, "viewer@council.example")
+    with demo.app_context():
+        from survey_app.publication import published_results
+
+        published = table(published_results(), "drivers")
+    unpublished = set(stored["wave"]) - set(published["wave"])
+    for link in links:
+        wave = link.removesuffix(".csv").split("/")[-1]
+        assert viewer.get(link).status_code == (404 if wave in unpublished else 200)

@@ -1,4 +1,4 @@
-"""Heatmap and key-driver tables are stored with the results and published per wave
+"""Heatmap, key-driver and who-responded tables are stored with the results and published per wave
 (issue 18, section 3): viewers get them only for closed, published waves."""
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ def test_heatmap_and_drivers_are_stored_and_published_with_their_wave(db_app) ->
             for w in db.session.scalars(select(Wave).join(InstrumentVersion))
             if w.is_open()
         }
-        for name in ("heatmap", "drivers"):
+        assert len(table(stored, "who_responded"))  # the demo's staff establishment
+        for name in ("heatmap", "drivers", "who_responded"):
             everything = table(stored, name)
             computed = set(zip(everything["instrument"], everything["wave"], strict=True))
             viewer = table(published, name)

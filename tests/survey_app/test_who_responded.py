@@ -1,18 +1,21 @@
 """Who responded (issue 18 section 3) in the app: an analyst uploads group sizes (all or
-nothing, each bad row named); a wave's page shows only the total during fieldwork and, once
-closed and released, response rates and representation ratios, suppressed below the minimum;
-residents' raking margins count as sizes."""
+nothing, each bad row named); the results compute response rates and representation ratios
+per wave, suppressed below the minimum, and store them; a wave's page shows only the total
+during fieldwork and, once closed and released, the stored table (out of date once sizes
+change); residents' raking margins count as sizes."""
 
 from __future__ import annotations
 
 import datetime as dt
 import io
 
+import pandas as pd
 from sqlalchemy import func, select
 
 from survey_app import clock
 from survey_app.extensions import db
 from survey_app.models import GroupSize, PopulationMargin, Response, Role, WaveMode
+from survey_app.results import compute_results, data_fingerprint, latest_results
 from survey_app.who_responded import who_responded_for_wave
 
 from .helpers import add_user, audit_actions, csrf, sign_in
@@ -91,13 +94,26 @@ def test_the_wave_page_shows_who_responded_only_once_fieldwork_is_over(app, clie
                     )
         db.session.commit()
         closed_id, live_id = closed.id, live.id
+    page = client.get(f"/programme/waves/{closed_id}").get_data(as_text=True)
+    assert "There are no group sizes for staff" in page
+    with app.app_context():
+        before = data_fingerprint()
     upload = _upload(client, GOOD)
     assert upload.status_code == 302
     assert "group sizes uploaded" in audit_actions(app)
     assert _sizes(app) == 3
+    with app.app_context():
+        # sizes uploaded after the results were computed make them out of date
+        assert data_fingerprint() != before
+    page = client.get(f"/programme/waves/{closed_id}").get_data(as_text=True)
+    assert "the results have none for this wave yet" in page
+    assert "Who responded by directorate" not in page
+    with app.app_context():
+        compute_results()
 
     page = client.get(f"/programme/waves/{closed_id}").get_data(as_text=True)
     assert "Who responded by directorate" in page
+    assert "The data have changed since then" not in page
     assert "15%" in page  # Place: 60 of 400
     assert "1.12" in page  # Place: (60/94) / (400/700)
     # Children's Services (4) is below 10, and Resources is hidden with it so neither can be subtracted
@@ -113,13 +129,25 @@ def test_the_wave_page_shows_who_responded_only_once_fieldwork_is_over(app, clie
 
     with app.app_context(), app.test_request_context():
         waves = [db.session.get(Wave, closed_id), db.session.get(Wave, live_id)]
-        report = render_template("reports/_who_responded.html", waves=waves)
+        result = latest_results()[0]
+        report = render_template("reports/_who_responded.html", waves=waves, result=result)
+        # the rows are stored with the results: the live wave's too, never shown while live
+        stored = pd.DataFrame(result.tables["who_responded"])
+        assert set(stored["wave"]) == {"2026-Q3", "2026-Q4"}
     assert report.count('aria-label="Who responded by directorate"') == 1 and "2026-Q3" in report
     assert "2026-Q4" not in report
 
-    # a new file replaces the sizes of the attributes it has
+    # a new file replaces the sizes of the attributes it has, and the stored table is out of
+    # date, as every figure is when its data change, until the results are recomputed
     assert _upload(client, "attribute,value,size\ndirectorate,Place,600\n").status_code == 302
     assert _sizes(app) == 1
+    page = client.get(f"/programme/waves/{closed_id}").get_data(as_text=True)
+    assert "The data have changed since then" in page and "15%" in page
+    with app.app_context():
+        compute_results()
+    page = client.get(f"/programme/waves/{closed_id}").get_data(as_text=True)
+    assert "The data have changed since then" not in page
+    assert "10%" in page and "15%" not in page  # Place: 60 of 600
 
 
 def test_residents_raking_margins_count_as_their_sizes(app) -> None:
@@ -148,7 +176,8 @@ def test_residents_raking_margins_count_as_their_sizes(app) -> None:
                 for _ in range(count)
             )
         db.session.commit()
-        table = who_responded_for_wave(wave).table.set_index("value")
+        compute_results()
+        table = who_responded_for_wave(wave, latest_results()[0]).table.set_index("value")
         assert table.loc[first, "population"] == 3000
         assert abs(table.loc[first, "representation"] - 0.5 / 0.75) < 1e-12
         assert abs(table.loc[second, "response_rate"] - 3.0) < 1e-12
