@@ -225,7 +225,12 @@ def _cell_stats(
     # group's own count (svyby works on the subset design).
     ss_unit = np.bincount(c, weights=wu * resid * resid, minlength=n_cells)
     deff = _safe_divide(var * (n - 1.0) * sum_w, ss_unit)
-    deff = np.where((n > 1) & (ss_unit > 0), deff, np.nan)
+    # A group whose answers are all equal has no variance to compare: the residuals left by
+    # rounding in the weighted mean (around 1e-14) would make deff a ratio of two rounding
+    # errors that changes with the order of the rows. Real spread on these 0-100 scores is
+    # at least 1e-6 of the scale; rounding is below 1e-24 of it.
+    spread = _safe_divide(ss_unit, sum_w * np.maximum(mean * mean, 1.0))
+    deff = np.where((n > 1) & (spread > 1e-20), deff, np.nan)
     return {
         "n": n,
         "sum_w": sum_w,

@@ -341,3 +341,18 @@ def test_permuting_rows_changes_nothing(data, ys):
     np.testing.assert_allclose(
         b.to_numpy(dtype=float), a.to_numpy(dtype=float), rtol=1e-9, atol=1e-9
     )
+
+
+def test_a_group_whose_answers_are_all_equal_has_no_design_effect_in_any_row_order() -> None:
+    """All answers 100 with unequal weights: the weighted mean carries rounding residuals of
+    about 1e-14, and deff would be their ratio, different for every order of the rows (a
+    property test found 1.12 against NaN). It is NaN, as for no spread, in every order."""
+    rng = np.random.default_rng(7)
+    y = np.full(16, 100.0)
+    w = rng.uniform(0.2, 5.0, size=16)
+    for seed in range(20):
+        order = np.random.default_rng(seed).permutation(16)
+        out = grouped_means(y[order], w[order])
+        assert np.isnan(out["deff"].iloc[0])
+        assert out["mean"].iloc[0] == pytest.approx(100.0)
+        assert out["se"].iloc[0] == pytest.approx(0.0, abs=1e-9)
