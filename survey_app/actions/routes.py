@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, g, redirect, render_template, url_for
+from flask import abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from wtforms.fields.choices import SelectChoice
@@ -138,6 +138,31 @@ def _add_note(action: Action, text: str | None, changed_status: bool) -> ActionN
     return note
 
 
+def _planned_from(args) -> dict[str, Any]:
+    """First values for a new action from a link (a heatmap cell's "Plan an action"): the
+    survey, its wave by label, the cell and what was heard. Values that name no survey or
+    wave, or are too long for their field, are left out, so the link can only fill the
+    form, never break it."""
+    data: dict[str, Any] = {}
+    definitions = current_definitions()
+    instrument = args.get("instrument", "")
+    if instrument not in definitions.instruments:
+        return data
+    data["instrument"] = instrument
+    wave_id = db.session.scalar(
+        select(Wave.id)
+        .join(InstrumentVersion)
+        .where(InstrumentVersion.instrument_id == instrument, Wave.label == args.get("wave"))
+    )
+    if wave_id is not None:
+        data["heard_wave"] = wave_id
+    for name, longest in (("cell", 200), ("heard", 4000)):
+        value = (args.get(name) or "").strip()
+        if value and len(value) <= longest:
+            data[name] = value
+    return data
+
+
 def _action(action_id: int) -> Action:
     action = db.session.get(Action, action_id)
     if action is None:
@@ -171,7 +196,7 @@ def index():
 @bp.route("/actions/new", methods=["GET", "POST"])
 @role_required(*ANALYST_ROLES)
 def new():
-    form = ActionForm()
+    form = ActionForm(data=_planned_from(request.args) if request.method == "GET" else None)
     _choices(form)
     if form.validate_on_submit() and _consistent(form):
         action = Action()

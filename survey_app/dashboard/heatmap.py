@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 from flask import abort, render_template, request
+from flask_login import current_user
 
 from analysis.suppression import CROSS
 
-from ..auth.roles import VIEWER_ROLES, role_required
+from ..auth.roles import ANALYST_ROLES, VIEWER_ROLES, role_required
 from ..definitions import fielded_definitions
 from ..display import rounded
 from ..publication import results_for_current_user
@@ -47,6 +48,10 @@ def group_label(group: str) -> str:
 class Cell:
     text: str
     tag: str | None = None  # GOV.UK tag colour of a significant difference
+    # A significant difference: what an action planned about it is linked to and a
+    # first draft of what was heard, in words without figures (an action may be published,
+    # and its figures only ever come from the published results).
+    action: dict[str, str] | None = None
 
 
 @dataclass
@@ -78,8 +83,29 @@ def cell_text(level: str, row: pd.Series) -> Cell:
         word = "point" if points == 1 else "points"
         compared = f"{points:.0f} {word} {'above' if difference > 0 else 'below'} the rest"
     if row["significant"] is True:
-        return Cell(f"{figure}, {compared} (significant)", "green" if difference > 0 else "red")
+        return Cell(
+            f"{figure}, {compared} (significant)",
+            "green" if difference > 0 else "red",
+            planned_from(row, difference > 0),
+        )
     return Cell(f"{figure}, {compared}")
+
+
+def planned_from(row: pd.Series, above: bool) -> dict[str, str]:
+    """The action form's first values for a significant heatmap cell: the survey, the wave,
+    the cell ("S05 · directorate: Place") and what was heard."""
+    # the page's rows are indexed by group
+    group, by = group_label(row.get("group", row.name)), breakdown_label(row["by"])
+    ident = f"{row['id']} {row['level']}" if row["level"] == "index" else str(row["id"])
+    return {
+        "instrument": str(row["instrument"]),
+        "wave": str(row["wave"]),
+        "cell": f"{ident} · {by}: {group}",
+        "heard": (
+            f"{group} ({by}) answered {ident} significantly "
+            f"{'more' if above else 'less'} positively than the rest, in {row['wave']}."
+        ),
+    }
 
 
 def heatmap_view(result, instrument_id: str, wave: str | None, by: str | None) -> HeatmapView:
@@ -155,6 +181,7 @@ def heatmap(instrument_id: str):
         result=result,
         stale=stale,
         min_n=min_n,
+        can_plan=current_user.role in ANALYST_ROLES,
     )
 
 

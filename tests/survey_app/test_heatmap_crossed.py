@@ -119,7 +119,7 @@ def test_no_suppressed_crossed_cell_is_recoverable_from_every_published_table(
 
     # the outcome pages: every download they link to for the staff pulse
     framework = load_definitions().framework
-    breakdowns = {}  # (outcome, by) -> wide table of estimates, group x wave
+    breakdowns = {}  # (outcome, by) -> the long download: a row per group and wave
     for outcome in framework.outcomes:
         text = analyst.get(f"/dashboard/outcomes/{outcome.id}/staff").get_data(as_text=True)
         prefix = f"/dashboard/outcomes/{outcome.id}/staff/staff-pulse/"
@@ -130,7 +130,11 @@ def test_no_suppressed_crossed_cell_is_recoverable_from_every_published_table(
                 trend = frame.assign(level="outcome", id=outcome.id, by="", group="")
                 published.append(trend[[*UNIT, "by", "group", "n"]])
             elif name.startswith("by-"):
-                breakdowns[(outcome.id, name[3:])] = frame.set_index(frame.columns[0])
+                breakdowns[(outcome.id, name[3:])] = frame.set_index(["group", "wave"])
+                # its n per group and wave is published too: the attacker has it
+                published.append(
+                    frame.assign(level="outcome", id=outcome.id)[[*UNIT, "by", "group", "n"]]
+                )
     assert {by for _, by in breakdowns} == set(attributes)
     scorecard = _csv(analyst, "/dashboard/scorecard.csv")
     indices = _csv(analyst, "/dashboard/indices.csv")
@@ -164,8 +168,9 @@ def test_no_suppressed_crossed_cell_is_recoverable_from_every_published_table(
     # page is blank wherever the heatmap hides the cell
     checked = 0
     for row in hidden[hidden["level"] == "outcome"].itertuples():
-        wide = breakdowns[(row.id, CROSSED)]
-        if row.group in wide.index and row.wave in wide.columns:
-            assert wide.loc[row.group, row.wave] == "", (row.id, row.group, row.wave)
+        long = breakdowns[(row.id, CROSSED)]
+        if (row.group, row.wave) in long.index:
+            shown = long.loc[(row.group, row.wave)]
+            assert (shown["estimate"], shown["n"]) == ("", ""), (row.id, row.group, row.wave)
             checked += 1
     assert checked > 10

@@ -9,6 +9,7 @@ import re
 
 import pandas as pd
 import pytest
+from werkzeug.datastructures import MultiDict
 
 from instruments import load_definitions
 from survey_app.models import Role
@@ -180,3 +181,62 @@ def test_each_driver_table_downloads_with_the_drivers_csv_columns(demo) -> None:
     for link in links:
         wave = link.removesuffix(".csv").split("/")[-1]
         assert viewer.get(link).status_code == (404 if wave in unpublished else 200)
+
+
+def test_a_significant_cell_plans_an_action_linked_to_it(demo) -> None:
+    """An analyst follows a significant cell's "Plan an action": the form arrives with the
+    survey, the wave, the cell and what was heard (in words: an action may be published, and
+    its figure only ever comes from the published results); the saved action names the cell
+    and links back to its heatmap. Viewers read the heatmap without the link."""
+    from html import unescape
+
+    from survey_app.extensions import db
+    from survey_app.models import Action
+
+    from .helpers import csrf
+
+    analyst = _client(demo, "analyst@council.example")
+    with demo.app_context():
+        from survey_app.results import latest_results, table
+
+        stored = table(latest_results()[0], "heatmap")
+    significant = stored[(stored["instrument"] == "staff-pulse") & stored["significant"].eq(True)]
+    wave, by = significant.iloc[0][["wave", "by"]]
+    heatmap = f"/dashboard/heatmap/staff-pulse?wave={wave}&by={by}"
+    page = analyst.get(heatmap).get_data(as_text=True)
+    links = re.findall(r'<a class="govuk-link govuk-body-s" href="(/actions/new\?[^"]+)"', page)
+    assert links and len(links) == page.count("(significant)</strong>")
+    form_page = analyst.get(unescape(links[0])).get_data(as_text=True)
+    cell_input = re.search(r'<input[^>]*name="cell"[^>]*>', form_page).group(0)
+    cell = re.search(r'value="([^"]+)"', cell_input).group(1)
+    heard = re.search(r'<textarea[^>]*id="heard"[^>]*>\s*([^<]+)</textarea>', form_page).group(1)
+    assert re.fullmatch(r"\S+( (index|outcome))? · [a-z_ ×]+: .+", unescape(cell))
+    assert "significantly" in heard and "%" not in heard and not re.search(r"\d+ points", heard)
+    selected = re.search(r'<option value="(\d+)" selected>Staff pulse survey: ' + wave, form_page)
+    assert selected, "the wave the cell is from is chosen"
+    assert '<option value="staff-pulse" selected>' in form_page
+    form = {
+        "csrf_token": csrf(analyst, "/actions/new"),
+        "title": "Look into the difference",
+        "instrument": "staff-pulse",
+        "heard_wave": selected.group(1),
+        "heard": unescape(heard).strip(),
+        "cell": unescape(cell),
+        "planned": "Ask the directorate's team leaders what works for them.",
+        "owner_name": "Head of HR",
+        "status": "not started",
+    }
+    due = [("due_on", "1"), ("due_on", "3"), ("due_on", "2027")]  # day, month, year
+    saved = analyst.post("/actions/new", data=MultiDict([*form.items(), *due]))
+    assert saved.status_code == 302, saved.get_data(as_text=True)
+    detail = analyst.get(saved.headers["Location"]).get_data(as_text=True)
+    assert unescape(cell) in unescape(detail)
+    assert f'href="/dashboard/heatmap/staff-pulse?wave={wave}">See the heatmap of {wave}' in detail
+    with demo.app_context():
+        saved_cell = db.select(Action.cell).where(Action.title == "Look into the difference")
+        assert db.session.scalar(saved_cell) == unescape(cell)
+    viewer = _client(demo, "viewer@council.example")
+    assert "/actions/new" not in viewer.get(heatmap).get_data(as_text=True)
+    # a link naming no survey fills nothing in, and breaks nothing
+    blank = analyst.get("/actions/new?instrument=nope&cell=x&heard=y")
+    assert blank.status_code == 200 and 'value="x"' not in blank.get_data(as_text=True)
