@@ -109,18 +109,28 @@ def create_database(server: str, name: str | None = None) -> str:
     return make_url(server).set(database=name).render_as_string(hide_password=False)
 
 
+# Written as the database's comment once it is loaded; a database loaded by another version of
+# :func:`load_database` (e.g. with another physical order of the answers) is loaded again.
+LOADER_VERSION = "pulse results benchmark loader 2: answers grouped by response"
+
+
 def reusable_database(server: str, n: int, seed: int) -> str | None:
     """The URL of the database a ``--reuse-databases`` run kept for (n, seed), if it holds
-    exactly n responses at the app's current schema revision; else it is dropped."""
+    exactly n responses at the app's current schema revision, loaded by this version of the
+    loader (:data:`LOADER_VERSION`); else it is dropped."""
     from alembic.script import ScriptDirectory
 
     name = f"pulse_bench_{n}_seed{seed}"
     url = make_url(server).set(database=name).render_as_string(hide_password=False)
     admin = create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        exists = connection.scalar(
-            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
-        )
+        exists, loader = connection.execute(
+            text(
+                "SELECT 1, shobj_description(oid, 'pg_database') FROM pg_database "
+                "WHERE datname = :name"
+            ),
+            {"name": name},
+        ).first() or (None, None)
     admin.dispose()
     if not exists:
         return None
@@ -134,7 +144,7 @@ def reusable_database(server: str, n: int, seed: int) -> str | None:
         revision = responses = None
     finally:
         engine.dispose()
-    if revision in heads and responses == n:
+    if revision in heads and responses == n and loader == LOADER_VERSION:
         return url
     drop_database(server, url)
     return None
@@ -237,8 +247,13 @@ def load_database(
                     value_vars=bench.ITEM_IDS,
                     var_name="question_id",
                     value_name="value",
+                    ignore_index=False,
                 )
-                items = items[items["value"] != ""]
+                # Each response's answers together, as the app writes them (a submission's
+                # answers in one statement; a released wave rewritten response by response),
+                # not question by question: the physical order decides how much PostgreSQL's
+                # parallel workers can aggregate each on its own while the answers are read.
+                items = items[items["value"] != ""].sort_index(kind="stable")
                 _copy(
                     cursor,
                     "COPY answer (response_id, question_id, value) FROM STDIN (FORMAT csv)",
@@ -248,6 +263,8 @@ def load_database(
                 answers += len(items)
             raw.commit()
             cursor.execute("ANALYZE")
+            name = make_url(url).database
+            cursor.execute(f"COMMENT ON DATABASE \"{name}\" IS '{LOADER_VERSION}'")
             raw.commit()
         finally:
             raw.close()

@@ -15,9 +15,6 @@ from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
-from sklearn.decomposition import NMF
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 TOPIC_COLUMNS = ["topic", "top_terms", "n_comments", "examples"]
 _PLACEHOLDER = re.compile(r"\[(?:email|phone|postcode|url|name)\]")
@@ -42,6 +39,13 @@ def suggest_topics(
     cleaned = text.str.replace(_PLACEHOLDER, " ", regex=True)
     if len(cleaned) < 2 or n_topics < 1:
         return pd.DataFrame(columns=TOPIC_COLUMNS)
+    # Imported here, not with the module: the app imports this module when it starts (the
+    # coding page's queries), and scikit-learn's import is about 2 s of every process's
+    # start-up, `flask results` included, for a page few requests reach.
+    from sklearn.decomposition import NMF
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     vectorizer = TfidfVectorizer(
         stop_words="english",
         ngram_range=(1, 2),

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from survey_app import ConfigError, create_app
@@ -29,6 +34,24 @@ def test_production_app_without_key_refuses_with_a_clear_message(monkeypatch, tm
     monkeypatch.setenv("PULSE_INSTANCE_PATH", str(tmp_path / "instance"))
     with pytest.raises(ConfigError, match="SECRET_KEY"):
         create_app(Production)
+
+
+def test_the_app_starts_without_the_libraries_only_some_pages_use(tmp_path) -> None:
+    # Every process pays for what building the app imports (`flask results`, each gunicorn
+    # worker): scikit-learn alone is about 2 s. The coding page's topics, the charts and the
+    # reports import these when they run.
+    heavy = ["sklearn", "matplotlib", "weasyprint", "pptx"]
+    code = (
+        "import json, sys\n"
+        "from survey_app import create_app\n"
+        f"create_app({{'SQLALCHEMY_DATABASE_URI': 'sqlite:///{tmp_path / 'x.db'}'}})\n"
+        f"print(json.dumps([m for m in {heavy!r} if m in sys.modules]))\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    started = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True
+    )
+    assert json.loads(started.stdout.splitlines()[-1]) == []
 
 
 def test_unknown_config_name_is_refused() -> None:
