@@ -293,7 +293,8 @@ def key_drivers(
             n = int(complete.sum())
             if n < min_respondents:
                 note(
-                    f"key drivers: too few to estimate ({n} respondents answered the target and "
+                    f"key drivers: too few to estimate ({n} respondent{'' if n == 1 else 's'}"
+                    " answered the target and "
                     f"every predictor, at least {min_respondents} needed)"
                 )
                 continue

@@ -176,8 +176,11 @@ def test_too_few_and_too_many_become_notes(tmp_path: Path) -> None:
     (tmp_path / "many").mkdir()
     few = analysis.run(_responses(80, 6), definitions_with(tmp_path / "few", _instrument(6)))
     assert few.drivers.empty
-    assert few.notes["note"].str.contains("too few to estimate").any()
+    assert few.notes["note"].str.contains(r"too few to estimate \(80 respondents answered").any()
     assert len(few.indicators)  # the rest of the results are there
+    (tmp_path / "one").mkdir()
+    one = analysis.run(_responses(1, 6), definitions_with(tmp_path / "one", _instrument(6)))
+    assert one.notes["note"].str.contains(r"too few to estimate \(1 respondent answered").any()
     many = analysis.run(_responses(120, 20), definitions_with(tmp_path / "many", _instrument(20)))
     assert many.drivers.empty
     assert many.notes["note"].str.contains("too many items").any()
