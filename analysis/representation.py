@@ -35,17 +35,16 @@ from .suppression import min_n_for, suppress
 
 NOT_STATED = "(not stated)"
 
-COLUMNS = [
-    "attribute",
-    "value",
+#: The figures of a group (the rest of :data:`COLUMNS` says which group, and whether hidden).
+FIGURE_COLUMNS = [
     "population",
     "respondents",
     "response_rate",
     "respondent_share",
     "population_share",
     "representation",
-    "suppressed",
 ]
+COLUMNS = ["attribute", "value", *FIGURE_COLUMNS, "suppressed"]
 WAVE_KEYS = ["instrument", "audience", "wave"]
 
 

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 import pandas as pd
 from sqlalchemy import delete, select
 
+from analysis.representation import FIGURE_COLUMNS
 from instruments import Instrument
 
 from .definitions import current_definitions
@@ -28,14 +29,6 @@ from .uploads import CsvUploadError, read_csv_upload
 
 MAX_SIZE_ROWS = 5_000
 SIZE_COLUMNS = ("attribute", "value", "size")
-FIGURES = [
-    "population",
-    "respondents",
-    "response_rate",
-    "respondent_share",
-    "population_share",
-    "representation",
-]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,7 +89,7 @@ def who_responded_for_wave(
             (stored["instrument"] == wave.instrument_id) & (stored["wave"] == wave.label)
         ].reset_index(drop=True)
         # stored as JSON, blanks as null: a column of blanks alone would not be numeric
-        stored[FIGURES] = stored[FIGURES].astype(float)
+        stored[FIGURE_COLUMNS] = stored[FIGURE_COLUMNS].astype(float)
     has_sizes = not stored.empty or not audience_sizes(wave.audience).empty
     return WhoResponded(wave, total, False, stored, threshold, result, stale, has_sizes)
 
