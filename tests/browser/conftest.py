@@ -7,10 +7,13 @@ import os
 import shutil
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from werkzeug.serving import WSGIRequestHandler, make_server
+
+from tests.survey_app.helpers import PASSWORD
 
 from .assets import assets_problem
 
@@ -60,11 +63,13 @@ def built_assets() -> None:
         pytest.fail(problem, pytrace=False)
 
 
-@pytest.fixture
-def live_server(app) -> Iterator[str]:
-    """The ``app`` fixture served on a free loopback port; yields the base URL."""
+@contextmanager
+def serve(app) -> Iterator[str]:
+    """``app`` served by a real multi-threaded server on a free loopback port, for as long
+    as the block runs; yields the base URL (also the app's ``BASE_URL``, so that links it
+    sends out lead back here)."""
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
-    app.config["BASE_URL"] = f"http://127.0.0.1:{server.server_port}"  # links lead back here
+    app.config["BASE_URL"] = f"http://127.0.0.1:{server.server_port}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -72,6 +77,22 @@ def live_server(app) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join(timeout=10)
+
+
+def sign_in(page, base: str, email: str) -> None:
+    """Send the staff sign-in form as ``email`` with the tests' password (the caller waits
+    for the page it expects next: the scorecard, the second step, an error)."""
+    page.goto(f"{base}/auth/sign-in")
+    page.fill("#email", email)
+    page.fill("#password", PASSWORD)
+    page.click("button:has-text('Sign in')")
+
+
+@pytest.fixture
+def live_server(app) -> Iterator[str]:
+    """The ``app`` fixture served on a free loopback port; yields the base URL."""
+    with serve(app) as base:
+        yield base
 
 
 @pytest.fixture

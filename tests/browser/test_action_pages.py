@@ -16,8 +16,9 @@ from survey_app.models import Role
 from survey_app.publication import publish_closed_waves
 from survey_app.results import compute_results
 
-from ..survey_app.helpers import PASSWORD, add_user, member_wave_with
+from ..survey_app.helpers import add_user, member_wave_with
 from .accessibility import axe_violations, check_reflow, tab_to
+from .conftest import sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -50,10 +51,7 @@ def test_keyboard_only_action_and_accessible_pages(app, live_server, chromium, o
     problems: dict[str, list[str]] = {}
     context = chromium.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
-    page.goto(f"{live_server}/auth/sign-in")
-    page.fill("#email", "analyst@council.example")
-    page.fill("#password", PASSWORD)
-    page.click("button:has-text('Sign in')")
+    sign_in(page, live_server, "analyst@council.example")
     page.wait_for_url(f"{live_server}/dashboard/")  # staff land on the scorecard
 
     page.goto(f"{live_server}/actions/")
@@ -157,10 +155,7 @@ def test_wave_page_with_who_responded_and_reminders_and_group_sizes_page(
     problems: dict[str, list[str]] = {}
     context = chromium.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
-    page.goto(f"{live_server}/auth/sign-in")
-    page.fill("#email", "analyst@council.example")
-    page.fill("#password", PASSWORD)
-    page.click("button:has-text('Sign in')")
+    sign_in(page, live_server, "analyst@council.example")
     page.wait_for_url(f"{live_server}/dashboard/")  # staff land on the scorecard
 
     page.goto(f"{live_server}/programme/group-sizes")

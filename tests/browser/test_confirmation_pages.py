@@ -16,8 +16,9 @@ from survey_app.definitions import load_instruments
 from survey_app.extensions import db
 from survey_app.models import Answer, InstrumentVersion, Invitation, Response, Role, Wave, WaveMode
 
-from ..survey_app.helpers import PASSWORD, add_user
+from ..survey_app.helpers import add_user
 from .accessibility import audit
+from .conftest import sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -73,10 +74,7 @@ def test_confirmation_pages_are_accessible_and_do_what_they_say(
     problems: dict[str, list[str]] = {}
     context = chromium.new_context(viewport={"width": 1024, "height": 800})
     page = context.new_page()
-    page.goto(f"{live_server}/auth/sign-in")
-    page.fill("#email", "admin@council.example")
-    page.fill("#password", PASSWORD)
-    page.click("button:has-text('Sign in')")
+    sign_in(page, live_server, "admin@council.example")
     page.wait_for_url(f"{live_server}/dashboard/")  # staff land on the scorecard
 
     page.goto(f"{live_server}/programme/waves/{live_id}")

@@ -4,12 +4,10 @@ keyboard without JavaScript-only controls."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import pytest
 from flask_migrate import upgrade
-from werkzeug.serving import make_server
 
 from instruments import load_definitions
 from survey_app.demo import seed_demo
@@ -17,9 +15,9 @@ from survey_app.models import Role
 from survey_app.results import compute_results
 
 from ..conftest import make_app
-from ..survey_app.helpers import PASSWORD, add_user
+from ..survey_app.helpers import add_user
 from .accessibility import axe_violations, check_reflow, tab_to
-from .conftest import QuietHandler
+from .conftest import serve, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -32,14 +30,8 @@ def served(tmp_path) -> Iterator[str]:
         seed_demo(load_definitions(), seed=3)
         compute_results()
     add_user(app, "analyst@council.example", Role.ANALYST)
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+    with serve(app) as base:
+        yield base
 
 
 def test_heatmap_and_driver_pages_are_accessible_at_1280_and_320(
@@ -47,10 +39,7 @@ def test_heatmap_and_driver_pages_are_accessible_at_1280_and_320(
 ) -> None:
     context = chromium.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    page.goto(f"{served}/auth/sign-in")
-    page.fill("#email", "analyst@council.example")
-    page.fill("#password", PASSWORD)
-    page.click("button:has-text('Sign in')")
+    sign_in(page, served, "analyst@council.example")
     page.wait_for_url(f"{served}/dashboard/")  # staff land on the scorecard
     problems: dict[str, list[str]] = {}
     page.goto(f"{served}/dashboard/heatmap/staff-pulse")

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 import pytest
 from flask_migrate import upgrade
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from instruments import load_definitions
 from survey_app import imports
@@ -21,9 +20,9 @@ from survey_app.extensions import db
 from survey_app.models import InstrumentVersion, Role, Wave, WaveMode
 
 from ..conftest import make_app
-from ..survey_app.helpers import PASSWORD, add_user
+from ..survey_app.helpers import add_user
 from .accessibility import audit
-from .conftest import QuietHandler
+from .conftest import serve, sign_in
 
 pytestmark = pytest.mark.browser
 CONTACTS = "email,name\n" + "".join(f"member{i}@council.example,Member {i}\n" for i in range(40))
@@ -62,15 +61,11 @@ def served(tmp_path, monkeypatch) -> Iterator[tuple[str, int, threading.Event]]:
     monkeypatch.setitem(
         imports.IMPORTERS, "invitations", dataclasses.replace(real, check=held_check)
     )
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", wave_id, go
-    finally:
-        go.set()
-        server.shutdown()
-        thread.join(timeout=10)
+    with serve(app) as base:
+        try:
+            yield base, wave_id, go
+        finally:
+            go.set()  # a held import finishes before the server stops
 
 
 def _upload(page, text: str) -> None:
@@ -86,10 +81,7 @@ def test_the_import_page_follows_a_long_import(served, chromium, output_dir) -> 
     base, wave_id, go = served
     problems: dict[str, list[str]] = {}
     page = chromium.new_context(viewport={"width": 1024, "height": 800}).new_page()
-    page.goto(f"{base}/auth/sign-in")
-    page.fill("#email", "analyst@council.example")
-    page.fill("#password", PASSWORD)
-    page.click("button:has-text('Sign in')")
+    sign_in(page, base, "analyst@council.example")
     page.goto(f"{base}/programme/waves/{wave_id}")
 
     _upload(page, CONTACTS)

@@ -6,21 +6,19 @@ states included, with a screenshot of each in ``test-output/browser/``."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import pytest
 from flask_migrate import upgrade
 from playwright.sync_api import expect
-from werkzeug.serving import make_server
 
 from survey_app.models import Role
 
 from ..conftest import make_app
-from ..survey_app.helpers import PASSWORD, add_user
+from ..survey_app.helpers import add_user
 from ..survey_app.mfa_helpers import code_for
 from .accessibility import audit, tab_to
-from .conftest import QuietHandler
+from .conftest import serve, sign_in
 
 pytestmark = pytest.mark.browser
 EMAIL = "admin@council.example"
@@ -32,21 +30,12 @@ def mfa_server(tmp_path) -> Iterator[str]:
     with app.app_context():
         upgrade()
     add_user(app, EMAIL, Role.ADMIN)
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+    with serve(app) as base:
+        yield base
 
 
 def _password_step(page, base: str) -> None:
-    page.goto(f"{base}/auth/sign-in")
-    page.fill("#email", EMAIL)
-    page.fill("#password", PASSWORD)
-    page.click("button:has-text('Sign in')")
+    sign_in(page, base, EMAIL)
 
 
 def _sign_out(page, base: str) -> None:

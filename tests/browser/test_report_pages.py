@@ -12,9 +12,10 @@ from survey_app.demo import seed_demo
 from survey_app.models import Role
 from survey_app.results import compute_results
 
-from ..survey_app.helpers import PASSWORD, add_user
+from ..survey_app.helpers import add_user
 from ..survey_app.survey_helpers import make_wave
 from .accessibility import axe_violations
+from .conftest import sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -54,10 +55,7 @@ def test_report_drilldown_and_public_pages_in_chromium(app, live_server, page, o
     assert page.locator(".pulse-signposting").is_visible()
     _check(page, output_dir, "survey-page-signposting", problems)
 
-    page.goto(f"{live_server}/auth/sign-in")
-    page.fill("#email", "viewer@council.example")
-    page.fill("#password", PASSWORD)
-    page.click("button:has-text('Sign in')")
+    sign_in(page, live_server, "viewer@council.example")
     page.wait_for_url(f"{live_server}/**")
 
     page.goto(f"{live_server}/dashboard/outcomes/O12/residents")

@@ -15,10 +15,11 @@ from survey_app.extensions import db
 from survey_app.models import Response, Role
 from survey_app.programme.invitations import Contact, add_invitations
 
-from ..survey_app.helpers import PASSWORD, add_user
+from ..survey_app.helpers import add_user
 from ..survey_app.survey_helpers import make_wave, release_all
 from ..survey_app.test_survey_drafts import LONG, _long_comment
 from .accessibility import audit
+from .conftest import sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -128,10 +129,7 @@ def test_an_analyst_with_the_mail_merge_never_sees_a_draft(
     add_user(app, "analyst@council.example", Role.ANALYST)
     problems: dict[str, list[str]] = {}
     analyst = chromium.new_context(viewport={"width": 1024, "height": 800}).new_page()
-    analyst.goto(f"{live_server}/auth/sign-in")
-    analyst.fill("#email", "analyst@council.example")
-    analyst.fill("#password", PASSWORD)
-    analyst.click("button:has-text('Sign in')")
+    sign_in(analyst, live_server, "analyst@council.example")
     analyst.wait_for_url(f"{live_server}/dashboard/")  # staff land on the scorecard
     merge = analyst.context.request.get(f"{live_server}/programme/waves/{wave_id}/invitations.csv")
     (row,) = list(csv.DictReader(io.StringIO(merge.text())))

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask_migrate import upgrade
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from instruments import load_definitions
 from survey_app.dashboard.scorecard import all_cards, headline, scorecard
@@ -26,9 +24,9 @@ from survey_app.models import AnalysisResult, Role
 from survey_app.results import compute_results
 
 from ..conftest import make_app
-from ..survey_app.helpers import PASSWORD, add_user
+from ..survey_app.helpers import add_user
 from .accessibility import axe_violations
-from .conftest import QuietHandler
+from .conftest import serve, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -46,15 +44,8 @@ def demo_server(tmp_path_factory) -> Iterator[tuple[str, object]]:
         seed_demo(load_definitions(), seed=3)
         compute_results()
     add_user(app, "analyst@council.example", Role.ANALYST)
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
-    app.config["BASE_URL"] = f"http://127.0.0.1:{server.server_port}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield app.config["BASE_URL"], app
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+    with serve(app) as base:
+        yield base, app
 
 
 @pytest.fixture
@@ -62,10 +53,7 @@ def signed_in(chromium, demo_server) -> Iterator[tuple[object, str, object]]:
     base, app = demo_server
     context = chromium.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
-    page.goto(f"{base}/auth/sign-in")
-    page.fill("#email", "analyst@council.example")
-    page.fill("#password", PASSWORD)
-    page.click("button:has-text('Sign in')")
+    sign_in(page, base, "analyst@council.example")
     page.wait_for_url(f"{base}/dashboard/")  # analysts land on the scorecard
     try:
         yield page, base, app

@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import threading
 from collections.abc import Iterator
 
 import pytest
 from flask_migrate import upgrade
 from playwright.sync_api import expect
-from werkzeug.serving import make_server
 
 from instruments import load_definitions
 from survey_app import clock
@@ -24,7 +22,7 @@ from survey_app.results import compute_results
 from ..conftest import make_app
 from ..survey_app.helpers import PASSWORD, add_user, age_jobs, bodies
 from .accessibility import audit
-from .conftest import QuietHandler
+from .conftest import serve, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -41,15 +39,8 @@ def mail_server(tmp_path, smtp) -> Iterator[tuple[str, object]]:
         seed_demo(load_definitions(), seed=3)
         compute_results()
     add_user(app, "analyst@council.example", Role.ADMIN)
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
-    app.config["BASE_URL"] = f"http://127.0.0.1:{server.server_port}"  # links lead back here
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield app.config["BASE_URL"], mailbox
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+    with serve(app) as base:
+        yield base, mailbox
 
 
 def _fill_date(page, name: str, day: dt.date) -> None:
@@ -173,10 +164,7 @@ def test_comment_pages_are_accessible(mail_server, chromium, output_dir) -> None
     problems: dict[str, list[str]] = {}
     context = chromium.new_context(viewport={"width": 1024, "height": 800})
     page = context.new_page()
-    page.goto(f"{base}/auth/sign-in")
-    page.fill("#email", "analyst@council.example")  # an admin: reviewer and coder both
-    page.fill("#password", PASSWORD)
-    page.click("button:has-text('Sign in')")
+    sign_in(page, base, "analyst@council.example")  # an admin: reviewer and coder both
     page.wait_for_url(f"{base}/dashboard/")  # signed-in staff land on the scorecard
 
     page.goto(f"{base}/comments/safeguarding")
@@ -229,39 +217,31 @@ def test_the_scorecard_while_results_are_recomputed_and_after_a_failure(
         upgrade()
         seed_demo(load_definitions(), seed=3)
     add_user(app, "analyst@council.example", Role.ANALYST)
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     problems: dict[str, list[str]] = {}
     context = chromium.new_context(viewport={"width": 1024, "height": 800})
     page = context.new_page()
-    base = f"http://127.0.0.1:{server.server_port}"
-    try:
-        page.goto(f"{base}/auth/sign-in")
-        page.fill("#email", "analyst@council.example")
-        page.fill("#password", PASSWORD)
-        page.click("button:has-text('Sign in')")
-        page.wait_for_url(f"{base}/dashboard/")  # signed-in staff land on the scorecard
-        page.goto(f"{base}/dashboard/")
-        expect(
-            page.locator(".govuk-inset-text", has_text="No results have been computed yet")
-        ).to_be_visible()
-        page.click("button:has-text('Recompute the results now')")
-        status = page.locator("#recompute-status")
-        expect(status).to_contain_text("The results are being recomputed")
-        expect(status).to_contain_text("waiting to start")
-        assert page.locator("button:has-text('Recompute')").count() == 0
-        audit(page, output_dir, "scorecard-recomputing", problems)
-        age_jobs(app, 601)  # ten minutes pass, and no worker ran it
-        page.click("a:has-text('Refresh this page')")
-        expect(status).to_contain_text("failed: did not finish within")
-        expect(page.locator("button:has-text('Try the recomputation again')")).to_be_visible()
-        audit(page, output_dir, "scorecard-recompute-failed", problems)
-    finally:
-        context.close()
-        server.shutdown()
-        thread.join(timeout=10)
-        redis = Redis.from_url("redis://127.0.0.1:6379/0")
-        for key in redis.scan_iter(f"*{queue}*"):
-            redis.delete(key)
+    with serve(app) as base:
+        try:
+            sign_in(page, base, "analyst@council.example")
+            page.wait_for_url(f"{base}/dashboard/")  # signed-in staff land on the scorecard
+            page.goto(f"{base}/dashboard/")
+            expect(
+                page.locator(".govuk-inset-text", has_text="No results have been computed yet")
+            ).to_be_visible()
+            page.click("button:has-text('Recompute the results now')")
+            status = page.locator("#recompute-status")
+            expect(status).to_contain_text("The results are being recomputed")
+            expect(status).to_contain_text("waiting to start")
+            assert page.locator("button:has-text('Recompute')").count() == 0
+            audit(page, output_dir, "scorecard-recomputing", problems)
+            age_jobs(app, 601)  # ten minutes pass, and no worker ran it
+            page.click("a:has-text('Refresh this page')")
+            expect(status).to_contain_text("failed: did not finish within")
+            expect(page.locator("button:has-text('Try the recomputation again')")).to_be_visible()
+            audit(page, output_dir, "scorecard-recompute-failed", problems)
+        finally:
+            context.close()
+            redis = Redis.from_url("redis://127.0.0.1:6379/0")
+            for key in redis.scan_iter(f"*{queue}*"):
+                redis.delete(key)
     assert problems == {}, problems

@@ -12,7 +12,8 @@ from survey_app.extensions import db
 from survey_app.models import Answer, Role
 from survey_app.results import compute_results
 
-from ..survey_app.helpers import PASSWORD, add_user, member_wave_with
+from ..survey_app.helpers import add_user, member_wave_with
+from .conftest import sign_in
 from .test_action_pages import audit_widths
 
 pytestmark = pytest.mark.browser
@@ -36,10 +37,7 @@ def test_theme_table_and_topic_suggestions_are_accessible(app, live_server, chro
     problems: dict[str, list[str]] = {}
     context = chromium.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
-    page.goto(f"{live_server}/auth/sign-in")
-    page.fill("#email", "analyst@council.example")
-    page.fill("#password", PASSWORD)
-    page.click("button:has-text('Sign in')")
+    sign_in(page, live_server, "analyst@council.example")
     page.wait_for_url(lambda url: "/auth/" not in url)  # signed in, on the role's start page
 
     page.goto(f"{live_server}/dashboard/outcomes/O2/members")
