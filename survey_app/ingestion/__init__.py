@@ -94,9 +94,9 @@ def store_submission(
     tag for a personal link (:class:`AlreadyUsed` if the link was used or is not this
     wave's), checking that the wave is open on ``today`` when ``only_while_open``
     (:class:`WaveNotOpen`), and deleting the respondent's ``draft`` in the same
-    transaction. Once the wave's pool is large
-    enough, a random batch is released after the reply, by this process's releaser thread
-    (a failed release is logged: the submission is held and a later one releases it). A paper or phone return is stored as a response at
+    transaction. Once the wave's pool is large enough, a random batch is released after the
+    reply, by this process's releaser thread (a failed release is logged: the submission is
+    held and a later one releases it). A paper or phone return is stored as a response at
     once. :class:`Invalid` for answers that fail validation, :class:`NotSaved` if the
     database failed."""
     today = today or clock.today()
@@ -116,11 +116,11 @@ def store_submission(
         draft=draft,
     )
     try:
-        pool = hold(request)
+        hold(request)
     except SQLAlchemyError as exc:
         raise NotSaved from exc
     try:
-        release_after_hold(wave.id, pool)
+        release_after_hold(wave.id)
     except Exception:  # the submission is held: a later release takes it
         current_app.logger.exception("releasing held submissions failed")
 

@@ -17,8 +17,9 @@ order or transaction pairing it with a person.
   the wave's pool of held submissions and leaves at least ``2 x min_batch`` behind: it
   happens once the pool reaches ``4 x min_batch`` and takes the excess (at least
   ``2 x min_batch``), so a submission's wait is random and the batch mixes people who sent
-  at different times. The release runs after the reply to the submission that made it due,
-  in the web process's releaser thread (:class:`Releaser`), so no respondent waits for one;
+  at different times. Each held submission asks the web process's releaser thread
+  (:class:`Releaser`) to look at its wave after the reply, so no respondent waits for a
+  release and no submission counts the pool (a cost that would grow with it);
   a release that finds another of its wave under way does not wait for it (PostgreSQL
   advisory lock): the next one releases. Once the wave has closed, everything left goes at
   once: that final
@@ -173,8 +174,10 @@ def _pool_size_statement():
 
 def _claim_and_hold_statement(only_while_open: bool, with_draft: bool):
     """PostgreSQL: claim the key, hold the sealed row and (``with_draft``) delete the
-    respondent's draft in one statement, selecting (rows held, pool size before it). One
-    statement is one round trip and atomic: if the key is taken the statement fails and
+    respondent's draft in one statement, selecting the rows held (1, or 0 if the wave is not
+    open). It does not count the wave's pool: that is the releaser's to do, once per release
+    rather than once per submission, whose cost would grow with the pool. One statement is
+    one round trip and atomic: if the key is taken the statement fails and
     changes nothing; if the wave is not open nothing is claimed, so nothing is held and the
     draft stays."""
     table = HeldSubmission.__table__
@@ -196,10 +199,7 @@ def _claim_and_hold_statement(only_while_open: bool, with_draft: bool):
         .returning(table.c.id)
         .cte("held")
     )
-    columns = [
-        select(func.count()).select_from(held).scalar_subquery(),
-        _pool_size_statement().scalar_subquery(),
-    ]
+    columns = [select(func.count()).select_from(held).scalar_subquery()]
     if with_draft:
         draft = Draft.__table__
         deleted = (
@@ -214,7 +214,6 @@ def _claim_and_hold_statement(only_while_open: bool, with_draft: bool):
 
 
 _HOLD_ROW = _held_row_statement()
-_POOL_SIZE = _pool_size_statement()
 _CLAIM_AND_HOLD = {
     (flag, draft): _claim_and_hold_statement(flag, draft)
     for flag in (False, True)
@@ -222,10 +221,10 @@ _CLAIM_AND_HOLD = {
 }
 
 
-def hold(request: HoldRequest) -> int:
+def hold(request: HoldRequest) -> None:
     """Hold one web submission in one transaction: its idempotency key claimed, its
     invitation's tag inserted (invite waves), its sealed row written and its draft deleted,
-    then committed. Returns the wave's pool of held rows afterwards. Raises
+    then committed. Raises
     :class:`WaveNotOpen`, :class:`Duplicate` or :class:`AlreadyUsed` and stores nothing;
     database errors propagate (the caller reports "not saved")."""
     held_id = secrets.token_hex(16)
@@ -239,34 +238,34 @@ def hold(request: HoldRequest) -> int:
         # This request has read or written already (the draft): the submission joins its
         # transaction (on SQLite a second connection would wait for this one's lock).
         try:
-            pool = _hold_on(db.session.connection(), request, parameters)
+            _hold_on(db.session.connection(), request, parameters)
             db.session.commit()
         except BaseException:
             db.session.rollback()
             raise
-        return pool
+        return
     standalone = standalone_connection() if request.tag is None else None
     if standalone is not None:
         # PostgreSQL, open and event links: one statement that commits by itself (no
         # BEGIN, no COMMIT round trip), on the connection that read the draft.
-        return _claim_and_hold(standalone, request, parameters)
+        _claim_and_hold(standalone, request, parameters)
+        return
     with db.engine.connect() as connection, connection.begin():
-        return _hold_on(connection, request, parameters)
+        _hold_on(connection, request, parameters)
 
 
-def _claim_and_hold(connection: Connection, request: HoldRequest, parameters: dict) -> int:
+def _claim_and_hold(connection: Connection, request: HoldRequest, parameters: dict) -> None:
     """PostgreSQL, open and event submissions: the holding transaction as one statement."""
     statement = _CLAIM_AND_HOLD[(request.only_while_open, request.draft is not None)]
-    row = execute_claiming(connection, statement, parameters).one()
-    if row[0] != 1:
+    if execute_claiming(connection, statement, parameters).scalar_one() != 1:
         raise WaveNotOpen
-    return row[1] + 1  # the statement's own snapshot does not see the row it held
 
 
-def _hold_on(connection: Connection, request: HoldRequest, parameters: dict) -> int:
+def _hold_on(connection: Connection, request: HoldRequest, parameters: dict) -> None:
     """The holding transaction's statements on ``connection`` (the caller commits)."""
     if connection.dialect.name == "postgresql" and request.tag is None:
-        return _claim_and_hold(connection, request, parameters)
+        _claim_and_hold(connection, request, parameters)
+        return
     if execute_claiming(connection, CLAIM_KEY[request.only_while_open], parameters).rowcount != 1:
         raise WaveNotOpen
     if request.tag is not None:
@@ -289,7 +288,6 @@ def _hold_on(connection: Connection, request: HoldRequest, parameters: dict) -> 
     connection.execute(_HOLD_ROW, parameters)
     if request.draft is not None:
         drafts.delete_on(connection, request.draft)
-    return connection.execute(_POOL_SIZE, {"wave_id": request.wave_id}).scalar_one()
 
 
 def release_due(pool: int, min_batch: int = MIN_BATCH) -> bool:
@@ -299,16 +297,15 @@ def release_due(pool: int, min_batch: int = MIN_BATCH) -> bool:
     return pool >= 4 * min_batch
 
 
-def release_after_hold(wave_id: int, pool: int, min_batch: int = MIN_BATCH) -> None:
-    """After a submission was held with ``pool`` rows now held in its wave: when a release
-    is due, ask this process's releaser for one (:class:`Releaser`), which runs it after
-    the submission's reply, in a thread of its own; with ``JOBS_BACKEND=eager`` (tests) it
-    runs here and now, as jobs do."""
-    if not release_due(pool, min_batch):
-        return
+def release_after_hold(wave_id: int, min_batch: int = MIN_BATCH) -> None:
+    """After a submission was held: ask this process's releaser to look at the wave's pool
+    (:class:`Releaser`), which releases a batch if one is due, after the submission's
+    reply, in a thread of its own; with ``JOBS_BACKEND=eager`` (tests) a due release runs
+    here and now, as jobs do."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if app.config.get("JOBS_BACKEND") == "eager":
-        release_held(wave_id, min_batch)
+        if release_due(held_count(wave_id), min_batch):
+            release_held(wave_id, min_batch)
         return
     releaser = app.extensions.get("pulse_releaser")
     if releaser is None:
@@ -318,7 +315,9 @@ def release_after_hold(wave_id: int, pool: int, min_batch: int = MIN_BATCH) -> N
 
 class Releaser:
     """One thread per process and app that releases waves whose pool is due, so that no
-    submission waits for a release before its reply.
+    submission waits for a release before its reply. Every held submission asks; the
+    release counts the pool under the wave's lock and goes ahead only if it is due
+    (:func:`release_due`).
 
     Requests for a wave coalesce: however many submissions ask while a release of the wave
     is queued or running, it runs once more at most, ``RELEASE_DELAY_SECONDS`` (default 0.5)
@@ -448,24 +447,32 @@ def _release_wave(connection: Connection, wave_id: int, min_batch: int, force: b
     final = force or wave.closes_on < today
     if not _release_lock(connection, wave_id, wait=final):
         return 0
-    rows = connection.execute(
-        select(HeldSubmission.id, HeldSubmission.sealed)
-        .where(HeldSubmission.wave_id == wave_id)
-        .with_for_update()
+    held = HeldSubmission.__table__
+    ids = connection.scalars(
+        select(held.c.id).where(held.c.wave_id == wave_id).with_for_update()
     ).all()
     if final:
-        chosen = rows
-    elif release_due(len(rows), min_batch):
-        # Only the rows drawn are opened: the ones left behind wait for a later batch.
-        chosen = _random.sample(rows, len(rows) - 2 * min_batch)
+        chosen = ids
+    elif release_due(len(ids), min_batch):
+        # Only the rows drawn are read and opened: the ones left behind wait for a later
+        # batch (and a release that is not due reads no ciphertext at all).
+        chosen = _random.sample(ids, len(ids) - 2 * min_batch)
     else:
         return 0
-    opened = _openable(wave_id, chosen)
+    rows: list[tuple[str, bytes]] = []
+    for start in range(0, len(chosen), 1000):
+        part = chosen[start : start + 1000]
+        rows.extend(
+            (row.id, row.sealed)
+            for row in connection.execute(
+                select(held.c.id, held.c.sealed).where(held.c.id.in_(part))
+            )
+        )
+    opened = _openable(wave_id, rows)
     batch = list(opened)
     if not batch:
         return 0
-    table = HeldSubmission.__table__
-    gone = connection.execute(delete(table).where(table.c.id.in_(batch)))
+    gone = connection.execute(delete(held).where(held.c.id.in_(batch)))
     if gone.rowcount != len(batch):  # cannot happen under the lock; never release twice
         raise RuntimeError("held submissions changed during their release")
     _random.shuffle(batch)
@@ -489,7 +496,7 @@ def _release_wave(connection: Connection, wave_id: int, min_batch: int, force: b
     return len(batch)
 
 
-def _openable(wave_id: int, rows) -> dict[str, Submission]:
+def _openable(wave_id: int, rows: Sequence[tuple[str, bytes]]) -> dict[str, Submission]:
     """The held rows that open with the server secret (or a fallback), by id. A row that
     does not (``SECRET_KEY`` changed without ``SECRET_KEY_FALLBACKS``) stays held and is
     reported, rather than holding back every other submission of the wave."""
