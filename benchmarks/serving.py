@@ -17,6 +17,11 @@ For each concurrency level N it measures, for ``--seconds`` each:
 * ``GET /bare`` of a bare Flask app (the ceiling for any request) and ``POST /write`` of a
   bare Flask app inserting one row in its own transaction (the ceiling for a durable write),
   N threads back to back, no pauses;
+* the app's floor: ``GET /s/<slug>/done`` without a session, the app's cheapest survey
+  request (a redirect to the start page that reads nothing from the database, through
+  every hook a submit passes: proxy handling, session, CSRF, rate-limit filter, security
+  headers, request log), N threads back to back: what any request of the app costs before
+  it does its own work;
 
 and the ratios of the submit-alone throughput to each baseline (target: >= 0.5 of the
 durable write). Like for like: all three are one kind of request sent back to back by N
@@ -301,13 +306,14 @@ def measure_rounds(
     args,
     meter: loadgen.CpuMeter,
 ) -> dict:
-    """Submit alone, bare and write, ``--rounds`` times each for ``--seconds / --rounds``,
+    """Submit alone, bare, write and the app's floor, ``--rounds`` times each for
+    ``--seconds / --rounds``,
     interleaved (the order turns each round), so that a change in the shared machine's load
     during the run weighs on all three alike. Before each round enough respondents are
     brought to the check page to keep the submit threads busy for the whole round (judged
     from the previous round's rate; the first round starts from ``--submits``)."""
     per_round = args.seconds / args.rounds
-    rounds: dict[str, list[dict]] = {"submit": [], "bare": [], "write": []}
+    rounds: dict[str, list[dict]] = {"submit": [], "floor": [], "bare": [], "write": []}
     count = args.submits
     for number in range(args.rounds):
         prepared = prepare_submits(app_base, plan, count, users)
@@ -319,8 +325,12 @@ def measure_rounds(
             "write": partial(
                 hammer, baseline_base, "POST", "/write", users, per_round, args.max_requests
             ),
+            "floor": partial(
+                hammer, app_base, "GET", f"/s/{plan.slug}/done", users, per_round, args.max_requests
+            ),
         }
-        order = list(runs)[number % 3 :] + list(runs)[: number % 3]
+        turn = number % len(runs)
+        order = list(runs)[turn:] + list(runs)[:turn]
         for name in order:
             # One second after each run before the CPU is read: a submit's release runs
             # after its reply (RELEASE_DELAY_SECONDS, 0.5 s), and is part of its cost.
@@ -376,6 +386,9 @@ def run_level(database_url: str, plan: loadgen.Plan, users: int, args, log: Path
     result["write_cpu_vs_submit_cpu"] = (
         result["write"]["cpu_ms_total"] / result["submit"]["cpu_ms_total"]
     )
+    result["floor_cpu_vs_write_cpu"] = (
+        result["floor"]["cpu_ms_total"] / result["write"]["cpu_ms_total"]
+    )
     return result
 
 
@@ -388,7 +401,7 @@ def print_level(database: str, r: dict) -> None:
         f" errors {s['errors']} {s['error_examples'] or ''}"
     )
     print(
-        f"  submit alone, bare and write: {r['submit']['rounds']} interleaved rounds of"
+        f"  submit alone, app floor, bare and write: {r['submit']['rounds']} interleaved rounds of"
         f" {r['submit']['seconds'] / r['submit']['rounds']:.1f} s each"
         + (
             f" (submits ran out in {r['submit']['ran_out_rounds']})"
@@ -398,6 +411,7 @@ def print_level(database: str, r: dict) -> None:
     )
     for name, label in (
         ("submit", "submit alone"),
+        ("floor", "app floor"),
         ("bare", "baseline bare"),
         ("write", "baseline write"),
     ):
@@ -412,14 +426,18 @@ def print_level(database: str, r: dict) -> None:
         "  (target >= 0.5 of write)"
     )
     print("  CPU per request, ms (app or baseline workers, its database's backends, client):")
-    for name in ("submit", "write", "bare"):
+    for name in ("submit", "floor", "write", "bare"):
         cpu = r[name]["cpu_ms"]
-        worker = cpu["app"] if name == "submit" else cpu["baseline"]
+        worker = cpu["app"] if name in ("submit", "floor") else cpu["baseline"]
         print(
             f"    {name:<7} workers {worker:6.3f}  postgres {cpu['postgres']:6.3f}"
             f"  client {cpu['client']:6.3f}  total {r[name]['cpu_ms_total']:6.3f}"
         )
     print(f"  CPU of a write / CPU of a submit {r['write_cpu_vs_submit_cpu']:.3f}")
+    print(
+        f"  CPU of the app's floor / CPU of a write {r['floor_cpu_vs_write_cpu']:.3f}"
+        "  (the app's cheapest request, which stores nothing, against the durable write)"
+    )
     print("  per step while answering the survey:")
     for step, t in s["steps"].items():
         print(
@@ -464,7 +482,10 @@ def main(argv: list[str] | None = None) -> int:
         "round (later rounds: enough for 1.5 times the last round's rate)",
     )
     parser.add_argument(
-        "--rounds", type=int, default=3, help="interleaved rounds of submit alone, bare and write"
+        "--rounds",
+        type=int,
+        default=3,
+        help="interleaved rounds of submit alone, app floor, bare and write",
     )
     parser.add_argument(
         "--workers",
