@@ -31,6 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 INSTRUMENT = "resident-perception"
 _CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 _KEY = re.compile(r'name="submission_key" type="hidden" value="([^"]+)"')
+_PREPARED = re.compile(r'name="prepared" type="hidden" value="([^"]+)"')
 _jitter = random.Random(2026)  # think times: reproducible, and not a security matter
 NOT_SAVED = "Your answers were not saved, please try again"
 DONE = "Answers sent"
@@ -286,6 +287,16 @@ def _hidden(pattern: re.Pattern, page: str) -> str:
     return html.unescape(match.group(1))
 
 
+def send_form(page: str) -> dict[str, str]:
+    """What a browser posts from a check page's send form: its CSRF token, idempotency key
+    and, when the page has one, the prepared submission."""
+    form = {"csrf_token": _hidden(_CSRF, page), "submission_key": _hidden(_KEY, page)}
+    prepared = _PREPARED.search(page)
+    if prepared:
+        form["prepared"] = html.unescape(prepared.group(1))
+    return form
+
+
 @dataclass
 class Outcome:
     marker: str
@@ -392,10 +403,7 @@ class Respondent:
         """GET the check page; the submit form it carries (CSRF token, idempotency key)."""
         check = self._call(outcome, "check", "GET", f"/s/{self.plan.slug}/check")
         self._expect(check, 200)
-        return {
-            "csrf_token": _hidden(_CSRF, check.text),
-            "submission_key": _hidden(_KEY, check.text),
-        }
+        return send_form(check.text)
 
     def run(self, marker: str | None = None) -> Outcome:
         outcome = Outcome(marker=marker or new_marker())
@@ -406,10 +414,7 @@ class Respondent:
             self._expect(check, 200)
             page_text = check.text
             while True:
-                form = {
-                    "csrf_token": _hidden(_CSRF, page_text),
-                    "submission_key": _hidden(_KEY, page_text),
-                }
+                form = send_form(page_text)
                 sent = self._call(outcome, "submit", "POST", f"/s/{slug}/check", data=form)
                 if sent.status_code != 503:
                     break

@@ -27,6 +27,7 @@ import datetime as dt
 import json
 import secrets
 from dataclasses import dataclass
+from hashlib import sha256
 from typing import Any, cast
 
 from flask import current_app
@@ -140,10 +141,24 @@ def _sealed_answers(handle: DraftHandle, wave_id: int, answers: dict[str, str]) 
     )
 
 
-def load(handle: DraftHandle, wave_id: int, today: dt.date) -> dict[str, str] | None:
-    """The answers of ``handle``'s draft in wave ``wave_id``, or None if there is none, it
-    belongs to another wave, the wave has closed before ``today``, or it does not open with
-    this handle (a forged or stale cookie). Database errors propagate."""
+@dataclass(frozen=True)
+class OpenedDraft:
+    """A draft's answers, and the SHA-256 of the ciphertext they came from (which names
+    this state of the draft: any save changes it, since every seal takes a fresh nonce)."""
+
+    answers: dict[str, str]
+    digest: bytes
+
+
+def ciphertext_digest(sealed: bytes) -> bytes:
+    """SHA-256 of a draft's ciphertext (PostgreSQL's ``sha256()`` gives the same)."""
+    return sha256(sealed).digest()
+
+
+def open_draft(handle: DraftHandle, wave_id: int, today: dt.date) -> OpenedDraft | None:
+    """``handle``'s draft in wave ``wave_id``, or None if there is none, it belongs to
+    another wave, the wave has closed before ``today``, or it does not open with this
+    handle (a forged or stale cookie). Database errors propagate."""
     connection = standalone_connection() or db.session.connection()
     sealed = connection.execute(
         _OPEN_DRAFT, {"lookup": handle.lookup, "wave_id": wave_id, "today": today}
@@ -157,9 +172,17 @@ def load(handle: DraftHandle, wave_id: int, today: dt.date) -> dict[str, str] | 
             continue
         answers = opened.get("a") if isinstance(opened, dict) else None
         if isinstance(answers, dict):
-            return {str(k): str(v) for k, v in answers.items()}
+            return OpenedDraft(
+                {str(k): str(v) for k, v in answers.items()}, ciphertext_digest(sealed)
+            )
         return None
     return None
+
+
+def load(handle: DraftHandle, wave_id: int, today: dt.date) -> dict[str, str] | None:
+    """The answers of ``handle``'s draft (see :func:`open_draft`), or None."""
+    found = open_draft(handle, wave_id, today)
+    return found.answers if found is not None else None
 
 
 def _reseal(row: dict[str, Any]) -> dict[str, Any]:

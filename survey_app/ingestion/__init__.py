@@ -5,7 +5,9 @@ same way (:func:`~survey_app.ingestion.responses.validate`,
 :func:`~survey_app.ingestion.responses.insert_responses`):
 
 * web submissions (invite, open, event): :func:`store_submission` holds them sealed and
-  :func:`release_held` later releases them in shuffled random batches (``holding``);
+  :func:`release_held` later releases them in shuffled random batches (``holding``); an
+  open or event link's check page prepares its held row (:func:`prepare_submission`), and
+  :func:`store_prepared` holds that in one statement (``prepared``);
 * paper and phone returns keyed in by analysts, one at a time (:func:`store_submission`
   with a paper or phone channel) or from CSV (:func:`store_returns`): stored as responses
   at once (they are typed up by staff, so their timing is the office's, not a person's);
@@ -45,6 +47,9 @@ from .holding import (
     tagged,
 )
 from .keys import CLAIM_KEY, execute_claiming
+from .prepared import Prepared, hold_prepared
+from .prepared import prepare as prepare_submission
+from .prepared import read as read_prepared
 from .responses import Submission, insert_responses, text_question_ids, validate
 
 __all__ = [
@@ -54,13 +59,17 @@ __all__ = [
     "Duplicate",
     "Invalid",
     "NotSaved",
+    "Prepared",
     "Submission",
     "WaveNotOpen",
     "insert_responses",
     "invite_tag",
     "link_used",
+    "prepare_submission",
+    "read_prepared",
     "received_total",
     "release_held",
+    "store_prepared",
     "store_returns",
     "store_submission",
     "tagged",
@@ -119,8 +128,40 @@ def store_submission(
         hold(request)
     except SQLAlchemyError as exc:
         raise NotSaved from exc
+    _release_soon(wave.id)
+
+
+def store_prepared(
+    wave: HasWaveId,
+    prepared: Prepared,
+    *,
+    submission_key: str,
+    draft: DraftHandle,
+    today: dt.date | None = None,
+) -> bool:
+    """Hold a web submission its check page prepared (:mod:`.prepared`), deleting the
+    respondent's ``draft``, in one transaction; whether it was held. False changes
+    nothing: the draft changed or is gone, or the wave is not open on ``today``, and the
+    caller sends it with :func:`store_submission`. :class:`Duplicate` if the key was
+    claimed before, :class:`NotSaved` if the database failed."""
     try:
-        release_after_hold(wave.id)
+        held = hold_prepared(
+            wave.id,
+            prepared,
+            submission_key=submission_key,
+            draft=draft,
+            day=today or clock.today(),
+        )
+    except SQLAlchemyError as exc:
+        raise NotSaved from exc
+    if held:
+        _release_soon(wave.id)
+    return held
+
+
+def _release_soon(wave_id: int) -> None:
+    try:
+        release_after_hold(wave_id)
     except Exception:  # the submission is held: a later release takes it
         current_app.logger.exception("releasing held submissions failed")
 

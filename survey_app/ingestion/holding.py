@@ -90,7 +90,7 @@ _random = secrets.SystemRandom()
 # --------------------------------------------------------------------------- keys and tags
 
 
-def _secrets() -> tuple[str | bytes, ...]:
+def server_secrets() -> tuple[str | bytes, ...]:
     """The server secret, then its fallbacks (``SECRET_KEY_FALLBACKS``), newest first."""
     config = current_app.config
     return (config["SECRET_KEY"], *(config.get("SECRET_KEY_FALLBACKS") or ()))
@@ -100,7 +100,7 @@ def _held_keys() -> tuple[bytes, ...]:
     """The held-submission keys for the current secret and its fallbacks, derived once per
     process (HKDF per submission would cost more than the encryption)."""
     cache = current_app.extensions.setdefault("pulse_held_keys", {})
-    wanted = _secrets()
+    wanted = server_secrets()
     if wanted not in cache:
         cache.clear()
         cache[wanted] = tuple(derive_key(secret, _HELD_PURPOSE) for secret in wanted)
@@ -126,7 +126,7 @@ def open_submission(row_id: str, sealed: bytes) -> Submission:
 
 def invite_tag(token: str) -> str:
     """``HMAC(server secret, token)`` in hex: the mark a used personal link leaves."""
-    return keyed_tag(_secrets()[0], _TAG_PURPOSE, token.encode("utf-8")).hex()
+    return keyed_tag(server_secrets()[0], _TAG_PURPOSE, token.encode("utf-8")).hex()
 
 
 def tagged(tags: Sequence[str]) -> set[str]:

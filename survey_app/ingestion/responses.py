@@ -11,11 +11,25 @@ flag for every comment that matches a configured signal, in the caller's transac
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ARRAY, Connection, Text, bindparam, func, insert, select
+from sqlalchemy import (
+    ARRAY,
+    JSON,
+    Connection,
+    Date,
+    Integer,
+    Text,
+    bindparam,
+    cast,
+    func,
+    insert,
+    null,
+    select,
+)
 
 from instruments import Instrument
 
@@ -77,22 +91,38 @@ def text_question_ids(instrument: Instrument) -> list[str]:
     return [q.id for q in instrument.questions if q.type == "text"]
 
 
-def _arrays(*names: str):
-    """PostgreSQL: rows from parallel array parameters ``<name>s``, a column per name."""
+def _arrays(**columns):
+    """PostgreSQL: rows from parallel array parameters ``<name>s``, a column per name, of
+    the element type given."""
     return (
-        func.unnest(*(bindparam(f"{name}s", type_=ARRAY(Text)) for name in names))
-        .table_valued(*names)
+        func.unnest(*(bindparam(f"{name}s", type_=ARRAY(kind)) for name, kind in columns.items()))
+        .table_valued(*columns)
         .render_derived()
     )
 
 
-# PostgreSQL: one INSERT ... SELECT FROM unnest(arrays) for any number of answers. psycopg's
-# executemany sends one INSERT per answer, which the server parses and runs each time, and
-# a multi-row VALUES statement is compiled afresh for every row count (no statement cache).
-# unnest keeps the arrays' order, so rows are written in the order given.
+# PostgreSQL: one INSERT ... SELECT FROM unnest(arrays) for any number of responses or
+# answers. psycopg's executemany sends one INSERT per row, which the server parses and runs
+# each time, and a multi-row VALUES statement is compiled afresh for every row count (no
+# statement cache). unnest keeps the arrays' order, so rows are written in the order given.
 _ANSWER_COLUMNS = ("response_id", "question_id", "value")
 _ANSWERS_FROM_ARRAYS = insert(Answer.__table__).from_select(
-    list(_ANSWER_COLUMNS), select(*_arrays(*_ANSWER_COLUMNS).c)
+    list(_ANSWER_COLUMNS), select(*_arrays(**dict.fromkeys(_ANSWER_COLUMNS, Text)).c)
+)
+_RESPONSE_ROWS = _arrays(
+    id=Text, event_id=Integer, submitted_on=Date, channel=Text, attributes=Text
+)
+_RESPONSES_FROM_ARRAYS = insert(Response.__table__).from_select(
+    ["id", "wave_id", "event_id", "submitted_on", "channel", "attributes", "weight"],
+    select(
+        _RESPONSE_ROWS.c.id,
+        bindparam("wave_id", type_=Integer),
+        _RESPONSE_ROWS.c.event_id,
+        _RESPONSE_ROWS.c.submitted_on,
+        _RESPONSE_ROWS.c.channel,
+        cast(_RESPONSE_ROWS.c.attributes, JSON),
+        null(),
+    ),
 )
 
 
@@ -110,9 +140,33 @@ def insert_responses(
     ``signals``, default the configured ones), all in ``connection``'s transaction. Returns
     the response ids (``ids`` if given, else fresh random 128-bit ones)."""
     ids = list(ids) if ids is not None else [random_id() for _ in submissions]
-    responses, answer_rows = [], []
-    for response_id, submission in zip(ids, submissions, strict=True):
-        responses.append(
+    pairs = list(zip(ids, submissions, strict=True))
+    if not pairs:
+        return ids
+    answer_rows = [
+        {"response_id": response_id, "question_id": q, "value": v}
+        for response_id, submission in pairs
+        for q, v in submission.questions.items()
+    ]
+    if connection.dialect.name == "postgresql":
+        connection.execute(
+            _RESPONSES_FROM_ARRAYS,
+            {
+                "wave_id": wave_id,
+                "ids": ids,
+                "event_ids": [s.event_id for s in submissions],
+                "submitted_ons": [s.day for s in submissions],
+                "channels": [s.channel.value for s in submissions],
+                "attributess": [json.dumps(s.attributes) for s in submissions],
+            },
+        )
+        if answer_rows:
+            connection.execute(
+                _ANSWERS_FROM_ARRAYS,
+                {f"{column}s": [row[column] for row in answer_rows] for column in _ANSWER_COLUMNS},
+            )
+    else:  # SQLite's executemany runs one prepared statement in process: cheap
+        responses = [
             {
                 "id": response_id,
                 "wave_id": wave_id,
@@ -122,23 +176,11 @@ def insert_responses(
                 "attributes": submission.attributes,
                 "weight": None,
             }
-        )
-        answer_rows += [
-            {"response_id": response_id, "question_id": q, "value": v}
-            for q, v in submission.questions.items()
+            for response_id, submission in pairs
         ]
-    if not responses:
-        return ids
-    connection.execute(insert(Response.__table__), responses)
-    if answer_rows and connection.dialect.name == "postgresql":
-        connection.execute(
-            _ANSWERS_FROM_ARRAYS,
-            {f"{column}s": [row[column] for row in answer_rows] for column in _ANSWER_COLUMNS},
-        )
-    elif answer_rows:  # SQLite's executemany runs one prepared statement in process: cheap
-        connection.execute(insert(Answer.__table__), answer_rows)
-    flags = new_answer_flags(
-        {rid: s.questions for rid, s in zip(ids, submissions, strict=True)}, text_ids, signals
-    )
+        connection.execute(insert(Response.__table__), responses)
+        if answer_rows:
+            connection.execute(insert(Answer.__table__), answer_rows)
+    flags = new_answer_flags({rid: s.questions for rid, s in pairs}, text_ids, signals)
     open_flags(flags, connection)
     return ids

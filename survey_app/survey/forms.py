@@ -615,6 +615,9 @@ class CheckAnswersForm(FlaskForm):
     # Random per render and remembered in the session: the same submission posted twice
     # (double click, retry, back button) is stored once (see store.py).
     submission_key = HiddenField()
+    # The held row this page's answers would become, sealed and signed by the server
+    # (survey_app.ingestion.prepared): sending it needs no second read of the draft.
+    prepared = HiddenField()
     submit = SubmitField("Send my answers", widget=GovSubmitInput())
 
 

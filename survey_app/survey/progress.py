@@ -71,6 +71,14 @@ def answers(slug: str, wave_id: int, today: dt.date, instrument: Instrument) -> 
     """The answers so far (empty if there is no draft, or it no longer opens). Database
     errors propagate: the caller says the page could not be loaded, it never shows a draft
     as empty when it is only out of reach."""
+    return draft(slug, wave_id, today, instrument)[0]
+
+
+def draft(
+    slug: str, wave_id: int, today: dt.date, instrument: Instrument
+) -> tuple[dict[str, str], bytes | None]:
+    """:func:`answers`, and the digest of the draft ciphertext they came from (None when
+    they came from elsewhere, or there are none)."""
     record = entry(slug)
     if "a" in record:  # a cookie written before drafts moved server-side: move them now
         legacy = redact_text_answers(
@@ -79,9 +87,10 @@ def answers(slug: str, wave_id: int, today: dt.date, instrument: Instrument) -> 
         put(slug, record)
         if legacy:
             save_answers(slug, wave_id, legacy)
-        return legacy
+        return legacy, None
     found = DraftHandle.from_session(record)
-    return (drafts.load(found, wave_id, today) or {}) if found is not None else {}
+    opened = drafts.open_draft(found, wave_id, today) if found is not None else None
+    return (opened.answers, opened.digest) if opened is not None else ({}, None)
 
 
 def save_answers(slug: str, wave_id: int, answers: dict[str, str]) -> DraftHandle:

@@ -64,6 +64,9 @@ from .store import (
     forget_wave,
     last_known_wave_facts,
     link_used,
+    prepare_submission,
+    read_prepared,
+    store_prepared,
     store_submission,
     submission_stored,
     wave_facts,
@@ -136,6 +139,14 @@ def _date(day: dt.date) -> str:
 
 def _answers(wave: WaveFacts) -> dict[str, str]:
     return progress.answers(wave.slug, wave.id, _today(), _instrument(wave))
+
+
+def _draft(wave: WaveFacts) -> tuple[dict[str, str], bytes | None]:
+    return progress.draft(wave.slug, wave.id, _today(), _instrument(wave))
+
+
+def _event_id(wave: WaveFacts) -> int | None:
+    return progress.entry(wave.slug).get("ev") if wave.mode is WaveMode.EVENT else None
 
 
 NOT_SAVED_NOTICE = (
@@ -594,9 +605,12 @@ def _render_check(
     status: int = 200,
     problems: list[Problem] | None = None,
     notice: str | None = None,
+    digest: bytes | None = None,
 ):
     """The check-answers page; ``answers`` None when they cannot be read just now (the
-    database is away): the form is shown without them, to be sent again."""
+    database is away): the form is shown without them, to be sent again. With the
+    ``digest`` of the draft they were read from, an open or event link's form carries
+    their prepared held row (:func:`_send_prepared`)."""
     form = CheckAnswersForm()  # a posted form keeps its idempotency key, see below
     # A form shown again after a failed send keeps its key: if the failed send was in fact
     # stored (the database committed, then the connection broke before it said so), sending
@@ -605,6 +619,19 @@ def _render_check(
     key = posted if posted and progress.knows_key(wave.slug, posted) else secrets.token_urlsafe(18)
     progress.remember_key(wave.slug, key)
     form.submission_key.data = key
+    form.prepared.data = (
+        prepare_submission(
+            wave.id,
+            instrument,
+            answers,
+            digest=digest,
+            submission_key=key,
+            event_id=_event_id(wave),
+            day=_today(),
+        )
+        if digest is not None and answers and wave.mode is not WaveMode.INVITE
+        else None
+    ) or ""
     errors = [
         {
             "text": p.message,
@@ -661,9 +688,13 @@ def _removed_notice(
 def check(slug: str):
     if request.method == "POST" and progress.key_was_sent(request.form.get("submission_key", "")):
         return redirect(url_for("survey.done", slug=slug), 303)  # sent already: no duplicate
+    if request.method == "POST":
+        sent = _send_prepared(slug)
+        if sent is not None:
+            return sent
     try:
         wave, instrument = _answering_wave(slug)
-        answers = _answers(wave)
+        answers, digest = _draft(wave)
     except SQLAlchemyError:
         # The database is unreachable before anything could be stored: say so, with the
         # form to send again (the answers are safe in the draft, but out of reach to show),
@@ -683,7 +714,7 @@ def check(slug: str):
             )
         return _render_check(snapshot, cached, None, status=503, notice=UNREACHABLE_NOTICE)
     if request.method == "GET":
-        return _render_check(wave, instrument, answers)
+        return _render_check(wave, instrument, answers, digest=digest)
     if g.get("csrf_failed"):
         return _render_check(
             wave,
@@ -713,10 +744,10 @@ def check(slug: str):
         # is out of date, say that it closed rather than that nothing was answered.
         forget_wave(slug)
         _open_wave(slug)
-    record = progress.entry(slug)
-    token = record.get("tok") if wave.mode is WaveMode.INVITE else None
-    event_id = record.get("ev") if wave.mode is WaveMode.EVENT else None
-    if _over_submit_limit(wave, event_id):
+    token = progress.entry(slug).get("tok") if wave.mode is WaveMode.INVITE else None
+    event_id = _event_id(wave)
+    over = g.pop("over_submit_limit", None)  # counted already by _send_prepared
+    if over if over is not None else _over_submit_limit(wave, event_id):
         return _too_many_sends(wave, instrument, answers)
     handle = progress.handle(slug)
     try:
@@ -754,6 +785,48 @@ def check(slug: str):
     except NotSaved:
         current_app.logger.exception("a survey submission could not be stored")
         return _render_check(wave, instrument, answers, status=503, notice=NOT_SAVED_NOTICE)
+    progress.mark_sent(slug, key)
+    return redirect(url_for("survey.done", slug=slug), 303)
+
+
+def _send_prepared(slug: str):
+    """The send of a check page whose form carries its prepared held row
+    (:mod:`survey_app.ingestion.prepared`): held in one statement, without reading the
+    draft again. None when there is none, it does not hold (the draft changed, a new
+    day, another secret) or the database failed: the ordinary send then follows, which
+    reads the draft and says what went wrong. A send over the brake is counted once, here,
+    and refused by the ordinary send with the answers shown."""
+    text = request.form.get("prepared")
+    key = request.form.get("submission_key", "")
+    if not text or g.get("csrf_failed") or not progress.knows_key(slug, key):
+        return None
+    try:
+        wave, _ = _answering_wave(slug)
+    except SQLAlchemyError:
+        db.session.rollback()
+        return None
+    handle = progress.handle(slug)
+    if wave.mode is WaveMode.INVITE or handle is None:
+        return None
+    event_id, today = _event_id(wave), _today()
+    prepared = read_prepared(
+        text, wave_id=wave.id, event_id=event_id, day=today, submission_key=key
+    )
+    if prepared is None:
+        return None
+    if _over_submit_limit(wave, event_id):
+        g.over_submit_limit = True
+        return None
+    g.over_submit_limit = False
+    try:
+        held = store_prepared(wave, prepared, submission_key=key, draft=handle, today=today)
+    except Duplicate:
+        held = True
+    except NotSaved:
+        current_app.logger.warning("a prepared submission could not be stored; sending it again")
+        return None
+    if not held:
+        return None
     progress.mark_sent(slug, key)
     return redirect(url_for("survey.done", slug=slug), 303)
 

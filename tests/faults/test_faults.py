@@ -65,10 +65,7 @@ def _to_check_page(base: str, plan: loadgen.Plan, marker: str):
         )
     check = http.get(f"{base}/s/{plan.slug}/check")
     assert check.status_code == 200
-    return http, {
-        "csrf_token": loadgen._hidden(loadgen._CSRF, check.text),
-        "submission_key": loadgen._hidden(loadgen._KEY, check.text),
-    }
+    return http, loadgen.send_form(check.text)
 
 
 # A release waiting to insert into ``response``: nothing else in the app writes to it.

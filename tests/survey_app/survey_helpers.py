@@ -123,11 +123,27 @@ def answer_pages(client, slug: str, instrument, answers: dict[str, Any]) -> str:
     return check.get_data(as_text=True)
 
 
-def send(client, slug: str, check_page: str):
-    return client.post(
-        f"/s/{slug}/check",
-        data={"csrf_token": csrf_of(check_page), "submission_key": key_of(check_page)},
+_HIDDEN_INPUT = re.compile(r'<input[^>]*type="hidden"[^>]*>')
+_ATTRIBUTE = re.compile(r'(name|value)="([^"]*)"')
+
+
+def send_form_of(page: str, slug: str) -> dict[str, str]:
+    """The hidden fields of the check page's send form, as a browser posts them (CSRF
+    token, idempotency key and, for an open or event link, the prepared submission)."""
+    match = re.search(
+        rf'<form[^>]*action="/s/{re.escape(slug)}/check"[^>]*>(.*?)</form>', page, re.S
     )
+    assert match, "no send form on the page"
+    fields = {}
+    for tag in _HIDDEN_INPUT.findall(match.group(1)):
+        attributes = dict(_ATTRIBUTE.findall(tag))
+        fields[html.unescape(attributes["name"])] = html.unescape(attributes.get("value", ""))
+    return fields
+
+
+def send(client, slug: str, check_page: str):
+    """Press "Send my answers" on ``check_page``."""
+    return client.post(f"/s/{slug}/check", data=send_form_of(check_page, slug))
 
 
 def release_all(app) -> int:

@@ -4,6 +4,7 @@ CSRF token, double submit, database failure)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from sqlalchemy import event, func, select, text, update
@@ -289,12 +290,20 @@ def test_a_failed_store_logs_no_answer(cached_app, caplog) -> None:
     assert answers["S90"] not in caplog.text
 
 
-def test_a_send_stored_but_not_acknowledged_is_stored_once_when_sent_again(cached_app) -> None:
+@pytest.mark.parametrize("prepared", [True, False], ids=["prepared", "ordinary"])
+def test_a_send_stored_but_not_acknowledged_is_stored_once_when_sent_again(
+    cached_app, prepared: bool
+) -> None:
+    """The database commits, then the connection breaks before it says so. A form with its
+    prepared submission is sent again at once the ordinary way, which finds it stored and
+    says it was sent; a form without one (as after a failed send) says "not saved", is
+    sent again from that page, and the response is stored once either way."""
     app, client = cached_app, cached_app.test_client()
-    """The database commits, then the connection breaks before it says so: the respondent
-    sees "not saved", sends again from that page, and the response is stored once."""
     slug, instrument = _staff_wave(app)
     check = answer_pages(client, slug, instrument, full_answers(instrument))
+    assert 'name="prepared"' in check  # an open link's check page prepares its send
+    if not prepared:
+        check = re.sub(r'<input[^>]*name="prepared"[^>]*>', "", check)
 
     lost = OperationalError("COMMIT", {}, Exception("server closed the connection unexpectedly"))
 
@@ -316,9 +325,14 @@ def test_a_send_stored_but_not_acknowledged_is_stored_once_when_sent_again(cache
         failed = _send_with_fault(
             app, client, slug, check, "commit", lose_the_commit_acknowledgement
         )
+    if prepared:
+        assert failed.status_code == 303 and failed.headers["Location"] == f"/s/{slug}/done"
+        assert _stored(app) == 1
+        return
     text = failed.get_data(as_text=True)
     assert failed.status_code == 503 and "not saved" in text
     assert key_of(text) == key_of(check)  # the page sent again is the same submission
+    assert 'name="prepared"' not in text  # a page shown after a failed send sends ordinarily
     assert _stored(app) == 1
     again = send(client, slug, text)
     assert again.status_code == 303 and again.headers["Location"] == f"/s/{slug}/done"
