@@ -155,14 +155,22 @@ def ciphertext_digest(sealed: bytes) -> bytes:
     return sha256(sealed).digest()
 
 
+def sealed_draft(
+    handle: DraftHandle, wave_id: int, today: dt.date, connection: Connection | None = None
+) -> bytes | None:
+    """The ciphertext of ``handle``'s draft in wave ``wave_id`` if the wave has not closed
+    before ``today``, on ``connection`` (default: a standalone one, else the session's)."""
+    connection = connection or standalone_connection() or db.session.connection()
+    return connection.execute(
+        _OPEN_DRAFT, {"lookup": handle.lookup, "wave_id": wave_id, "today": today}
+    ).scalar()
+
+
 def open_draft(handle: DraftHandle, wave_id: int, today: dt.date) -> OpenedDraft | None:
     """``handle``'s draft in wave ``wave_id``, or None if there is none, it belongs to
     another wave, the wave has closed before ``today``, or it does not open with this
     handle (a forged or stale cookie). Database errors propagate."""
-    connection = standalone_connection() or db.session.connection()
-    sealed = connection.execute(
-        _OPEN_DRAFT, {"lookup": handle.lookup, "wave_id": wave_id, "today": today}
-    ).scalar()
+    sealed = sealed_draft(handle, wave_id, today)
     if sealed is None:
         return None
     for secret in _server_secrets():

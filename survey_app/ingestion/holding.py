@@ -172,21 +172,11 @@ def _pool_size_statement():
     return select(func.count()).select_from(table).where(table.c.wave_id == bindparam("wave_id"))
 
 
-def _claim_and_hold_statement(only_while_open: bool, with_draft: bool):
-    """PostgreSQL: claim the key, hold the sealed row and (``with_draft``) delete the
-    respondent's draft in one statement, selecting the rows held (1, or 0 if the wave is not
-    open). It does not count the wave's pool: that is the releaser's to do, once per release
-    rather than once per submission, whose cost would grow with the pool. One statement is
-    one round trip and atomic: if the key is taken the statement fails and
-    changes nothing; if the wave is not open nothing is claimed, so nothing is held and the
-    draft stays."""
+def held_row_after(claimed):
+    """A CTE holding the sealed row (``held_id``, ``wave_id``, ``sealed``) once for each
+    row of ``claimed`` (the key just claimed), returning its id."""
     table = HeldSubmission.__table__
-    claimed = (
-        claim_key_statement(only_while_open)
-        .returning(CLAIM_KEY[False].table.c.key_hash)
-        .cte("claimed")
-    )
-    held = (
+    return (
         insert(table)
         .from_select(
             ["id", "wave_id", "sealed"],
@@ -199,6 +189,22 @@ def _claim_and_hold_statement(only_while_open: bool, with_draft: bool):
         .returning(table.c.id)
         .cte("held")
     )
+
+
+def _claim_and_hold_statement(only_while_open: bool, with_draft: bool):
+    """PostgreSQL: claim the key, hold the sealed row and (``with_draft``) delete the
+    respondent's draft in one statement, selecting the rows held (1, or 0 if the wave is not
+    open). It does not count the wave's pool: that is the releaser's to do, once per release
+    rather than once per submission, whose cost would grow with the pool. One statement is
+    one round trip and atomic: if the key is taken the statement fails and
+    changes nothing; if the wave is not open nothing is claimed, so nothing is held and the
+    draft stays."""
+    claimed = (
+        claim_key_statement(only_while_open)
+        .returning(CLAIM_KEY[False].table.c.key_hash)
+        .cte("claimed")
+    )
+    held = held_row_after(claimed)
     columns = [select(func.count()).select_from(held).scalar_subquery()]
     if with_draft:
         draft = Draft.__table__
@@ -213,7 +219,7 @@ def _claim_and_hold_statement(only_while_open: bool, with_draft: bool):
     return select(*columns)
 
 
-_HOLD_ROW = _held_row_statement()
+HOLD_ROW = _held_row_statement()
 _CLAIM_AND_HOLD = {
     (flag, draft): _claim_and_hold_statement(flag, draft)
     for flag in (False, True)
@@ -285,7 +291,7 @@ def _hold_on(connection: Connection, request: HoldRequest, parameters: dict) -> 
         )
         submission = Submission(**{**request.submission.__dict__, "invitation_id": invitation_id})
         parameters = {**parameters, "sealed": seal_submission(parameters["held_id"], submission)}
-    connection.execute(_HOLD_ROW, parameters)
+    connection.execute(HOLD_ROW, parameters)
     if request.draft is not None:
         drafts.delete_on(connection, request.draft)
 

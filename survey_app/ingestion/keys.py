@@ -13,17 +13,25 @@ from ..models import InviteTag, SubmissionKey, Wave
 from .errors import AlreadyUsed, Duplicate
 
 
-def claim_key_statement(only_while_open: bool):
+def wave_open_on(day):
+    """Whether wave ``wave_id`` is open on ``day`` (an EXISTS clause)."""
+    return (
+        select(Wave.id)
+        .where(Wave.id == bindparam("wave_id"), Wave.opens_on <= day, Wave.closes_on >= day)
+        .exists()
+    )
+
+
+def claim_key_statement(only_while_open: bool, after=None):
     """INSERT the idempotency key's hash (``key_hash``, ``day``); when ``only_while_open``,
-    only if wave ``wave_id`` is open on ``day``, so that a closed wave stores nothing."""
+    only if wave ``wave_id`` is open on ``day``, so that a closed wave stores nothing; with
+    ``after`` (a CTE), once for each of its rows."""
     day = bindparam("day", type_=Date)
     row = select(bindparam("key_hash", type_=String), day)
+    if after is not None:
+        row = row.select_from(after)
     if only_while_open:
-        row = row.where(
-            select(Wave.id)
-            .where(Wave.id == bindparam("wave_id"), Wave.opens_on <= day, Wave.closes_on >= day)
-            .exists()
-        )
+        row = row.where(wave_open_on(day))
     # SQLAlchemy counts the rows an INSERT wrote only when asked to
     return (
         insert(SubmissionKey.__table__)

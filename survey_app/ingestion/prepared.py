@@ -38,28 +38,25 @@ from flask import current_app
 from sqlalchemy import (
     Connection,
     Date,
-    Integer,
     LargeBinary,
-    String,
     bindparam,
     delete,
     func,
-    insert,
-    literal,
     select,
 )
 
 from instruments import Instrument
 
+from .. import drafts
 from ..crypto import derive_key
 from ..database import standalone_connection
-from ..drafts import DraftHandle, ciphertext_digest
+from ..drafts import DraftHandle
 from ..extensions import db
-from ..models import Draft, HeldSubmission, SubmissionKey, Wave
+from ..models import Draft, SubmissionKey
 from ..security import hash_token
 from .errors import Invalid
-from .holding import seal_submission, server_secrets
-from .keys import CLAIM_KEY, execute_claiming
+from .holding import HOLD_ROW, held_row_after, seal_submission, server_secrets
+from .keys import CLAIM_KEY, claim_key_statement, execute_claiming, wave_open_on
 from .responses import Submission, validate
 
 _PURPOSE = "prepared-submission"
@@ -88,8 +85,7 @@ def _mac_keys() -> tuple[bytes, ...]:
     return cache[wanted]
 
 
-def _mac(
-    key: bytes,
+def _signed(
     row_id: bytes,
     digest: bytes,
     sealed: bytes,
@@ -99,8 +95,13 @@ def _mac(
     day: dt.date,
     submission_key: str,
 ) -> bytes:
+    """What the HMAC covers: the send's context (length-prefixed), the row id, the draft's
+    digest and the sealed row."""
     context = json.dumps([wave_id, event_id, day.isoformat(), submission_key]).encode("utf-8")
-    message = len(context).to_bytes(4, "big") + context + row_id + digest + sealed
+    return len(context).to_bytes(4, "big") + context + row_id + digest + sealed
+
+
+def _mac(key: bytes, message: bytes) -> bytes:
     return hmac.new(key, message, sha256).digest()
 
 
@@ -124,8 +125,7 @@ def prepare(
     submission = Submission(questions, attributes, day, event_id=event_id)
     row_id = secrets.token_bytes(_ROW_ID_BYTES)
     sealed = seal_submission(row_id.hex(), submission)
-    mac = _mac(
-        _mac_keys()[0],
+    message = _signed(
         row_id,
         digest,
         sealed,
@@ -134,6 +134,7 @@ def prepare(
         day=day,
         submission_key=submission_key,
     )
+    mac = _mac(_mac_keys()[0], message)
     return base64.urlsafe_b64encode(row_id + digest + mac + sealed).rstrip(b"=").decode("ascii")
 
 
@@ -152,19 +153,17 @@ def read(
     digest = raw[_ROW_ID_BYTES : _ROW_ID_BYTES + _DIGEST_BYTES]
     mac = raw[_ROW_ID_BYTES + _DIGEST_BYTES : _HEADER]
     sealed = raw[_HEADER:]
-    for key in _mac_keys():
-        expected = _mac(
-            key,
-            row_id,
-            digest,
-            sealed,
-            wave_id=wave_id,
-            event_id=event_id,
-            day=day,
-            submission_key=submission_key,
-        )
-        if hmac.compare_digest(mac, expected):
-            return Prepared(row_id.hex(), digest, sealed)
+    message = _signed(
+        row_id,
+        digest,
+        sealed,
+        wave_id=wave_id,
+        event_id=event_id,
+        day=day,
+        submission_key=submission_key,
+    )
+    if any(hmac.compare_digest(mac, _mac(key, message)) for key in _mac_keys()):
+        return Prepared(row_id.hex(), digest, sealed)
     return None
 
 
@@ -174,59 +173,27 @@ def _hold_prepared_statement():
     claimed key hold the row; select the rows held (1, or 0 when the draft changed or is
     gone, or the wave is not open). A key claimed before fails the statement, which then
     changes nothing."""
-    draft, held = Draft.__table__, HeldSubmission.__table__
-    day = bindparam("day", type_=Date)
-    wave_open = (
-        select(Wave.id)
-        .where(Wave.id == bindparam("wave_id"), Wave.opens_on <= day, Wave.closes_on >= day)
-        .exists()
-    )
+    draft = Draft.__table__
     deleted = (
         delete(draft)
         .where(
             draft.c.lookup == bindparam("draft_lookup"),
             func.sha256(draft.c.sealed) == bindparam("draft_digest", type_=LargeBinary),
-            wave_open,
+            wave_open_on(bindparam("day", type_=Date)),
         )
         .returning(draft.c.lookup)
         .cte("draft_deleted")
     )
     claimed = (
-        insert(SubmissionKey.__table__)
-        .from_select(
-            ["key_hash", "used_on"],
-            select(bindparam("key_hash", type_=String), day).select_from(deleted),
-        )
+        claim_key_statement(False, after=deleted)
         .returning(SubmissionKey.__table__.c.key_hash)
         .cte("claimed")
     )
-    holding = (
-        insert(held)
-        .from_select(
-            ["id", "wave_id", "sealed"],
-            select(
-                bindparam("held_id", type_=String),
-                bindparam("wave_id", type_=Integer),
-                bindparam("sealed", type_=LargeBinary),
-            ).select_from(claimed),
-        )
-        .returning(held.c.id)
-        .cte("held")
-    )
-    return select(select(func.count()).select_from(holding).scalar_subquery())
+    held = held_row_after(claimed)
+    return select(select(func.count()).select_from(held).scalar_subquery())
 
 
 _HOLD_PREPARED = _hold_prepared_statement()
-_HELD_ROW = insert(HeldSubmission.__table__)
-_DRAFT_SEALED = select(Draft.__table__.c.sealed).where(
-    Draft.__table__.c.lookup == bindparam("lookup")
-)
-_DELETE_DRAFT = delete(Draft.__table__).where(Draft.__table__.c.lookup == bindparam("lookup"))
-_WAVE_OPEN = select(literal(1)).where(
-    Wave.id == bindparam("wave_id"),
-    Wave.opens_on <= bindparam("day"),
-    Wave.closes_on >= bindparam("day"),
-)
 
 
 def hold_prepared(
@@ -249,7 +216,7 @@ def hold_prepared(
     if standalone is not None:  # PostgreSQL: one statement that commits by itself
         return execute_claiming(standalone, _HOLD_PREPARED, parameters).scalar_one() == 1
     try:
-        held = _hold_in_transaction(db.session.connection(), parameters)
+        held = _hold_in_transaction(db.session.connection(), draft, parameters)
         if held:
             db.session.commit()
         else:
@@ -260,24 +227,18 @@ def hold_prepared(
     return held
 
 
-def _hold_in_transaction(connection: Connection, parameters: dict[str, Any]) -> bool:
+def _hold_in_transaction(
+    connection: Connection, draft: DraftHandle, parameters: dict[str, Any]
+) -> bool:
     """The same as statements in the caller's transaction (SQLite, which has no
     ``sha256()``, and a session that has begun one): the caller commits or rolls back."""
-    if connection.execute(_WAVE_OPEN, parameters).first() is None:
-        return False
-    sealed = connection.execute(_DRAFT_SEALED, {"lookup": parameters["draft_lookup"]}).scalar()
+    sealed = drafts.sealed_draft(draft, parameters["wave_id"], parameters["day"], connection)
     if sealed is None or not hmac.compare_digest(
-        ciphertext_digest(sealed), parameters["draft_digest"]
+        drafts.ciphertext_digest(sealed), parameters["draft_digest"]
     ):
         return False
-    execute_claiming(connection, CLAIM_KEY[False], parameters)
-    connection.execute(
-        _HELD_ROW,
-        {
-            "id": parameters["held_id"],
-            "wave_id": parameters["wave_id"],
-            "sealed": parameters["sealed"],
-        },
-    )
-    connection.execute(_DELETE_DRAFT, {"lookup": parameters["draft_lookup"]})
+    if execute_claiming(connection, CLAIM_KEY[True], parameters).rowcount != 1:
+        return False  # the wave is not open on that day
+    connection.execute(HOLD_ROW, parameters)
+    drafts.delete_on(connection, draft)
     return True

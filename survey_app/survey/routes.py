@@ -619,8 +619,9 @@ def _render_check(
     key = posted if posted and progress.knows_key(wave.slug, posted) else secrets.token_urlsafe(18)
     progress.remember_key(wave.slug, key)
     form.submission_key.data = key
-    form.prepared.data = (
-        prepare_submission(
+    prepared = None
+    if digest is not None and answers and wave.mode is not WaveMode.INVITE:
+        prepared = prepare_submission(
             wave.id,
             instrument,
             answers,
@@ -629,9 +630,7 @@ def _render_check(
             event_id=_event_id(wave),
             day=_today(),
         )
-        if digest is not None and answers and wave.mode is not WaveMode.INVITE
-        else None
-    ) or ""
+    form.prepared.data = prepared or ""
     errors = [
         {
             "text": p.message,
