@@ -23,7 +23,12 @@ from .config import (
     config_class,
     resolve_secret_key,
 )
-from .database import close_standalone_connection, configure_engine, engine_options
+from .database import (
+    close_standalone_connection,
+    configure_engine,
+    engine_options,
+    init_statement_engine,
+)
 from .extensions import csrf, db, limiter, login_manager, migrate
 from .links import public_url
 from .proxy import trust_proxies
@@ -78,6 +83,7 @@ def create_app(config: str | type[Config] | dict[str, Any] | None = None) -> Fla
     app.teardown_appcontext(close_standalone_connection)
     with app.app_context():
         configure_engine(db.engine)
+        init_statement_engine(app, db.engine)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True)
     csrf.init_app(app)
     login_manager.init_app(app)

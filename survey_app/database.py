@@ -6,20 +6,29 @@ IMMEDIATE`` transactions, so concurrent writers queue for the lock instead of fa
 that a restarted server does not leave broken connections in the pool.
 
 :func:`standalone_connection` gives the respondent pages' statements that are complete in
-themselves (reading a draft, saving one, holding a submission in one statement) a
-PostgreSQL connection in autocommit mode: one round trip each instead of ``BEGIN``, the
-statement and ``COMMIT``.
+themselves (reading the wave or a draft, saving a draft, holding a submission in one
+statement) a connection of their own engine on PostgreSQL (:func:`init_statement_engine`):
+in autocommit mode, one round trip each instead of ``BEGIN``, the statement and ``COMMIT``;
+and not pre-pinged, which would be a second round trip. Instead a statement that fails
+because its connection had gone (a restarted server) is run once more on a new connection
+(SQLAlchemy's "optimistic" disconnect handling): every such statement can be repeated
+safely (a read; a draft's upsert; a hold, whose repeat after a commit that was made but not
+acknowledged finds its idempotency key claimed and is reported as sent).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVarTuple, overload
 
-from flask import g
-from sqlalchemy import Connection, Engine, event
+from flask import Flask, current_app, g
+from sqlalchemy import Connection, CursorResult, Engine, Executable, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.selectable import TypedReturnsRows
 
 from .extensions import db
+
+_Row = TypeVarTuple("_Row")
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -64,29 +73,104 @@ def configure_engine(engine: Engine) -> None:
 
 
 _STANDALONE = "_pulse_standalone_connection"
+_STATEMENT_ENGINE = "pulse_statement_engine"
 
 
-def standalone_connection() -> Connection | None:
+def init_statement_engine(app: Flask, engine: Engine) -> None:
+    """PostgreSQL: the engine of :func:`standalone_connection`, beside the ORM's ``engine``,
+    on the same database with the same options except two. It is in autocommit mode from
+    the start (no isolation level set and reset at every checkout) and is not pre-pinged
+    (see the module's docstring). Its pool is disposed of with ``engine``'s, through
+    SQLAlchemy's ``engine_disposed`` event. Each request takes at most one of its
+    connections, so it never holds more than the server has threads."""
+    if engine.dialect.name != "postgresql":
+        return
+    options = {
+        **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}),
+        "pool_pre_ping": False,
+        "isolation_level": "AUTOCOMMIT",
+    }
+    statements = create_engine(engine.url, **options)
+    app.extensions[_STATEMENT_ENGINE] = statements
+
+    @event.listens_for(engine, "engine_disposed")
+    def _dispose_statements(_engine: Engine) -> None:
+        statements.dispose()
+
+
+def app_engines() -> tuple[Engine, ...]:
+    """Every engine of the current app: the ORM's and, on PostgreSQL, the statement engine
+    (for instance to listen to every statement the app runs)."""
+    statements = current_app.extensions.get(_STATEMENT_ENGINE)
+    return (db.engine,) if statements is None else (db.engine, statements)
+
+
+class StandaloneConnection:
+    """An autocommit connection of the statement engine, taken from its pool at the first
+    statement and kept for the app context; a statement whose connection turns out to
+    have gone is run once more on a new one (see the module's docstring)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._connection: Connection | None = None
+
+    @overload
+    def execute(
+        self, statement: TypedReturnsRows[*_Row], parameters: dict[str, Any] | None = None
+    ) -> CursorResult[*_Row]: ...
+
+    @overload
+    def execute(
+        self, statement: Executable, parameters: dict[str, Any] | None = None
+    ) -> CursorResult[*tuple[Any, ...]]: ...
+
+    def execute(
+        self, statement: Executable, parameters: dict[str, Any] | None = None
+    ) -> CursorResult[*tuple[Any, ...]]:
+        for attempt in (1, 2):
+            if self._connection is not None and self._connection.invalidated:
+                self.close()  # gone at an earlier statement of this request
+            if self._connection is None:
+                self._connection = self._engine.connect()
+            try:
+                return self._connection.execute(statement, parameters)
+            except DBAPIError as exc:
+                if attempt == 2 or not exc.connection_invalidated:
+                    raise
+                # SQLAlchemy has marked every connection of the pool older than this one
+                # as stale: the next checkout opens a fresh one.
+                self.close()
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
+Executor = Connection | StandaloneConnection
+"""What runs a statement: a connection in a transaction, or a standalone one."""
+
+
+def standalone_connection() -> StandaloneConnection | None:
     """On PostgreSQL, when this app context's ORM session has nothing under way (no
-    transaction begun, nothing pending), a connection in autocommit mode for a statement that
-    is complete in itself: a read, or a write that is atomic on its own. Taken from the pool
-    once per app context (one pre-ping) and returned at its teardown.
+    transaction begun, nothing pending), an autocommit connection for statements that are
+    complete in themselves: a read, or a write that is atomic on its own and can be
+    repeated (see the module's docstring). One per app context, returned at its teardown.
 
     Otherwise None, and the caller uses the session: work under way belongs to its
     transaction, and on SQLite a second connection would wait for the session's lock (SQLite
     is in process: a BEGIN costs no round trip there)."""
-    if db.engine.dialect.name != "postgresql":
+    engine: Engine | None = current_app.extensions.get(_STATEMENT_ENGINE)
+    if engine is None:
         return None
     if db.session.registry.has():
         session = db.session()
         if session.in_transaction() or session.new or session.dirty or session.deleted:
             return None
-    found: Connection | None = g.get(_STANDALONE)
-    if found is not None and found.invalidated:  # the server went away: start afresh
-        found.close()
-        found = None
+    found: StandaloneConnection | None = g.get(_STANDALONE)
     if found is None:
-        found = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        found = StandaloneConnection(engine)
         setattr(g, _STANDALONE, found)
     return found
 

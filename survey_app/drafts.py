@@ -36,7 +36,7 @@ from sqlalchemy.exc import IntegrityError
 
 from . import clock
 from .crypto import SealBroken, derive_key, lookup_of, new_secret, seal, unseal
-from .database import standalone_connection
+from .database import Executor, standalone_connection
 from .extensions import db
 from .models import Draft, Wave
 
@@ -156,7 +156,7 @@ def ciphertext_digest(sealed: bytes) -> bytes:
 
 
 def sealed_draft(
-    handle: DraftHandle, wave_id: int, today: dt.date, connection: Connection | None = None
+    handle: DraftHandle, wave_id: int, today: dt.date, connection: Executor | None = None
 ) -> bytes | None:
     """The ciphertext of ``handle``'s draft in wave ``wave_id`` if the wave has not closed
     before ``today``, on ``connection`` (default: a standalone one, else the session's)."""

@@ -63,7 +63,7 @@ from sqlalchemy import (
 from .. import clock, drafts
 from ..comments.flags import text_question_ids
 from ..crypto import SealBroken, derive_key, keyed_tag, seal, unseal
-from ..database import standalone_connection
+from ..database import Executor, standalone_connection
 from ..drafts import DraftHandle
 from ..extensions import db
 from ..models import (
@@ -260,7 +260,7 @@ def hold(request: HoldRequest) -> None:
         _hold_on(connection, request, parameters)
 
 
-def _claim_and_hold(connection: Connection, request: HoldRequest, parameters: dict) -> None:
+def _claim_and_hold(connection: Executor, request: HoldRequest, parameters: dict) -> None:
     """PostgreSQL, open and event submissions: the holding transaction as one statement."""
     statement = _CLAIM_AND_HOLD[(request.only_while_open, request.draft is not None)]
     if execute_claiming(connection, statement, parameters).scalar_one() != 1:

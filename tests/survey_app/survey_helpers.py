@@ -6,15 +6,18 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from instruments import load_definitions
 from survey_app import clock
+from survey_app.database import app_engines
 from survey_app.definitions import load_instruments
 from survey_app.extensions import db
-from survey_app.models import Event, InstrumentVersion, Invitation, Wave, WaveMode
+from survey_app.models import Answer, Event, InstrumentVersion, Invitation, Wave, WaveMode
 from survey_app.security import hash_token, new_token
 from survey_app.survey.forms import pages_of
 
@@ -153,3 +156,29 @@ def release_all(app) -> int:
 
     with app.app_context():
         return release_held(force=True)
+
+
+@contextmanager
+def listening(app, event_name: str, listener: Callable[..., Any]) -> Iterator[None]:
+    """``listener`` on ``event_name`` of every engine of ``app`` (the ORM's and, on
+    PostgreSQL, the statement engine's) while the block runs."""
+    with app.app_context():
+        engines = app_engines()
+    for engine in engines:
+        event.listen(engine, event_name, listener)
+    try:
+        yield
+    finally:
+        for engine in engines:
+            event.remove(engine, event_name, listener)
+
+
+def released_answers(app) -> list[dict[str, str]]:
+    """Every released response's answers, by question id, after releasing everything held."""
+    release_all(app)
+    with app.app_context():
+        rows = db.session.execute(select(Answer.response_id, Answer.question_id, Answer.value))
+        by_response: dict[str, dict[str, str]] = {}
+        for response_id, question_id, value in rows:
+            by_response.setdefault(response_id, {})[question_id] = value
+        return list(by_response.values())

@@ -9,34 +9,25 @@ import base64
 import datetime as dt
 import re
 
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from survey_app.extensions import db
-from survey_app.models import Answer, Draft, HeldSubmission, Response
+from survey_app.models import Draft, HeldSubmission, Response
 
 from .survey_helpers import (
     answer_pages,
     csrf_of,
     full_answers,
+    listening,
     make_tokens,
     make_wave,
     release_all,
+    released_answers,
     send,
     send_form_of,
 )
 
 PREPARED = re.compile(r'<input[^>]*name="prepared"[^>]*>')
-
-
-def _released_answers(app) -> list[dict[str, str]]:
-    """Every released response's answers (after releasing everything held)."""
-    release_all(app)
-    with app.app_context():
-        rows = db.session.execute(select(Answer.response_id, Answer.question_id, Answer.value))
-        by_response: dict[str, dict[str, str]] = {}
-        for response_id, question_id, value in rows:
-            by_response.setdefault(response_id, {})[question_id] = value
-        return list(by_response.values())
 
 
 def _counts(app) -> tuple[int, int, int]:
@@ -59,18 +50,13 @@ def test_a_prepared_send_holds_what_the_check_page_showed(db_app) -> None:
     answers = full_answers(instrument, seed=3)
     check = answer_pages(client, slug, instrument, answers)
     prepared = send_form_of(check, slug)["prepared"]
-    with app.app_context():
-        engine = db.engine
     statements: list[str] = []
 
     def seen(_connection, _cursor, statement, *_args) -> None:
         statements.append(statement)
 
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
+    with listening(app, "before_cursor_execute", seen):
         sent = send(client, slug, check)
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
     assert sent.status_code == 303 and sent.headers["Location"] == f"/s/{slug}/done"
     assert _counts(app) == (1, 0, 0)  # held, and the draft deleted with it
     # The row held is the page's prepared one, byte for byte (an ordinary send seals the
@@ -79,10 +65,12 @@ def test_a_prepared_send_holds_what_the_check_page_showed(db_app) -> None:
     with app.app_context():
         held = db.session.execute(select(HeldSubmission.id, HeldSubmission.sealed)).one()
     assert (held.id, bytes(held.sealed)) == (raw[:16].hex(), raw[80:])
-    if engine.dialect.name == "postgresql":  # ... and on PostgreSQL one statement held it
+    with app.app_context():
+        postgres = db.engine.dialect.name == "postgresql"
+    if postgres:  # ... and on PostgreSQL one statement held it
         (holding,) = [s for s in statements if "draft" in s]
         assert "sha256(draft.sealed)" in holding and "INSERT INTO held_submission" in holding
-    (stored,) = _released_answers(app)
+    (stored,) = released_answers(app)
     assert stored == {q.id: answers[q.id] for q in instrument.questions}
     # the same form again: already sent, nothing more stored
     assert send(client, slug, check).headers["Location"] == f"/s/{slug}/done"
@@ -121,7 +109,7 @@ def test_a_draft_changed_after_the_check_page_is_sent_as_it_is_now(db_app) -> No
         == 303
     )
     assert send(client, slug, check).status_code == 303
-    (stored,) = _released_answers(app)
+    (stored,) = released_answers(app)
     assert stored[first.id] == changed
 
 
@@ -150,7 +138,7 @@ def test_a_forged_or_borrowed_prepared_send_is_never_held(db_app, caplog) -> Non
     assert bob.post(f"/s/{slug}/check", data=borrowed).status_code == 303
 
     questions = [q.id for q in instrument.questions]
-    stored = sorted(_released_answers(app), key=lambda a: a[questions[0]] + a[questions[-1]])
+    stored = sorted(released_answers(app), key=lambda a: a[questions[0]] + a[questions[-1]])
     expected = sorted(
         ({q: a[q] for q in questions} for a in (alice_answers, bob_answers)),
         key=lambda a: a[questions[0]] + a[questions[-1]],

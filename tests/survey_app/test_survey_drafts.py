@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, func, select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
@@ -22,7 +22,7 @@ from survey_app.models import Draft, HeldSubmission, Response, Role
 from survey_app.programme.invitations import Contact, add_invitations
 
 from .helpers import add_user, sign_in
-from .survey_helpers import answer_pages, csrf_of, make_wave, release_all, send
+from .survey_helpers import answer_pages, csrf_of, listening, make_wave, release_all, send
 
 LONG = Instrument.model_validate(
     {
@@ -184,19 +184,14 @@ def test_the_draft_is_deleted_in_the_transaction_that_stores_the_answers(db_app)
     slug = _long_wave(db_app)
     client = db_app.test_client()
     check = answer_pages(client, slug, LONG, {"L01": "2", "L90": "Keep me"})
-    with db_app.app_context():
-        engine = db.engine
 
     def fail_the_draft_delete(conn, cursor, statement, *args) -> None:
         # On its own, or (PostgreSQL) in the one statement that holds the submission
         if "DELETE FROM DRAFT" in statement.upper():
             raise OperationalError(statement, {}, Exception("disk I/O error"))
 
-    event.listen(engine, "before_cursor_execute", fail_the_draft_delete)
-    try:
+    with listening(db_app, "before_cursor_execute", fail_the_draft_delete):
         failed = send(client, slug, check)
-    finally:
-        event.remove(engine, "before_cursor_execute", fail_the_draft_delete)
     assert failed.status_code == 503 and "Keep me" in failed.get_data(as_text=True)
     with db_app.app_context():
         assert (

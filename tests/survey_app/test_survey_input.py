@@ -7,7 +7,7 @@ import datetime as dt
 import re
 
 import pytest
-from sqlalchemy import event, func, select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import OperationalError
 
 from instruments import Instrument
@@ -28,6 +28,7 @@ from .survey_helpers import (
     csrf_of,
     full_answers,
     key_of,
+    listening,
     make_tokens,
     make_wave,
     send,
@@ -50,13 +51,8 @@ def _drafts(app) -> int:
 def _send_with_fault(app, client, slug: str, check_page: str, event_name: str, fault):
     """Send the check page's form with ``fault`` listening to the engine's ``event_name``
     for this one request."""
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, event_name, fault)
-    try:
+    with listening(app, event_name, fault):
         return send(client, slug, check_page)
-    finally:
-        event.remove(engine, event_name, fault)
 
 
 def _staff_wave(app):
