@@ -483,11 +483,9 @@ def _release_wave(connection: Connection, wave_id: int, min_batch: int, force: b
         raise RuntimeError("held submissions changed during their release")
     _random.shuffle(batch)
     submissions = [opened[row_id] for row_id in batch]
+    # insert_responses writes no invitation: a response has no column for one.
     insert_responses(
-        connection,
-        wave_id,
-        [_released(s) for s in submissions],
-        _text_ids(connection, wave.instrument_version_id),
+        connection, wave_id, submissions, _text_ids(connection, wave.instrument_version_id)
     )
     invitations = [s.invitation_id for s in submissions if s.invitation_id is not None]
     _random.shuffle(invitations)
@@ -520,11 +518,6 @@ def _openable(wave_id: int, rows: Sequence[tuple[str, bytes]]) -> dict[str, Subm
             wave_id,
         )
     return opened
-
-
-def _released(submission: Submission) -> Submission:
-    """What reaches ``response``: never the invitation."""
-    return Submission(**{**submission.__dict__, "invitation_id": None})
 
 
 def _rewrite_in_random_order(connection: Connection, wave_id: int) -> None:
