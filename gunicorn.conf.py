@@ -10,8 +10,10 @@ large one:
   each extra process brings its own caches and connections to the same cores.
 * ``GUNICORN_THREADS`` threads per worker (default 4, ``gthread`` worker): a request that
   waits on PostgreSQL does not block the worker. Keep ``workers x threads`` under the
-  database pool (10 + 10 overflow per worker, see ``survey_app/database.py``) and under
-  PostgreSQL's ``max_connections`` (100 by default) divided by the number of app hosts.
+  database pool (10 + 10 overflow per worker, see ``survey_app/database.py``) and twice
+  ``workers x threads`` (a request can hold a connection of the ORM's pool and one of the
+  respondents' statement pool) under PostgreSQL's ``max_connections`` (100 by default)
+  divided by the number of app hosts.
 * ``GUNICORN_TIMEOUT`` (default 30 s): a worker silent for this long is killed and replaced.
 * ``GUNICORN_GRACEFUL_TIMEOUT`` (default 30 s): on restart/stop, requests in flight (for
   instance a submission being stored) get this long to finish.
