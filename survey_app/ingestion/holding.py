@@ -96,15 +96,19 @@ def server_secrets() -> tuple[str | bytes, ...]:
     return (config["SECRET_KEY"], *(config.get("SECRET_KEY_FALLBACKS") or ()))
 
 
-def _held_keys() -> tuple[bytes, ...]:
-    """The held-submission keys for the current secret and its fallbacks, derived once per
-    process (HKDF per submission would cost more than the encryption)."""
-    cache = current_app.extensions.setdefault("pulse_held_keys", {})
+def server_keys(purpose: str) -> tuple[bytes, ...]:
+    """The keys for ``purpose`` derived from the current secret and its fallbacks (newest
+    first), derived once per process and secret set (HKDF per submission would cost more
+    than the encryption)."""
+    cache = current_app.extensions.setdefault("pulse_server_keys", {})
     wanted = server_secrets()
-    if wanted not in cache:
-        cache.clear()
-        cache[wanted] = tuple(derive_key(secret, _HELD_PURPOSE) for secret in wanted)
-    return cache[wanted]
+    if cache.get(purpose, (None,))[0] != wanted:
+        cache[purpose] = (wanted, tuple(derive_key(secret, purpose) for secret in wanted))
+    return cache[purpose][1]
+
+
+def _held_keys() -> tuple[bytes, ...]:
+    return server_keys(_HELD_PURPOSE)
 
 
 def seal_submission(row_id: str, submission: Submission) -> bytes:

@@ -34,7 +34,6 @@ from dataclasses import dataclass
 from hashlib import sha256
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import (
     Connection,
     Date,
@@ -48,14 +47,13 @@ from sqlalchemy import (
 from instruments import Instrument
 
 from .. import drafts
-from ..crypto import derive_key
 from ..database import standalone_connection
 from ..drafts import DraftHandle
 from ..extensions import db
 from ..models import Draft, SubmissionKey
 from ..security import hash_token
 from .errors import Invalid
-from .holding import HOLD_ROW, held_row_after, seal_submission, server_secrets
+from .holding import HOLD_ROW, held_row_after, seal_submission, server_keys
 from .keys import CLAIM_KEY, claim_key_statement, execute_claiming, wave_open_on
 from .responses import Submission, validate
 
@@ -76,13 +74,7 @@ class Prepared:
 
 
 def _mac_keys() -> tuple[bytes, ...]:
-    """The HMAC keys for the server secret and its fallbacks, derived once per process."""
-    cache = current_app.extensions.setdefault("pulse_prepared_keys", {})
-    wanted = server_secrets()
-    if wanted not in cache:
-        cache.clear()
-        cache[wanted] = tuple(derive_key(secret, _PURPOSE) for secret in wanted)
-    return cache[wanted]
+    return server_keys(_PURPOSE)
 
 
 def _signed(
