@@ -28,6 +28,18 @@ from .mfa_helpers import code_for, enter_code, enter_recovery_code, set_up
 REQUIRED = {"MFA_REQUIRED_ROLES": "admin,analyst"}
 
 
+@pytest.fixture(autouse=True)
+def steady_authenticator_clock(monkeypatch) -> float:
+    """One instant, the middle of a 30-second step, for the service's code checks and the
+    test's authenticator app alike: a test that sends the set-up code again to see it refused
+    must not cross into the next step on its way (then that code would be new and accepted)."""
+    instant = (time.time() // 30) * 30 + 15
+    clock = SimpleNamespace(time=lambda: instant)
+    monkeypatch.setattr("survey_app.two_factor.time", clock)
+    monkeypatch.setattr("tests.survey_app.mfa_helpers.time", clock)
+    return instant
+
+
 @pytest.fixture
 def mfa_app(database_url: str):
     yield from _app_with_schema(database_url, **REQUIRED)
