@@ -63,7 +63,7 @@ from sqlalchemy import (
 from .. import clock, drafts
 from ..comments.flags import text_question_ids
 from ..crypto import SealBroken, derive_key, keyed_tag, seal, unseal
-from ..database import Executor, standalone_connection
+from ..database import DriverStatement, Executor, standalone_connection
 from ..drafts import DraftHandle
 from ..extensions import db
 from ..models import (
@@ -225,7 +225,7 @@ def _claim_and_hold_statement(only_while_open: bool, with_draft: bool):
 
 HOLD_ROW = _held_row_statement()
 _CLAIM_AND_HOLD = {
-    (flag, draft): _claim_and_hold_statement(flag, draft)
+    (flag, draft): DriverStatement(_claim_and_hold_statement(flag, draft))
     for flag in (False, True)
     for draft in (False, True)
 }

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Date, String, bindparam, insert, select
+from sqlalchemy import Date, Executable, String, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from ..database import Executor
+from ..database import DriverStatement, Executor, execute
 from ..models import InviteTag, SubmissionKey, Wave
 from .errors import AlreadyUsed, Duplicate
 
@@ -60,12 +60,14 @@ def _broken_table(exc: IntegrityError) -> str | None:
     return next((table for table in (_KEY_TABLE, _TAG_TABLE) if f"{table}." in message), None)
 
 
-def execute_claiming(connection: Executor, statement, parameters: dict[str, Any]):
+def execute_claiming(
+    connection: Executor, statement: Executable | DriverStatement, parameters: dict[str, Any]
+):
     """Execute a statement that claims the idempotency key or an invitation's tag:
     :class:`Duplicate` if the key was claimed before, :class:`AlreadyUsed` if the tag was;
     any other integrity error is raised as it is."""
     try:
-        return connection.execute(statement, parameters)
+        return execute(connection, statement, parameters)
     except IntegrityError as exc:
         table = _broken_table(exc)
         if table == _KEY_TABLE:

@@ -47,7 +47,7 @@ from sqlalchemy import (
 from instruments import Instrument
 
 from .. import drafts
-from ..database import standalone_connection
+from ..database import DriverStatement, standalone_connection
 from ..drafts import DraftHandle
 from ..extensions import db
 from ..models import Draft, SubmissionKey
@@ -185,7 +185,7 @@ def _hold_prepared_statement():
     return select(select(func.count()).select_from(held).scalar_subquery())
 
 
-_HOLD_PREPARED = _hold_prepared_statement()
+_HOLD_PREPARED = DriverStatement(_hold_prepared_statement())
 
 
 def hold_prepared(

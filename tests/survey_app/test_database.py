@@ -8,10 +8,24 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import upgrade
-from sqlalchemy import inspect, select, text
+from sqlalchemy import (
+    Column,
+    Date,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Table,
+    bindparam,
+    create_engine,
+    inspect,
+    select,
+    text,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from instruments import load_definitions
+from survey_app.database import DriverStatement, execute
 from survey_app.definitions import load_instruments
 from survey_app.extensions import db
 from survey_app.models import Answer, InstrumentVersion, Invitation, Response, Wave, WaveMode
@@ -181,3 +195,73 @@ def test_concurrent_sqlite_writers_queue_instead_of_failing(app) -> None:
     assert errors == []
     with app.app_context():
         assert db.session.scalar(select(db.func.count()).select_from(Response)) == 90
+
+
+# --------------------------------------------------------------------------- driver statements
+
+
+def _scratch_table():
+    metadata = MetaData()
+    return Table(
+        "driver_scratch",
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("payload", LargeBinary, nullable=False),
+        Column("day", Date, nullable=False),
+    )
+
+
+def test_a_driver_statement_stores_and_returns_as_its_core_statement_would(database_url) -> None:
+    scratch = _scratch_table()
+    engine = create_engine(database_url)
+    try:
+        scratch.metadata.create_all(engine)
+        added = DriverStatement(
+            scratch.insert()
+            .from_select(
+                ["id", "payload", "day"],
+                select(
+                    bindparam("row_id", type_=Integer),
+                    bindparam("payload", type_=LargeBinary),
+                    bindparam("day", type_=Date),
+                ),
+            )
+            .returning(scratch.c.id)
+        )
+        day = dt.date(2026, 12, 2)
+        with engine.begin() as connection:
+            for row_id, payload in ((1, b"\x00\xffsealed"), (2, bytes(range(256)))):
+                parameters = {"row_id": row_id, "payload": payload, "day": day, "unused": 7}
+                assert execute(connection, added, parameters).scalar_one() == row_id
+            # errors are SQLAlchemy's, as for Core
+            with pytest.raises(IntegrityError), connection.begin_nested():
+                execute(connection, added, {"row_id": 1, "payload": b"", "day": day})
+        with engine.connect() as connection:
+            rows = connection.execute(select(scratch).order_by(scratch.c.id)).all()
+        assert [tuple(r) for r in rows] == [
+            (1, b"\x00\xffsealed", day),
+            (2, bytes(range(256)), day),
+        ]
+    finally:
+        scratch.metadata.drop_all(engine)
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        pytest.param(
+            lambda t: select(t.c.id).where(t.c.id.in_(bindparam("ids", expanding=True))),
+            id="in-list",
+        ),
+        pytest.param(lambda t: select(t.c.id).where(t.c.id == 3), id="own-value"),
+        pytest.param(
+            lambda t: select(t.c.id).where(t.c.id == bindparam("a id")), id="escaped-name"
+        ),
+    ],
+)
+def test_a_driver_statement_refuses_what_it_cannot_run_as_compiled(statement) -> None:
+    prepared = DriverStatement(statement(_scratch_table()))
+    with pytest.raises(ValueError, match="DriverStatement needs every parameter"):
+        prepared.compiled_for(postgresql.psycopg.dialect())
+    assert prepared.compiled_for(sqlite.dialect()) is None  # positional: run as Core
