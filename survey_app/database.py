@@ -177,13 +177,13 @@ class DriverStatement:
 def execute(
     connection: Executor,
     statement: Executable | DriverStatement,
-    parameters: dict[str, Any],
+    parameters: dict[str, Any] | None = None,
 ) -> CursorResult[*tuple[Any, ...]]:
     """Run ``statement`` on either kind of connection, a :class:`DriverStatement` as its SQL."""
     if isinstance(connection, StandaloneConnection):
         return connection.execute(statement, parameters)
     if isinstance(statement, DriverStatement):
-        return statement.execute_on(connection, parameters)
+        return statement.execute_on(connection, parameters or {})
     return connection.execute(statement, parameters)
 
 
@@ -208,7 +208,7 @@ class StandaloneConnection:
 
     @overload
     def execute(
-        self, statement: DriverStatement, parameters: dict[str, Any]
+        self, statement: DriverStatement, parameters: dict[str, Any] | None = None
     ) -> CursorResult[*tuple[Any, ...]]: ...
 
     def execute(
@@ -220,9 +220,7 @@ class StandaloneConnection:
             if self._connection is None:
                 self._connection = self._engine.connect()
             try:
-                if isinstance(statement, DriverStatement):
-                    return statement.execute_on(self._connection, parameters or {})
-                return self._connection.execute(statement, parameters)
+                return execute(self._connection, statement, parameters)
             except DBAPIError as exc:
                 if attempt == 2 or not exc.connection_invalidated:
                     raise
